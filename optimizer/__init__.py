@@ -1,0 +1,1 @@
+"""optimizer: the face of layerswap (CLI, pipeline, reports, plots, notebook API)."""

@@ -1,0 +1,464 @@
+"""The cost table: per-group GPU/DLA times and transition costs of one model.
+
+A `CostTable` is the validated, immutable form of the cost-table CSV contract
+(``shared/docs/design.md`` section 4): one row per layer group in execution order with
+
+- ``group`` (0-based, consecutive), ``gpu_ms`` (> 0),
+- ``dla_ms`` (> 0, or empty when the group cannot run on a DLA),
+- ``gpu_to_dla_ms`` / ``dla_to_gpu_ms`` (>= 0): paid after this group when the next group
+  runs on the other device kind; empty on the last row, and may be empty where that
+  switch is impossible (the DLA side of it is not DLA-eligible),
+- optional ``first_layer``, ``last_layer``, ``layers``, ``gpu_bw_gbps``, ``dla_bw_gbps``,
+  ``out_bytes`` and any further columns, kept verbatim.
+
+Metadata sits in leading ``# key: value`` lines (``model``, ``platform``, ``source`` at
+least). A missing, negative, NaN or infinite timing is a `ProfileError`, never a number:
+nothing here fills a gap with zero. Writing and reading a table is lossless.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from profiles.errors import ProfileError
+
+SOURCES = ("measured", "estimated", "published", "synthetic")
+"""Allowed values of the ``source`` metadata key.
+
+``synthetic`` (not in the original contract) marks generated benchmark/test tables."""
+
+REQUIRED_COLUMNS = ("group", "gpu_ms", "dla_ms", "gpu_to_dla_ms", "dla_to_gpu_ms")
+KNOWN_OPTIONAL = ("first_layer", "last_layer", "layers", "gpu_bw_gbps", "dla_bw_gbps", "out_bytes")
+REQUIRED_METADATA = ("model", "platform", "source")
+_FLOAT_OPTIONAL = ("gpu_bw_gbps", "dla_bw_gbps")
+_INT_OPTIONAL = ("layers", "out_bytes")
+
+
+@dataclass(frozen=True)
+class GroupCost:
+    """One row of a cost table (times in milliseconds)."""
+
+    group: int
+    gpu_ms: float
+    dla_ms: float | None
+    gpu_to_dla_ms: float | None
+    dla_to_gpu_ms: float | None
+    first_layer: str | None = None
+    last_layer: str | None = None
+    layers: int | None = None
+    gpu_bw_gbps: float | None = None
+    dla_bw_gbps: float | None = None
+    out_bytes: int | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dla_eligible(self) -> bool:
+        return self.dla_ms is not None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Validated per-group costs of one model on one platform. Immutable.
+
+    Build one with `CostTable.build` (validates), `from_csv`, `from_frame`, or a profile
+    reader. ``metadata`` always holds ``model``, ``platform`` and ``source``; common extra
+    keys are ``precision``, ``trt_version``, ``provenance`` and ``notes``.
+    """
+
+    rows: tuple[GroupCost, ...]
+    metadata: Mapping[str, str]
+    origin: str = "<memory>"
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(
+        cls,
+        rows: Iterable[GroupCost | Mapping[str, Any]],
+        metadata: Mapping[str, str],
+        *,
+        origin: str = "<memory>",
+    ) -> CostTable:
+        """Validate and freeze rows (GroupCost or dicts with the CSV column names)."""
+        parsed = tuple(
+            r if isinstance(r, GroupCost) else _row_from_mapping(r, origin, i)
+            for i, r in enumerate(rows)
+        )
+        table = cls(rows=parsed, metadata=dict(metadata), origin=origin)
+        table.validate()
+        return table
+
+    def validate(self) -> None:
+        """Raise `ProfileError` naming the row and column of the first problem found."""
+        src = self.origin
+        for key in REQUIRED_METADATA:
+            if not str(self.metadata.get(key, "")).strip():
+                raise ProfileError(
+                    f"metadata key '{key}' is missing; add a line '# {key}: ...' at the top",
+                    source=src,
+                )
+        source = self.metadata["source"].split()[0].strip().lower()
+        if source not in SOURCES:
+            raise ProfileError(
+                f"metadata 'source' is {self.metadata['source']!r}; it must start with one "
+                f"of {', '.join(SOURCES)}",
+                source=src,
+            )
+        if not self.rows:
+            raise ProfileError("the table has no rows; a model needs at least one group",
+                               source=src)
+        n = len(self.rows)
+        for i, row in enumerate(self.rows):
+            entry = f"row {i} (group {row.group})"
+            if row.group != i:
+                raise ProfileError(
+                    f"group ids must be 0, 1, 2, ... in execution order; found {row.group} "
+                    f"where {i} was expected", source=src, entry=entry)
+            _check_time(row.gpu_ms, "gpu_ms", src, entry, positive=True, optional=False)
+            _check_time(row.dla_ms, "dla_ms", src, entry, positive=True, optional=True)
+            last = i == n - 1
+            for col in ("gpu_to_dla_ms", "dla_to_gpu_ms"):
+                value = getattr(row, col)
+                if last:
+                    if value is not None:
+                        raise ProfileError(
+                            f"{col} must be empty on the last row (nothing follows it)",
+                            source=src, entry=entry)
+                    continue
+                needed = (
+                    self.rows[i + 1].dla_eligible if col == "gpu_to_dla_ms" else row.dla_eligible
+                )
+                if value is None and needed:
+                    raise ProfileError(
+                        f"{col} is missing but the switch after this group is possible; "
+                        "measure it (transition sweep) or mark the DLA side ineligible",
+                        source=src, entry=entry)
+                _check_time(value, col, src, entry, positive=False, optional=True)
+            for col in _FLOAT_OPTIONAL:
+                _check_time(getattr(row, col), col, src, entry, positive=False, optional=True)
+            for col in _INT_OPTIONAL:
+                value = getattr(row, col)
+                if value is not None and value < 0:
+                    raise ProfileError(f"{col} is negative ({value})", source=src, entry=entry)
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def model(self) -> str:
+        return self.metadata["model"]
+
+    @property
+    def platform(self) -> str:
+        return self.metadata["platform"]
+
+    @property
+    def source(self) -> str:
+        return self.metadata["source"]
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def gpu_ms(self) -> tuple[float, ...]:
+        return tuple(r.gpu_ms for r in self.rows)
+
+    @property
+    def dla_ms(self) -> tuple[float | None, ...]:
+        return tuple(r.dla_ms for r in self.rows)
+
+    def columns(self) -> list[str]:
+        """CSV columns: required, then known optional ones present, then extras."""
+        cols = list(REQUIRED_COLUMNS)
+        cols += [c for c in KNOWN_OPTIONAL if any(getattr(r, c) is not None for r in self.rows)]
+        extras: list[str] = []
+        for r in self.rows:
+            extras += [k for k in r.extra if k not in extras]
+        return cols + extras
+
+    def with_metadata(self, **updates: str) -> CostTable:
+        meta = dict(self.metadata)
+        meta.update(updates)
+        return CostTable.build(self.rows, meta, origin=self.origin)
+
+    def merge_groups(self, starts: Sequence[int]) -> CostTable:
+        """Coarsen to fewer groups; ``starts`` are the first old group of each new group.
+
+        Times add up; the transition after a new group is the one after its last old group;
+        a new group is DLA-eligible only when all of its old groups are; bandwidths become
+        time-weighted means.
+        """
+        starts = list(starts)
+        n = self.n_groups
+        if not starts or starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:], strict=False)) \
+                or starts[-1] >= n:
+            raise ProfileError(
+                f"group starts {starts} must begin at 0, increase strictly and stay below {n}",
+                source=self.origin)
+        bounds = [*starts, n]
+        new_rows = []
+        for gi, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+            chunk = self.rows[a:b]
+            gpu = sum(r.gpu_ms for r in chunk)
+            dla = None if any(r.dla_ms is None for r in chunk) else sum(r.dla_ms for r in chunk)
+            last = chunk[-1]
+            is_last = b == n
+            nxt_dla = None if is_last else all(r.dla_ms is not None for r in self.rows[b:bounds[gi + 2]])
+            g2d = None if is_last or not nxt_dla else last.gpu_to_dla_ms
+            d2g = None if is_last or dla is None else last.dla_to_gpu_ms
+            layers = (None if any(r.layers is None for r in chunk)
+                      else sum(r.layers for r in chunk))  # type: ignore[misc]
+            new_rows.append(GroupCost(
+                group=gi, gpu_ms=gpu, dla_ms=dla, gpu_to_dla_ms=g2d, dla_to_gpu_ms=d2g,
+                first_layer=chunk[0].first_layer, last_layer=last.last_layer, layers=layers,
+                gpu_bw_gbps=_weighted(chunk, "gpu_bw_gbps", "gpu_ms"),
+                dla_bw_gbps=None if dla is None else _weighted(chunk, "dla_bw_gbps", "dla_ms"),
+                out_bytes=last.out_bytes,
+            ))
+        meta = dict(self.metadata)
+        meta["grouping"] = f"merged {n} groups into {len(new_rows)}"
+        return CostTable.build(new_rows, meta, origin=self.origin)
+
+    # ------------------------------------------------------------------ CSV
+    def to_csv_text(self) -> str:
+        out = io.StringIO()
+        for key, value in self.metadata.items():
+            text = str(value).replace("\n", " ")
+            out.write(f"# {key}: {text}\n")
+        cols = self.columns()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(cols)
+        for r in self.rows:
+            writer.writerow([
+                r.extra.get(c, "") if c not in REQUIRED_COLUMNS + KNOWN_OPTIONAL
+                else _fmt(getattr(r, c))
+                for c in cols
+            ])
+        return out.getvalue()
+
+    def to_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically (temp file + rename); returns the path."""
+        return atomic_write_text(path, self.to_csv_text())
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike[str]) -> CostTable:
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ProfileError(f"cannot read the cost table ({exc.strerror})", source=str(p)) from exc
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ProfileError(
+                f"not a UTF-8 text file (byte {exc.start}); a cost table is a CSV file",
+                source=str(p)) from exc
+        return cls.from_csv_text(text, origin=str(p))
+
+    @classmethod
+    def from_csv_text(cls, text: str, *, origin: str = "<text>") -> CostTable:
+        if "\x00" in text:
+            raise ProfileError("contains NUL bytes; a cost table is a CSV text file", source=origin)
+        metadata: dict[str, str] = {}
+        body: list[str] = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            stripped = line.strip()
+            if stripped.startswith("#"):
+                content = stripped[1:].strip()
+                if ":" in content:
+                    key, _, value = content.partition(":")
+                    if key.strip() in metadata:
+                        raise ProfileError(f"metadata key '{key.strip()}' appears twice",
+                                           source=origin, entry=f"line {lineno}")
+                    metadata[key.strip()] = value.strip()
+                continue
+            if stripped:
+                body.append(line)
+        if not body:
+            raise ProfileError("no CSV header or rows found (empty or only comments)",
+                               source=origin)
+        reader = csv.DictReader(io.StringIO("\n".join(body)))
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise ProfileError(
+                f"missing required column(s) {', '.join(missing)}; the header must contain "
+                f"{', '.join(REQUIRED_COLUMNS)}", source=origin, entry="header")
+        dupes = sorted({c for c in header if header.count(c) > 1})
+        if dupes:
+            raise ProfileError(f"duplicate column(s) {', '.join(dupes)}", source=origin,
+                               entry="header")
+        rows = []
+        for i, rec in enumerate(reader):
+            if None in rec:
+                raise ProfileError("row has more fields than the header", source=origin,
+                                   entry=f"row {i}")
+            rows.append(_row_from_mapping(rec, origin, i))
+        return cls.build(rows, metadata, origin=origin)
+
+    # ------------------------------------------------------------------ pandas
+    def to_frame(self):  # -> pandas.DataFrame
+        import pandas as pd
+
+        return pd.read_csv(io.StringIO(self.to_csv_text()), comment="#")
+
+    @classmethod
+    def from_frame(cls, frame, metadata: Mapping[str, str], *, origin: str = "<DataFrame>"):
+        records = []
+        for rec in frame.to_dict(orient="records"):
+            records.append({k: ("" if _is_missing(v) else v) for k, v in rec.items()})
+        return cls.build([_row_from_mapping(r, origin, i) for i, r in enumerate(records)],
+                         metadata, origin=origin)
+
+    # ------------------------------------------------------------------ dict (JSON)
+    def to_dict(self) -> dict[str, Any]:
+        return {"metadata": dict(self.metadata), "csv": self.to_csv_text()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, origin: str = "<json>") -> CostTable:
+        try:
+            return cls.from_csv_text(data["csv"], origin=origin)
+        except (KeyError, TypeError) as exc:
+            raise ProfileError("embedded cost table needs a 'csv' string", source=origin) from exc
+
+
+# ---------------------------------------------------------------------- helpers
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _weighted(chunk: Sequence[GroupCost], bw_col: str, t_col: str) -> float | None:
+    pairs = [(getattr(r, bw_col), getattr(r, t_col)) for r in chunk]
+    if any(bw is None or t is None for bw, t in pairs):
+        return None
+    total = sum(t for _, t in pairs)
+    return sum(bw * t for bw, t in pairs) / total
+
+
+def _check_time(value: float | None, col: str, src: str, entry: str, *, positive: bool,
+                optional: bool) -> None:
+    if value is None:
+        if optional:
+            return
+        raise ProfileError(f"{col} is missing; every group needs a measured GPU time",
+                           source=src, entry=entry)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProfileError(f"{col} is not a number ({value!r})", source=src, entry=entry)
+    if math.isnan(value) or math.isinf(value):
+        raise ProfileError(f"{col} is {value}; re-measure this group", source=src, entry=entry)
+    if positive and value <= 0:
+        raise ProfileError(f"{col} must be > 0 ms, found {value}; a zero or negative time is a "
+                           "measurement error (re-run the sweep or merge the group)",
+                           source=src, entry=entry)
+    if value < 0:
+        raise ProfileError(f"{col} must be >= 0 ms, found {value}", source=src, entry=entry)
+
+
+def _parse_float(text: Any, col: str, src: str, entry: str) -> float | None:
+    if text is None:
+        return None
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    s = str(text).strip()
+    if s == "":
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        raise ProfileError(f"{col} is not a number ({s!r})", source=src, entry=entry) from None
+
+
+def _parse_int(text: Any, col: str, src: str, entry: str) -> int | None:
+    value = _parse_float(text, col, src, entry)
+    if value is None:
+        return None
+    if math.isnan(value) or value != int(value):
+        raise ProfileError(f"{col} must be a whole number ({text!r})", source=src, entry=entry)
+    return int(value)
+
+
+def _row_from_mapping(rec: Mapping[str, Any], src: str, index: int) -> GroupCost:
+    entry = f"row {index}"
+    group = _parse_int(rec.get("group"), "group", src, entry)
+    if group is None:
+        raise ProfileError("group id is empty", source=src, entry=entry)
+    kwargs: dict[str, Any] = {"group": group}
+    for col in ("gpu_ms", "dla_ms", "gpu_to_dla_ms", "dla_to_gpu_ms", *_FLOAT_OPTIONAL):
+        kwargs[col] = _parse_float(rec.get(col), col, src, f"row {index} (group {group})")
+    for col in _INT_OPTIONAL:
+        kwargs[col] = _parse_int(rec.get(col), col, src, f"row {index} (group {group})")
+    for col in ("first_layer", "last_layer"):
+        value = rec.get(col)
+        kwargs[col] = None if _is_missing(value) or str(value) == "" else str(value)
+    known = set(REQUIRED_COLUMNS + KNOWN_OPTIONAL)
+    kwargs["extra"] = {k: ("" if _is_missing(v) else str(v)) for k, v in rec.items()
+                       if k not in known and k is not None}
+    return GroupCost(**kwargs)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def published_names() -> list[str]:
+    """Names of the stored tables in ``profiles/data`` (without ``.csv``)."""
+    return sorted(p.name[:-4] for p in resources.files("profiles.data").iterdir()
+                  if p.name.endswith(".csv"))
+
+
+def load_published(name: str) -> CostTable:
+    """Load a stored table from ``profiles/data`` by name, e.g. ``googlenet_xavier``."""
+    names = published_names()
+    if name not in names:
+        raise ProfileError(f"no stored table named {name!r}; available: {', '.join(names)}",
+                           source="profiles/data")
+    ref = resources.files("profiles.data").joinpath(f"{name}.csv")
+    return CostTable.from_csv_text(ref.read_text(encoding="utf-8"), origin=f"profiles/data/{name}.csv")
+
+
+def replace_rows(table: CostTable, rows: Iterable[GroupCost]) -> CostTable:
+    """A copy of ``table`` with new rows (validated)."""
+    return CostTable.build(list(rows), table.metadata, origin=table.origin)
+
+
+__all__ = [
+    "KNOWN_OPTIONAL",
+    "REQUIRED_COLUMNS",
+    "SOURCES",
+    "CostTable",
+    "GroupCost",
+    "atomic_write_text",
+    "load_published",
+    "published_names",
+    "replace",
+    "replace_rows",
+]

@@ -1,0 +1,459 @@
+"""The scheduling problem: models (cost tables) on a platform's devices, one objective.
+
+`Problem` is immutable and validated on construction (`ProblemError` says what is wrong).
+Solvers and the simulator read it only through the accessors below, so that both see
+exactly the same numbers. The semantics are written down in ``docs/model.md``.
+
+Jobs: in latency mode every model is one job. In throughput mode a *round* processes
+``frames_per_round`` frames and every model runs once per frame, so each model becomes
+``frames_per_round`` jobs (instances) that may be partitioned differently, as the seed
+paper's two swapped GAN instances are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from profiles.costtable import CostTable
+from solvers.contention import ContentionModel, no_contention, orin_preset, xavier_preset
+from solvers.errors import ProblemError
+
+
+class Device(StrEnum):
+    GPU = "GPU"
+    DLA0 = "DLA0"
+    DLA1 = "DLA1"
+
+    @property
+    def kind(self) -> str:
+        """``gpu`` or ``dla``: DLA0 and DLA1 are identical cores."""
+        return "gpu" if self is Device.GPU else "dla"
+
+
+class Objective(StrEnum):
+    LATENCY = "latency"
+    THROUGHPUT = "throughput"
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    devices: tuple[Device, ...]
+    description: str
+    contention: ContentionModel
+
+    @property
+    def dla_cores(self) -> tuple[Device, ...]:
+        return tuple(d for d in self.devices if d.kind == "dla")
+
+
+def _platforms() -> dict[str, Platform]:
+    three = (Device.GPU, Device.DLA0, Device.DLA1)
+    return {
+        "xavier-agx": Platform("xavier-agx", three, "Jetson AGX Xavier: Volta GPU + 2 DLA cores, "
+                               "136.5 GB/s LPDDR4x", xavier_preset()),
+        "orin-agx": Platform("orin-agx", three, "Jetson AGX Orin: Ampere GPU + 2 DLA cores, "
+                             "204.8 GB/s LPDDR5", orin_preset("orin-agx")),
+        "orin-nx": Platform("orin-nx", three, "Jetson Orin NX 16GB: Ampere GPU + 2 DLA cores, "
+                            "102.4 GB/s LPDDR5", orin_preset("orin-nx")),
+        "gpu-only": Platform("gpu-only", (Device.GPU,), "GPU only (no DLA): the baseline "
+                             "platform", no_contention()),
+    }
+
+
+PLATFORMS: Mapping[str, Platform] = _platforms()
+
+
+def get_platform(name: str) -> Platform:
+    key = name.strip().lower()
+    if key not in PLATFORMS:
+        raise ProblemError(f"unknown platform {name!r}; choose one of {', '.join(PLATFORMS)}")
+    return PLATFORMS[key]
+
+
+def loadable_limit_for_trt(version: str | None) -> int:
+    """DLA loadables per core by TensorRT version (dla_rules.md section 2).
+
+    TRT <= 7: 8 ("DLA supports only 8 subgraphs per DLA core"); TRT 8.0-8.4: 4 (the 8.4
+    guide); later: 16 (current docs). Unknown version: 16.
+    """
+    if not version:
+        return 16
+    try:
+        parts = [int(p) for p in str(version).split(".")[:2]]
+    except ValueError:
+        return 16
+    major, minor = parts[0], (parts[1] if len(parts) > 1 else 0)
+    if major < 8:
+        return 8
+    if major == 8 and minor <= 4:
+        return 4
+    return 16
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the problem: its cost table plus per-model options."""
+
+    table: CostTable
+    name: str = ""
+    weight: float = 1.0
+    deadline_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.table.model)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """Groups ``first_group..last_group`` of ``model`` may only run on ``devices``.
+
+    Forbidding a device is pinning to the others (`Pin.forbid`)."""
+
+    model: str
+    first_group: int
+    last_group: int
+    devices: frozenset[Device]
+
+    @classmethod
+    def forbid(cls, model: str, first_group: int, last_group: int,
+               devices: Iterable[Device]) -> Pin:
+        banned = frozenset(devices)
+        return cls(model, first_group, last_group, frozenset(Device) - banned)
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int
+    model_index: int
+    instance: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """N models on a platform, one objective, constraints. See docs/model.md."""
+
+    models: tuple[ModelSpec, ...]
+    platform: Platform
+    objective: Objective = Objective.LATENCY
+    max_transitions: int = 2
+    loadable_limit: int | None = None
+    pins: tuple[Pin, ...] = ()
+    contention: ContentionModel | None = None
+    frames_per_round: int = 1
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "pins", tuple(self.pins))
+        object.__setattr__(self, "objective", Objective(self.objective))
+        warnings = list(self.warnings)
+        self._validate(warnings)
+        object.__setattr__(self, "warnings", tuple(warnings))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        tables: Sequence[CostTable | ModelSpec],
+        platform: str | Platform = "xavier-agx",
+        *,
+        objective: Objective | str = Objective.LATENCY,
+        max_transitions: int = 2,
+        loadable_limit: int | None = None,
+        pins: Sequence[Pin] = (),
+        contention: ContentionModel | str | None = "auto",
+        frames_per_round: int = 1,
+        weights: Mapping[str, float] | None = None,
+        deadlines: Mapping[str, float] | None = None,
+    ) -> Problem:
+        """Friendly constructor.
+
+        ``contention``: ``"auto"`` uses the platform preset when every table has bandwidth
+        columns and disables contention (with a warning) otherwise; ``"none"`` disables it;
+        ``"preset"`` demands the preset; or pass a `ContentionModel`.
+        """
+        plat = get_platform(platform) if isinstance(platform, str) else platform
+        specs = [t if isinstance(t, ModelSpec) else ModelSpec(t) for t in tables]
+        names = [s.name for s in specs]
+        specs = [_rename_duplicate(s, names, i) for i, s in enumerate(specs)]
+        weights = dict(weights or {})
+        deadlines = dict(deadlines or {})
+        known = {s.name for s in specs}
+        for key in [*weights, *deadlines]:
+            if key not in known:
+                raise ProblemError(f"weight/deadline given for unknown model {key!r}; "
+                                   f"models are {', '.join(sorted(known))}")
+        specs = [ModelSpec(s.table, s.name, weights.get(s.name, s.weight),
+                           deadlines.get(s.name, s.deadline_ms)) for s in specs]
+        warnings: list[str] = []
+        if isinstance(contention, ContentionModel):
+            model = contention
+        elif contention in (None, "none", "off"):
+            model = no_contention()
+        elif contention in ("auto", "preset"):
+            missing = [s.name for s in specs if not _has_bandwidth(s.table)]
+            if missing and contention == "preset":
+                raise ProblemError(
+                    f"contention needs gpu_bw_gbps/dla_bw_gbps columns; missing in "
+                    f"{', '.join(missing)} (add them, or use contention='none')")
+            if missing and plat.contention.enabled:
+                warnings.append(
+                    "memory contention is off: no bandwidth columns (gpu_bw_gbps, "
+                    f"dla_bw_gbps) in {', '.join(missing)}")
+                model = no_contention()
+            else:
+                model = plat.contention
+        else:
+            raise ProblemError(f"contention must be 'auto', 'none', 'preset' or a "
+                               f"ContentionModel, not {contention!r}")
+        return cls(models=tuple(specs), platform=plat, objective=Objective(objective),
+                   max_transitions=max_transitions, loadable_limit=loadable_limit,
+                   pins=tuple(pins), contention=model, frames_per_round=frames_per_round,
+                   warnings=tuple(warnings))
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, warnings: list[str]) -> None:
+        if not self.models:
+            raise ProblemError("a problem needs at least one model (cost table)")
+        names = [m.name for m in self.models]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ProblemError(f"model names must be unique; repeated: {', '.join(dup)} "
+                               "(give each ModelSpec a name)")
+        if not isinstance(self.max_transitions, int) or self.max_transitions < 0:
+            raise ProblemError(f"max_transitions must be an integer >= 0, "
+                               f"got {self.max_transitions!r}")
+        if not isinstance(self.frames_per_round, int) or self.frames_per_round < 1:
+            raise ProblemError(f"frames_per_round must be an integer >= 1, "
+                               f"got {self.frames_per_round!r}")
+        if self.objective is Objective.LATENCY and self.frames_per_round != 1:
+            raise ProblemError("frames_per_round > 1 only makes sense for the throughput "
+                               "objective (latency is one concurrent inference)")
+        if self.loadable_limit is not None and (
+                not isinstance(self.loadable_limit, int) or self.loadable_limit < 0):
+            raise ProblemError(f"loadable_limit must be an integer >= 0, "
+                               f"got {self.loadable_limit!r}")
+        if self.contention is None:
+            object.__setattr__(self, "contention", no_contention())
+        self.contention.check_devices(len(self.platform.devices))
+        for m in self.models:
+            if not (math.isfinite(m.weight) and m.weight > 0):
+                raise ProblemError(f"model {m.name}: weight must be a finite number > 0, "
+                                   f"got {m.weight}")
+            if m.deadline_ms is not None and not (math.isfinite(m.deadline_ms)
+                                                  and m.deadline_ms > 0):
+                raise ProblemError(f"model {m.name}: deadline must be > 0 ms, "
+                                   f"got {m.deadline_ms}")
+            plat = m.table.platform.strip().lower()
+            if plat and plat != self.platform.name and self.platform.name != "gpu-only":
+                warnings.append(f"model {m.name}: table measured on {m.table.platform}, "
+                                f"solving for {self.platform.name}")
+            if self.contention.enabled and not _has_bandwidth(m.table):
+                raise ProblemError(
+                    f"model {m.name}: contention is on but {m.table.origin} has no "
+                    "gpu_bw_gbps/dla_bw_gbps columns; add them or disable contention")
+        for pin in self.pins:
+            if pin.model not in names:
+                raise ProblemError(f"pin names unknown model {pin.model!r}; models are "
+                                   f"{', '.join(names)}")
+            n = self.models[names.index(pin.model)].table.n_groups
+            if not (0 <= pin.first_group <= pin.last_group < n):
+                raise ProblemError(f"pin on {pin.model}: groups {pin.first_group}.."
+                                   f"{pin.last_group} outside 0..{n - 1}")
+            if not pin.devices:
+                raise ProblemError(f"pin on {pin.model} groups {pin.first_group}.."
+                                   f"{pin.last_group} allows no device")
+        for job in self.jobs:
+            for g in range(self.n_groups(job.index)):
+                if not self.allowed(job.index, g):
+                    raise ProblemError(
+                        f"model {self.models[job.model_index].name} group {g} can run on no "
+                        f"device of {self.platform.name} (DLA-ineligible and the GPU is "
+                        "forbidden by a pin); relax the pins")
+
+    # ------------------------------------------------------------------ jobs and costs
+    @cached_property
+    def jobs(self) -> tuple[Job, ...]:
+        out = []
+        for mi, m in enumerate(self.models):
+            for inst in range(self.frames_per_round):
+                name = m.name if self.frames_per_round == 1 else f"{m.name}#{inst}"
+                out.append(Job(len(out), mi, inst, name))
+        return tuple(out)
+
+    @property
+    def devices(self) -> tuple[Device, ...]:
+        return self.platform.devices
+
+    @property
+    def dla_loadable_limit(self) -> int:
+        """Per-core loadable limit: explicit, else from the tables' TRT version."""
+        if self.loadable_limit is not None:
+            return self.loadable_limit
+        limits = [loadable_limit_for_trt(m.table.metadata.get("trt_version"))
+                  for m in self.models]
+        return min(limits)
+
+    def table(self, job: int) -> CostTable:
+        return self.models[self.jobs[job].model_index].table
+
+    def n_groups(self, job: int) -> int:
+        return self.table(job).n_groups
+
+    def weight(self, job: int) -> float:
+        return self.models[self.jobs[job].model_index].weight
+
+    def deadline(self, job: int) -> float | None:
+        return self.models[self.jobs[job].model_index].deadline_ms
+
+    def cost(self, job: int, group: int, device: Device | str) -> float | None:
+        """Standalone time (ms) of ``group`` on ``device``; None if it cannot run there."""
+        row = self.table(job).rows[group]
+        return row.gpu_ms if Device(device).kind == "gpu" else row.dla_ms
+
+    def segment_cost(self, job: int, first: int, last: int, device: Device | str) -> float:
+        """Sum of group costs; raises ProblemError if a group cannot run there."""
+        total = 0.0
+        for g in range(first, last + 1):
+            c = self.cost(job, g, device)
+            if c is None or Device(device) not in self.allowed(job, g):
+                raise ProblemError(f"{self.jobs[job].name} group {g} cannot run on {device}")
+            total += c
+        return total
+
+    def transition(self, job: int, after_group: int, src: Device | str,
+                   dst: Device | str) -> float:
+        """Delay (ms) between a segment ending at ``after_group`` on src and the next on dst.
+
+        Zero for the same device kind is impossible (adjacent segments use different
+        devices; DLA0 -> DLA1 pays dla_to_gpu + gpu_to_dla through GPU memory)."""
+        row = self.table(job).rows[after_group]
+        s, d = Device(src).kind, Device(dst).kind
+        if (s, d) == ("gpu", "dla"):
+            value = row.gpu_to_dla_ms
+        elif (s, d) == ("dla", "gpu"):
+            value = row.dla_to_gpu_ms
+        elif (s, d) == ("dla", "dla"):
+            a, b = row.dla_to_gpu_ms, row.gpu_to_dla_ms
+            value = None if a is None or b is None else a + b
+        else:
+            value = 0.0
+        if value is None:
+            raise ProblemError(f"{self.jobs[job].name}: no {src}->{dst} transition cost after "
+                               f"group {after_group}")
+        return value
+
+    def allowed(self, job: int, group: int) -> frozenset[Device]:
+        """Devices that group ``group`` of job ``job`` may run on."""
+        return self._allowed[job][group]
+
+    @cached_property
+    def _allowed(self) -> tuple[tuple[frozenset[Device], ...], ...]:
+        out = []
+        for job in self.jobs:
+            spec = self.models[job.model_index]
+            per_group = []
+            for g, row in enumerate(spec.table.rows):
+                devs = {d for d in self.platform.devices
+                        if d.kind == "gpu" or row.dla_ms is not None}
+                for pin in self.pins:
+                    if pin.model == spec.name and pin.first_group <= g <= pin.last_group:
+                        devs &= pin.devices
+                per_group.append(frozenset(devs))
+            out.append(tuple(per_group))
+        return tuple(out)
+
+    def bandwidth(self, job: int, kind: str) -> float:
+        """Mean memory bandwidth demand (GB/s) of a job on a device kind, time-weighted
+        over its groups: the co-runner bandwidth the contention model sees."""
+        return self._bandwidth[job][kind]
+
+    @cached_property
+    def _bandwidth(self) -> tuple[dict[str, float], ...]:
+        out = []
+        for job in self.jobs:
+            table = self.models[job.model_index].table
+            entry = {}
+            for kind, bw_col, t_col in (("gpu", "gpu_bw_gbps", "gpu_ms"),
+                                        ("dla", "dla_bw_gbps", "dla_ms")):
+                pairs = [(getattr(r, bw_col), getattr(r, t_col)) for r in table.rows
+                         if getattr(r, t_col) is not None and getattr(r, bw_col) is not None]
+                total = sum(t for _, t in pairs)
+                entry[kind] = sum(b * t for b, t in pairs) / total if total > 0 else 0.0
+            out.append(entry)
+        return tuple(out)
+
+    def loss_rate(self, victim_job: int, victim_device: Device | str, aggressor_job: int,
+                  aggressor_device: Device | str) -> float:
+        """k(i, j): progress lost per ms by a segment of ``victim_job`` on ``victim_device``
+        while a segment of ``aggressor_job`` runs on ``aggressor_device``. Zero on the same
+        device (they cannot overlap) and between segments of one job (never concurrent in
+        latency mode; in throughput mode they belong to different frames and still share
+        DRAM, so they do count there)."""
+        vd, ad = Device(victim_device), Device(aggressor_device)
+        if vd == ad:
+            return 0.0
+        if victim_job == aggressor_job and self.objective is Objective.LATENCY:
+            return 0.0
+        if not self.contention.enabled:
+            return 0.0
+        return self.contention.loss_rate(vd.kind, self.bandwidth(aggressor_job, ad.kind))
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "layerswap.problem/1",
+            "platform": self.platform.name,
+            "objective": self.objective.value,
+            "max_transitions": self.max_transitions,
+            "loadable_limit": self.loadable_limit,
+            "frames_per_round": self.frames_per_round,
+            "contention": self.contention.to_dict(),
+            "models": [{"name": m.name, "weight": m.weight, "deadline_ms": m.deadline_ms,
+                        "table": m.table.to_dict()} for m in self.models],
+            "pins": [{"model": p.model, "first_group": p.first_group,
+                      "last_group": p.last_group, "devices": sorted(d.value for d in p.devices)}
+                     for p in self.pins],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, origin: str = "<json>") -> Problem:
+        try:
+            models = tuple(
+                ModelSpec(CostTable.from_dict(m["table"], origin=f"{origin}: model {m['name']}"),
+                          m["name"], float(m.get("weight", 1.0)), m.get("deadline_ms"))
+                for m in data["models"])
+            pins = tuple(Pin(p["model"], int(p["first_group"]), int(p["last_group"]),
+                             frozenset(Device(d) for d in p["devices"]))
+                         for p in data.get("pins", ()))
+            return cls(models=models, platform=get_platform(data["platform"]),
+                       objective=Objective(data.get("objective", "latency")),
+                       max_transitions=int(data.get("max_transitions", 2)),
+                       loadable_limit=data.get("loadable_limit"),
+                       pins=pins,
+                       contention=ContentionModel.from_dict(data["contention"])
+                       if data.get("contention") else None,
+                       frames_per_round=int(data.get("frames_per_round", 1)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProblemError(f"{origin}: invalid problem description ({exc!r}); write it "
+                               "with Problem.to_dict or `layerswap solve -o`") from exc
+
+
+def _has_bandwidth(table: CostTable) -> bool:
+    return all(r.gpu_bw_gbps is not None and (r.dla_ms is None or r.dla_bw_gbps is not None)
+               for r in table.rows)
+
+
+def _rename_duplicate(spec: ModelSpec, names: list[str], index: int) -> ModelSpec:
+    if names.count(spec.name) == 1:
+        return spec
+    nth = names[:index].count(spec.name)
+    return ModelSpec(spec.table, f"{spec.name}-{nth + 1}", spec.weight, spec.deadline_ms)

@@ -1,0 +1,301 @@
+"""Schedules, the simulator's timelines, and solver results (immutable values + JSON).
+
+A `Schedule` is the decision: for every job (see `Problem.jobs`) its ordered segments
+(a contiguous group range and a device), and for every device the order in which its
+segments run within a round. Timing is *not* part of the decision: the simulator derives
+it (docs/model.md), so a schedule means the same thing whoever produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from solvers.errors import ProblemError
+from solvers.problem import Device, Objective, Problem
+
+SCHEDULE_FORMAT = "layerswap.schedule/1"
+
+
+class SolveStatus(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, order=True)
+class Segment:
+    """Groups ``first_group..last_group`` (inclusive) of one job, run on ``device``."""
+
+    first_group: int
+    last_group: int
+    device: Device
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", Device(self.device))
+
+
+SegmentRef = tuple[int, int]
+"""(job index, segment index within the job)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per job: its segments in execution order. Per device: the order of its segments.
+
+    ``order`` may be None: the simulator then dispatches ready segments first-come
+    first-served (ties by job index) and reports the order it used.
+    """
+
+    segments: tuple[tuple[Segment, ...], ...]
+    order: Mapping[Device, tuple[SegmentRef, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(tuple(s) for s in self.segments))
+        if self.order is not None:
+            object.__setattr__(self, "order", {Device(d): tuple((int(j), int(s)) for j, s in refs)
+                                               for d, refs in self.order.items()})
+
+    def refs(self) -> list[SegmentRef]:
+        return [(j, s) for j, segs in enumerate(self.segments) for s in range(len(segs))]
+
+    def segment(self, ref: SegmentRef) -> Segment:
+        return self.segments[ref[0]][ref[1]]
+
+    def transitions(self, job: int) -> int:
+        return len(self.segments[job]) - 1
+
+    def validate(self, problem: Problem) -> None:
+        """Raise ProblemError if this schedule does not fit ``problem``'s rules."""
+        if len(self.segments) != len(problem.jobs):
+            raise ProblemError(f"schedule has {len(self.segments)} jobs, problem has "
+                               f"{len(problem.jobs)}")
+        for job, segs in zip(problem.jobs, self.segments, strict=True):
+            n = problem.n_groups(job.index)
+            if not segs:
+                raise ProblemError(f"{job.name}: no segments")
+            expect = 0
+            for k, seg in enumerate(segs):
+                if seg.first_group != expect or seg.last_group < seg.first_group:
+                    raise ProblemError(f"{job.name} segment {k}: groups {seg.first_group}.."
+                                       f"{seg.last_group} must start at {expect} and not be "
+                                       "empty (segments cover the groups in order)")
+                if seg.device not in problem.devices:
+                    raise ProblemError(f"{job.name} segment {k}: device {seg.device} is not on "
+                                       f"platform {problem.platform.name}")
+                for g in range(seg.first_group, seg.last_group + 1):
+                    if seg.device not in problem.allowed(job.index, g):
+                        raise ProblemError(f"{job.name} group {g} may not run on {seg.device}")
+                if k and segs[k - 1].device == seg.device:
+                    raise ProblemError(f"{job.name} segments {k - 1} and {k} are both on "
+                                       f"{seg.device}; merge them")
+                expect = seg.last_group + 1
+            if expect != n:
+                raise ProblemError(f"{job.name}: segments end at group {expect - 1}, the model "
+                                   f"has {n} groups")
+            if len(segs) - 1 > problem.max_transitions:
+                raise ProblemError(f"{job.name}: {len(segs) - 1} device switches exceed "
+                                   f"max_transitions={problem.max_transitions}")
+        if self.order is not None:
+            want = sorted(self.refs())
+            got = sorted(r for refs in self.order.values() for r in refs)
+            if got != want:
+                raise ProblemError("device order must list every segment exactly once")
+            for dev, refs in self.order.items():
+                for ref in refs:
+                    if self.segment(ref).device != dev:
+                        raise ProblemError(f"segment {ref} is on {self.segment(ref).device} but "
+                                           f"listed in the order of {dev}")
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "segments": [[{"first_group": s.first_group, "last_group": s.last_group,
+                           "device": s.device.value} for s in segs] for segs in self.segments],
+            "order": None if self.order is None else
+            {d.value: [list(r) for r in refs] for d, refs in self.order.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
+        try:
+            segs = tuple(tuple(Segment(int(s["first_group"]), int(s["last_group"]),
+                                       Device(s["device"])) for s in job)
+                         for job in data["segments"])
+            order = data.get("order")
+            return cls(segs, None if order is None else
+                       {Device(d): tuple((int(a), int(b)) for a, b in refs)
+                        for d, refs in order.items()})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProblemError(f"invalid schedule description ({exc!r})") from exc
+
+
+@dataclass(frozen=True)
+class SegmentTiming:
+    """When one segment ran in the simulated (steady-state) round."""
+
+    job: int
+    index: int
+    segment: Segment
+    start_ms: float
+    end_ms: float
+    base_ms: float          # standalone time: sum of its groups' costs on its device kind
+    contention_ms: float    # extra time from co-runners: end - start - base
+    transition_in_ms: float  # delay paid before it (0 for a job's first segment)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The simulator's judgement of a schedule."""
+
+    objective: Objective
+    objective_ms: float              # makespan (weighted) or period per frame
+    makespan_ms: float               # end of the last segment of one round
+    period_ms: float | None          # throughput mode: steady-state time per frame
+    round_period_ms: float | None    # throughput mode: time per round
+    segments: tuple[SegmentTiming, ...]
+    order: Mapping[Device, tuple[SegmentRef, ...]]
+    busy_ms: Mapping[Device, float]
+    job_end_ms: tuple[float, ...]
+    loadables: Mapping[Device, int]
+    violations: tuple[str, ...] = field(default_factory=tuple)  # missed deadlines
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    @property
+    def throughput_fps(self) -> float | None:
+        return None if not self.period_ms else 1000.0 / self.period_ms
+
+    def idle_ms(self, device: Device) -> float:
+        span = self.round_period_ms if self.round_period_ms else self.makespan_ms
+        return max(0.0, span - self.busy_ms.get(device, 0.0))
+
+    def timing(self, job: int, index: int) -> SegmentTiming:
+        for t in self.segments:
+            if t.job == job and t.index == index:
+                return t
+        raise KeyError((job, index))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What `solve` (or a baseline) returns. ``objective`` and ``lower_bound`` are in ms and
+    ``objective`` is the simulator's value for ``schedule``, never the backend's own claim."""
+
+    status: SolveStatus
+    solver: str
+    schedule: Schedule | None
+    timeline: Timeline | None
+    objective: float | None
+    lower_bound: float | None
+    solve_seconds: float
+    stats: Mapping[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.lower_bound is None or self.objective <= 0:
+            return None
+        return max(0.0, (self.objective - self.lower_bound) / self.objective)
+
+
+def transition_layers(problem: Problem, schedule: Schedule, job: int) -> list[str]:
+    """Human names of the cut points of a job: the first layer of each later segment."""
+    table = problem.table(job)
+    out = []
+    for a, b in zip(schedule.segments[job], schedule.segments[job][1:], strict=False):
+        row = table.rows[b.first_group]
+        layer = row.first_layer if row.first_layer is not None else f"group {b.first_group}"
+        out.append(f"{a.device}->{b.device} before {layer}")
+    return out
+
+
+def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
+    """The design.md `--json` contract of `layerswap solve`, plus extra keys."""
+    models: list[dict[str, Any]] = []
+    tl = result.timeline
+    if result.schedule is not None:
+        for job, segs in zip(problem.jobs, result.schedule.segments, strict=True):
+            entries = []
+            for k, seg in enumerate(segs):
+                t = tl.timing(job.index, k) if tl is not None else None
+                entries.append({
+                    "first_group": seg.first_group, "last_group": seg.last_group,
+                    "device": seg.device.value,
+                    "start_ms": None if t is None else _r(t.start_ms),
+                    "end_ms": None if t is None else _r(t.end_ms),
+                    "contention_ms": None if t is None else _r(t.contention_ms),
+                })
+            models.append({"name": job.name, "model": problem.models[job.model_index].name,
+                           "segments": entries,
+                           "transition_layers": transition_layers(problem, result.schedule,
+                                                                  job.index)})
+    out: dict[str, Any] = {
+        "status": result.status.value,
+        "objective": _r(result.objective),
+        "objective_kind": problem.objective.value,
+        "lower_bound": _r(result.lower_bound),
+        "gap": _r(result.gap),
+        "solve_seconds": _r(result.solve_seconds),
+        "solver": result.solver,
+        "platform": problem.platform.name,
+        "models": models,
+        "message": result.message,
+        "warnings": list(problem.warnings),
+    }
+    if tl is not None:
+        out["makespan_ms"] = _r(tl.makespan_ms)
+        out["busy_ms"] = {d.value: _r(v) for d, v in tl.busy_ms.items()}
+        if tl.period_ms is not None:
+            out["period_ms"] = _r(tl.period_ms)
+            out["throughput_fps"] = _r(tl.throughput_fps)
+    return out
+
+
+def _r(x: float | None) -> float | None:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return None
+    return round(float(x), 9)
+
+
+def save_schedule_file(path: str, problem: Problem, schedule: Schedule,
+                       result: Result | None = None) -> None:
+    """Write a self-contained schedule file (problem + schedule [+ result summary])."""
+    from profiles.costtable import atomic_write_text
+
+    doc = {"format": SCHEDULE_FORMAT, "problem": problem.to_dict(),
+           "schedule": schedule.to_dict()}
+    if result is not None:
+        doc["result"] = result_to_dict(problem, result)
+    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def load_schedule_file(path: str) -> tuple[Problem, Schedule]:
+    from pathlib import Path
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProblemError(f"{path}: cannot read ({exc.strerror})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(f"{path}: not a JSON schedule file ({exc}); write one with "
+                           "`layerswap solve -o FILE`") from exc
+    if not isinstance(doc, dict) or doc.get("format") != SCHEDULE_FORMAT:
+        raise ProblemError(f"{path}: not a layerswap schedule file (expected format "
+                           f"{SCHEDULE_FORMAT!r}); write one with `layerswap solve -o FILE`")
+    problem = Problem.from_dict(doc.get("problem", {}), origin=path)
+    schedule = Schedule.from_dict(doc.get("schedule", {}))
+    schedule.validate(problem)
+    return problem, schedule
+
+
+def job_names(problem: Problem) -> Sequence[str]:
+    return [j.name for j in problem.jobs]
