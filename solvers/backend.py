@@ -1,0 +1,92 @@
+"""What every solver backend receives and returns, plus the integer view of a problem.
+
+A backend is a function ``(problem, options) -> BackendAnswer``. `solvers.solve.solve`
+dispatches to it, then re-judges the answer with the simulator: the backend's own
+objective is kept only for consistency checks (``stats``), never reported as the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from solvers.problem import Device, Problem
+from solvers.schedule import Schedule, SolveStatus
+
+NS_PER_MS = 1_000_000
+"""Integer backends count time in nanoseconds (docs/model.md section 6)."""
+
+
+def to_ns(ms: float) -> int:
+    return round(ms * NS_PER_MS)
+
+
+def to_ms(ns: float) -> float:
+    return ns / NS_PER_MS
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit: float | None = 10.0   # seconds; None = no limit
+    workers: int = 2
+    seed: int = 0
+    hint: Schedule | None = None      # a starting schedule (e.g. the greedy baseline)
+    log: bool = False                 # let the backend print its own search log
+    progress: Callable[[str], None] | None = None  # one-line progress messages
+
+
+@dataclass(frozen=True)
+class BackendAnswer:
+    status: SolveStatus
+    schedule: Schedule | None
+    objective_ms: float | None = None   # the backend's own objective value
+    bound_ms: float | None = None       # a proven lower bound (ms), if any
+    stats: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+Backend = Callable[[Problem, SolveOptions], BackendAnswer]
+
+
+@dataclass(frozen=True)
+class IntegerJob:
+    """Prefix sums (ns) of one job: ``prefix[kind][g]`` = cost of groups ``0..g-1``."""
+
+    n_groups: int
+    prefix: dict[str, tuple[int, ...]]           # 'gpu' / 'dla' -> G+1 prefix sums
+    transition: dict[tuple[str, str], tuple[int | None, ...]]  # (src kind, dst kind) -> per g
+    allowed: tuple[frozenset[Device], ...]
+
+
+def integer_view(problem: Problem) -> tuple[IntegerJob, ...]:
+    """Integer (ns) costs of every job. Ineligible DLA groups get prefix entries computed
+    with 0 cost; use ``allowed`` to forbid them, never the prefix values."""
+    out = []
+    for job in problem.jobs:
+        table = problem.table(job.index)
+        prefix: dict[str, tuple[int, ...]] = {}
+        for kind in ("gpu", "dla"):
+            acc, sums = 0, [0]
+            for row in table.rows:
+                cost = row.gpu_ms if kind == "gpu" else row.dla_ms
+                acc += to_ns(cost) if cost is not None else 0
+                sums.append(acc)
+            prefix[kind] = tuple(sums)
+        trans: dict[tuple[str, str], tuple[int | None, ...]] = {}
+        for pair in (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla")):
+            values: list[int | None] = []
+            for g, row in enumerate(table.rows):
+                if g == table.n_groups - 1:
+                    values.append(None)
+                    continue
+                a = row.gpu_to_dla_ms if pair == ("gpu", "dla") else row.dla_to_gpu_ms
+                if pair == ("dla", "dla"):
+                    a = None if row.dla_to_gpu_ms is None or row.gpu_to_dla_ms is None \
+                        else row.dla_to_gpu_ms + row.gpu_to_dla_ms
+                values.append(None if a is None else to_ns(a))
+            trans[pair] = tuple(values)
+        out.append(IntegerJob(table.n_groups, prefix, trans,
+                              tuple(problem.allowed(job.index, g)
+                                    for g in range(table.n_groups))))
+    return tuple(out)
