@@ -24,8 +24,9 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -208,20 +209,21 @@ class CostTable:
         """
         starts = list(starts)
         n = self.n_groups
-        if not starts or starts[0] != 0 or any(b <= a for a, b in zip(starts, starts[1:], strict=False)) \
-                or starts[-1] >= n:
+        increasing = all(b > a for a, b in pairwise(starts))
+        if not starts or starts[0] != 0 or not increasing or starts[-1] >= n:
             raise ProfileError(
                 f"group starts {starts} must begin at 0, increase strictly and stay below {n}",
                 source=self.origin)
         bounds = [*starts, n]
         new_rows = []
-        for gi, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        for gi, (a, b) in enumerate(pairwise(bounds)):
             chunk = self.rows[a:b]
             gpu = sum(r.gpu_ms for r in chunk)
             dla = None if any(r.dla_ms is None for r in chunk) else sum(r.dla_ms for r in chunk)
             last = chunk[-1]
             is_last = b == n
-            nxt_dla = None if is_last else all(r.dla_ms is not None for r in self.rows[b:bounds[gi + 2]])
+            nxt_dla = not is_last and all(r.dla_ms is not None
+                                          for r in self.rows[b:bounds[gi + 2]])
             g2d = None if is_last or not nxt_dla else last.gpu_to_dla_ms
             d2g = None if is_last or dla is None else last.dla_to_gpu_ms
             layers = (None if any(r.layers is None for r in chunk)
@@ -264,7 +266,8 @@ class CostTable:
         try:
             raw = p.read_bytes()
         except OSError as exc:
-            raise ProfileError(f"cannot read the cost table ({exc.strerror})", source=str(p)) from exc
+            raise ProfileError(f"cannot read the cost table ({exc.strerror})",
+                               source=str(p)) from exc
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -318,13 +321,23 @@ class CostTable:
     def to_frame(self):  # -> pandas.DataFrame
         import pandas as pd
 
-        return pd.read_csv(io.StringIO(self.to_csv_text()), comment="#")
+        text_cols = [c for c in self.columns() if c not in REQUIRED_COLUMNS
+                     and c not in _FLOAT_OPTIONAL and c not in _INT_OPTIONAL]
+        frame = pd.read_csv(io.StringIO(self.to_csv_text()), comment="#",
+                            dtype=dict.fromkeys(text_cols, str))
+        for col in _INT_OPTIONAL:  # keep whole numbers whole even when a cell is empty
+            if col in frame.columns:
+                frame[col] = frame[col].astype("Int64")
+        return frame
 
     @classmethod
     def from_frame(cls, frame, metadata: Mapping[str, str], *, origin: str = "<DataFrame>"):
+        import pandas as pd
+
         records = []
         for rec in frame.to_dict(orient="records"):
-            records.append({k: ("" if _is_missing(v) else v) for k, v in rec.items()})
+            records.append({k: ("" if _is_missing(v) or v is pd.NA else v)
+                            for k, v in rec.items()})
         return cls.build([_row_from_mapping(r, origin, i) for i, r in enumerate(records)],
                          metadata, origin=origin)
 
@@ -442,7 +455,8 @@ def load_published(name: str) -> CostTable:
         raise ProfileError(f"no stored table named {name!r}; available: {', '.join(names)}",
                            source="profiles/data")
     ref = resources.files("profiles.data").joinpath(f"{name}.csv")
-    return CostTable.from_csv_text(ref.read_text(encoding="utf-8"), origin=f"profiles/data/{name}.csv")
+    return CostTable.from_csv_text(ref.read_text(encoding="utf-8"),
+                                   origin=f"profiles/data/{name}.csv")
 
 
 def replace_rows(table: CostTable, rows: Iterable[GroupCost]) -> CostTable:
@@ -459,6 +473,5 @@ __all__ = [
     "atomic_write_text",
     "load_published",
     "published_names",
-    "replace",
     "replace_rows",
 ]

@@ -24,6 +24,7 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 from solvers.errors import ProblemError
@@ -44,7 +45,7 @@ class PiecewiseLinear:
         if not self.points:
             raise ProblemError("a piecewise-linear curve needs at least one point")
         xs = [x for x, _ in self.points]
-        if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(xs)):
             raise ProblemError(f"curve breakpoints must increase strictly: {xs}")
         for x, y in self.points:
             if not (math.isfinite(x) and math.isfinite(y)):
@@ -63,7 +64,7 @@ class PiecewiseLinear:
     @property
     def is_non_decreasing(self) -> bool:
         ys = [y for _, y in self.points]
-        return all(b >= a for a, b in zip(ys, ys[1:], strict=False))
+        return all(b >= a for a, b in pairwise(ys))
 
 
 @dataclass(frozen=True)
