@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 $(BIN)/layerswap: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[tests,notebooks]"
+	$(BIN)/pip install --quiet -e ".[tests]"
 	touch $(BIN)/layerswap
 
 setup: $(BIN)/layerswap
