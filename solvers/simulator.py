@@ -1,0 +1,644 @@
+"""The simulator: the reference judge of any schedule (docs/model.md sections 3 and 4).
+
+How it works:
+
+- `prepare` flattens a schedule into arrays: one entry per segment with its job, device,
+  base time (sum of its groups' costs), incoming transition delay, job predecessor, and
+  the loss-rate matrix ``K[i][j] = problem.loss_rate(...)`` between every pair of segments.
+- **Latency** (`_run_latency`): event-driven, semi-active. Between two events the set of
+  running segments is fixed, so each runs at the constant rate ``1 - sum_j K[i][j]``; the
+  next event is the earliest of the running segments' completions and of the ready times
+  (predecessor end + transition) of the segments next in a free device's order. There is
+  no time step: events are computed exactly, up to floating rounding. With contention
+  off the same engine degenerates into the classic list-scheduling recurrence.
+- **Throughput** (`_run_throughput`): the same engine over segment *instances* ``(i, r)``
+  of rounds ``r = 0, 1, ...``; each device runs its order cyclically, the first segment of
+  every job is ready at 0 in every round, and contention applies between any two
+  instances on different devices. Rounds run until the start-time vector ``X(r)`` of a
+  round is periodic: ``X(r) - X(r-c) == X(r-c) - X(r-2c)`` (componentwise, relative
+  tolerance `CONVERGENCE_RTOL` of the round time, plus a few ulps of the absolute time)
+  for some regime cycle ``c <= MAX_REGIME_CYCLE``, or `MAX_ROUNDS` rounds elapse (then a
+  note says so and the last window's mean is reported). The round cycle time is
+  ``max_i (X_i(r) - X_i(r-c)) / c``; the period per frame is that / ``frames_per_round``.
+  Without contention the simulator reports the exact `cycle_time` (maximum cycle ratio)
+  as the period, and the event simulation is used for the segment timings only (tests
+  check that both agree).
+
+Invalid schedules (`Schedule.validate`), DLA loadable-limit overruns and deadlocking
+orders raise `ProblemError`. Missed deadlines are not errors: they are listed in
+``Timeline.violations`` (the schedule is then infeasible).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from solvers.errors import ProblemError
+from solvers.problem import Device, Objective, Problem
+from solvers.schedule import Schedule, SegmentRef, SegmentTiming, Timeline
+
+CONVERGENCE_RTOL = 1e-12
+"""Relative change (of the round time) under which two regime cycles count as equal."""
+MAX_REGIME_CYCLE = 24
+"""Longest periodic regime (in rounds) the throughput convergence test looks for."""
+MAX_ROUNDS = 4000
+"""Round cap of the throughput simulation when the timing does not become periodic."""
+_DONE_RTOL = 1e-12  # remaining work below this fraction of a segment's base counts as done
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A schedule flattened into arrays (index = position in ``refs``)."""
+
+    refs: tuple[SegmentRef, ...]
+    job: tuple[int, ...]
+    dev: tuple[int, ...]                 # index into ``devices``
+    devices: tuple[Device, ...]
+    base: tuple[float, ...]
+    tr_in: tuple[float, ...]             # transition paid before the segment
+    pred: tuple[int, ...]                # job predecessor, -1 for the job's first segment
+    k: tuple[tuple[float, ...], ...]     # loss-rate matrix K[victim][aggressor]
+    contention: bool                     # any K > 0
+    last_of_job: tuple[int, ...]         # per job: index of its last segment
+    on_device: tuple[tuple[int, ...], ...]  # per device index: its segments (ref order)
+
+
+def prepare(problem: Problem, schedule: Schedule, *, validate: bool = True) -> Prepared:
+    """Validate ``schedule`` for ``problem`` and flatten it (see `Prepared`)."""
+    if validate:
+        schedule.validate(problem)
+        check_loadables(problem, schedule)
+    devices = tuple(problem.devices)
+    dindex = {d: n for n, d in enumerate(devices)}
+    refs: list[SegmentRef] = []
+    job: list[int] = []
+    dev: list[int] = []
+    base: list[float] = []
+    tr_in: list[float] = []
+    pred: list[int] = []
+    last_of_job: list[int] = []
+    for j, segs in enumerate(schedule.segments):
+        for s, seg in enumerate(segs):
+            refs.append((j, s))
+            job.append(j)
+            dev.append(dindex[seg.device])
+            base.append(problem.segment_cost(j, seg.first_group, seg.last_group, seg.device))
+            if s == 0:
+                tr_in.append(0.0)
+                pred.append(-1)
+            else:
+                prev = segs[s - 1]
+                tr_in.append(problem.transition(j, prev.last_group, prev.device, seg.device))
+                pred.append(len(refs) - 2)
+        last_of_job.append(len(refs) - 1)
+    n = len(refs)
+    k_rows = []
+    any_k = False
+    for a in range(n):
+        row = []
+        for b in range(n):
+            if dev[a] == dev[b]:
+                row.append(0.0)
+                continue
+            value = problem.loss_rate(job[a], devices[dev[a]], job[b], devices[dev[b]])
+            any_k = any_k or value > 0
+            row.append(value)
+        k_rows.append(tuple(row))
+    on_device = tuple(tuple(i for i in range(n) if dev[i] == d) for d in range(len(devices)))
+    return Prepared(tuple(refs), tuple(job), tuple(dev), devices, tuple(base), tuple(tr_in),
+                    tuple(pred), tuple(k_rows), any_k, tuple(last_of_job), on_device)
+
+
+def check_loadables(problem: Problem, schedule: Schedule) -> dict[Device, int]:
+    """Count DLA loadables per core; raise ProblemError if a core exceeds the limit."""
+    counts = loadable_counts(problem, schedule)
+    limit = problem.dla_loadable_limit
+    for d, count in counts.items():
+        if d.kind == "dla" and count > limit:
+            raise ProblemError(
+                f"{d} would hold {count} DLA loadables (segments on that core over all "
+                f"models), above the loadable limit {limit}; use fewer DLA segments or "
+                "raise loadable_limit if your TensorRT version allows it")
+    return counts
+
+
+def loadable_counts(problem: Problem, schedule: Schedule) -> dict[Device, int]:
+    counts = {d: 0 for d in problem.devices if d.kind == "dla"}
+    for segs in schedule.segments:
+        for seg in segs:
+            if seg.device.kind == "dla":
+                counts[seg.device] = counts.get(seg.device, 0) + 1
+    return counts
+
+
+def order_indices(prep: Prepared, schedule: Schedule) -> list[list[int]] | None:
+    """The schedule's device orders as lists of flat indices (None: dispatch FCFS)."""
+    if schedule.order is None:
+        return None
+    index = {r: n for n, r in enumerate(prep.refs)}
+    out: list[list[int]] = [[] for _ in prep.devices]
+    for d, refs in schedule.order.items():
+        out[prep.devices.index(d)] = [index[r] for r in refs]
+    return out
+
+
+class _Deadlock(Exception):
+    def __init__(self, waiting: list[int]) -> None:
+        super().__init__(waiting)
+        self.waiting = waiting
+
+
+def _deadlock_error(prep: Prepared, waiting: Sequence[int]) -> ProblemError:
+    names = ", ".join(f"job {prep.job[i]} segment {prep.refs[i][1]} on "
+                      f"{prep.devices[prep.dev[i]]}" for i in waiting)
+    return ProblemError(f"the device order deadlocks: {names} each wait for a segment that "
+                        "is ordered after another waiting one; reorder so that a job's "
+                        "segments never wait in a cycle")
+
+
+# ---------------------------------------------------------------------- latency engine
+def _run_latency(prep: Prepared, order: list[list[int]] | None
+                 ) -> tuple[list[float], list[float], list[list[int]]]:
+    """Event-driven semi-active simulation of one inference: (start, end, order used).
+
+    Raises `_Deadlock` if the order makes segments wait on each other in a cycle."""
+    n = len(prep.base)
+    ndev = len(prep.devices)
+    base, tr_in, pred, k = prep.base, prep.tr_in, prep.pred, prep.k
+    start = [math.nan] * n
+    end = [math.nan] * n
+    ready = [math.inf] * n
+    for i in range(n):
+        if pred[i] < 0:
+            ready[i] = 0.0
+    # successor in the job (to publish ready times)
+    succ = [-1] * n
+    for i in range(n):
+        if pred[i] >= 0:
+            succ[pred[i]] = i
+    fixed = order is not None
+    pos = [0] * ndev
+    used: list[list[int]] = [[] for _ in range(ndev)] if not fixed else order  # type: ignore
+    pending: list[list[int]] = [] if fixed else [list(prep.on_device[d]) for d in range(ndev)]
+    running = [-1] * ndev
+    remaining = [0.0] * n
+    now = 0.0
+    done = 0
+    contention = prep.contention
+    while done < n:
+        # start whatever can start now
+        for d in range(ndev):
+            if running[d] >= 0:
+                continue
+            if fixed:
+                seq = order[d]  # type: ignore[index]
+                if pos[d] >= len(seq):
+                    continue
+                i = seq[pos[d]]
+                if ready[i] <= now:
+                    pos[d] += 1
+                    running[d] = i
+                    start[i] = now
+                    remaining[i] = base[i]
+            else:
+                cands = pending[d]
+                best = -1
+                for i in cands:
+                    if ready[i] <= now and (best < 0 or ready[i] < ready[best]):
+                        best = i   # candidates are in (job, segment) order: ties keep first
+                if best >= 0:
+                    cands.remove(best)
+                    used[d].append(best)
+                    running[d] = best
+                    start[best] = now
+                    remaining[best] = base[best]
+        # next event
+        t_next = math.inf
+        rates = [1.0] * ndev
+        any_running = False
+        for d in range(ndev):
+            i = running[d]
+            if i < 0:
+                continue
+            any_running = True
+            if contention:
+                r = 1.0
+                ki = k[i]
+                for e in range(ndev):
+                    o = running[e]
+                    if o >= 0 and e != d:
+                        r -= ki[o]
+                rates[d] = r
+            t = now + remaining[i] / rates[d]
+            if t < t_next:
+                t_next = t
+        for d in range(ndev):
+            if running[d] >= 0:
+                continue
+            if fixed:
+                seq = order[d]  # type: ignore[index]
+                if pos[d] < len(seq):
+                    r_t = ready[seq[pos[d]]]
+                    if now < r_t < t_next:
+                        t_next = r_t
+            else:
+                for i in pending[d]:
+                    r_t = ready[i]
+                    if now < r_t < t_next:
+                        t_next = r_t
+        if t_next == math.inf and not any_running:
+            waiting = [order[d][pos[d]] for d in range(ndev)  # type: ignore[index]
+                       if fixed and pos[d] < len(order[d])]  # type: ignore[index]
+            raise _Deadlock(waiting)
+        dt = t_next - now
+        for d in range(ndev):
+            i = running[d]
+            if i < 0:
+                continue
+            t_done = now + remaining[i] / rates[d]
+            rem = remaining[i] - rates[d] * dt
+            if t_done <= t_next or rem <= _DONE_RTOL * base[i]:
+                remaining[i] = 0.0
+                end[i] = t_next
+                running[d] = -1
+                done += 1
+                s = succ[i]
+                if s >= 0:
+                    ready[s] = t_next + tr_in[s]
+            else:
+                remaining[i] = rem
+        now = t_next
+    return start, end, used
+
+
+# ---------------------------------------------------------------------- throughput engine
+@dataclass
+class _ThroughputRun:
+    starts: list[list[float]]     # per round: start of every segment
+    ends: list[list[float]]
+    cycle: int                    # regime cycle c (rounds)
+    round_time: float             # cycle time of a round (lambda)
+    converged: bool
+
+
+def _run_throughput(prep: Prepared, order: list[list[int]], *,
+                    max_rounds: int = MAX_ROUNDS) -> _ThroughputRun:
+    """Event-driven simulation of rounds with cyclic device orders (docs/model.md 4)."""
+    n = len(prep.base)
+    ndev = len(prep.devices)
+    base, tr_in, pred, k = prep.base, prep.tr_in, prep.pred, prep.k
+    starts: list[list[float]] = []
+    ends: list[list[float]] = []
+    ended_in_round: list[int] = []
+    rnd = [0] * ndev
+    pos = [0] * ndev
+    running = [-1] * ndev          # flat segment index
+    running_round = [0] * ndev
+    remaining = [0.0] * ndev
+    now = 0.0
+    active = [d for d in range(ndev) if order[d]]
+    complete_rounds = 0
+    result: _ThroughputRun | None = None
+
+    def ensure_round(r: int) -> None:
+        while len(starts) <= r:
+            starts.append([math.nan] * n)
+            ends.append([math.nan] * n)
+            ended_in_round.append(0)
+
+    def ready_time(i: int, r: int) -> float:
+        p = pred[i]
+        if p < 0:
+            return 0.0
+        if r >= len(ends):
+            return math.inf
+        e = ends[r][p]
+        return math.inf if e != e else e + tr_in[i]  # NaN: predecessor not finished
+
+    while result is None:
+        for d in active:
+            if running[d] >= 0:
+                continue
+            i = order[d][pos[d]]
+            r = rnd[d]
+            if ready_time(i, r) <= now:
+                ensure_round(r)
+                starts[r][i] = now
+                running[d] = i
+                running_round[d] = r
+                remaining[d] = base[i]
+                pos[d] += 1
+                if pos[d] == len(order[d]):
+                    pos[d] = 0
+                    rnd[d] += 1
+        t_next = math.inf
+        rates = [1.0] * ndev
+        any_running = False
+        for d in active:
+            i = running[d]
+            if i < 0:
+                continue
+            any_running = True
+            if prep.contention:
+                rate = 1.0
+                for e in active:
+                    o = running[e]
+                    if o >= 0 and e != d:
+                        rate -= k[i][o]
+                rates[d] = rate
+            t = now + remaining[d] / rates[d]
+            if t < t_next:
+                t_next = t
+        for d in active:
+            if running[d] < 0:
+                rt = ready_time(order[d][pos[d]], rnd[d])
+                if now < rt < t_next:
+                    t_next = rt
+        if t_next == math.inf and not any_running:
+            waiting = [order[d][pos[d]] for d in active]
+            raise _Deadlock(waiting)
+        dt = t_next - now
+        for d in active:
+            i = running[d]
+            if i < 0:
+                continue
+            t_done = now + remaining[d] / rates[d]
+            rem = remaining[d] - rates[d] * dt
+            if t_done <= t_next or rem <= _DONE_RTOL * base[i]:
+                r = running_round[d]
+                ends[r][i] = t_next
+                running[d] = -1
+                ended_in_round[r] += 1
+            else:
+                remaining[d] = rem
+        now = t_next
+        while complete_rounds < len(ended_in_round) and ended_in_round[complete_rounds] == n:
+            complete_rounds += 1
+            result = _check_periodic(starts, ends, complete_rounds - 1, max_rounds)
+            if result is not None:
+                break
+    return result
+
+
+def _check_periodic(starts: list[list[float]], ends: list[list[float]], r: int,
+                    max_rounds: int) -> _ThroughputRun | None:
+    """Periodicity test on the start vectors of complete rounds ``0..r``."""
+    x = starts[r]
+    scale = max(max(x), max(ends[r]))
+    abs_tol = 64 * math.ulp(scale) if scale > 0 else 0.0
+    for c in range(1, min(MAX_REGIME_CYCLE, r // 2) + 1):
+        a, b = starts[r - c], starts[r - 2 * c]
+        d1 = [xi - ai for xi, ai in zip(x, a, strict=True)]
+        d2 = [ai - bi for ai, bi in zip(a, b, strict=True)]
+        lam = max(d1) / c
+        tol = max(CONVERGENCE_RTOL * lam * c, abs_tol)
+        if all(abs(u - v) <= tol for u, v in zip(d1, d2, strict=True)):
+            return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, True)
+    if r + 1 >= max_rounds:
+        c = min(MAX_REGIME_CYCLE, r // 2) or 1
+        lam = max(xi - ai for xi, ai in zip(x, starts[r - c], strict=True)) / c
+        return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, False)
+    return None
+
+
+# ---------------------------------------------------------------------- exact cycle time
+def cycle_time_prepared(prep: Prepared, order: list[list[int]]) -> float:
+    """Contention-free round cycle time: maximum cycle ratio of docs/model.md section 4.
+
+    Tokens sit only on the wrap edges ``last_d -> first_d`` (one per device), so every
+    cycle is a sequence of wrap edges joined by 0-token paths. Let ``L(u, v)`` be the
+    longest 0-token path from u to v (the 0-token graph is a DAG unless the order
+    deadlocks). With ``M[d][e] = L(first_d, last_e) + base(last_e)`` (path into e's last
+    segment, then e's wrap edge), the maximum cycle ratio of the graph is the maximum
+    cycle mean of M (a <= 3 x 3 max-plus matrix), found by enumerating its elementary
+    cycles. Exact up to floating addition.
+    """
+    n = len(prep.base)
+    devs = [d for d in range(len(order)) if order[d]]
+    succs: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    indeg = [0] * n
+    for i in range(n):
+        p = prep.pred[i]
+        if p >= 0:
+            succs[p].append((i, prep.base[p] + prep.tr_in[i]))
+            indeg[i] += 1
+    for d in devs:
+        seq = order[d]
+        for a, b in itertools.pairwise(seq):
+            succs[a].append((b, prep.base[a]))
+            indeg[b] += 1
+    topo = [i for i in range(n) if indeg[i] == 0]
+    head = 0
+    while head < len(topo):
+        u = topo[head]
+        head += 1
+        for v, _ in succs[u]:
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                topo.append(v)
+    if len(topo) < n:
+        raise _Deadlock(sorted(set(range(n)) - set(topo)))
+    rank = {u: r for r, u in enumerate(topo)}
+    m: dict[tuple[int, int], float] = {}
+    for d in devs:
+        src = order[d][0]
+        dist = [-math.inf] * n
+        dist[src] = 0.0
+        for u in topo[rank[src]:]:
+            du = dist[u]
+            if du == -math.inf:
+                continue
+            for v, w in succs[u]:
+                if du + w > dist[v]:
+                    dist[v] = du + w
+        for e in devs:
+            last = order[e][-1]
+            if dist[last] > -math.inf:
+                m[(d, e)] = dist[last] + prep.base[last]
+    best = 0.0
+    for d in devs:
+        if (d, d) in m:
+            best = max(best, m[(d, d)])
+        for e in devs:
+            if e <= d:
+                continue
+            if (d, e) in m and (e, d) in m:
+                best = max(best, (m[(d, e)] + m[(e, d)]) / 2)
+            for f in devs:
+                if f <= d or f == e or e <= d:
+                    continue
+                for a, b, c in ((d, e, f), (d, f, e)):
+                    if (a, b) in m and (b, c) in m and (c, a) in m:
+                        best = max(best, (m[(a, b)] + m[(b, c)] + m[(c, a)]) / 3)
+    return best
+
+
+def cycle_time(problem: Problem, schedule: Schedule) -> float:
+    """Exact contention-free cycle time of one round (ms) for ``schedule``'s orders.
+
+    Contention is ignored even if the problem has it (this is the max-plus value). With no
+    order in the schedule the FCFS order of `simulate` is used."""
+    prep = prepare(problem, schedule)
+    order = _resolve_order(prep, schedule)
+    try:
+        return cycle_time_prepared(prep, order)
+    except _Deadlock as exc:
+        raise _deadlock_error(prep, exc.waiting) from None
+
+
+def _resolve_order(prep: Prepared, schedule: Schedule) -> list[list[int]]:
+    order = order_indices(prep, schedule)
+    if order is not None:
+        return order
+    try:
+        _, _, used = _run_latency(prep, None)
+    except _Deadlock as exc:  # cannot happen without an order; kept for safety
+        raise _deadlock_error(prep, exc.waiting) from None
+    return used
+
+
+# ---------------------------------------------------------------------- public API
+def simulate(problem: Problem, schedule: Schedule) -> Timeline:
+    """The simulator's judgement of ``schedule`` (docs/model.md): a full `Timeline`."""
+    prep = prepare(problem, schedule)
+    if problem.objective is Objective.LATENCY:
+        order = order_indices(prep, schedule)
+        try:
+            start, end, used = _run_latency(prep, order)
+        except _Deadlock as exc:
+            raise _deadlock_error(prep, exc.waiting) from None
+        return _latency_timeline(problem, schedule, prep, start, end, used)
+    order = _resolve_order(prep, schedule)
+    try:
+        exact = None if prep.contention else cycle_time_prepared(prep, order)
+        run = _run_throughput(prep, order)
+    except _Deadlock as exc:
+        raise _deadlock_error(prep, exc.waiting) from None
+    return _throughput_timeline(problem, schedule, prep, order, run, exact)
+
+
+def latency_objective(problem: Problem, prep: Prepared,
+                      order: list[list[int]] | None) -> tuple[float, bool] | None:
+    """Fast path for search: (weighted makespan, meets deadlines), None on deadlock."""
+    try:
+        _, end, _ = _run_latency(prep, order)
+    except _Deadlock:
+        return None
+    value = 0.0
+    ok = True
+    for j, last in enumerate(prep.last_of_job):
+        c = end[last]
+        value = max(value, problem.weight(j) * c)
+        dl = problem.deadline(j)
+        if dl is not None and c > dl * (1 + 1e-12):
+            ok = False
+    return value, ok
+
+
+def throughput_objective(problem: Problem, prep: Prepared,
+                         order: list[list[int]]) -> float | None:
+    """Fast path for search: period per frame (ms), None on deadlock."""
+    try:
+        if not prep.contention:
+            lam = cycle_time_prepared(prep, order)
+        else:
+            lam = _run_throughput(prep, order).round_time
+    except _Deadlock:
+        return None
+    return lam / problem.frames_per_round
+
+
+def _order_refs(prep: Prepared, used: Sequence[Sequence[int]]
+                ) -> dict[Device, tuple[SegmentRef, ...]]:
+    return {prep.devices[d]: tuple(prep.refs[i] for i in used[d])
+            for d in range(len(prep.devices))}
+
+
+def _timings(schedule: Schedule, prep: Prepared, start: Sequence[float],
+             end: Sequence[float]) -> tuple[SegmentTiming, ...]:
+    out = []
+    for i, (j, s) in enumerate(prep.refs):
+        extra = end[i] - start[i] - prep.base[i]
+        if not prep.contention or extra <= _DONE_RTOL * 16 * max(1.0, end[i]):
+            extra = 0.0   # floating noise of start + base, not contention
+        out.append(SegmentTiming(job=j, index=s, segment=schedule.segments[j][s],
+                                 start_ms=start[i], end_ms=end[i], base_ms=prep.base[i],
+                                 contention_ms=extra,
+                                 transition_in_ms=prep.tr_in[i]))
+    return tuple(out)
+
+
+def _busy(prep: Prepared, start: Sequence[float], end: Sequence[float]) -> dict[Device, float]:
+    busy = {d: 0.0 for d in prep.devices}
+    for i in range(len(prep.base)):
+        busy[prep.devices[prep.dev[i]]] += end[i] - start[i]
+    return busy
+
+
+def _latency_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
+                      start: list[float], end: list[float], used: list[list[int]]) -> Timeline:
+    job_end = tuple(end[last] for last in prep.last_of_job)
+    objective = max(problem.weight(j) * c for j, c in enumerate(job_end))
+    violations = []
+    for j, c in enumerate(job_end):
+        dl = problem.deadline(j)
+        if dl is not None and c > dl * (1 + 1e-12):
+            violations.append(f"{problem.jobs[j].name} ends at {c:.6g} ms, after its "
+                              f"deadline {dl:.6g} ms")
+    return Timeline(
+        objective=Objective.LATENCY, objective_ms=objective, makespan_ms=max(job_end),
+        period_ms=None, round_period_ms=None, segments=_timings(schedule, prep, start, end),
+        order=_order_refs(prep, used), busy_ms=_busy(prep, start, end), job_end_ms=job_end,
+        loadables=loadable_counts(problem, schedule), violations=tuple(violations),
+        notes=() if schedule.order is not None else
+        ("no device order given: dispatched first-ready-first (order reports it)",),
+    )
+
+
+def _throughput_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
+                         order: list[list[int]], run: _ThroughputRun,
+                         exact: float | None) -> Timeline:
+    r = len(run.starts) - 1
+    t0 = min(run.starts[r])
+    start = [s - t0 for s in run.starts[r]]
+    end = [e - t0 for e in run.ends[r]]
+    notes = []
+    lam = run.round_time
+    if exact is not None:
+        if abs(exact - lam) > 1e-9 * max(1.0, exact):
+            notes.append(f"event simulation cycle time {lam:.12g} ms differs from the exact "
+                         f"max-plus value {exact:.12g} ms (reported)")
+        lam = exact
+    if not run.converged:
+        notes.append(f"round timing did not become periodic within {len(run.starts)} "
+                     f"rounds; period is the mean over the last {run.cycle} rounds")
+    else:
+        notes.append(f"steady state reached after {r + 1} rounds (regime cycle "
+                     f"{run.cycle} round{'s' if run.cycle > 1 else ''}); timings are "
+                     f"round {r}, shifted to start at 0")
+    if any(problem.deadline(j) is not None for j in range(len(problem.jobs))):
+        notes.append("deadlines are not checked in throughput mode")
+    if schedule.order is None:
+        notes.append("no device order given: used the first-ready-first order of one "
+                     "round (order reports it)")
+    job_end = tuple(end[last] for last in prep.last_of_job)
+    return Timeline(
+        objective=Objective.THROUGHPUT, objective_ms=lam / problem.frames_per_round,
+        makespan_ms=max(end), period_ms=lam / problem.frames_per_round, round_period_ms=lam,
+        segments=_timings(schedule, prep, start, end), order=_order_refs(prep, order),
+        busy_ms=_busy(prep, start, end), job_end_ms=job_end,
+        loadables=loadable_counts(problem, schedule), violations=(), notes=tuple(notes),
+    )
+
+
+def order_from_mapping(prep: Prepared, order: Mapping[Device, Sequence[SegmentRef]]
+                       ) -> list[list[int]]:
+    """Flat-index orders from a ref mapping (helper for search code)."""
+    index = {r: n for n, r in enumerate(prep.refs)}
+    out: list[list[int]] = [[] for _ in prep.devices]
+    for d, refs in order.items():
+        out[prep.devices.index(Device(d))] = [index[(int(a), int(b))] for a, b in refs]
+    return out
