@@ -695,7 +695,7 @@ def ingest_sweep(directory: str | os.PathLike[str], plan: SweepPlan | str | os.P
 
 def _read_total(root: Path, run: SweepRun, timing: str) -> float:
     if timing == "profile_total":
-        from profiles.trtexec.export_profile import read_export_profile
+        from profiles.trtexec import read_export_profile
 
         prof = read_export_profile(root / run.profile)
         return _finite(prof.total_average_ms, root / run.profile, "sum of averageMs")
@@ -704,33 +704,15 @@ def _read_total(root: Path, run: SweepRun, timing: str) -> float:
     return mean if timing == "gpu_compute_mean" else median
 
 
-_GPU_COMPUTE = re.compile(r"GPU Compute Time: min = .*?mean = (?P<mean>\S+) ms, "
-                          r"median = (?P<median>\S+) ms")
-
-
 def _read_gpu_compute(path: Path) -> tuple[float, float]:
-    """(mean, median) ms of the ``GPU Compute Time`` summary line (trtexec >= 8.0).
+    """(mean, median) ms of the run's GPU Compute Time (trtexec performance summary)."""
+    from profiles.trtexec import read_performance_summary
 
-    Minimal private reader (only this line); the explanation line printed with
-    ``--verbose`` has no ``min = `` and does not match.
-    """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ProfileError(f"cannot read the run log ({exc.strerror})", source=str(path)) from exc
-    found = [m for m in _GPU_COMPUTE.finditer(text)]
-    if not found:
-        hint = (" (the log says the e2e timing is not reported: add --separateProfileRun)"
-                if "e2e network timing is not reported" in text else "")
-        raise ProfileError("no 'GPU Compute Time: min = ...' performance summary line" + hint,
-                           source=str(path))
-    m = found[-1]
-    try:
-        mean, median = float(m.group("mean")), float(m.group("median"))
-    except ValueError as exc:
-        raise ProfileError(f"unreadable GPU Compute Time numbers ({exc})",
-                           source=str(path)) from exc
-    return _finite(mean, path, "mean"), _finite(median, path, "median")
+    gpu = read_performance_summary(path).gpu_compute
+    if gpu.mean_ms is None or gpu.median_ms is None:
+        raise ProfileError("the GPU Compute Time summary lacks a mean or a median; the sweep "
+                           "needs both (trtexec >= 8.0 prints them)", source=str(path))
+    return _finite(gpu.mean_ms, path, "mean"), _finite(gpu.median_ms, path, "median")
 
 
 def _finite(value: float, path: Path, what: str) -> float:
