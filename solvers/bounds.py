@@ -1,0 +1,101 @@
+"""Cheap lower bounds on the optimum of a problem, for both objectives (docs/model.md 5).
+
+Every bound here holds for *every* valid schedule and every order, with or without
+contention, because contention only lengthens segments (rate ``1 - sum k <= 1``) and the
+bounds use standalone (contention-free) costs. Validity arguments are in each docstring;
+tests check that every exhaustive optimum is >= `lower_bound`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from solvers.problem import Device, Objective, Problem
+
+
+def fastest_chain(problem: Problem, job: int) -> float:
+    """Fastest standalone time of one job: its best segmentation run alone.
+
+    Dynamic program over groups with state (device of the current segment, switches used
+    so far): ``best[d][t]`` is the least time to finish groups ``0..g`` with group ``g`` on
+    ``d`` after ``t`` switches. A group continues the current segment or starts a new one
+    on another allowed device, paying the transition. Valid: in any schedule job ``j``'s
+    last segment ends no earlier than the sum of its segments' base times and transitions
+    (each segment starts after its predecessor ends plus the transition and lasts at least
+    its base time), and that sum is one of the paths this DP minimises over.
+    """
+    n = problem.n_groups(job)
+    devs = list(problem.devices)
+    t_max = problem.max_transitions
+    inf = math.inf
+    best = [[inf] * (t_max + 1) for _ in devs]
+    for i, d in enumerate(devs):
+        if d in problem.allowed(job, 0):
+            best[i][0] = problem.cost(job, 0, d) or inf
+    for g in range(1, n):
+        allowed = problem.allowed(job, g)
+        new = [[inf] * (t_max + 1) for _ in devs]
+        for i, d in enumerate(devs):
+            if d not in allowed:
+                continue
+            c = problem.cost(job, g, d)
+            assert c is not None
+            for t in range(t_max + 1):
+                stay = best[i][t]
+                cand = stay
+                if t > 0:
+                    for i2, d2 in enumerate(devs):
+                        if i2 == i or best[i2][t - 1] == inf:
+                            continue
+                        if d2 not in problem.allowed(job, g - 1):
+                            continue
+                        tr = problem.transition(job, g - 1, d2, d)
+                        cand = min(cand, best[i2][t - 1] + tr)
+                new[i][t] = cand + c
+        best = new
+    return min(min(row) for row in best)
+
+
+def min_work(problem: Problem, job: int) -> float:
+    """Least total device time of one job: each group at its cheapest allowed device."""
+    total = 0.0
+    for g in range(problem.n_groups(job)):
+        total += min(problem.cost(job, g, d) or math.inf for d in problem.allowed(job, g))
+    return total
+
+
+def gpu_forced_work(problem: Problem) -> float:
+    """Standalone GPU time of groups that may only run on the GPU (pins/ineligibility)."""
+    total = 0.0
+    for job in problem.jobs:
+        for g in range(problem.n_groups(job.index)):
+            if problem.allowed(job.index, g) == frozenset({Device.GPU}):
+                total += problem.cost(job.index, g, Device.GPU) or 0.0
+    return total
+
+
+def lower_bound(problem: Problem) -> float:
+    """A valid lower bound (ms) on the objective of every schedule of ``problem``.
+
+    Latency (objective ``max_j w_j C_j``):
+
+    - ``w_j * fastest_chain(j)`` for every job: ``C_j >= fastest_chain(j)`` (see there).
+    - ``min_j w_j * W / D`` with ``W = sum_j min_work(j)`` and D devices: the devices do
+      at least W ms of work in total (segments last at least their base time, every group
+      costs at least its cheapest allowed device), so some device is busy >= W / D before
+      the last job ends; the objective is >= ``min_w * max_j C_j``.
+    - ``min_j w_j * gpu_forced_work``: those groups all occupy the single GPU.
+
+    Throughput (period per frame ``lambda / F``): a device's round order repeats every
+    ``lambda`` and its segments never overlap, so ``lambda >= busy_d >= load_d`` for
+    every device; hence ``lambda >= W / D`` and ``lambda >= gpu_forced_work``.
+    """
+    n_dev = len(problem.devices)
+    total = sum(min_work(problem, j.index) for j in problem.jobs)
+    forced = gpu_forced_work(problem)
+    if problem.objective is Objective.THROUGHPUT:
+        return max(total / n_dev, forced) / problem.frames_per_round
+    w_min = min(problem.weight(j.index) for j in problem.jobs)
+    chain = max(problem.weight(j.index) * fastest_chain(problem, j.index)
+                for j in problem.jobs)
+    return max(chain, w_min * total / n_dev, w_min * forced)

@@ -1,0 +1,277 @@
+"""The exhaustive oracle: the true optimum of a small problem under the simulator.
+
+How it works: it enumerates, for every job, every segmentation into ``1..T+1`` non-empty
+contiguous segments and every device assignment (allowed devices for all groups of a
+segment, consecutive segments on different devices); then every combination over jobs
+that respects the DLA loadable limit; then, for each combination, every device order
+(all permutations of each device's segments). Each complete schedule is judged by the
+simulator's own engine (`solvers.simulator`); deadlocking orders are skipped, schedules
+missing a deadline are infeasible. The best value wins; ties keep the first schedule in
+enumeration order (deterministic).
+
+Symmetry breaking (``symmetry=True``, the default, provably safe): DLA0 and DLA1 have the
+same costs, transitions and loss rates (everything depends on the device *kind*) and the
+same loadable limit, so swapping them in a schedule (segments and orders) gives the same
+timeline. Every schedule is therefore equivalent to one whose first DLA segment, in
+(job, segment) order, is on DLA0; only those are enumerated. ``symmetry=False`` turns
+this off (tests check both give the same optimum).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from solvers.backend import BackendAnswer, SolveOptions
+from solvers.errors import ProblemError
+from solvers.problem import Device, Objective, Problem
+from solvers.schedule import Result, Schedule, Segment, SolveStatus
+from solvers.simulator import (
+    Prepared,
+    latency_objective,
+    simulate,
+    throughput_objective,
+)
+
+DEFAULT_LIMIT = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One way to run one job: its segments with precomputed base and transition times."""
+
+    segments: tuple[Segment, ...]
+    base: tuple[float, ...]
+    tr_in: tuple[float, ...]
+
+
+def job_options(problem: Problem, job: int) -> list[_Option]:
+    """Every segmentation x assignment of one job (<= max_transitions switches)."""
+    n = problem.n_groups(job)
+    devices = problem.devices
+    allowed = [problem.allowed(job, g) for g in range(n)]
+    out: list[_Option] = []
+    for m in range(1, min(problem.max_transitions + 1, n) + 1):
+        for cuts in itertools.combinations(range(1, n), m - 1):
+            bounds = (0, *cuts, n)
+            ranges = [(bounds[i], bounds[i + 1] - 1) for i in range(m)]
+            per_range = []
+            for a, b in ranges:
+                ok = [d for d in devices if all(d in allowed[g] for g in range(a, b + 1))]
+                per_range.append(ok)
+            for devs in itertools.product(*per_range):
+                if any(x == y for x, y in itertools.pairwise(devs)):
+                    continue
+                segs = tuple(Segment(a, b, d) for (a, b), d in zip(ranges, devs, strict=True))
+                base = tuple(problem.segment_cost(job, s.first_group, s.last_group, s.device)
+                             for s in segs)
+                tr = tuple(0.0 if k == 0 else problem.transition(
+                    job, segs[k - 1].last_group, segs[k - 1].device, segs[k].device)
+                    for k in range(m))
+                out.append(_Option(segs, base, tr))
+    return out
+
+
+def _canonical(combo: Sequence[_Option]) -> bool:
+    """True if the first DLA segment (in job, segment order) is on DLA0 (or there is none)."""
+    for opt in combo:
+        for s in opt.segments:
+            if s.device.kind == "dla":
+                return s.device is Device.DLA0
+    return True
+
+
+def _loadables_ok(problem: Problem, combo: Sequence[_Option]) -> bool:
+    limit = problem.dla_loadable_limit
+    counts: dict[Device, int] = {}
+    for opt in combo:
+        for s in opt.segments:
+            if s.device.kind == "dla":
+                counts[s.device] = counts.get(s.device, 0) + 1
+                if counts[s.device] > limit:
+                    return False
+    return True
+
+
+def count_space(problem: Problem, *, symmetry: bool = True) -> int:
+    """Number of complete schedules (segment choices x device orders) to enumerate."""
+    options = [job_options(problem, j.index) for j in problem.jobs]
+    total = 0
+    for combo in _combos(problem, options, symmetry):
+        total += _order_count(problem, combo)
+    return total
+
+
+def _combos(problem: Problem, options: list[list[_Option]], symmetry: bool
+            ) -> Iterator[tuple[_Option, ...]]:
+    for combo in itertools.product(*options):
+        if symmetry and not _canonical(combo):
+            continue
+        if _loadables_ok(problem, combo):
+            yield combo
+
+
+def _order_count(problem: Problem, combo: Sequence[_Option]) -> int:
+    counts = {d: 0 for d in problem.devices}
+    for opt in combo:
+        for s in opt.segments:
+            counts[s.device] += 1
+    return math.prod(math.factorial(c) for c in counts.values())
+
+
+class _Loss:
+    """Loss-rate lookup by (victim job, device, aggressor job, device), cached."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.cache: dict[tuple[int, Device, int, Device], float] = {}
+
+    def __call__(self, a: int, da: Device, b: int, db: Device) -> float:
+        key = (a, da, b, db)
+        if key not in self.cache:
+            self.cache[key] = self.problem.loss_rate(a, da, b, db)
+        return self.cache[key]
+
+
+def _prepare_combo(problem: Problem, combo: Sequence[_Option], loss: _Loss) -> Prepared:
+    devices = tuple(problem.devices)
+    dindex = {d: n for n, d in enumerate(devices)}
+    refs, job, dev, base, tr_in, pred, last = [], [], [], [], [], [], []
+    for j, opt in enumerate(combo):
+        for s, seg in enumerate(opt.segments):
+            refs.append((j, s))
+            job.append(j)
+            dev.append(dindex[seg.device])
+            base.append(opt.base[s])
+            tr_in.append(opt.tr_in[s])
+            pred.append(-1 if s == 0 else len(refs) - 2)
+        last.append(len(refs) - 1)
+    n = len(refs)
+    k = []
+    any_k = False
+    for a in range(n):
+        row = []
+        for b in range(n):
+            v = 0.0 if dev[a] == dev[b] else loss(job[a], devices[dev[a]], job[b],
+                                                   devices[dev[b]])
+            any_k = any_k or v > 0
+            row.append(v)
+        k.append(tuple(row))
+    on_device = tuple(tuple(i for i in range(n) if dev[i] == d) for d in range(len(devices)))
+    return Prepared(tuple(refs), tuple(job), tuple(dev), devices, tuple(base), tuple(tr_in),
+                    tuple(pred), tuple(k), any_k, tuple(last), on_device)
+
+
+def _orders(prep: Prepared) -> Iterator[list[list[int]]]:
+    per_device = [list(itertools.permutations(segs)) for segs in prep.on_device]
+    for combo in itertools.product(*per_device):
+        yield [list(p) for p in combo]
+
+
+@dataclass
+class _Search:
+    best_value: float = math.inf
+    best: tuple[tuple[_Option, ...], list[list[int]], Prepared] | None = None
+    evaluated: int = 0
+    deadlocked: int = 0
+    missed_deadline: int = 0
+    timed_out: bool = False
+
+
+def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool = True,
+               time_limit: float | None = None) -> Result:
+    """Enumerate every schedule of ``problem`` and return the simulator's optimum.
+
+    Raises ProblemError (stating the count) when the space exceeds ``limit`` schedules.
+    Status ``optimal`` (``lower_bound == objective``), or ``infeasible`` when no schedule
+    meets the deadlines, or ``feasible`` if ``time_limit`` (seconds) cut the search short.
+    """
+    t0 = time.perf_counter()
+    options = [job_options(problem, j.index) for j in problem.jobs]
+    space = 0
+    for combo in _combos(problem, options, symmetry):
+        space += _order_count(problem, combo)
+        if space > limit:
+            break
+    if space > limit:
+        full = count_space(problem, symmetry=symmetry) if space < 50 * limit else None
+        size = f"{full:,}" if full is not None else f"more than {50 * limit:,}"
+        raise ProblemError(
+            f"the exhaustive oracle would enumerate {size} schedules, above its limit of "
+            f"{limit:,}; use fewer groups, models or max_transitions, or raise the limit")
+    search = _Search()
+    loss = _Loss(problem)
+    latency = problem.objective is Objective.LATENCY
+    deadline = None if time_limit is None else t0 + time_limit
+    for combo in _combos(problem, options, symmetry):
+        prep = _prepare_combo(problem, combo, loss)
+        for order in _orders(prep):
+            search.evaluated += 1
+            if latency:
+                res = latency_objective(problem, prep, order)
+                if res is None:
+                    search.deadlocked += 1
+                    continue
+                value, ok = res
+                if not ok:
+                    search.missed_deadline += 1
+                    continue
+            else:
+                tval = throughput_objective(problem, prep, order)
+                if tval is None:
+                    search.deadlocked += 1
+                    continue
+                value = tval
+            if value < search.best_value * (1 - 1e-12):
+                search.best_value = value
+                search.best = (combo, order, prep)
+        if deadline is not None and time.perf_counter() > deadline:
+            search.timed_out = True
+            break
+    return _result(problem, search, space, symmetry, time.perf_counter() - t0)
+
+
+def _result(problem: Problem, search: _Search, space: int, symmetry: bool,
+            seconds: float) -> Result:
+    stats = {"space": space, "evaluated": search.evaluated, "deadlocked": search.deadlocked,
+             "missed_deadline": search.missed_deadline, "symmetry_breaking": symmetry}
+    if search.best is None:
+        if search.timed_out:
+            return Result(SolveStatus.UNKNOWN, "exhaustive", None, None, None, None, seconds,
+                          stats, "time limit reached before any schedule was evaluated")
+        why = ("every schedule misses a deadline" if search.missed_deadline
+               else "no valid schedule exists (pins, eligibility or loadable limit)")
+        return Result(SolveStatus.INFEASIBLE, "exhaustive", None, None, None, None, seconds,
+                      stats, why)
+    combo, order, prep = search.best
+    segments = tuple(opt.segments for opt in combo)
+    order_map = {prep.devices[d]: tuple(prep.refs[i] for i in order[d])
+                 for d in range(len(prep.devices))}
+    schedule = Schedule(segments, order_map)
+    timeline = simulate(problem, schedule)
+    status = SolveStatus.FEASIBLE if search.timed_out else SolveStatus.OPTIMAL
+    bound = None if search.timed_out else timeline.objective_ms
+    msg = "time limit reached: best schedule found so far" if search.timed_out else ""
+    return Result(status, "exhaustive", schedule, timeline, timeline.objective_ms, bound,
+                  seconds, stats, msg)
+
+
+def solve_exhaustive(problem: Problem, options: SolveOptions) -> BackendAnswer:
+    """Backend entry point for ``solve(..., solver="exhaustive")``."""
+    result = exhaustive(problem, time_limit=options.time_limit)
+    return BackendAnswer(status=result.status, schedule=result.schedule,
+                         objective_ms=result.objective, bound_ms=result.lower_bound,
+                         stats=dict(result.stats), message=result.message)
+
+
+def best_of(problem: Problem, schedules: Sequence[Schedule]) -> tuple[int, float] | None:
+    """Index and value of the best feasible schedule in a list (helper for tests)."""
+    best: tuple[int, float] | None = None
+    for i, s in enumerate(schedules):
+        tl = simulate(problem, s)
+        if tl.feasible and (best is None or tl.objective_ms < best[1]):
+            best = (i, tl.objective_ms)
+    return best
