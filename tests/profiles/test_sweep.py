@@ -38,7 +38,9 @@ def chain(dtype: int = TensorProto.FLOAT, n: int = LAYERS) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes, "chain", [helper.make_tensor_value_info("x", dtype, [1, 4, 16, 16])],
         [helper.make_tensor_value_info("y", dtype, None)], initializer=inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what TensorRT and onnxruntime accept (onnx's default is newer)
+    return model
 
 
 @pytest.fixture()
@@ -323,3 +325,31 @@ def test_missing_runs_and_bad_logs_are_errors(tmp_path: Path, model_path: Path) 
     (out / "sweep_plan.json").write_text(json.dumps(manifest))
     with pytest.raises(ProfileError, match="not a sweep manifest"):
         ingest_sweep(out)
+
+
+def test_derived_models_compute_the_cut_tensor(tmp_path: Path, model_path: Path) -> None:
+    import onnxruntime as ort
+
+    out = tmp_path / "derived"
+    plan_sweep(model_path, ["relu3"], trt_version="8.5", repeats=1, out_dir=out)
+    x = np.random.default_rng(0).standard_normal((1, 4, 16, 16)).astype(np.float32)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    prefix = ort.InferenceSession(str(out / "models/prefix_k0003.onnx"), opts)
+    marked = ort.InferenceSession(str(out / "models/marked_k0003.onnx"), opts)
+    (cut_from_prefix,) = prefix.run(["t3"], {"x": x})
+    cut_from_marked, y = marked.run(["t3", "y"], {"x": x})
+    np.testing.assert_array_equal(cut_from_prefix, cut_from_marked)
+    assert y.shape == (1, 4, 16, 16)
+
+
+def test_single_repeat_has_no_std_and_int8_flags(tmp_path: Path, model_path: Path) -> None:
+    out, _ = make_sweep(tmp_path, model_path, TRUTH, repeats=1)
+    res = ingest_sweep(out)
+    assert all(g.gpu.n == 1 and g.gpu.std is None for g in res.groups)
+    assert res.to_cost_table(platform="orin-agx").rows[0].extra["gpu_ms_std"] == ""
+    plan = plan_sweep(model_path, ["conv2"], precision="int8", calib="calib.cache")
+    build = plan.engine("ref-dla").build_argv
+    assert {"--int8", "--fp16", "--calib=calib.cache"} <= set(build)
+    with pytest.raises(ProfileError, match="precision"):
+        plan_sweep(model_path, ["conv2"], precision="fp32")
