@@ -1,0 +1,110 @@
+"""`layerswap plot gantt|pareto|solve-times`: figures as PNG + SVG (thin wrappers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from solvers.errors import ProblemError
+
+
+def _done(args: argparse.Namespace, paths: tuple[Path, Path], extra: dict[str, Any]) -> int:
+    if args.json:
+        sys.stdout.write(json.dumps({"written": [str(p) for p in paths], **extra},
+                                    indent=2) + "\n")
+    else:
+        print(f"wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def cmd_plot_gantt(args: argparse.Namespace) -> int:
+    from optimizer.plots import plot_gantt, save_figure
+    from solvers.schedule import load_schedule_file
+    from solvers.simulator import simulate
+
+    problem, schedule = load_schedule_file(args.schedule)
+    timeline = simulate(problem, schedule)
+    paths = save_figure(plot_gantt(problem, timeline, title=args.title), args.output)
+    return _done(args, paths, {"objective": timeline.objective_ms})
+
+
+def cmd_plot_pareto(args: argparse.Namespace, build_problem: Callable[..., Any]) -> int:
+    from optimizer.api import pareto_front, sweep_switch_budget
+    from optimizer.plots import plot_pareto, save_figure
+
+    try:
+        budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    except ValueError:
+        raise ProblemError(f"--budgets {args.budgets!r}: expected integers like 0,1,2") from None
+    problem = build_problem(args)
+    tables = [m.table for m in problem.models]
+    frame = sweep_switch_budget(tables, budgets=budgets, platform=problem.platform.name,
+                                time_limit=args.time_limit)
+    paths = save_figure(plot_pareto(frame), args.output)
+    front = pareto_front(frame)
+    return _done(args, paths, {"points": json.loads(frame.to_json(orient="records")),
+                               "front": json.loads(front.to_json(orient="records"))})
+
+
+def cmd_plot_solve_times(args: argparse.Namespace) -> int:
+    from optimizer.plots import plot_solve_times, save_figure
+
+    path = Path(args.records)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProblemError(f"{path}: cannot read ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise ProblemError(f"{path}: not JSON ({exc}); pass benchmarks/results/solvers.json")\
+            from exc
+    records = data.get("records", data) if isinstance(data, dict) else data
+    if not isinstance(records, list) or not records:
+        raise ProblemError(f"{path}: no benchmark records (expected a list under 'records')")
+    paths = save_figure(plot_solve_times(records), args.output)
+    return _done(args, paths, {"records": len(records)})
+
+
+def register(sub: argparse._SubParsersAction, add_problem_options: Callable[..., None],
+             build_problem: Callable[..., Any]) -> None:
+    plot = sub.add_parser("plot", help="Gantt chart, Pareto front, solve times (PNG + SVG)",
+                          description="Draw figures; each is written as PNG and SVG.",
+                          epilog="examples:\n  layerswap plot gantt schedule.json -o gantt.png\n"
+                                 "  layerswap plot pareto --budgets 0,1,2,3 -o pareto.png\n"
+                                 "  layerswap plot solve-times benchmarks/results/solvers.json "
+                                 "-o times.png",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    steps = plot.add_subparsers(dest="plot_command", metavar="FIGURE", required=True)
+
+    def add(name: str, help_: str, examples: str, func: Callable[[argparse.Namespace], int]
+            ) -> argparse.ArgumentParser:
+        p = steps.add_parser(name, help=help_, description=help_,
+                             epilog="examples:\n" + examples,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("-o", "--output", required=True, metavar="FILE.png",
+                       help="output path; the SVG is written next to it")
+        p.add_argument("--json", action="store_true",
+                       help="print exactly one JSON object on stdout")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("gantt", "per-device Gantt chart of a saved schedule (contention hatched)",
+            "  layerswap plot gantt schedule.json -o gantt.png", cmd_plot_gantt)
+    p.add_argument("schedule", help="schedule file from `layerswap solve -o`")
+    p.add_argument("--title", default=None)
+
+    p = add("pareto", "latency vs throughput over switch budgets (exact solver per budget)",
+            "  layerswap plot pareto -o pareto.png\n"
+            "  layerswap plot pareto a.csv b.csv --platform orin-agx --budgets 0,1,2 -o p.png",
+            lambda a: cmd_plot_pareto(a, build_problem))
+    add_problem_options(p)
+    p.add_argument("--budgets", default="0,1,2,3", help="switch budgets (default: %(default)s)")
+    p.add_argument("--time-limit", type=float, default=10.0, metavar="S")
+
+    p = add("solve-times", "solve time against problem size from benchmark records",
+            "  layerswap plot solve-times benchmarks/results/solvers.json -o times.png",
+            cmd_plot_solve_times)
+    p.add_argument("records", help="benchmarks/results/solvers.json")

@@ -1,0 +1,207 @@
+"""Every subcommand driven through the CLI: help, success, bad input, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from optimizer.cli import build_parser, main
+from profiles import load_published
+
+REQUIRED_SOLVE_KEYS = {"status", "objective", "lower_bound", "solve_seconds", "solver", "models"}
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv: str) -> tuple[int, dict]:
+    code, out, err = run(capsys, *argv, "--json")
+    assert "Traceback" not in err
+    return code, json.loads(out)
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+def test_top_level_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for name in subcommands():
+        assert name in out
+    assert "exit codes" in out
+
+
+@pytest.mark.parametrize("name", subcommands())
+def test_every_subcommand_help_teaches_with_examples(capsys, name):
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    assert "examples:" in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    code, out, _ = run(capsys)
+    assert code == 2 and "usage:" in out
+
+
+def test_console_script_is_installed_and_runs():
+    exe = shutil.which("layerswap", path=str(Path(sys.executable).parent) + os.pathsep
+                       + os.environ.get("PATH", ""))
+    assert exe, "the layerswap console script is not installed"
+    proc = subprocess.run([exe, "tables", "--json"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    names = {t["name"] for t in json.loads(proc.stdout)["tables"]}
+    assert {"googlenet_xavier", "alexnet_xavier"} <= names
+
+
+# ---------------------------------------------------------------------- solve
+def test_solve_without_arguments_solves_the_default_pair(capsys):
+    code, out, err = run(capsys, "solve", "--time-limit", "20")
+    assert code == 0, err
+    assert "googlenet" in out and "alexnet" in out
+    assert "->" in out  # names a transition
+
+
+def test_solve_json_follows_the_contract(capsys):
+    code, doc = run_json(capsys, "solve", "--time-limit", "20")
+    assert code == 0
+    assert set(doc) >= REQUIRED_SOLVE_KEYS
+    assert doc["status"] in {"optimal", "feasible"}
+    assert doc["solver"] == "cpsat"
+    assert doc["lower_bound"] <= doc["objective"] + 1e-9
+    assert [m["name"] for m in doc["models"]] == ["googlenet", "alexnet"]
+    for model in doc["models"]:
+        segs = model["segments"]
+        assert segs[0]["first_group"] == 0
+        for seg in segs:
+            assert seg["device"] in {"GPU", "DLA0", "DLA1"}
+            assert seg["end_ms"] > seg["start_ms"] >= 0
+    ends = [s["end_ms"] for m in doc["models"] for s in m["segments"]]
+    assert max(ends) == pytest.approx(doc["objective"])
+
+
+def test_solve_writes_schedule_and_plot_then_simulate_agrees(capsys, tmp_path):
+    sched, plot = tmp_path / "s.json", tmp_path / "g.png"
+    code, doc = run_json(capsys, "solve", "--objective", "throughput", "--time-limit", "20",
+                         "-o", str(sched), "--plot", str(plot))
+    assert code == 0
+    assert sched.exists() and plot.exists() and plot.with_suffix(".svg").exists()
+    assert doc["period_ms"] == pytest.approx(doc["objective"])
+    code, sim = run_json(capsys, "simulate", str(sched))
+    assert code == 0
+    assert sim["objective"] == pytest.approx(doc["objective"], rel=1e-9)
+    assert sim["period_ms"] == pytest.approx(doc["period_ms"], rel=1e-9)
+    assert set(sim["busy_ms"]) == {"GPU", "DLA0", "DLA1"}
+    code, out, _ = run(capsys, "simulate", str(sched))
+    assert code == 0 and "googlenet" in out
+
+
+def test_solve_on_csv_tables_with_every_option(capsys, tmp_path):
+    a = load_published("googlenet_xavier").to_csv(tmp_path / "g.csv")
+    b = load_published("alexnet_xavier").to_csv(tmp_path / "a.csv")
+    code, doc = run_json(capsys, "solve", str(a), str(b), "--platform", "xavier-agx",
+                         "--max-transitions", "1", "--weight", "alexnet=2",
+                         "--pin", "googlenet:0-1:GPU", "--forbid", "alexnet:5-5:DLA1",
+                         "--loadable-limit", "4", "--time-limit", "20")
+    assert code == 0
+    g = doc["models"][0]["segments"]
+    assert g[0]["device"] == "GPU" and g[0]["last_group"] >= 1
+    assert all(len(m["segments"]) <= 2 for m in doc["models"])
+
+
+def test_gpu_only_platform_puts_everything_on_the_gpu(capsys):
+    code, doc = run_json(capsys, "solve", "--platform", "gpu-only", "--time-limit", "20")
+    assert code == 0
+    assert {s["device"] for m in doc["models"] for s in m["segments"]} == {"GPU"}
+    assert doc["objective"] == pytest.approx(1.72 + 1.79)
+
+
+def test_infeasible_deadline_exits_3_with_status(capsys):
+    code, doc = run_json(capsys, "solve", "--deadline", "googlenet=0.5", "--time-limit", "20")
+    assert code == 3
+    assert doc["status"] == "infeasible"
+    assert doc["message"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["solve", "nope.csv"], "nope.csv: no such file and not a stored table"),
+        (["solve", "--platform", "nano"], "unknown platform 'nano'"),
+        (["solve", "--pin", "googlenet-0-3-GPU"], "--pin 'googlenet-0-3-GPU'"),
+        (["solve", "--pin", "vgg:0-1:GPU"], "unknown model 'vgg'"),
+        (["solve", "--weight", "googlenet"], "expected MODEL=NUMBER"),
+        (["solve", "--max-transitions", "-1"], "max_transitions"),
+        (["solve", "--contention", "preset"], "gpu_bw_gbps"),
+        (["simulate", "missing.json"], "missing.json"),
+        (["check", "nope"], "nope: no such file"),
+        (["compare", "--solvers", "z3"], "unknown z3"),
+    ],
+)
+def test_bad_input_is_one_line_exit_1_no_traceback(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("layerswap: error: ")
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_malformed_table_names_file_and_row(capsys, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("# model: m\n# platform: xavier-agx\n# source: measured\n"
+                   "group,gpu_ms,dla_ms,gpu_to_dla_ms,dla_to_gpu_ms\n0,0.1,nan,,\n")
+    code, _, err = run(capsys, "solve", str(bad))
+    assert code == 1
+    assert "bad.csv" in err and "row 0" in err and "dla_ms is nan" in err
+
+
+def test_simulate_refuses_a_json_that_is_not_a_schedule(capsys, tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"hello": 1}')
+    code, _, err = run(capsys, "simulate", str(path))
+    assert code == 1 and "not a layerswap schedule file" in err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["solve", "--objective", "speed"])
+    assert info.value.code == 2
+
+
+# ---------------------------------------------------------------------- compare, tables, check
+def test_compare_tabulates_baselines_and_backends(capsys):
+    code, doc = run_json(capsys, "compare", "--solvers", "cpsat", "--time-limit", "20")
+    assert code == 0
+    rows = {r["name"]: r for r in doc["rows"]}
+    assert "cpsat" in rows
+    assert any(r["kind"] == "baseline" for r in doc["rows"])
+    best_baseline = min(r["objective"] for r in doc["rows"] if r["kind"] == "baseline")
+    assert rows["cpsat"]["objective"] <= best_baseline + 1e-9
+    code, out, _ = run(capsys, "compare", "--solvers", "cpsat", "--time-limit", "20")
+    assert code == 0 and "cpsat" in out
+
+
+def test_tables_and_check(capsys, tmp_path):
+    code, doc = run_json(capsys, "tables")
+    assert code == 0 and len(doc["tables"]) >= 2
+    path = load_published("alexnet_xavier").to_csv(tmp_path / "a.csv")
+    code, doc = run_json(capsys, "check", str(path), "googlenet_xavier")
+    assert code == 0 and doc["valid"] and doc["tables"][0]["groups"] == 8
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0 and "ok" in out
