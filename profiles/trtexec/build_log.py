@@ -260,7 +260,7 @@ def parse_build_log(text: str, *, source: str = "<text>") -> BuildLog:
         raise ProfileError(
             "no TensorRT build output found (no '&&&& RUNNING TensorRT.trtexec' line, no "
             "'Layers running on DLA/GPU' listing, no DLA message); pass the full trtexec log",
-            source=source)
+            source=source, entry="RUNNING line")
     fmt_out = next((f for f in ("7.x", "8.4+", "8.2", "8.2+") if f in formats), None)
     return BuildLog(source, version, hint, fmt_out, tuple(dla), tuple(gpu), types,
                     tuple(fallbacks), tuple(splits), tuple(limits), core, tuple(offloaded),

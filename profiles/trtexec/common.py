@@ -55,7 +55,7 @@ def check_text(text: str, *, source: str, what: str) -> str:
                            source=source)
     if not text.strip():
         raise ProfileError(f"the {what} is empty; re-run trtexec and keep its output",
-                           source=source)
+                           source=source, entry="line 1")
     bad = _BINARY_CONTROL.search(text)
     if bad is not None:
         line = text.count("\n", 0, bad.start()) + 1

@@ -228,7 +228,7 @@ def parse_dump_profile(text: str, *, source: str = "<text>") -> DumpProfile:
     if not starts:
         raise ProfileError(
             "no '=== Profile (N iterations ) ===' table in this log; run trtexec with "
-            "--dumpProfile (and keep stdout)", source=source)
+            "--dumpProfile (and keep stdout)", source=source, entry="=== Profile table")
     if len(starts) > 1:
         where = ", ".join(str(lines[s].number) for s in starts)
         raise ProfileError(
@@ -411,10 +411,11 @@ def parse_performance_summary(text: str, *, source: str = "<text>") -> Performan
             raise ProfileError(
                 "this run printed no performance summary because the profiler was on; re-run "
                 "with --separateProfileRun (or without --dumpProfile) to get it",
-                source=source)
+                source=source, entry="=== Performance summary")
         raise ProfileError(
             "no GPU compute time found (neither 'GPU Compute Time: min = ...' nor a TRT 7 "
-            "'GPU Compute' block); the log is truncated or not from trtexec", source=source)
+            "'GPU Compute' block); the log is truncated or not from trtexec", source=source,
+            entry="GPU Compute Time")
     gpu = found["gpu_compute"]
     assert isinstance(gpu, LatencyStats)
     if gpu.mean_ms is None and gpu.median_ms is None:

@@ -148,7 +148,7 @@ class _NotWriterForm(Exception):
 
 
 def _parse_lines(text: str, source: str) -> tuple[object, list[dict[str, Any]]]:
-    lines = text.splitlines()
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]  # names may hold \x1c-\x1f, \u2028
     body = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
     if not body or body[0][1].strip() != "[":
         raise _NotWriterForm(body[0][0] if body else 1, body[0][1] if body else "")
