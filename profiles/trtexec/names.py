@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from profiles.errors import ProfileError
 from profiles.trtexec.common import short
@@ -73,14 +74,18 @@ _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 
 
+_BRACKET = re.compile(r"[()\[\]{}]")
+
+
 def _balanced(text: str) -> bool:
     stack: list[str] = []
-    for ch in text:
+    for m in _BRACKET.finditer(text):
+        ch = m.group()
         if ch in _OPEN:
             stack.append(ch)
-        elif ch in _CLOSE:
-            if not stack or stack[-1] != _CLOSE[ch]:
-                return False
+        elif not stack or stack[-1] != _CLOSE[ch]:
+            return False
+        else:
             stack.pop()
     return not stack
 
@@ -92,34 +97,21 @@ def split_top_level(text: str, separators: Sequence[str]) -> list[str]:
     brackets of a name are not balanced (an odd user name) depth tracking is meaningless,
     so the split falls back to plain splitting at every separator.
     """
-    if not _balanced(text):
-        parts = [text]
-        for sep in separators:
-            parts = [p for part in parts for p in part.split(sep)]
-        return parts
+    alternatives = "|".join(re.escape(sep) for sep in separators)
+    if not _BRACKET.search(text) or not _balanced(text):
+        return re.split(alternatives, text) if separators else [text]
     parts: list[str] = []
     depth = 0
     start = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch in _OPEN:
+    for m in re.finditer(r"[()\[\]{}]|" + alternatives, text):
+        token = m.group()
+        if token in _OPEN:
             depth += 1
-        elif ch in _CLOSE:
+        elif token in _CLOSE:
             depth -= 1
         elif depth == 0:
-            for sep in separators:
-                if text.startswith(sep, i):
-                    parts.append(text[start:i])
-                    i += len(sep)
-                    start = i
-                    break
-            else:
-                i += 1
-                continue
-            continue
-        i += 1
+            parts.append(text[start:m.start()])
+            start = m.end()
     parts.append(text[start:])
     return parts
 
@@ -175,6 +167,13 @@ def _foreign(raw: str, body: str, profile_index: int) -> EngineLayerName:
 
 def parse_engine_name(name: str) -> EngineLayerName:
     """Classify an engine row name and list its source layers (never raises on text)."""
+    if isinstance(name, str) and name.strip():
+        return _parse_cached(name)
+    raise ProfileError(f"an engine layer name must be a non-empty string, got {name!r}")
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_cached(name: str) -> EngineLayerName:
     if not isinstance(name, str) or not name.strip():
         raise ProfileError(f"an engine layer name must be a non-empty string, got {name!r}")
     raw = name
