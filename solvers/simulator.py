@@ -642,3 +642,16 @@ def order_from_mapping(prep: Prepared, order: Mapping[Device, Sequence[SegmentRe
     for d, refs in order.items():
         out[prep.devices.index(Device(d))] = [index[(int(a), int(b))] for a, b in refs]
     return out
+
+
+def simulated_cycle_time(problem: Problem, schedule: Schedule) -> tuple[float, bool]:
+    """Round cycle time measured by the event-driven throughput simulation (contention as
+    in ``problem``), and whether the round timing became periodic. `simulate` reports the
+    exact `cycle_time` instead when contention is off; tests compare the two."""
+    prep = prepare(problem, schedule)
+    order = _resolve_order(prep, schedule)
+    try:
+        run = _run_throughput(prep, order)
+    except _Deadlock as exc:
+        raise _deadlock_error(prep, exc.waiting) from None
+    return run.round_time, run.converged
