@@ -1,0 +1,731 @@
+"""CP-SAT backend: the exact model of docs/model.md as a slot-based scheduling model.
+
+How the model works
+-------------------
+- **Slots, not layers.** With at most ``T`` device switches a job has at most ``T+1``
+  segments, so every job gets ``T+1`` *slots*. Slot ``k`` covers groups
+  ``[cut[k-1], cut[k])`` (``cut[-1] = 0``, ``cut[T] = G``); a slot is *used* when that range
+  is non-empty, and used slots form a prefix. A used slot chooses one device
+  (``on[k, d]``); consecutive used slots choose different devices.
+- **Base times from prefix sums.** ``cost_prefix[kind][c]`` is the integer (ns) cost of
+  groups ``0..c-1`` on a device kind; an element constraint reads it at every cut, and a
+  slot's base time is the difference of two of those reads for its device kind. The model
+  size therefore grows with jobs x switches, not with the number of groups.
+- **Eligibility (exact).** For every device ``d``, ``reach[d][a]`` is the end (exclusive)
+  of the maximal run of ``d``-allowed groups that contains group ``a`` (``a`` itself if
+  ``a`` may not run on ``d``). A slot starting at ``a`` may use ``d`` only if it ends at or
+  before ``reach[d][a]``: exactly "every group of the slot is allowed on ``d``" (DLA
+  eligibility and pins alike).
+- **Transitions.** An element constraint per direction (GPU->DLA, DLA->GPU, DLA->DLA)
+  reads the delay after the slot's last group; a direction whose cost is missing at that
+  cut forbids the cut. The delay sits on the job's path only.
+- **Exclusivity.** One optional interval per (slot, device), NoOverlap per device.
+- **Loadables.** The number of used slots on each DLA core is at most the limit.
+- **Latency.** ``start >= ready`` (ready = previous slot's end + transition);
+  minimise ``Z >= w_j * C_j`` with the weights scaled to integers exactly; deadlines are
+  hard upper bounds on ``C_j``. Without contention ``>=`` is exact (idle insertion never
+  helps and the simulator re-times our order to the same or a better value).
+- **Contention (latency).** ``end - start = base + sum_j k(i, j) * overlap(i, j)``, with
+  ``overlap = max(0, min(end_i, end_j) - max(start_i, start_j))`` and ``k`` chosen by the
+  device kinds of the pair (one overlap variable per kind pair, zero unless that pair of
+  kinds is chosen); integer rounding is absorbed by a slack of a few ns per segment.
+  Semi-active starts are enforced: each slot starts at its ready time or exactly at the
+  end of another slot on its device (with NoOverlap that is ``max(ready, end of the
+  previous segment)``), so the optimum is the oracle's.
+- **Throughput.** The modulo model of model.md section 4: offsets with precedence and
+  NoOverlap, and per device ``P >= last end - first start`` (the device's round fits in a
+  window of length ``P``). Minimise ``P``; the period per frame is ``P / F``. With
+  contention the model is solved contention-free (its optimum is a valid lower bound);
+  the simulator judges the schedule with contention and the status is at best
+  ``feasible``.
+
+Symmetry and dominance (each provably safe):
+- DLA0/DLA1 are identical when no pin tells them apart: the first used DLA slot in the
+  fixed order (job, slot) goes to DLA0 (swap the cores of any solution otherwise).
+- Throughput instances of one model are interchangeable: their first slots start in
+  instance order (permute instances of any solution otherwise).
+- Throughput offsets are translation invariant: the earliest first-slot start is 0.
+
+Determinism: CP-SAT runs with a fixed seed and ``interleave_search`` (deterministic
+whatever the number of workers) when several workers are asked for; the extracted order
+is sorted by start, ties by job and slot. A wall-clock time limit can still stop two runs
+at different points; a run that proves optimality returns the same schedule every time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from solvers.backend import BackendAnswer, IntegerJob, SolveOptions, integer_view, to_ms, to_ns
+from solvers.problem import Device, Objective, Problem
+from solvers.schedule import Schedule, Segment, SegmentRef, SolveStatus
+
+THROUGHPUT_BISECT = True
+KINDS = ("gpu", "dla")
+PAIRS = (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla"))
+CONTENTION_SCALE = 1_000_000
+"""Loss rates are scaled to integers by this factor (ppm) in the contention equation."""
+
+
+@dataclass
+class _Slot:
+    """Variables of one slot (segment position) of one job."""
+
+    job: int
+    k: int
+    name: str
+    used: cp_model.IntVar
+    cut: cp_model.IntVar           # exclusive end group of this slot
+    on: dict[Device, cp_model.IntVar]
+    is_kind: dict[str, Any]        # 'gpu' -> bool var (or constant 0), 'dla' -> bool var
+    base: cp_model.IntVar
+    duration: cp_model.IntVar      # base plus contention (the base itself without it)
+    start: cp_model.IntVar
+    end: cp_model.IntVar
+    ready: Any = 0                 # linear expression
+    trans_out: Any = 0             # delay after this slot (0 if the next slot is unused)
+
+
+class CpSatModel:
+    """Builds the CP-SAT model of one problem; one method per constraint family."""
+
+    def __init__(self, problem: Problem, options: SolveOptions) -> None:
+        self.problem = problem
+        self.options = options
+        self.m = cp_model.CpModel()
+        self.jobs: tuple[IntegerJob, ...] = integer_view(problem)
+        self.devices = problem.devices
+        self.dlas = tuple(d for d in self.devices if d.kind == "dla")
+        self.throughput = problem.objective is Objective.THROUGHPUT
+        self.contention = (problem.contention.enabled and not self.throughput
+                           and len(self.devices) > 1)
+        self.n_slots = problem.max_transitions + 1
+        if len(self.devices) == 1:
+            self.n_slots = 1
+        self.horizon = self._horizon()
+        self.slots: list[list[_Slot]] = []
+        self.objective_var: cp_model.IntVar | None = None
+        self.weight_scale = 1
+        self.notes: list[str] = []
+        self.contention_tol_ns = 0
+
+    # ------------------------------------------------------------------ build
+    def build(self) -> None:
+        self._variables()
+        self._cuts_and_devices()
+        self._eligibility()
+        self._base_times()
+        self._transitions()
+        self._precedence()
+        self._exclusivity()
+        self._loadables()
+        if self.contention:
+            self._contention()
+            self._semi_active()
+        self._symmetry()
+        self._objective()
+
+    def _horizon(self) -> int:
+        total = 0
+        for job in self.jobs:
+            worst = 0
+            for g in range(job.n_groups):
+                worst += max(job.prefix[k][g + 1] - job.prefix[k][g] for k in KINDS)
+            worst_tr = max((v for arr in job.transition.values() for v in arr if v is not None),
+                           default=0)
+            total += worst + self.problem.max_transitions * worst_tr
+        if self.problem.contention.enabled and len(self.devices) > 1:
+            slow = 1.0 - self.problem.contention.k_max * (len(self.devices) - 1)
+            total = math.ceil(total / slow) + 1
+        return max(total, 1)
+
+    def _variables(self) -> None:
+        """Per job and slot: used flag, cut, device choice, base, start and end."""
+        m, h = self.m, self.horizon
+        for j, job in enumerate(self.problem.jobs):
+            g = self.jobs[j].n_groups
+            row: list[_Slot] = []
+            for k in range(self.n_slots):
+                name = f"{job.name}_slot{k}"
+                used = m.new_constant(1) if k == 0 else m.new_bool_var(f"{name}_used")
+                last = k == self.n_slots - 1
+                cut = m.new_constant(g) if last else m.new_int_var(0 if k else 1, g,
+                                                                    f"{name}_cut")
+                on = {d: m.new_bool_var(f"{name}_on_{d.value}") for d in self.devices}
+                is_kind: dict[str, Any] = {}
+                is_kind["gpu"] = on.get(Device.GPU, 0)
+                if self.dlas:
+                    dla = m.new_bool_var(f"{name}_on_dla")
+                    m.add(dla == sum(on[d] for d in self.dlas))
+                    is_kind["dla"] = dla
+                else:
+                    is_kind["dla"] = 0
+                base = m.new_int_var(0, h, f"{name}_base")
+                duration = m.new_int_var(0, h, f"{name}_duration") if self.contention else base
+                start = m.new_int_var(0, h, f"{name}_start")
+                end = m.new_int_var(0, h, f"{name}_end")
+                row.append(_Slot(j, k, name, used, cut, on, is_kind, base, duration, start, end))
+            self.slots.append(row)
+
+    def _cuts_and_devices(self) -> None:
+        """Used slots form a prefix and are non-empty; unused ones are empty; one device per
+        used slot, consecutive used slots on different devices."""
+        m = self.m
+        for row in self.slots:
+            for k, s in enumerate(row):
+                m.add(sum(s.on.values()) == s.used)
+                prev_cut = row[k - 1].cut if k else 0
+                if k:
+                    m.add_implication(s.used, row[k - 1].used)
+                    m.add(s.cut >= prev_cut + 1).only_enforce_if(s.used)
+                    m.add(s.cut == prev_cut).only_enforce_if(s.used.Not())
+                    for d in self.devices:
+                        m.add_bool_or([row[k - 1].on[d].Not(), s.on[d].Not()])
+
+    def _eligibility(self) -> None:
+        """A slot on device d lies inside one maximal run of d-allowed groups."""
+        m = self.m
+        for j, row in enumerate(self.slots):
+            job = self.jobs[j]
+            g_count = job.n_groups
+            for d in self.devices:
+                reach = []
+                for a in range(g_count + 1):
+                    if a == g_count or d not in job.allowed[a]:
+                        reach.append(a)
+                        continue
+                    b = a
+                    while b < g_count and d in job.allowed[b]:
+                        b += 1
+                    reach.append(b)
+                for k, s in enumerate(row):
+                    if k == 0:
+                        m.add(s.cut <= reach[0]).only_enforce_if(s.on[d])
+                        continue
+                    r = m.new_int_var(0, g_count, f"{s.name}_reach_{d.value}")
+                    m.add_element(row[k - 1].cut, reach, r)
+                    m.add(s.cut <= r).only_enforce_if(s.on[d])
+
+    def _base_times(self) -> None:
+        """base = prefix[kind][cut] - prefix[kind][previous cut] for the slot's kind."""
+        m = self.m
+        for j, row in enumerate(self.slots):
+            job = self.jobs[j]
+            reads: list[dict[str, Any]] = []
+            for s in row:
+                read = {}
+                for kind in KINDS:
+                    arr = list(job.prefix[kind])
+                    if s.k == self.n_slots - 1:
+                        read[kind] = arr[-1]
+                    else:
+                        v = m.new_int_var(0, arr[-1], f"{s.name}_prefix_{kind}")
+                        m.add_element(s.cut, arr, v)
+                        read[kind] = v
+                reads.append(read)
+            for k, s in enumerate(row):
+                for kind in KINDS:
+                    flag = s.is_kind[kind]
+                    if isinstance(flag, int):
+                        continue
+                    before = reads[k - 1][kind] if k else 0
+                    m.add(s.base == reads[k][kind] - before).only_enforce_if(flag)
+                if k:
+                    m.add(s.base == 0).only_enforce_if(s.used.Not())
+
+    def _transitions(self) -> None:
+        """Delay after slot k when slot k+1 is used: element on the cut, per direction."""
+        m = self.m
+        for j, row in enumerate(self.slots):
+            job = self.jobs[j]
+            g_count = job.n_groups
+            for k in range(len(row) - 1):
+                s, nxt = row[k], row[k + 1]
+                delay = m.new_int_var(0, self.horizon, f"{s.name}_transition")
+                active = []
+                for src, dst in PAIRS:
+                    a, b = s.is_kind[src], nxt.is_kind[dst]
+                    if isinstance(a, int) or isinstance(b, int):
+                        continue
+                    pair = m.new_bool_var(f"{s.name}_{src}_to_{dst}")
+                    m.add_bool_and([a, b]).only_enforce_if(pair)
+                    m.add_bool_or([a.Not(), b.Not(), pair])
+                    active.append(pair)
+                    # arr[c] = delay after group c-1; -1 marks a cut that is impossible.
+                    values = job.transition[(src, dst)]
+                    arr = [-1] + [(-1 if v is None else v) for v in values[:g_count - 1]] + [-1]
+                    read = m.new_int_var(-1, max(max(arr), 0), f"{s.name}_{src}_to_{dst}_cost")
+                    m.add_element(s.cut, arr, read)
+                    m.add(read >= 0).only_enforce_if(pair)
+                    m.add(delay == read).only_enforce_if(pair)
+                if active:
+                    m.add(delay == 0).only_enforce_if(nxt.used.Not())
+                else:
+                    m.add(delay == 0)
+                s.trans_out = delay
+
+    def _precedence(self) -> None:
+        """A slot is ready at the previous slot's end plus the transition; unused slots are
+        empty and sit at their ready time so that the last slot's end is the job's end."""
+        m = self.m
+        for row in self.slots:
+            for k, s in enumerate(row):
+                m.add(s.end == s.start + s.duration)
+                if k == 0:
+                    s.ready = 0
+                    if not self.throughput:
+                        m.add(s.start >= 0)
+                    continue
+                prev = row[k - 1]
+                s.ready = prev.end + prev.trans_out
+                m.add(s.start >= s.ready)
+                m.add(s.start == s.ready).only_enforce_if(s.used.Not())
+                if self.contention:
+                    m.add(s.duration == 0).only_enforce_if(s.used.Not())
+
+    def _exclusivity(self) -> None:
+        """One optional interval per (slot, device); NoOverlap per device."""
+        m = self.m
+        self.intervals: dict[Device, list[Any]] = {d: [] for d in self.devices}
+        for row in self.slots:
+            for s in row:
+                for d in self.devices:
+                    iv = m.new_optional_interval_var(s.start, s.duration, s.end, s.on[d],
+                                                     f"{s.name}_on_{d.value}_interval")
+                    self.intervals[d].append(iv)
+        for d in self.devices:
+            if len(self.intervals[d]) > 1:
+                m.add_no_overlap(self.intervals[d])
+
+    def _loadables(self) -> None:
+        """Every DLA slot is one loadable; at most the per-core limit on each core."""
+        limit = self.problem.dla_loadable_limit
+        for d in self.dlas:
+            self.m.add(sum(s.on[d] for row in self.slots for s in row) <= limit)
+
+    def _contention(self) -> None:
+        """end - start = base + sum_j k(i, j) * overlap(i, j) (within a few ns of rounding)."""
+        m, p = self.m, self.problem
+        flat = [s for row in self.slots for s in row]
+        extra: dict[int, list[Any]] = {id(s): [] for s in flat}
+        n_others = {id(s): 0 for s in flat}
+        kinds = [kind for kind in KINDS if any(d.kind == kind for d in self.devices)]
+        for a_i, a in enumerate(flat):
+            for b in flat[a_i + 1:]:
+                if a.job == b.job:
+                    continue
+                lo = m.new_int_var(0, self.horizon, f"{a.name}_{b.name}_min_end")
+                hi = m.new_int_var(0, self.horizon, f"{a.name}_{b.name}_max_start")
+                m.add_min_equality(lo, [a.end, b.end])
+                m.add_max_equality(hi, [a.start, b.start])
+                overlap = m.new_int_var(0, self.horizon, f"{a.name}_{b.name}_overlap")
+                m.add_max_equality(overlap, [0, lo - hi])
+                parts = []
+                for ka in kinds:
+                    for kb in kinds:
+                        fa, fb = a.is_kind[ka], b.is_kind[kb]
+                        if isinstance(fa, int) or isinstance(fb, int):
+                            continue
+                        if ka == kb == "gpu":
+                            continue  # the same device: NoOverlap makes the overlap 0
+                        both = m.new_bool_var(f"{a.name}_{ka}_{b.name}_{kb}")
+                        m.add_bool_and([fa, fb]).only_enforce_if(both)
+                        m.add_bool_or([fa.Not(), fb.Not(), both])
+                        part = m.new_int_var(0, self.horizon,
+                                             f"{a.name}_{ka}_{b.name}_{kb}_overlap")
+                        m.add(part == 0).only_enforce_if(both.Not())
+                        parts.append(part)
+                        dev_a = Device.GPU if ka == "gpu" else self.dlas[0]
+                        dev_b = Device.GPU if kb == "gpu" else self.dlas[-1]
+                        k_ab = p.loss_rate(a.job, dev_a, b.job, dev_b) if dev_a != dev_b else (
+                            p.contention.loss_rate(ka, p.bandwidth(b.job, kb)))
+                        k_ba = p.loss_rate(b.job, dev_b, a.job, dev_a) if dev_a != dev_b else (
+                            p.contention.loss_rate(kb, p.bandwidth(a.job, ka)))
+                        if k_ab > 0:
+                            extra[id(a)].append(round(k_ab * CONTENTION_SCALE) * part)
+                        if k_ba > 0:
+                            extra[id(b)].append(round(k_ba * CONTENTION_SCALE) * part)
+                m.add(overlap == sum(parts))
+                n_others[id(a)] += 1
+                n_others[id(b)] += 1
+        tol_max = 0
+        for s in flat:
+            tol = 1 + n_others[id(s)]
+            tol_max = max(tol_max, tol)
+            scaled = CONTENTION_SCALE * (s.duration - s.base) - sum(extra[id(s)])
+            m.add(scaled >= -tol * CONTENTION_SCALE)
+            m.add(scaled <= tol * CONTENTION_SCALE)
+            m.add(s.duration >= s.base)
+        self.contention_tol_ns = tol_max
+
+    def _semi_active(self) -> None:
+        """Each slot starts at its ready time or exactly at the end of another slot on the
+        same device; with NoOverlap that is max(ready, end of its device predecessor)."""
+        m = self.m
+        flat = [s for row in self.slots for s in row]
+        for s in flat:
+            at_ready = m.new_bool_var(f"{s.name}_starts_when_ready")
+            m.add(s.start == s.ready).only_enforce_if(at_ready)
+            choices = [at_ready]
+            for o in flat:
+                if o is s:
+                    continue
+                follows = m.new_bool_var(f"{s.name}_follows_{o.name}")
+                m.add(s.start == o.end).only_enforce_if(follows)
+                m.add_implication(follows, s.used)
+                m.add_implication(follows, o.used)
+                for d in self.devices:
+                    m.add(s.on[d] == o.on[d]).only_enforce_if(follows)
+                choices.append(follows)
+            m.add_bool_or(choices)
+
+    def _symmetry(self) -> None:
+        """Break provably safe symmetries (module docstring)."""
+        m, p = self.m, self.problem
+        if len(self.dlas) == 2:
+            d0, d1 = self.dlas
+            symmetric = all((d0 in allowed) == (d1 in allowed)
+                            for job in self.jobs for allowed in job.allowed)
+            if symmetric:
+                seen: list[Any] = []
+                for row in self.slots:
+                    for s in row:
+                        m.add_bool_or([*seen, s.on[d1].Not()])
+                        seen.append(s.on[d0])
+                self.notes.append("DLA0/DLA1 symmetry broken (first DLA slot on DLA0)")
+        if self.throughput:
+            firsts = [row[0].start for row in self.slots]
+            m.add_min_equality(0, firsts)
+            by_model: dict[int, list[int]] = {}
+            for job in p.jobs:
+                by_model.setdefault(job.model_index, []).append(job.index)
+            for idx in by_model.values():
+                for a, b in itertools.pairwise(idx):
+                    m.add(self.slots[a][0].start <= self.slots[b][0].start)
+
+    def _device_loads(self) -> dict[Device, Any]:
+        """Busy time (sum of base times) of every device, for load bounds on the objective."""
+        m = self.m
+        loads: dict[Device, Any] = {}
+        for d in self.devices:
+            parts = []
+            for row in self.slots:
+                for s in row:
+                    part = m.new_int_var(0, self.horizon, f"{s.name}_load_{d.value}")
+                    m.add(part == s.base).only_enforce_if(s.on[d])
+                    m.add(part == 0).only_enforce_if(s.on[d].Not())
+                    parts.append(part)
+            loads[d] = sum(parts)
+        return loads
+
+    def _objective(self) -> None:
+        m = self.m
+        loads = self._device_loads()
+        if self.throughput:
+            period = m.new_int_var(0, self.horizon, "round_period")
+            for d in self.devices:
+                first = m.new_int_var(0, self.horizon, f"{d.value}_window_start")
+                last = m.new_int_var(0, self.horizon, f"{d.value}_window_end")
+                for row in self.slots:
+                    for s in row:
+                        m.add(first <= s.start).only_enforce_if(s.on[d])
+                        m.add(last >= s.end).only_enforce_if(s.on[d])
+                m.add(period >= last - first)
+                m.add(period >= loads[d])
+            # busiest device: every job must put each group somewhere
+            m.add(period >= _min_total_work(self.jobs) // len(self.devices))
+            self.objective_var = period
+            m.minimize(period)
+            if THROUGHPUT_BISECT:
+                m.add_decision_strategy([period], cp_model.CHOOSE_FIRST,
+                                        cp_model.SELECT_LOWER_HALF)
+            return
+        weights = [self.problem.weight(j) for j in range(len(self.jobs))]
+        scale, ints = _integer_weights(weights)
+        self.weight_scale = scale
+        bound = max(w * _fastest_ns(job) for w, job in zip(ints, self.jobs, strict=True))
+        z = m.new_int_var(bound, max(bound, max(ints) * self.horizon), "weighted_makespan")
+        for j, row in enumerate(self.slots):
+            finish = row[-1].end
+            m.add(z >= ints[j] * finish)
+            deadline = self.problem.deadline(j)
+            if deadline is not None:
+                m.add(finish <= math.floor(deadline * 1_000_000 + 1e-6))
+        if all(w == ints[0] for w in ints):
+            for d in self.devices:
+                m.add(z >= ints[0] * loads[d])
+            m.add(z >= ints[0] * (_min_total_work(self.jobs) + len(self.devices) - 1)
+                  // len(self.devices))
+        self.objective_var = z
+        m.minimize(z)
+
+    # ------------------------------------------------------------------ hint
+    def add_hint(self, schedule: Schedule) -> None:
+        """Hint cuts and devices of a known schedule (e.g. the greedy baseline)."""
+        m = self.m
+        for j, row in enumerate(self.slots):
+            segs = schedule.segments[j]
+            if len(segs) > len(row):
+                return
+            for k, s in enumerate(row):
+                if k < len(segs):
+                    if k:
+                        m.add_hint(s.used, 1)
+                    if k < len(row) - 1:
+                        m.add_hint(s.cut, segs[k].last_group + 1)
+                    for d in self.devices:
+                        m.add_hint(s.on[d], int(segs[k].device == d))
+                else:
+                    m.add_hint(s.used, 0)
+                    if k < len(row) - 1:
+                        m.add_hint(s.cut, self.jobs[j].n_groups)
+                    for d in self.devices:
+                        m.add_hint(s.on[d], 0)
+
+    # ------------------------------------------------------------------ extraction
+    def extract(self, solver: cp_model.CpSolver) -> tuple[Schedule, dict[SegmentRef, int]]:
+        segments: list[tuple[Segment, ...]] = []
+        starts: dict[SegmentRef, int] = {}
+        for j, row in enumerate(self.slots):
+            segs: list[Segment] = []
+            first = 0
+            for k, s in enumerate(row):
+                if k and not solver.boolean_value(s.used):
+                    break
+                cut = solver.value(s.cut)
+                dev = next(d for d in self.devices if solver.boolean_value(s.on[d]))
+                starts[(j, len(segs))] = solver.value(s.start)
+                segs.append(Segment(first, cut - 1, dev))
+                first = cut
+            segments.append(tuple(segs))
+        order = {}
+        for d in self.devices:
+            refs = [r for r in starts if segments[r[0]][r[1]].device == d]
+            order[d] = tuple(sorted(refs, key=lambda r: (starts[r], r)))
+        return Schedule(tuple(segments), order), starts
+
+
+def _integer_weights(weights: list[float]) -> tuple[int, list[int]]:
+    """Smallest power-of-ten scale making every weight an integer (exact for decimals)."""
+    for exp in range(0, 7):
+        scale = 10 ** exp
+        ints = [round(w * scale) for w in weights]
+        if all(abs(i - w * scale) <= 1e-9 * max(1.0, w * scale) for i, w in
+               zip(ints, weights, strict=True)):
+            return scale, ints
+    scale = 10 ** 6
+    return scale, [max(1, round(w * scale)) for w in weights]
+
+
+def _fastest_ns(job: IntegerJob) -> int:
+    """Sum over groups of the cheapest allowed kind: a lower bound on the job's time."""
+    total = 0
+    for g in range(job.n_groups):
+        costs = []
+        for d in job.allowed[g]:
+            kind = d.kind
+            costs.append(job.prefix[kind][g + 1] - job.prefix[kind][g])
+        total += min(costs)
+    return total
+
+
+def _min_total_work(jobs: tuple[IntegerJob, ...]) -> int:
+    return sum(_fastest_ns(job) for job in jobs)
+
+
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Forwards every improving solution to ``options.progress``."""
+
+    def __init__(self, report: Any, scale: float) -> None:
+        super().__init__()
+        self.report = report
+        self.scale = scale
+        self.t0 = time.perf_counter()
+
+    def on_solution_callback(self) -> None:
+        self.report(f"cpsat: objective {self.objective_value * self.scale:.6f} ms, "
+                    f"bound {self.best_objective_bound * self.scale:.6f} ms, "
+                    f"{time.perf_counter() - self.t0:.2f} s")
+
+
+def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
+    """Solve ``problem`` exactly with CP-SAT (see the module docstring)."""
+    t0 = time.perf_counter()
+    model = CpSatModel(problem, options)
+    model.build()
+    if options.hint is not None:
+        model.add_hint(options.hint)
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.random_seed = options.seed
+    params.num_workers = max(1, options.workers)
+    if options.time_limit is not None:
+        params.max_time_in_seconds = float(options.time_limit)
+    params.log_search_progress = bool(options.log)
+    if model.throughput:
+        to_ms_factor = 1.0 / (1_000_000 * problem.frames_per_round)
+    else:
+        to_ms_factor = 1.0 / (1_000_000 * model.weight_scale)
+    callback = _Progress(options.progress, to_ms_factor) if options.progress else None
+    build_s = time.perf_counter() - t0
+    code = solver.solve(model.m, callback)
+    stats: dict[str, Any] = {
+        "build_seconds": round(build_s, 4),
+        "cpsat_wall_seconds": round(solver.wall_time, 4),
+        "branches": solver.num_branches,
+        "conflicts": solver.num_conflicts,
+        "cpsat_status": solver.status_name(code),
+        "horizon_ns": model.horizon,
+        "slots_per_job": model.n_slots,
+        "notes": list(model.notes),
+    }
+    if model.contention:
+        stats["contention_tolerance_ns"] = model.contention_tol_ns
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        schedule, starts = model.extract(solver)
+        if code == cp_model.OPTIMAL and params.num_workers > 1:
+            canonical = _canonical_solution(problem, options, round(solver.objective_value))
+            stats["canonical_phase"] = "done" if canonical else "skipped (limit), parallel answer"
+            if canonical is not None:
+                schedule, starts = canonical
+        objective = solver.objective_value * to_ms_factor
+        bound = solver.best_objective_bound * to_ms_factor
+        status = SolveStatus.OPTIMAL if code == cp_model.OPTIMAL else SolveStatus.FEASIBLE
+        message = ""
+        if model.throughput and problem.contention.enabled:
+            status = SolveStatus.FEASIBLE
+            objective = None  # contention-free period; the simulator's value is the answer
+            message = ("throughput with contention: placement optimised contention-free; "
+                       "the bound is the contention-free optimum")
+            stats["contention_free_period_ms"] = solver.objective_value * to_ms_factor
+        stats["start_ns"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
+        return BackendAnswer(status, schedule, objective, bound, stats, message)
+    if code == cp_model.INFEASIBLE:
+        return BackendAnswer(SolveStatus.INFEASIBLE, None, None, None, stats,
+                             diagnose_infeasible(problem))
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT rejected the model: {model.m.validate()}")
+    raw_bound = solver.best_objective_bound
+    bound = raw_bound * to_ms_factor if math.isfinite(raw_bound) else None
+    if options.hint is not None:
+        # the hint is a valid schedule: the best one known when the search found none
+        stats["returned_hint"] = True
+        return BackendAnswer(SolveStatus.FEASIBLE, options.hint, None, bound, stats,
+                             "time limit reached before CP-SAT improved on the hint; "
+                             "returning the hint schedule")
+    return BackendAnswer(SolveStatus.UNKNOWN, None, None, bound, stats,
+                         "time limit reached before any schedule was found")
+
+
+CANONICAL_DETERMINISTIC_LIMIT = 20.0
+"""Deterministic-time budget of the canonicalisation phase (not wall-clock: reproducible)."""
+
+
+def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int
+                        ) -> tuple[Schedule, dict[SegmentRef, int]] | None:
+    """Re-find an optimal schedule with one deterministic worker and no hint.
+
+    Parallel CP-SAT workers race, so two runs may return different optimal schedules on
+    ties. Knowing the optimum, a single-worker feasibility search with the objective fixed
+    to it (and a deterministic-time limit) returns the same schedule on every run.
+    """
+    model = CpSatModel(problem, options)
+    model.build()
+    assert model.objective_var is not None
+    model.m.clear_objective()
+    model.m.add(model.objective_var <= optimum)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = options.seed
+    solver.parameters.max_deterministic_time = CANONICAL_DETERMINISTIC_LIMIT
+    code = solver.solve(model.m)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return model.extract(solver)
+
+
+def diagnose_infeasible(problem: Problem) -> str:
+    """Name the constraint that makes ``problem`` infeasible, when a cheap check can."""
+    jobs = integer_view(problem)
+    reasons: list[str] = []
+    need_dla = 0
+    dla_cores = [d for d in problem.devices if d.kind == "dla"]
+    for j, job in enumerate(jobs):
+        name = problem.jobs[j].name
+        fastest = _fastest_path_ns(problem, job)
+        deadline = problem.deadline(j)
+        if fastest is None:
+            reasons.append(f"{name} cannot be split into at most "
+                           f"{problem.max_transitions + 1} segments on allowed devices "
+                           f"(raise max_transitions or relax the pins)")
+            continue
+        if deadline is not None and fastest > to_ns(deadline):
+            reasons.append(f"{name}: deadline {deadline} ms is below its fastest standalone "
+                           f"time {to_ms(fastest):.6f} ms")
+        # DLA-only runs: each maximal run of DLA-allowed groups containing a group that
+        # cannot run on the GPU needs its own DLA loadable.
+        g = 0
+        while g < job.n_groups:
+            if any(d.kind == "dla" for d in job.allowed[g]):
+                b, dla_only = g, False
+                while b < job.n_groups and any(d.kind == "dla" for d in job.allowed[b]):
+                    dla_only |= Device.GPU not in job.allowed[b]
+                    b += 1
+                need_dla += int(dla_only)
+                g = b
+            else:
+                g += 1
+    limit = problem.dla_loadable_limit
+    if dla_cores and need_dla > limit * len(dla_cores):
+        reasons.append(f"groups that cannot run on the GPU need at least {need_dla} DLA "
+                       f"loadables, more than the limit {limit} x {len(dla_cores)} cores "
+                       "(raise loadable_limit or relax the pins)")
+    if reasons:
+        return "infeasible: " + "; ".join(reasons)
+    return ("infeasible: no schedule satisfies the deadlines, loadable limit, pins and "
+            "max_transitions together (each holds on its own)")
+
+
+def _fastest_path_ns(problem: Problem, job: IntegerJob) -> int | None:
+    """Fastest standalone time of one job alone (costs + transitions, <= T switches)."""
+    devices = problem.devices
+    t_max = problem.max_transitions
+    inf = None
+    # best[(d, t)] = fastest time to finish group g on device d having used t switches
+    best: dict[tuple[Device, int], int | None] = {}
+    for d in devices:
+        for t in range(t_max + 1):
+            best[(d, t)] = inf
+    for g in range(job.n_groups):
+        new: dict[tuple[Device, int], int | None] = {}
+        for d in devices:
+            cost = job.prefix[d.kind][g + 1] - job.prefix[d.kind][g]
+            for t in range(t_max + 1):
+                if d not in job.allowed[g]:
+                    new[(d, t)] = inf
+                    continue
+                cands = []
+                if g == 0:
+                    if t == 0:
+                        cands.append(0)
+                else:
+                    if best[(d, t)] is not None:
+                        cands.append(best[(d, t)])
+                    if t > 0:
+                        for src in devices:
+                            prev = best[(src, t - 1)]
+                            if src == d or prev is None:
+                                continue
+                            tr = job.transition[(src.kind, d.kind)][g - 1]
+                            if tr is not None:
+                                cands.append(prev + tr)
+                new[(d, t)] = min(cands) + cost if cands else inf
+        best = new
+    finals = [v for v in best.values() if v is not None]
+    return min(finals) if finals else None

@@ -1,0 +1,93 @@
+"""Property tests: every exact backend's optimum equals the exhaustive oracle's.
+
+Random small problems (1-3 jobs, 2-5 groups, 1-3 devices, 0-2 switches, both objectives,
+with and without contention, some DLA-ineligible groups, occasional pins, deadlines and
+loadable limits). For each: the backend's status is optimal (or it refuses the feature
+with `UnsupportedFeatureError`), its objective equals the oracle's to 1e-6 relative, and
+its own objective equals the simulator's judgement of its schedule.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from profiles.synthetic import synthetic_table
+from solvers.errors import UnsupportedFeatureError
+from solvers.oracle import count_space
+from solvers.problem import Device, Objective, Pin, Problem
+from solvers.schedule import SolveStatus
+from solvers.solve import solve
+
+CONTENTION_ATOL_MS = 2e-5
+"""With contention, backends round k * overlap to ns: allow a few ns (model.md section 6)."""
+
+
+@st.composite
+def small_problems(draw: st.DrawFn) -> Problem:
+    n_jobs = draw(st.integers(1, 3))
+    platform = draw(st.sampled_from(["gpu-only", "xavier-agx", "xavier-agx"]))
+    objective = draw(st.sampled_from(["latency", "throughput"]))
+    contention = draw(st.sampled_from(["none", "auto"]))
+    max_tr = draw(st.integers(0, 2))
+    tables = []
+    for j in range(n_jobs):
+        groups = draw(st.integers(2, 5 if n_jobs < 3 else 3))
+        seed = draw(st.integers(0, 10_000))
+        frac = draw(st.sampled_from([0.0, 0.0, 0.3]))
+        tables.append(synthetic_table(groups, seed, model=f"m{j}", ineligible_fraction=frac))
+    pins: list[Pin] = []
+    if platform != "gpu-only" and draw(st.integers(0, 4)) == 0:
+        t = tables[0]
+        g = draw(st.integers(0, t.n_groups - 1))
+        pins.append(Pin.forbid("m0", g, g, [draw(st.sampled_from(list(Device)))]))
+    loadable = draw(st.sampled_from([None, None, None, 1, 2]))
+    deadlines = None
+    if objective == "latency" and draw(st.integers(0, 4)) == 0:
+        gpu_total = sum(tables[0].gpu_ms)
+        deadlines = {"m0": round(gpu_total * draw(st.sampled_from([0.7, 1.0, 1.5])), 4)}
+    frames = 1
+    if objective == "throughput" and n_jobs == 1:
+        frames = draw(st.integers(1, 2))
+    return Problem.create(tables, platform, objective=objective, max_transitions=max_tr,
+                          contention=contention, pins=pins, loadable_limit=loadable,
+                          deadlines=deadlines, frames_per_round=frames)
+
+
+def _oracle(problem: Problem):  # -> Result
+    return solve(problem, "exhaustive", time_limit=None, hint=None)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=small_problems())
+def test_backend_optimum_equals_oracle(backend: str, problem: Problem) -> None:
+    if count_space(problem) > 20_000:
+        return  # keep the oracle cheap; hypothesis draws plenty of smaller ones
+    oracle = _oracle(problem)
+    try:
+        result = solve(problem, backend, time_limit=30)
+    except UnsupportedFeatureError:
+        return  # the backend refuses the feature instead of answering another problem
+    if oracle.status is SolveStatus.INFEASIBLE:
+        assert result.status is SolveStatus.INFEASIBLE, result
+        assert result.message
+        return
+    assert oracle.status is SolveStatus.OPTIMAL
+    assert result.schedule is not None
+    approx_contention = (problem.objective is Objective.THROUGHPUT
+                         and problem.contention.enabled and len(problem.devices) > 1)
+    atol = CONTENTION_ATOL_MS if problem.contention.enabled else 0.0
+    if approx_contention:
+        # model.md section 4: approximate in throughput+contention, never "optimal"
+        assert result.status is SolveStatus.FEASIBLE
+        assert result.objective >= oracle.objective * (1 - 1e-6) - atol
+        assert result.lower_bound <= oracle.objective * (1 + 1e-6) + atol
+        return
+    assert result.status is SolveStatus.OPTIMAL, result.message
+    assert math.isclose(result.objective, oracle.objective, rel_tol=1e-6, abs_tol=atol), (
+        result.objective, oracle.objective, result.schedule, oracle.schedule)
+    assert result.stats.get("objective_mismatch") is False, result.stats
+    assert result.lower_bound <= result.objective * (1 + 1e-9)
