@@ -18,7 +18,9 @@ How it works:
   round is periodic: ``X(r) - X(r-c) == X(r-c) - X(r-2c)`` (componentwise, relative
   tolerance `CONVERGENCE_RTOL` of the round time, plus a few ulps of the absolute time)
   for some regime cycle ``c <= MAX_REGIME_CYCLE``, or `MAX_ROUNDS` rounds elapse (then a
-  note says so and the last window's mean is reported). The round cycle time is
+  note says so and the mean over the last half of the rounds is reported; this happens
+  when independent parts of the schedule run at different rates and meet each other
+  quasi-periodically through contention). The round cycle time is
   ``max_i (X_i(r) - X_i(r-c)) / c``; the period per frame is that / ``frames_per_round``.
   Without contention the simulator reports the exact `cycle_time` (maximum cycle ratio)
   as the period, and the event simulation is used for the segment timings only (tests
@@ -44,8 +46,10 @@ CONVERGENCE_RTOL = 1e-12
 """Relative change (of the round time) under which two regime cycles count as equal."""
 MAX_REGIME_CYCLE = 24
 """Longest periodic regime (in rounds) the throughput convergence test looks for."""
-MAX_ROUNDS = 4000
+MAX_ROUNDS = 2000
 """Round cap of the throughput simulation when the timing does not become periodic."""
+RUN_AHEAD_CAP = 16
+"""Memory guard: rounds a fast device may run ahead, in multiples of the round cap."""
 _DONE_RTOL = 1e-12  # remaining work below this fraction of a segment's base counts as done
 
 
@@ -286,7 +290,12 @@ class _ThroughputRun:
 
 def _run_throughput(prep: Prepared, order: list[list[int]], *,
                     max_rounds: int = MAX_ROUNDS) -> _ThroughputRun:
-    """Event-driven simulation of rounds with cyclic device orders (docs/model.md 4)."""
+    """Event-driven simulation of rounds with cyclic device orders (docs/model.md 4).
+
+    The caller must have rejected deadlocking orders (`cycle_time_prepared` does): a
+    device with independent work would otherwise run on forever. As a memory guard, if
+    some device gets `RUN_AHEAD_CAP` x ``max_rounds`` rounds ahead the run stops and
+    reports the complete rounds as not converged."""
     n = len(prep.base)
     ndev = len(prep.devices)
     base, tr_in, pred, k = prep.base, prep.tr_in, prep.pred, prep.k
@@ -375,11 +384,15 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
             else:
                 remaining[d] = rem
         now = t_next
+        if len(starts) > RUN_AHEAD_CAP * max_rounds and complete_rounds >= 3:
+            result = _check_periodic(starts, ends, complete_rounds - 1, complete_rounds)
+            break
         while complete_rounds < len(ended_in_round) and ended_in_round[complete_rounds] == n:
             complete_rounds += 1
             result = _check_periodic(starts, ends, complete_rounds - 1, max_rounds)
             if result is not None:
                 break
+    assert result is not None
     return result
 
 
@@ -398,7 +411,7 @@ def _check_periodic(starts: list[list[float]], ends: list[list[float]], r: int,
         if all(abs(u - v) <= tol for u, v in zip(d1, d2, strict=True)):
             return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, True)
     if r + 1 >= max_rounds:
-        c = min(MAX_REGIME_CYCLE, r // 2) or 1
+        c = max(1, r // 2)  # not periodic (e.g. drifting components): mean over half
         lam = max(xi - ai for xi, ai in zip(x, starts[r - c], strict=True)) / c
         return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, False)
     return None
@@ -513,7 +526,8 @@ def simulate(problem: Problem, schedule: Schedule) -> Timeline:
         return _latency_timeline(problem, schedule, prep, start, end, used)
     order = _resolve_order(prep, schedule)
     try:
-        exact = None if prep.contention else cycle_time_prepared(prep, order)
+        exact = cycle_time_prepared(prep, order)  # also rejects deadlocking orders
+        exact = None if prep.contention else exact
         run = _run_throughput(prep, order)
     except _Deadlock as exc:
         raise _deadlock_error(prep, exc.waiting) from None
@@ -542,9 +556,8 @@ def throughput_objective(problem: Problem, prep: Prepared,
                          order: list[list[int]]) -> float | None:
     """Fast path for search: period per frame (ms), None on deadlock."""
     try:
-        if not prep.contention:
-            lam = cycle_time_prepared(prep, order)
-        else:
+        lam = cycle_time_prepared(prep, order)  # also rejects deadlocking orders
+        if prep.contention:
             lam = _run_throughput(prep, order).round_time
     except _Deadlock:
         return None
@@ -614,7 +627,8 @@ def _throughput_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
         lam = exact
     if not run.converged:
         notes.append(f"round timing did not become periodic within {len(run.starts)} "
-                     f"rounds; period is the mean over the last {run.cycle} rounds")
+                     f"rounds (components drifting with contention?); period is the mean over "
+                     f"the last {run.cycle} rounds")
     else:
         notes.append(f"steady state reached after {r + 1} rounds (regime cycle "
                      f"{run.cycle} round{'s' if run.cycle > 1 else ''}); timings are "
@@ -651,6 +665,7 @@ def simulated_cycle_time(problem: Problem, schedule: Schedule) -> tuple[float, b
     prep = prepare(problem, schedule)
     order = _resolve_order(prep, schedule)
     try:
+        cycle_time_prepared(prep, order)  # rejects deadlocking orders
         run = _run_throughput(prep, order)
     except _Deadlock as exc:
         raise _deadlock_error(prep, exc.waiting) from None

@@ -6,13 +6,13 @@ import itertools
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from profiles.synthetic import synthetic_table
 from solvers.bounds import lower_bound
 from solvers.errors import ProblemError
-from solvers.oracle import exhaustive, job_options
+from solvers.oracle import count_space, exhaustive, job_options
 from solvers.problem import Problem
 from solvers.schedule import Schedule
 from solvers.simulator import cycle_time, simulate, simulated_cycle_time
@@ -156,6 +156,7 @@ def test_oracle_bounds_and_contention_monotone(problem: Problem) -> None:
         problem = Problem(problem.models, problem.platform, problem.objective,
                           min(problem.max_transitions, 1), problem.loadable_limit,
                           problem.pins, problem.contention, problem.frames_per_round)
+    assume(count_space(problem) <= 20_000)
     opt = exhaustive(problem, limit=20_000)
     assert opt.objective is not None
     assert opt.objective >= lower_bound(problem) * (1 - 1e-9)
