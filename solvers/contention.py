@@ -178,3 +178,158 @@ def orin_preset(name: str = "orin-agx") -> ContentionModel:
                    "204.8/136.5 GB/s",
         placeholders=("all Orin constants",),
     )
+
+
+# ---------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class CoRunSample:
+    """One co-run measurement: a segment alone, then fully overlapped by a co-runner."""
+
+    standalone_ms: float
+    corun_ms: float
+    corunner_bw_gbps: float
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """A fitted loss-rate curve for one victim kind and how well it fits."""
+
+    kind: str
+    curve: PiecewiseLinear
+    model: ContentionModel
+    n: int
+    rmse: float               # of the loss rate k (dimensionless)
+    max_abs_error: float      # of k
+    rmse_ms: float            # of the predicted co-run time
+    residuals: tuple[float, ...]
+
+
+NOISE_TOLERANCE = 0.02
+"""A co-run time may fall this fraction below the standalone time (timing noise)."""
+
+
+def _sample_values(sample: object, index: int) -> tuple[float, float, float]:
+    if isinstance(sample, CoRunSample):
+        vals = (sample.standalone_ms, sample.corun_ms, sample.corunner_bw_gbps)
+    elif isinstance(sample, Mapping):
+        try:
+            vals = (sample["standalone_ms"], sample["corun_ms"], sample["corunner_bw_gbps"])
+        except KeyError as exc:
+            raise ProblemError(f"co-run sample {index}: missing key {exc}; give "
+                               "standalone_ms, corun_ms, corunner_bw_gbps") from exc
+    else:
+        try:
+            a, b, c = sample  # type: ignore[misc]
+        except (TypeError, ValueError) as exc:
+            raise ProblemError(f"co-run sample {index}: expected (standalone_ms, corun_ms, "
+                               f"corunner_bw_gbps), got {sample!r}") from exc
+        vals = (a, b, c)
+    try:
+        s, c_, bw = (float(v) for v in vals)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(f"co-run sample {index}: non-numeric value in {vals!r}") from exc
+    for name, v in (("standalone_ms", s), ("corun_ms", c_), ("corunner_bw_gbps", bw)):
+        if not math.isfinite(v):
+            raise ProblemError(f"co-run sample {index}: {name} is {v}; remeasure or drop it")
+        if v < 0 or (v == 0 and name != "corunner_bw_gbps"):
+            raise ProblemError(f"co-run sample {index}: {name} must be > 0 "
+                               f"(bandwidth >= 0), got {v}")
+    if c_ < s * (1 - NOISE_TOLERANCE):
+        raise ProblemError(
+            f"co-run sample {index}: co-run time {c_} ms is below the standalone time {s} ms "
+            f"by more than {NOISE_TOLERANCE:.0%}: contention cannot speed a segment up; "
+            "check that the two measurements belong together")
+    return s, c_, bw
+
+
+def _nnls(a: Any, b: Any, max_iter: int = 500) -> Any:
+    """Lawson-Hanson non-negative least squares: argmin ||a x - b|| with x >= 0."""
+    import numpy as np
+
+    m, n = a.shape
+    x = np.zeros(n)
+    passive = np.zeros(n, dtype=bool)
+    w = a.T @ (b - a @ x)
+    tol = 10 * np.finfo(float).eps * np.linalg.norm(a, 1) * max(m, n)
+    for _ in range(max_iter):
+        if passive.all() or (w[~passive] <= tol).all():
+            break
+        j = int(np.argmax(np.where(passive, -np.inf, w)))
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if (z[passive] > tol).all():
+                x = z
+                break
+            mask = passive & (z <= tol)
+            alpha = np.min(x[mask] / (x[mask] - z[mask]))
+            x = x + alpha * (z - x)
+            passive &= x > tol
+            x[~passive] = 0.0
+        w = a.T @ (b - a @ x)
+    return x
+
+
+def calibrate(samples: Sequence[object], *, kind: str,
+              breakpoints: Sequence[float] | None = None,
+              base: ContentionModel | None = None, k_max: float = DEFAULT_K_MAX,
+              name: str = "calibrated") -> CalibrationResult:
+    """Fit the loss-rate curve of victims on ``kind`` ('gpu'|'dla') from co-run data.
+
+    Each sample is (standalone_ms, corun_ms, corunner_bw_gbps) of a segment fully
+    overlapped by one co-runner; its observed loss rate is ``k = 1 - standalone/corun``
+    (from ``corun = standalone / (1 - k)``). The curve is
+    ``f(x) = c0 + sum_i c_i * clamp(x - b_{i-1}, 0, b_i - b_{i-1})`` with every
+    ``c >= 0``: continuous, non-decreasing and >= 0 by construction; a non-negative least
+    squares fit (numpy only) on k finds the c. Breakpoints default to 0, the quartiles and
+    the maximum of the observed bandwidths. The returned model copies ``base`` (default:
+    zero curves) for the other kind and caps k at ``k_max``.
+    """
+    import numpy as np
+
+    if kind not in ("gpu", "dla"):
+        raise ProblemError(f"calibrate kind must be 'gpu' or 'dla', not {kind!r}")
+    values = [_sample_values(s, i) for i, s in enumerate(samples)]
+    if len(values) < 2:
+        raise ProblemError(f"calibration needs at least 2 co-run samples, got {len(values)}")
+    stand = np.array([v[0] for v in values])
+    corun = np.array([v[1] for v in values])
+    bw = np.array([v[2] for v in values])
+    k_obs = 1.0 - stand / corun
+    if breakpoints is None:
+        qs = np.quantile(bw, [0.25, 0.5, 0.75])
+        knots = sorted({0.0, *(round(float(q), 6) for q in qs), float(bw.max())})
+    else:
+        knots = sorted(float(b) for b in breakpoints)
+        if not knots or knots[0] < 0 or any(b <= a for a, b in pairwise(knots)):
+            raise ProblemError(f"breakpoints must be >= 0 and strictly increasing: {knots}")
+    if knots[0] > 0:
+        knots = [0.0, *knots]
+    cols = [np.ones_like(bw)]
+    for lo, hi in pairwise(knots):
+        cols.append(np.clip(bw - lo, 0.0, hi - lo))
+    design = np.stack(cols, axis=1)
+    coef = _nnls(design, k_obs)
+    ys = [float(coef[0])]
+    for i in range(1, len(knots)):
+        ys.append(ys[-1] + float(coef[i]) * (knots[i] - knots[i - 1]))
+    curve = PiecewiseLinear(tuple((float(x), float(y)) for x, y in zip(knots, ys,
+                                                                        strict=True)))
+    pred_k = np.minimum(np.array([curve(float(x)) for x in bw]), k_max)
+    resid = pred_k - k_obs
+    pred_ms = stand / (1.0 - pred_k)
+    zero = PiecewiseLinear(((0.0, 0.0),))
+    other = base if base is not None else ContentionModel("zero", zero, zero)
+    model = ContentionModel(
+        name=name, gpu=curve if kind == "gpu" else other.gpu,
+        dla=curve if kind == "dla" else other.dla, k_max=k_max,
+        provenance=f"calibrated ({kind} victims) from {len(values)} co-run samples; "
+                   f"rmse of k {float(np.sqrt(np.mean(resid ** 2))):.4g}",
+        placeholders=() if base is not None else
+        (f"{'dla' if kind == 'gpu' else 'gpu'} curve not calibrated (zero)",))
+    return CalibrationResult(
+        kind=kind, curve=curve, model=model, n=len(values),
+        rmse=float(np.sqrt(np.mean(resid ** 2))), max_abs_error=float(np.max(np.abs(resid))),
+        rmse_ms=float(np.sqrt(np.mean((pred_ms - corun) ** 2))),
+        residuals=tuple(float(r) for r in resid))

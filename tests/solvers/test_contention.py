@@ -1,0 +1,107 @@
+"""Contention model: presets, bounds, and calibration from co-run data."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from solvers.contention import (
+    ContentionModel,
+    CoRunSample,
+    PiecewiseLinear,
+    calibrate,
+    no_contention,
+    orin_preset,
+    xavier_preset,
+)
+from solvers.errors import ProblemError
+
+TRUE = PiecewiseLinear(((0.0, 0.0), (30.0, 0.05), (60.0, 0.25), (120.0, 0.35)))
+
+
+def synthetic_samples(n: int, noise: float, seed: int = 0) -> list[CoRunSample]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        bw = rng.uniform(0, 120)
+        s = rng.uniform(0.5, 3.0)
+        out.append(CoRunSample(s, s / (1 - TRUE(bw)) * (1 + rng.gauss(0, noise)), bw))
+    return out
+
+
+@pytest.mark.parametrize("model", [xavier_preset(), orin_preset(), orin_preset("orin-nx")])
+def test_presets_continuous_bounded_non_decreasing(model: ContentionModel) -> None:
+    prev = 0.0
+    for x in [i * 0.5 for i in range(500)]:
+        for kind in ("gpu", "dla"):
+            k = model.loss_rate(kind, x)
+            assert 0 <= k <= model.k_max
+        k = model.loss_rate("gpu", x)
+        assert k >= prev - 1e-15
+        assert abs(k - prev) < 0.01  # no jumps (continuous, modest slope)
+        prev = k
+    assert model.placeholders and model.provenance
+    model.check_devices(3)
+
+
+def test_xavier_preset_follows_published_regimes() -> None:
+    m = xavier_preset()
+    assert m.loss_rate("gpu", 20) == pytest.approx(20 * 4.9 / 127.5 / 100)
+    assert m.loss_rate("dla", 20) == pytest.approx(0.20)
+    assert m.loss_rate("dla", 45) == pytest.approx((45 + 49) * 0.35 / 100)
+
+
+def test_no_contention_and_k_max_check() -> None:
+    assert not no_contention().enabled
+    flat = PiecewiseLinear(((0.0, 0.3),))
+    with pytest.raises(ProblemError, match="stall"):
+        ContentionModel("x", flat, flat, k_max=0.6).check_devices(3)
+
+
+def test_calibration_recovers_known_curve_exactly_without_noise() -> None:
+    r = calibrate(synthetic_samples(60, 0.0), kind="gpu", breakpoints=[0, 30, 60, 120])
+    for (x, y), (tx, ty) in zip(r.curve.points, TRUE.points, strict=True):
+        assert x == tx and y == pytest.approx(ty, abs=1e-9)
+    assert r.rmse < 1e-9 and r.max_abs_error < 1e-9 and r.n == 60
+    assert r.model.gpu == r.curve and r.model.loss_rate("gpu", 45) == pytest.approx(0.15)
+
+
+def test_calibration_with_noise_reports_error() -> None:
+    r = calibrate(synthetic_samples(200, 0.01, seed=3), kind="dla",
+                  breakpoints=[0, 30, 60, 120])
+    for (_, y), (_, ty) in zip(r.curve.points, TRUE.points, strict=True):
+        assert y == pytest.approx(ty, abs=0.02)
+    assert 0 < r.rmse < 0.03 and r.max_abs_error >= r.rmse and r.rmse_ms > 0
+    assert r.curve.is_non_decreasing and r.curve.points[0][1] >= 0
+    assert len(r.residuals) == 200
+    # default breakpoints also give a valid monotone fit
+    d = calibrate(synthetic_samples(200, 0.01, seed=3), kind="dla")
+    assert d.curve.is_non_decreasing and d.rmse < 0.05
+
+
+def test_calibration_is_monotone_even_for_decreasing_data() -> None:
+    samples = [(1.0, 1.0 / (1 - k), bw) for k, bw in ((0.3, 10), (0.2, 50), (0.1, 90))]
+    r = calibrate(samples, kind="gpu")
+    assert r.curve.is_non_decreasing
+    assert r.rmse > 0.05  # it cannot follow a decreasing trend, and says how badly
+
+
+@pytest.mark.parametrize(("sample", "match"), [
+    ((1.0, float("nan"), 10.0), "sample 1: corun_ms is nan"),
+    ((1.0, 1.2, -5.0), "sample 1: corunner_bw_gbps must be"),
+    ((1.0, 0.5, 10.0), "sample 1: co-run time 0.5 ms is below"),
+    ((0.0, 1.0, 10.0), "sample 1: standalone_ms must be > 0"),
+    ({"standalone_ms": 1.0}, "sample 1: missing key"),
+])
+def test_bad_samples_name_the_index(sample: object, match: str) -> None:
+    with pytest.raises(ProblemError, match=match):
+        calibrate([(1.0, 1.1, 20.0), sample, (1.0, 1.3, 50.0)], kind="gpu")
+
+
+def test_small_noise_below_standalone_is_accepted() -> None:
+    r = calibrate([(1.0, 0.995, 5.0), (1.0, 1.2, 50.0), (1.0, 1.25, 80.0)], kind="dla")
+    assert all(math.isfinite(x) for x in r.residuals)
+    with pytest.raises(ProblemError, match="kind"):
+        calibrate([(1.0, 1.1, 5.0), (1.0, 1.2, 9.0)], kind="cpu")
