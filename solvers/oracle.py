@@ -9,7 +9,8 @@ simulator's own engine (`solvers.simulator`); deadlocking orders are skipped, sc
 missing a deadline are infeasible. The best value wins; ties keep the first schedule in
 enumeration order (deterministic).
 
-Symmetry breaking (``symmetry=True``, the default, provably safe): DLA0 and DLA1 have the
+Symmetry breaking (``symmetry=True``, the default, provably safe, and applied only when no
+pin tells the cores apart): DLA0 and DLA1 have the
 same costs, transitions and loss rates (everything depends on the device *kind*) and the
 same loadable limit, so swapping them in a schedule (segments and orders) gives the same
 timeline. Every schedule is therefore equivalent to one whose first DLA segment, in
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 from solvers.backend import BackendAnswer, SolveOptions
 from solvers.errors import ProblemError
+from solvers.exact_common import dla_symmetric
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Result, Schedule, Segment, SolveStatus
 from solvers.simulator import (
@@ -107,6 +109,9 @@ def count_space(problem: Problem, *, symmetry: bool = True) -> int:
 
 def _combos(problem: Problem, options: list[list[_Option]], symmetry: bool
             ) -> Iterator[tuple[_Option, ...]]:
+    # Only safe when no pin tells the two cores apart (a pin allowing DLA1 but not DLA0
+    # would otherwise hide the optimum).
+    symmetry = symmetry and dla_symmetric(problem)
     for combo in itertools.product(*options):
         if symmetry and not _canonical(combo):
             continue

@@ -137,3 +137,18 @@ def test_googlenet_alexnet_xavier_single_switch_beats_every_baseline() -> None:
     # one switch per model at most
     assert oracle.schedule is not None
     assert all(len(s) <= 2 for s in oracle.schedule.segments)
+
+
+def test_symmetry_breaking_respects_a_pin_that_tells_the_dla_cores_apart():
+    """A pin allowing DLA1 but not DLA0 must not hide the optimum (found by the ILP/SAT
+    cross-check): the reduction is only applied when the cores are interchangeable."""
+    from solvers.problem import Device, Pin, Problem
+
+    table = synthetic_table(3, seed=11, bandwidth=False)
+    pin = Pin(table.model, 0, 2, frozenset({Device.GPU, Device.DLA1}))
+    for objective in ("latency", "throughput"):
+        problem = Problem.create([table], "xavier-agx", objective=objective, pins=[pin],
+                                 contention="none")
+        reduced = exhaustive(problem)
+        full = exhaustive(problem, symmetry=False)
+        assert reduced.objective == full.objective
