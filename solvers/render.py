@@ -18,6 +18,18 @@ def _layer(problem: Problem, job: int, group: int, which: str) -> str:
     return str(name) if name not in (None, "") else f"group {group}"
 
 
+def _span(problem: Problem, job: int, first: int, last: int) -> str:
+    """``layers A..B`` from the table's layer names; ``end`` when the last name is unknown
+    on the model's final group; empty when the table names no layers."""
+    rows = problem.table(job).rows
+    a, b = rows[first].first_layer, rows[last].last_layer
+    if a in (None, ""):
+        return ""
+    if b in (None, ""):
+        b = "end" if last == len(rows) - 1 else f"group {last}"
+    return f" layers {a}..{b},"
+
+
 def _ms(x: float | None) -> str:
     return "-" if x is None else f"{x:.4f} ms"
 
@@ -73,9 +85,8 @@ def render_text(problem: Problem, what: Result | Timeline | Schedule,
                              f"{_layer(problem, j, prev.last_group, 'last')} "
                              f"(transition {_ms(t.transition_in_ms)})")
             lines.append(
-                f"  [{k}] groups {seg.first_group}-{seg.last_group} on {seg.device}: "
-                f"layers {_layer(problem, j, seg.first_group, 'first')}.."
-                f"{_layer(problem, j, seg.last_group, 'last')}, "
+                f"  [{k}] groups {seg.first_group}-{seg.last_group} on {seg.device}:"
+                f"{_span(problem, j, seg.first_group, seg.last_group)} "
                 f"{t.start_ms:.4f} -> {t.end_ms:.4f} ms (base {t.base_ms:.4f}, "
                 f"contention +{t.contention_ms:.4f})")
     lines.append("")
