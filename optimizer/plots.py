@@ -251,8 +251,11 @@ def plot_pareto(points: Any, path: str | os.PathLike[str] | None = None, *,
         ax.plot([xs[i] for i in on], [ys[i] for i in on], marker="o", markersize=7,
                 color="#C44E52", linewidth=1.2, zorder=3, label="Pareto front",
                 gid="pareto-front")
-        for i in ok:
-            ax.annotate(f"T={int(rows[i]['max_transitions'])}", (xs[i], ys[i]),
+        same: dict[tuple[float, float], list[int]] = {}
+        for i in ok:  # budgets with the same optimum share one label: "T=2,3"
+            same.setdefault((xs[i], ys[i]), []).append(int(rows[i]["max_transitions"]))
+        for (x, y), budgets in sorted(same.items()):
+            ax.annotate("T=" + ",".join(str(b) for b in sorted(budgets)), (x, y),
                         textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set_xlabel("latency: makespan of one concurrent inference (ms)")
         ax.set_ylabel("throughput (frames/s)")

@@ -1,0 +1,377 @@
+"""The notebook façade: load tables, build a problem, solve, compare, sweep, plot.
+
+A thin layer over `profiles` and `solvers` (design.md: the optimizer holds no algorithm
+of its own): every number here comes from `solvers.solve.solve`, the baselines or the
+simulator. What it adds is the plumbing a notebook would otherwise repeat: names or paths
+instead of `CostTable` objects, a contention strength knob, and results as pandas
+DataFrames ready to print or plot. The CLI's ``compare`` and ``plot pareto`` call the
+functions below, so the table they print is built in exactly one place.
+
+    from optimizer import api
+    problem = api.make_problem(["googlenet_xavier", "alexnet_xavier"], max_transitions=2)
+    result = api.solve(problem, time_limit=5)
+    api.compare(problem)                   # baselines vs backends, gain over best baseline
+    api.gantt(problem, result)             # a matplotlib Figure
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from optimizer.plots import pareto_mask, plot_gantt, plot_pareto, plot_solve_times, save_figure
+from profiles.costtable import CostTable, load_published, published_names, replace_rows
+from profiles.errors import ProfileError
+from solvers.baselines import run_baselines
+from solvers.contention import ContentionModel
+from solvers.errors import ProblemError, UnsupportedFeatureError
+from solvers.problem import ModelSpec, Objective, Pin, Problem, get_platform
+from solvers.render import render_text
+from solvers.schedule import Result, Schedule, SolveStatus, Timeline
+from solvers.simulator import simulate
+from solvers.solve import SOLVERS, solve
+
+TableRef = str | os.PathLike[str] | CostTable | ModelSpec
+"""A stored table's name (``googlenet_xavier``), a CSV path, a `CostTable` or a `ModelSpec`."""
+
+COMPARE_COLUMNS = ("name", "kind", "status", "objective", "gain_pct", "lower_bound", "gap",
+                   "solve_seconds", "message")
+"""Columns of `compare`: ``objective`` in ms (makespan for latency, period per frame for
+throughput); ``gain_pct`` = how much lower than the best baseline, in percent."""
+
+
+# --------------------------------------------------------------------------- tables
+def stored_tables() -> list[str]:
+    """Names of the cost tables shipped in ``profiles/data`` (for `load_table`)."""
+    return published_names()
+
+
+def load_table(ref: TableRef) -> CostTable:
+    """A stored table by name, or a cost table CSV by path (`ProfileError` if neither)."""
+    if isinstance(ref, CostTable):
+        return ref
+    if isinstance(ref, ModelSpec):
+        return ref.table
+    text = os.fspath(ref)
+    if text in published_names():
+        return load_published(text)
+    path = Path(text)
+    if path.is_file():
+        return CostTable.from_csv(path)
+    raise ProfileError(f"{text!r} is neither a stored table ({', '.join(published_names())}) "
+                       "nor an existing CSV file; pass a stored name or a path",
+                       source=text)
+
+
+def assume_bandwidth(table: TableRef, gpu_gbps: float, dla_gbps: float, *,
+                     note: str = "") -> CostTable:
+    """A copy of ``table`` with constant ``gpu_bw_gbps``/``dla_bw_gbps`` columns.
+
+    For tables measured without bandwidth (the stored HaX-CoNN figures) so that the
+    contention model can be explored. The values are an *assumption*, recorded in the
+    table's metadata (``bandwidth_assumption``) so it is never mistaken for a measurement.
+    """
+    base = load_table(table)
+    for name, value in (("gpu_gbps", gpu_gbps), ("dla_gbps", dla_gbps)):
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise ProfileError(f"assume_bandwidth: {name} must be a number > 0 GB/s, "
+                               f"got {value!r}", source=base.origin)
+    rows = [replace(r, gpu_bw_gbps=float(gpu_gbps),
+                    dla_bw_gbps=float(dla_gbps) if r.dla_ms is not None else None)
+            for r in base.rows]
+    out = replace_rows(base, rows)
+    return out.with_metadata(bandwidth_assumption=(
+        f"constant gpu_bw_gbps={gpu_gbps:g}, dla_bw_gbps={dla_gbps:g} (assumed, not "
+        f"measured){': ' + note if note else ''}"))
+
+
+def _specs(tables: TableRef | Sequence[TableRef]) -> list[CostTable | ModelSpec]:
+    if isinstance(tables, (str, os.PathLike, CostTable, ModelSpec)):
+        tables = [tables]
+    out: list[CostTable | ModelSpec] = []
+    for t in tables:
+        out.append(t if isinstance(t, ModelSpec) else load_table(t))
+    if not out:
+        raise ProblemError("no tables given; pass stored names (see stored_tables()) or paths")
+    return out
+
+
+# --------------------------------------------------------------------------- problems
+def make_problem(
+    tables: TableRef | Sequence[TableRef],
+    platform: str = "xavier-agx",
+    objective: Objective | str = "latency",
+    max_transitions: int = 2,
+    contention: ContentionModel | str | None = "auto",
+    strength: float | None = None,
+    *,
+    frames_per_round: int = 1,
+    loadable_limit: int | None = None,
+    pins: Sequence[Pin] = (),
+    weights: Mapping[str, float] | None = None,
+    deadlines: Mapping[str, float] | None = None,
+) -> Problem:
+    """`Problem.create` with tables by name or path and a contention ``strength`` knob.
+
+    ``strength`` scales the contention model (0 = off, 1 = the platform preset, 2 = twice
+    the loss rates, capped at the model's ``k_max``); it needs bandwidth columns in every
+    table (see `assume_bandwidth`), else `ProblemError` says so.
+    """
+    specs = _specs(tables)
+    if strength is not None and contention in ("auto", None, "none", "off"):
+        # an explicit strength asks for contention: demand the preset
+        contention = "preset" if strength > 0 else "none"
+    problem = Problem.create(specs, platform, objective=objective,
+                             max_transitions=max_transitions, loadable_limit=loadable_limit,
+                             pins=pins, contention=contention,
+                             frames_per_round=frames_per_round, weights=weights,
+                             deadlines=deadlines)
+    if strength is not None and strength > 0:
+        problem = replace(problem, contention=problem.contention.scaled(strength))
+    return problem
+
+
+def render(problem: Problem, what: Result | Timeline | Schedule) -> str:
+    """The text rendering of a result or schedule (`solvers.render.render_text`)."""
+    return render_text(problem, what)
+
+
+def timeline_of(problem: Problem, what: Result | Timeline | Schedule) -> Timeline:
+    """The simulator's timeline of a result, schedule or timeline."""
+    if isinstance(what, Timeline):
+        return what
+    if isinstance(what, Schedule):
+        return simulate(problem, what)
+    if what.timeline is not None:
+        return what.timeline
+    if what.schedule is not None:
+        return simulate(problem, what.schedule)
+    raise ProblemError(f"{what.solver} found no schedule ({what.status.value}"
+                       f"{': ' + what.message if what.message else ''}); nothing to draw")
+
+
+def gantt(problem: Problem, what: Result | Timeline | Schedule,
+          path: str | os.PathLike[str] | None = None, *, title: str | None = None) -> Figure:
+    """Gantt chart (one row per device) of a result, schedule or timeline; saved as PNG +
+    SVG when ``path`` is given."""
+    return plot_gantt(problem, timeline_of(problem, what), path, title=title)
+
+
+# --------------------------------------------------------------------------- compare
+def compare(
+    problem: Problem,
+    solvers: Iterable[str] = ("cpsat",),
+    *,
+    baselines: bool = True,
+    time_limit: float | None = 10.0,
+    workers: int = 2,
+    progress: Callable[[str], None] | None = None,
+    results: dict[str, Result] | None = None,
+) -> pd.DataFrame:
+    """One row per baseline and per backend (columns `COMPARE_COLUMNS`).
+
+    ``gain_pct`` is ``(best_baseline - objective) / best_baseline * 100``: positive when
+    the row beats every baseline. A backend that cannot express this problem
+    (`UnsupportedFeatureError`) gets status ``unsupported`` and its message instead of
+    a number. Pass a dict as ``results`` to receive the `Result` objects by row name.
+    """
+    names = list(solvers)
+    unknown = [s for s in names if s not in SOLVERS]
+    if unknown:
+        raise ProblemError(f"unknown solver(s) {', '.join(unknown)}; choose from "
+                           f"{', '.join(SOLVERS)}")
+    rows: list[dict[str, Any]] = []
+    got: dict[str, Result] = {}
+    if baselines:
+        if progress:
+            progress("running baselines")
+        for name, res in run_baselines(problem).items():
+            got[name] = res
+            rows.append(_row(name, "baseline", res))
+    for name in names:
+        if progress:
+            progress(f"solving with {name}")
+        try:
+            res = solve(problem, name, time_limit=time_limit, workers=workers,
+                        progress=progress)
+        except UnsupportedFeatureError as exc:
+            rows.append({"name": name, "kind": "solver", "status": "unsupported",
+                         "objective": None, "lower_bound": None, "gap": None,
+                         "solve_seconds": None, "message": str(exc)})
+            continue
+        got[name] = res
+        rows.append(_row(name, "solver", res))
+    best = min((r["objective"] for r in rows
+                if r["kind"] == "baseline" and r["objective"] is not None), default=None)
+    for r in rows:
+        r["gain_pct"] = (None if best is None or r["objective"] is None or best <= 0
+                         else (best - r["objective"]) / best * 100.0)
+    if results is not None:
+        results.update(got)
+    return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS)).astype(
+        {"objective": "float64", "gain_pct": "float64", "lower_bound": "float64",
+         "gap": "float64", "solve_seconds": "float64"})
+
+
+def _row(name: str, kind: str, res: Result) -> dict[str, Any]:
+    ok = res.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    return {"name": name, "kind": kind, "status": res.status.value,
+            "objective": res.objective if ok else None,
+            "lower_bound": res.lower_bound, "gap": res.gap,
+            "solve_seconds": res.solve_seconds, "message": res.message}
+
+
+# --------------------------------------------------------------------------- sweeps
+def sweep_switch_budget(
+    tables: TableRef | Sequence[TableRef],
+    budgets: Iterable[int] = (0, 1, 2, 3),
+    *,
+    platform: str = "xavier-agx",
+    solver: str = "cpsat",
+    time_limit: float | None = 10.0,
+    workers: int = 2,
+    contention: ContentionModel | str | None = "auto",
+    strength: float | None = None,
+    frames_per_round: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Latency and throughput optima for each switch budget T (for `plot_pareto`).
+
+    One row per budget: ``max_transitions``, ``latency_ms`` / ``latency_status`` /
+    ``latency_gap`` (makespan of one concurrent inference), ``period_ms`` /
+    ``throughput_fps`` / ``throughput_status`` / ``throughput_gap`` (steady-state stream).
+    With an exact solver that proves optimality, more switches are never worse: every
+    schedule with T switches is also allowed with T + 1.
+    """
+    specs = _specs(tables)
+    rows = []
+    for budget in budgets:
+        row: dict[str, Any] = {"max_transitions": int(budget)}
+        for objective, key in (("latency", "latency"), ("throughput", "throughput")):
+            problem = make_problem(specs, platform, objective, int(budget), contention,
+                                   strength, frames_per_round=frames_per_round
+                                   if objective == "throughput" else 1)
+            if progress:
+                progress(f"T={budget}: {objective}")
+            res = solve(problem, solver, time_limit=time_limit, workers=workers)
+            ok = res.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+            value = res.objective if ok else None
+            if key == "latency":
+                row["latency_ms"] = value
+            else:
+                row["period_ms"] = value
+                row["throughput_fps"] = None if value is None else 1000.0 / value
+            row[f"{key}_status"] = res.status.value
+            row[f"{key}_gap"] = res.gap
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["max_transitions", "latency_ms", "latency_status",
+                                       "latency_gap", "period_ms", "throughput_fps",
+                                       "throughput_status", "throughput_gap"]).astype(
+        {"latency_ms": "float64", "period_ms": "float64", "throughput_fps": "float64",
+         "latency_gap": "float64", "throughput_gap": "float64"})
+
+
+def sweep_contention(
+    tables: TableRef | Sequence[TableRef],
+    strengths: Iterable[float] = (0.0, 0.5, 1.0, 1.5, 2.0),
+    *,
+    objective: Objective | str = "latency",
+    max_transitions: int = 2,
+    platform: str = "xavier-agx",
+    solver: str = "cpsat",
+    time_limit: float | None = 10.0,
+    workers: int = 2,
+    frames_per_round: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """How much contention costs, and what knowing about it is worth, per strength.
+
+    For each strength: ``aware_ms`` is the solver's objective on the problem with that
+    contention; ``blind_ms`` is the contention-free optimum's schedule judged by the
+    simulator *with* that contention (what a contention-blind optimizer delivers);
+    ``best_baseline`` / ``baseline_ms`` the best baseline there; ``blind_penalty_pct`` =
+    ``(blind - aware) / aware * 100``. Tables need bandwidth columns (`assume_bandwidth`).
+    """
+    specs = _specs(tables)
+
+    def problem_at(strength: float) -> Problem:
+        return make_problem(specs, platform, objective, max_transitions, "none",
+                            strength, frames_per_round=frames_per_round)
+
+    blind = solve(problem_at(0.0), solver, time_limit=time_limit, workers=workers)
+    rows = []
+    for strength in strengths:
+        if progress:
+            progress(f"contention strength {strength:g}")
+        problem = problem_at(float(strength))
+        res = solve(problem, solver, time_limit=time_limit, workers=workers)
+        ok = res.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+        aware = res.objective if ok else None
+        blind_ms = (simulate(problem, blind.schedule).objective_ms
+                    if blind.schedule is not None else None)
+        base = [(r.objective, n) for n, r in run_baselines(problem).items()
+                if r.objective is not None and r.status is SolveStatus.FEASIBLE]
+        base_ms, base_name = min(base) if base else (None, None)
+        rows.append({
+            "strength": float(strength), "aware_ms": aware, "aware_status": res.status.value,
+            "blind_ms": blind_ms, "best_baseline": base_name, "baseline_ms": base_ms,
+            "contention_ms": None if res.timeline is None else
+            sum(t.contention_ms for t in res.timeline.segments),
+            "blind_penalty_pct": None if aware is None or blind_ms is None or aware <= 0
+            else (blind_ms - aware) / aware * 100.0,
+            "gain_vs_baseline_pct": None if aware is None or base_ms is None or base_ms <= 0
+            else (base_ms - aware) / base_ms * 100.0,
+        })
+    return pd.DataFrame(rows).astype(
+        {c: "float64" for c in ("aware_ms", "blind_ms", "baseline_ms", "contention_ms",
+                                "blind_penalty_pct", "gain_vs_baseline_pct")})
+
+
+def pareto_front(df: pd.DataFrame, x: str = "latency_ms", y: str = "throughput_fps"
+                 ) -> pd.DataFrame:
+    """The rows of ``df`` that no other row beats (lower ``x`` and higher ``y``), by ``x``."""
+    mask = pareto_mask([_num(v) for v in df[x]], [_num(v) for v in df[y]])
+    return df[mask].sort_values([x, y]).reset_index(drop=True)
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None or pd.isna(v) else float(v)
+
+
+def platforms() -> list[str]:
+    """Platform preset names for `make_problem`."""
+    from solvers.problem import PLATFORMS
+
+    return list(PLATFORMS)
+
+
+__all__ = [
+    "COMPARE_COLUMNS",
+    "SOLVERS",
+    "assume_bandwidth",
+    "compare",
+    "gantt",
+    "get_platform",
+    "load_table",
+    "make_problem",
+    "pareto_front",
+    "platforms",
+    "plot_gantt",
+    "plot_pareto",
+    "plot_solve_times",
+    "render",
+    "save_figure",
+    "simulate",
+    "solve",
+    "stored_tables",
+    "sweep_contention",
+    "sweep_switch_budget",
+    "timeline_of",
+]
+
