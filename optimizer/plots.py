@@ -271,22 +271,26 @@ def plot_pareto(points: Any, path: str | os.PathLike[str] | None = None, *,
 # --------------------------------------------------------------------------- solve times
 def plot_solve_times(records: Any, path: str | os.PathLike[str] | None = None, *,
                      title: str | None = None) -> Figure:
-    """Solve seconds (log scale) against groups per model, one line per solver (and case).
+    """Solve seconds (log scale) against groups per model, one line per series.
 
-    ``records``: a DataFrame or mappings with ``groups``, ``solve_seconds``, ``solver`` and
-    optionally ``case`` and ``status`` (marker: o optimal, s feasible, x unknown, v
-    infeasible, d unsupported).
+    ``records``: a DataFrame or mappings (e.g. ``benchmarks/results/solvers.json``) with
+    ``groups``, ``solve_seconds`` and ``solver``. A series is one solver on one kind of
+    case: ``series`` when given, else the solver plus whichever of ``objective_kind``,
+    ``models`` and ``contention`` the records carry, else the solver plus ``case``.
+    Markers give the ``status`` (o optimal, s feasible, x unknown, v infeasible, d
+    unsupported). Records whose ``groups`` is not a number (the published pair is
+    recorded as ``"published"``) are left out and counted in the title.
     """
     rows = _records(records)
     for r in rows:
         for key in ("groups", "solve_seconds", "solver"):
             if key not in r:
                 raise ValueError(f"plot_solve_times: record {r} lacks {key!r}")
+    usable = [r for r in rows if _finite(r["groups"]) and _finite(r["solve_seconds"])]
     series: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        name = str(r["solver"]) if not r.get("case") else f"{r['solver']} ({r['case']})"
-        series.setdefault(name, []).append(r)
-    fig = _new_figure(6.5, 4.2)
+    for r in usable:
+        series.setdefault(_series_name(r), []).append(r)
+    fig = _new_figure(7.0, 4.4)
     with matplotlib.rc_context(_RC):
         ax = fig.add_subplot()
         for k, name in enumerate(sorted(series)):
@@ -303,14 +307,32 @@ def plot_solve_times(records: Any, path: str | os.PathLike[str] | None = None, *
         ax.set_ylabel("solve time (s, log scale)")
         ax.grid(which="both", linewidth=0.3, alpha=0.6)
         handles: list[Any] = list(ax.get_legend_handles_labels()[0])
-        seen = sorted({str(r.get("status", "optimal")) for r in rows})
+        seen = sorted({str(r.get("status", "optimal")) for r in usable})
         handles += [Line2D([0], [0], marker=STATUS_MARKERS.get(s, "o"), linestyle="",
                            color="black", label=s) for s in seen]
-        ax.legend(handles=handles, fontsize=7, frameon=False)
-        ax.set_title(title or "solve time against problem size", fontsize=10)
+        ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0))
+        left_out = len(rows) - len(usable)
+        note = f" ({left_out} record(s) without a group count left out)" if left_out else ""
+        ax.set_title((title or "solve time against problem size") + note, fontsize=10)
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _series_name(r: Mapping[str, Any]) -> str:
+    if r.get("series"):
+        return str(r["series"])
+    parts = [str(r["solver"])]
+    if r.get("objective_kind"):
+        parts.append(str(r["objective_kind"]))
+    if r.get("models") not in (None, ""):
+        parts.append(f"{r['models']} models")
+    if r.get("contention"):
+        parts.append("contention")
+    if len(parts) == 1 and r.get("case"):
+        parts.append(str(r["case"]))
+    return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------- files
