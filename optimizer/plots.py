@@ -114,7 +114,7 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
         ax.set_yticks(range(len(devices)))
         ax.set_yticklabels([f"{d.value}\nbusy {timeline.busy_ms.get(d, 0.0):.3f} ms"
                             for d in devices], fontsize=8)
-        ax.set_ylim(len(devices) - 0.4, -0.6)
+        ax.set_ylim(len(devices) - 0.4, -0.8)
         right = span_end
         if timeline.round_period_ms:
             right = max(right, span_start + timeline.round_period_ms)
@@ -171,7 +171,7 @@ def _mark_span(ax: Any, problem: Problem, timeline: Timeline, span_start: float)
             ax.axvline(x, color="black", linestyle="--", linewidth=0.8)
         ax.annotate("", xy=(end, -0.5), xytext=(span_start, -0.5),
                     arrowprops={"arrowstyle": "<->", "linewidth": 0.8})
-        ax.text((span_start + end) / 2, -0.5, f"round period {timeline.round_period_ms:.3f} ms",
+        ax.text((span_start + end) / 2, -0.52, f"round period {timeline.round_period_ms:.3f} ms",
                 ha="center", va="bottom", fontsize=7)
     else:
         ax.axvline(timeline.makespan_ms, color="black", linestyle="--", linewidth=0.8)
