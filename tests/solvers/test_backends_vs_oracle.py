@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 from profiles.synthetic import synthetic_table
@@ -26,11 +26,13 @@ CONTENTION_ATOL_MS = 2e-5
 
 
 @st.composite
-def small_problems(draw: st.DrawFn) -> Problem:
-    n_jobs = draw(st.integers(1, 3))
-    platform = draw(st.sampled_from(["gpu-only", "xavier-agx", "xavier-agx"]))
-    objective = draw(st.sampled_from(["latency", "throughput"]))
-    contention = draw(st.sampled_from(["none", "auto"]))
+def small_problems(draw: st.DrawFn, latency_contention: bool = False) -> Problem:
+    n_jobs = draw(st.integers(2, 3) if latency_contention else st.integers(1, 3))
+    platform = draw(st.sampled_from(["xavier-agx"] if latency_contention else
+                                    ["gpu-only", "xavier-agx", "xavier-agx"]))
+    objective = draw(st.sampled_from(["latency"] if latency_contention else
+                                     ["latency", "throughput"]))
+    contention = draw(st.sampled_from(["auto"] if latency_contention else ["none", "auto"]))
     max_tr = draw(st.integers(0, 2))
     tables = []
     for j in range(n_jobs):
@@ -67,12 +69,27 @@ def _oracle(problem: Problem):  # -> Result
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(problem=small_problems())
 def test_backend_optimum_equals_oracle(backend: str, problem: Problem) -> None:
+    check_against_oracle(backend, problem)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=small_problems(latency_contention=True))
+def test_latency_contention_optimum_equals_oracle(backend: str, problem: Problem) -> None:
+    """Exact contention (overlap-linear slowdown, semi-active starts) against the oracle."""
+    check_against_oracle(backend, problem)
+
+
+def check_against_oracle(backend: str, problem: Problem) -> None:
     approx_contention = (problem.objective is Objective.THROUGHPUT
                          and problem.contention.enabled and len(problem.devices) > 1)
     # keep the oracle cheap (hypothesis draws plenty of smaller ones); throughput with
     # contention simulates up to thousands of rounds per order, so only tiny spaces there
     if count_space(problem) > (30 if approx_contention else 20_000):
+        event("skipped: oracle space too large")
         return
+    event(f"compared: {problem.objective.value}, contention "
+          f"{'on' if problem.contention.enabled else 'off'}")
     oracle = _oracle(problem)
     try:
         result = solve(problem, backend, time_limit=30)

@@ -1,0 +1,178 @@
+"""Solver benchmark: how fast the exact backends prove optimality, and on what.
+
+Cases (issue "Exact solvers"): 2 models x {10, 20, 30, 60, 120, 250} groups (latency and
+throughput), 3 and 4 models x 30 groups on GPU + 2 DLA, and the published GoogleNet +
+AlexNet pair; contention off (and on where listed). Synthetic tables use fixed seeds
+(`profiles.synthetic.synthetic_table`), so every run solves the same problems. Each record
+holds status, objective, lower bound, gap and the solve seconds of `solvers.solve.solve`
+(build + search + simulator), plus the machine, its load and the command.
+
+Usage: ``python benchmarks/solvers.py [--solver cpsat] [--time-limit 60] [--quick]
+[--only NAME ...]``; writes ``benchmarks/results/solvers.{json,md}`` atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from profiles.costtable import atomic_write_text, load_published  # noqa: E402
+from profiles.synthetic import synthetic_table  # noqa: E402
+from solvers.problem import Problem  # noqa: E402
+from solvers.solve import solve  # noqa: E402
+
+TARGETS = {
+    "latency-2x30": 1.0,
+    "latency-2x250": 30.0,
+    "latency-4x30": 30.0,
+}
+"""Issue targets: proven optimal within this many seconds."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    models: int
+    groups: int          # 0 = the published GoogleNet + AlexNet pair
+    objective: str
+    contention: str      # "none" or "auto"
+    max_transitions: int = 2
+
+
+def cases(quick: bool) -> list[Case]:
+    out: list[Case] = []
+    sizes = (10, 20, 30) if quick else (10, 20, 30, 60, 120, 250)
+    for objective in ("latency", "throughput"):
+        out.append(Case(f"{objective}-googlenet+alexnet", 2, 0, objective, "none"))
+        for g in sizes:
+            out.append(Case(f"{objective}-2x{g}", 2, g, objective, "none"))
+        for n in (3, 4):
+            out.append(Case(f"{objective}-{n}x30", n, 30, objective, "none"))
+    for g in (10, 30) if quick else (10, 30, 60):
+        out.append(Case(f"latency-2x{g}-contention", 2, g, "latency", "auto"))
+    out.append(Case("latency-3x30-contention", 3, 30, "latency", "auto"))
+    out.append(Case("throughput-2x30-contention", 2, 30, "throughput", "auto"))
+    return out
+
+
+def problem_of(case: Case) -> Problem:
+    if case.groups == 0:
+        tables = [load_published("googlenet_xavier"), load_published("alexnet_xavier")]
+    else:
+        tables = [synthetic_table(case.groups, seed, model=f"synth{seed}")
+                  for seed in range(1, case.models + 1)]
+    return Problem.create(tables, "xavier-agx", objective=case.objective,
+                          contention=case.contention, max_transitions=case.max_transitions)
+
+
+def run_case(case: Case, solver: str, time_limit: float, workers: int) -> dict[str, Any]:
+    problem = problem_of(case)
+    result = solve(problem, solver, time_limit=time_limit, workers=workers)
+    record: dict[str, Any] = {
+        "case": case.name, "models": case.models, "groups": case.groups or "published",
+        "objective_kind": case.objective, "contention": problem.contention.enabled,
+        "max_transitions": case.max_transitions, "solver": solver,
+        "status": result.status.value,
+        "objective_ms": _r(result.objective), "lower_bound_ms": _r(result.lower_bound),
+        "gap": _r(result.gap), "solve_seconds": round(result.solve_seconds, 3),
+        "search_seconds": result.stats.get("cpsat_wall_seconds"),
+        "canonical_phase": result.stats.get("canonical_phase"),
+        "message": result.message,
+    }
+    target = TARGETS.get(case.name)
+    if target is not None:
+        met = result.status.value == "optimal" and result.solve_seconds <= target
+        record["target_seconds"] = target
+        record["target_met"] = met
+        if not met:
+            record["target_miss"] = (
+                f"{result.solve_seconds:.2f} s vs {target} s, status {result.status.value}, "
+                f"gap {record['gap']}")
+    return record
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "uptime_at_start": load}
+
+
+def to_markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    lines = [
+        "# Solver benchmark results", "",
+        f"- command: `{doc['command']}`",
+        f"- date: {doc['date']}",
+        f"- machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}",
+        f"- load at start: `{m['uptime_at_start']}`; at end: `{doc['uptime_at_end']}`",
+        "  (the 2 cores were shared with other work: timings are pessimistic)",
+        f"- time limit per case: {doc['time_limit']} s, workers: {doc['workers']}", "",
+        "| case | contention | status | objective ms | lower bound ms | gap | seconds | "
+        "target |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["results"]:
+        target = ""
+        if "target_seconds" in r:
+            target = "met" if r["target_met"] else f"MISSED: {r['target_miss']}"
+        lines.append(f"| {r['case']} | {'on' if r['contention'] else 'off'} | {r['status']} | "
+                     f"{r['objective_ms']} | {r['lower_bound_ms']} | {r['gap']} | "
+                     f"{r['solve_seconds']} | {target} |")
+    lines += ["", "Notes:", ""] + [f"- {n}" for n in doc.get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--solver", default="cpsat")
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="small sizes only")
+    ap.add_argument("--only", nargs="*", help="case names to run")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "solvers"))
+    ap.add_argument("--note", action="append", default=[], help="a note for the record")
+    args = ap.parse_args(argv)
+    doc: dict[str, Any] = {
+        "command": "python benchmarks/solvers.py " + " ".join(argv or sys.argv[1:]),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(), "time_limit": args.time_limit, "workers": args.workers,
+        "results": [], "notes": args.note,
+    }
+    for case in cases(args.quick):
+        if args.only and case.name not in args.only:
+            continue
+        record = run_case(case, args.solver, args.time_limit, args.workers)
+        doc["results"].append(record)
+        print(json.dumps(record), flush=True)
+    doc["uptime_at_end"] = subprocess.run(["uptime"], capture_output=True, text=True,
+                                          check=False).stdout.strip()
+    atomic_write_text(args.out + ".json", json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(args.out + ".md", to_markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
