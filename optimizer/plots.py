@@ -24,6 +24,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
+from matplotlib.ticker import NullFormatter
 
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Timeline
@@ -175,8 +176,8 @@ def _mark_span(ax: Any, problem: Problem, timeline: Timeline, span_start: float)
                 ha="center", va="bottom", fontsize=7)
     else:
         ax.axvline(timeline.makespan_ms, color="black", linestyle="--", linewidth=0.8)
-        ax.text(timeline.makespan_ms, -0.5, f" makespan {timeline.makespan_ms:.3f} ms",
-                ha="left", va="bottom", fontsize=7)
+        ax.text(timeline.makespan_ms, -0.52, f"makespan {timeline.makespan_ms:.3f} ms ",
+                ha="right", va="bottom", fontsize=7)
 
 
 def _gantt_title(problem: Problem, timeline: Timeline) -> str:
@@ -303,6 +304,7 @@ def plot_solve_times(records: Any, path: str | os.PathLike[str] | None = None, *
                 ax.scatter([p["groups"]], [max(p["solve_seconds"], 1e-4)],
                            marker=STATUS_MARKERS.get(status, "o"), color=color, s=28, zorder=3)
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels clutter
         ax.set_xlabel("groups per model")
         ax.set_ylabel("solve time (s, log scale)")
         ax.grid(which="both", linewidth=0.3, alpha=0.6)
