@@ -43,7 +43,8 @@ def cmd_plot_pareto(args: argparse.Namespace, build_problem: Callable[..., Any])
     problem = build_problem(args)
     tables = [m.table for m in problem.models]
     frame = sweep_switch_budget(tables, budgets=budgets, platform=problem.platform.name,
-                                time_limit=args.time_limit)
+                                time_limit=args.time_limit, contention=problem.contention,
+                                frames_per_round=args.frames_per_round)
     paths = save_figure(plot_pareto(frame), args.output)
     front = pareto_front(frame)
     return _done(args, paths, {"points": json.loads(frame.to_json(orient="records")),
