@@ -1,0 +1,44 @@
+"""The ILP (HiGHS via OR-Tools MathOpt) and SAT (glucose4 + an exact timing theory)
+backends: hand-checked optima, the oracle on random small problems, refusals,
+infeasibility, determinism and time limits (cases in exact_backend_cases.py).
+
+Both refuse latency contention (CP-SAT handles it), so these cases are theirs alone; the
+shared backend-vs-oracle properties in test_backends_vs_oracle.py cover CP-SAT too."""
+
+from __future__ import annotations
+
+import exact_backend_cases as cases
+import pytest
+
+BACKENDS = pytest.mark.parametrize("backend_name", ["ilp", "sat"])
+
+
+@BACKENDS
+def test_hand_checked_optima(backend_name: str) -> None:
+    cases.hand_cases(backend_name)
+
+
+@BACKENDS
+@pytest.mark.parametrize("seed", range(12))
+def test_matches_exhaustive_oracle(backend_name: str, seed: int) -> None:
+    cases.check_against_oracle(backend_name, seed)
+
+
+@BACKENDS
+def test_contention_refused_in_latency_and_bounded_in_throughput(backend_name: str) -> None:
+    cases.contention_cases(backend_name)
+
+
+@BACKENDS
+def test_infeasible_is_a_status(backend_name: str) -> None:
+    cases.infeasible_cases(backend_name)
+
+
+@BACKENDS
+def test_same_problem_same_schedule(backend_name: str) -> None:
+    cases.deterministic(backend_name)
+
+
+@BACKENDS
+def test_time_limit_gives_feasible_or_unknown(backend_name: str) -> None:
+    cases.time_limited(backend_name)
