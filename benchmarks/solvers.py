@@ -154,7 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="case names to run")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "solvers"))
     ap.add_argument("--note", action="append", default=[], help="a note for the record")
+    ap.add_argument("--render-only", action="store_true",
+                    help="re-render the .md from the recorded .json, adding --note lines")
     args = ap.parse_args(argv)
+    if args.render_only:
+        doc = json.loads(Path(args.out + ".json").read_text(encoding="utf-8"))
+        doc["notes"] = list(doc.get("notes", [])) + list(args.note)
+        atomic_write_text(args.out + ".json", json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(args.out + ".md", to_markdown(doc))
+        return 0
     doc: dict[str, Any] = {
         "command": "python benchmarks/solvers.py " + " ".join(argv or sys.argv[1:]),
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
