@@ -15,7 +15,7 @@ setup: $(BIN)/layerswap
 
 # Main job on the embedded default: GoogleNet + AlexNet (HaX-CoNN Xavier figures).
 run: setup
-	$(BIN)/layerswap solve --plot out/default_gantt.png
+	$(BIN)/layerswap solve
 
 test: setup
 	$(BIN)/ruff check .

@@ -23,6 +23,8 @@ from profiles.errors import LayerswapError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION = range(6)
 DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
+DEFAULT_GANTT = "out/default_gantt.png"
+
 SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
 
 EPILOG = """\
@@ -189,11 +191,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.output and result.schedule is not None:
         save_schedule_file(args.output, problem, result.schedule, result)
         written["schedule"] = str(args.output)
-    if args.plot and result.timeline is not None:
+    plot = args.plot
+    if plot is None and not args.tables and not args.no_plot:
+        plot = DEFAULT_GANTT  # the embedded default demo always shows its chart
+    if plot and result.timeline is not None:
         from optimizer.plots import plot_gantt, save_figure
 
         fig = plot_gantt(problem, result.timeline)
-        written["plot"] = [str(p) for p in save_figure(fig, args.plot)]
+        written["plot"] = [str(p) for p in save_figure(fig, plot)]
     if args.json:
         doc = result_to_dict(problem, result)
         doc["written"] = written
@@ -390,7 +395,10 @@ typical flow:
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write the self-contained schedule (problem + schedule) as JSON")
     p.add_argument("--plot", metavar="FILE.png",
-                   help="write the Gantt chart (PNG and SVG next to it)")
+                   help="write the Gantt chart (PNG and SVG next to it); with no TABLE it "
+                        f"defaults to {DEFAULT_GANTT}")
+    p.add_argument("--no-plot", action="store_true",
+                   help="do not write the default pair's Gantt chart")
 
     p = add("simulate", cmd_simulate, "judge a saved schedule with the event-driven simulator",
             "  layerswap simulate schedule.json\n  layerswap simulate schedule.json --json")

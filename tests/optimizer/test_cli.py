@@ -17,6 +17,13 @@ from profiles import load_published
 REQUIRED_SOLVE_KEYS = {"status", "objective", "lower_bound", "solve_seconds", "solver", "models"}
 
 
+
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    """Commands run in a scratch folder: the default solve writes out/default_gantt.*."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -70,15 +77,27 @@ def test_console_script_is_installed_and_runs():
 
 
 # ---------------------------------------------------------------------- solve
-def test_solve_without_arguments_solves_the_default_pair(capsys):
-    code, out, err = run(capsys, "solve", "--time-limit", "20")
+def test_solve_without_arguments_solves_the_default_pair_and_draws_it(capsys, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "solve")
     assert code == 0, err
     assert "googlenet" in out and "alexnet" in out
     assert "->" in out  # names a transition
+    assert (tmp_path / "out" / "default_gantt.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "default_gantt.svg").exists()
+    assert "wrote plot" in out
+
+
+def test_no_plot_and_explicit_tables_write_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "solve", "--no-plot")[0] == 0
+    assert run(capsys, "solve", "googlenet_xavier", "alexnet_xavier")[0] == 0
+    assert not (tmp_path / "out").exists()
 
 
 def test_solve_json_follows_the_contract(capsys):
-    code, doc = run_json(capsys, "solve", "--time-limit", "20")
+    code, doc = run_json(capsys, "solve", "--time-limit", "20", "--no-plot")
     assert code == 0
     assert set(doc) >= REQUIRED_SOLVE_KEYS
     assert doc["status"] in {"optimal", "feasible"}

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from optimizer.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    """Commands run in a scratch folder: the default solve writes out/default_gantt.*."""
+    monkeypatch.chdir(tmp_path)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
