@@ -175,6 +175,21 @@ def main(argv: list[str] | None = None) -> int:
         record = run_case(case, args.solver, args.time_limit, args.workers)
         doc["results"].append(record)
         print(json.dumps(record), flush=True)
+    if args.only and Path(args.out + ".json").exists():
+        # re-run of some cases: keep the other recorded cases, replace these
+        old = json.loads(Path(args.out + ".json").read_text(encoding="utf-8"))
+        fresh = {r["case"]: r for r in doc["results"]}
+        for r in doc["results"]:
+            r["rerun"] = doc["date"]
+        merged = [fresh.pop(r["case"], r) for r in old["results"]] + list(fresh.values())
+        doc["results"] = merged
+        rerun = (f"{doc['date']}: re-ran {', '.join(args.only)} (`{doc['command']}`, "
+                 f"load at start `{doc['machine']['uptime_at_start']}`)")
+        doc["notes"] = [*old.get("notes", []), rerun]
+        doc["command"] = old["command"]
+        doc["date"] = old["date"]
+        doc["machine"] = old["machine"]
+        doc["time_limit"] = old["time_limit"]
     doc["uptime_at_end"] = subprocess.run(["uptime"], capture_output=True, text=True,
                                           check=False).stdout.strip()
     atomic_write_text(args.out + ".json", json.dumps(doc, indent=2) + "\n")

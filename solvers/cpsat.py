@@ -640,6 +640,10 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         params.max_time_in_seconds = float(options.time_limit)
     params.log_search_progress = bool(options.log)
     params.linearization_level = LINEARIZATION
+    if len(model.jobs) >= GROUP_VIEW_MIN_JOBS and params.num_workers > 1:
+        # measured on 4 x 30: the LB-tree-search worker lifts the proven bound from 13.33
+        # to 13.85 ms (incumbent 13.99) in 60 s; on 2 jobs the default portfolio is faster
+        params.extra_subsolvers.append("lb_tree_search")
     if model.throughput:
         to_ms_factor = 1.0 / (1_000_000 * problem.frames_per_round)
     else:
