@@ -46,10 +46,17 @@ Symmetry and dominance (each provably safe):
   instance order (permute instances of any solution otherwise).
 - Throughput offsets are translation invariant: the earliest first-slot start is 0.
 
-Determinism: CP-SAT runs with a fixed seed and ``interleave_search`` (deterministic
-whatever the number of workers) when several workers are asked for; the extracted order
-is sorted by start, ties by job and slot. A wall-clock time limit can still stop two runs
-at different points; a run that proves optimality returns the same schedule every time.
+Redundant, for the search only (exact, implied by the model above): device loads
+(``objective >= load of every device``), a group-level LP view for 3+ jobs (every group in
+exactly one slot on one device, ``base`` = the sum of its groups' costs), an
+``lb_tree_search`` worker for 3+ jobs, and bisection on the period in throughput mode.
+
+Determinism: parallel CP-SAT workers race, so on ties two runs could return different
+optimal schedules. When a run proves optimality with several workers, a second phase
+re-finds a schedule with the objective fixed to the optimum using one worker, a fixed
+seed, no hint and a *deterministic* time limit: the same problem and options give the
+same schedule. The extracted device order is sorted by start, ties by job and slot. A run
+stopped by the wall-clock limit (status feasible) is not reproducible by nature.
 """
 
 from __future__ import annotations

@@ -89,9 +89,13 @@ def test_time_limit_returns_best_schedule_with_gap() -> None:
         assert result.gap is not None and result.gap > 0
 
 
-def test_same_problem_same_schedule() -> None:
-    problem = Problem.create([synthetic_table(20, 1), synthetic_table(20, 2)], "xavier-agx",
-                             max_transitions=2, contention="none")
+@pytest.mark.parametrize(("objective", "contention", "groups"),
+                         [("latency", "none", 20), ("throughput", "none", 8),
+                          ("latency", "auto", 5)])
+def test_same_problem_same_schedule(objective: str, contention: str, groups: int) -> None:
+    problem = Problem.create([synthetic_table(groups, 1), synthetic_table(groups, 2)],
+                             "xavier-agx", max_transitions=2, contention=contention,
+                             objective=objective)
     first = solve(problem, time_limit=60)
     second = solve(problem, time_limit=60)
     assert first.status is SolveStatus.OPTIMAL
