@@ -76,7 +76,8 @@ def solve(
     if workers < 1:
         raise ProblemError(f"workers must be >= 1, got {workers}")
     t0 = time.perf_counter()
-    hint_schedule, hint_note = _hint(problem, hint)
+    # the oracle enumerates everything: a hint would only cost the greedy run
+    hint_schedule, hint_note = _hint(problem, None if solver == "exhaustive" else hint)
     options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            hint=hint_schedule, log=log, progress=progress)
     answer = backend(problem, options)
