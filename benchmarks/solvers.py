@@ -27,7 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from profiles.costtable import atomic_write_text, load_published  # noqa: E402
+from profiles.costtable import load_published  # noqa: E402
+from profiles.fileio import atomic_write_text  # noqa: E402
 from profiles.synthetic import synthetic_table  # noqa: E402
 from solvers.problem import Problem  # noqa: E402
 from solvers.solve import solve  # noqa: E402

@@ -341,7 +341,8 @@ def cmd_regress(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json({"updated": [str(p) for p in paths]})
         else:
-            _console().print(f"updated {len(paths)} expectation file(s) in {args.directory}")
+            folder = paths[0].parent if paths else args.directory
+            _console().print(f"updated {len(paths)} expectation file(s) in {folder}")
         return EXIT_OK
     failures = check_expectations(args.directory)
     if args.json:

@@ -12,10 +12,10 @@ schedules themselves.
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 from matplotlib.ticker import NullFormatter
 
+from profiles.fileio import atomic_write_bytes
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Timeline
 
@@ -345,22 +346,14 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> tuple[Path, Path]:
     target = Path(path)
     if target.suffix.lower() in (".png", ".svg"):
         target = target.with_suffix("")
-    target.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for fmt, metadata in (("png", {"Software": None}),
                           ("svg", {"Date": None, "Creator": None})):
-        dest = target.with_name(f"{target.name}.{fmt}")
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".{fmt}", dir=dest.parent)
-        os.close(fd)
-        try:
-            with matplotlib.rc_context(_RC):
-                fig.savefig(tmp, format=fmt, dpi=DPI, metadata=metadata)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a figure is meant to be shared
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        out.append(dest)
+        buffer = io.BytesIO()
+        with matplotlib.rc_context(_RC):
+            fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+        out.append(atomic_write_bytes(target.with_name(f"{target.name}.{fmt}"),
+                                      buffer.getvalue()))
     return out[0], out[1]
 
 

@@ -14,7 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from profiles.costtable import atomic_write_text, load_published, published_names
+from profiles.costtable import load_published, published_names
+from profiles.fileio import atomic_write_text
 from solvers.errors import ProblemError
 
 RELATIVE_TOLERANCE = 1e-6

@@ -22,7 +22,6 @@ import csv
 import io
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from profiles.errors import ProfileError
+from profiles.fileio import atomic_write_text
 
 SOURCES = ("measured", "estimated", "published", "synthetic")
 """Allowed values of the ``source`` metadata key.
@@ -427,21 +427,6 @@ def _row_from_mapping(rec: Mapping[str, Any], src: str, index: int) -> GroupCost
     return GroupCost(**kwargs)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def published_names() -> list[str]:
     """Names of the stored tables in ``profiles/data`` (without ``.csv``)."""
     return sorted(p.name[:-4] for p in resources.files("profiles.data").iterdir()
@@ -470,7 +455,6 @@ __all__ = [
     "SOURCES",
     "CostTable",
     "GroupCost",
-    "atomic_write_text",
     "load_published",
     "published_names",
     "replace_rows",

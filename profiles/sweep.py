@@ -47,7 +47,6 @@ import math
 import os
 import re
 import shlex
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +54,9 @@ from typing import Any
 
 import numpy as np
 
-from profiles.costtable import CostTable, GroupCost, atomic_write_text
+from profiles.costtable import CostTable, GroupCost
 from profiles.errors import ProfileError
+from profiles.fileio import atomic_write_bytes, atomic_write_text
 from profiles.graph import LayerGraph
 
 MANIFEST_NAME = "sweep_plan.json"
@@ -244,7 +244,7 @@ class SweepPlan:
         out = Path(out_dir)
         (out / "models").mkdir(parents=True, exist_ok=True)
         for rel, proto in sorted(self.derived.items()):
-            _atomic_write_bytes(out / rel, proto.SerializeToString())
+            atomic_write_bytes(out / rel, proto.SerializeToString())
         atomic_write_text(out / MANIFEST_NAME,
                           json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n")
         script = atomic_write_text(out / SCRIPT_NAME, self.script())
@@ -511,18 +511,6 @@ def _check_layer_names(proto: Any, graph: LayerGraph) -> None:
         if "," in node.name:
             raise ProfileError("a node name contains ',' which --layerDeviceTypes uses as its "
                                "separator; rename it", source=graph.source, entry=node.name)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------- results

@@ -269,7 +269,7 @@ def _r(x: float | None) -> float | None:
 def save_schedule_file(path: str, problem: Problem, schedule: Schedule,
                        result: Result | None = None) -> None:
     """Write a self-contained schedule file (problem + schedule [+ result summary])."""
-    from profiles.costtable import atomic_write_text
+    from profiles.fileio import atomic_write_text
 
     doc = {"format": SCHEDULE_FORMAT, "problem": problem.to_dict(),
            "schedule": schedule.to_dict()}
