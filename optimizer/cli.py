@@ -253,9 +253,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if bad:
         raise CommandError(f"--solvers: unknown {', '.join(bad)}; choose from "
                            f"{', '.join(SOLVER_CHOICES)}")
-    progress = None if args.json else _progress_printer()
-    frame = compare(problem, solvers=solvers, time_limit=args.time_limit,
-                    workers=args.workers, progress=progress)
+    with _step_progress(len(solvers) + 1, enabled=not args.json) as progress:
+        frame = compare(problem, solvers=solvers, time_limit=args.time_limit,
+                        workers=args.workers, progress=progress)
     records = json.loads(frame.to_json(orient="records"))
     if args.json:
         _emit_json({"objective_kind": problem.objective.value,
@@ -268,9 +268,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = Table(title=f"{' + '.join(j.name for j in problem.jobs)} on "
                         f"{problem.platform.name} ({problem.objective.value})")
     for col, justify in (("name", "left"), ("kind", "left"), (unit, "right"),
-                         ("gain vs best baseline", "right"), ("status", "left"),
-                         ("gap", "right"), ("solve s", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+                         ("gain", "right"), ("status", "left"), ("gap", "right"),
+                         ("solve s", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.caption = ("gain: over the best baseline; gap: to the proven lower bound "
+                     "(the solver's, or a cheap load/chain bound for baselines)")
     for r in records:
         table.add_row(r["name"], r["kind"], _fmt(r.get("objective"), "{:.4f}"),
                       _fmt(r.get("gain_pct"), "{:+.1f} %"), str(r.get("status", "")),
@@ -283,11 +285,29 @@ def _fmt(value: Any, spec: str) -> str:
     return "—" if value is None else spec.format(value)
 
 
-def _progress_printer() -> Callable[[str], None] | None:
-    if not sys.stderr.isatty():
-        return None
-    con = _console(stderr=True)
-    return lambda msg: con.print(f"[dim]{msg}[/dim]")
+@contextmanager
+def _step_progress(steps: int, *, enabled: bool):
+    """A progress bar on stderr (terminals only) fed by one-line progress messages: the
+    top-level ones ('running baselines', 'solving with X') advance it, the others (a
+    backend's own news) update its text."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=steps)
+        started = [False]
+
+        def report(message: str) -> None:
+            if message.startswith(("running baselines", "solving with")):
+                if started[0]:
+                    bar.advance(task)
+                started[0] = True
+            bar.update(task, description=message[:60])
+
+        yield report
 
 
 def cmd_tables(args: argparse.Namespace) -> int:

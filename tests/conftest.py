@@ -9,8 +9,16 @@ raised, never skip a wrong answer.
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
+from hypothesis import settings
+
+# CI runs the same examples every time (a red run can be replayed); locally hypothesis
+# explores new ones on each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 EXACT_BACKENDS = ("cpsat", "ilp", "sat")
 
