@@ -4,7 +4,7 @@ The backend (looked up lazily by module path: no import-time registry) returns a
 `BackendAnswer`; `solve` then validates the schedule, re-times it with the simulator
 (`solvers.simulator.simulate`), and reports the simulator's objective, never the
 backend's own claim. The lower bound is the larger of the backend's proven bound and a
-cheap bound (`solvers.bounds.lower_bound` when available), capped at the objective. The
+cheap bound (`solvers.bounds.lower_bound`), capped at the objective. The
 backend's objective is compared with the simulator's; the difference goes to ``stats``
 (``objective_mismatch`` is set when it exceeds 1e-6 relative plus a few ns, which on an
 ``optimal`` claim is a bug that the tests make loud).
@@ -18,9 +18,12 @@ from collections.abc import Callable
 from typing import Any
 
 from solvers.backend import Backend, BackendAnswer, SolveOptions
+from solvers.baselines import greedy
+from solvers.bounds import lower_bound
 from solvers.errors import ProblemError
 from solvers.problem import Objective, Problem
 from solvers.schedule import Result, Schedule, SolveStatus, Timeline
+from solvers.simulator import simulate
 
 SOLVERS: tuple[str, ...] = ("cpsat", "ilp", "sat", "exhaustive")
 """Backend names accepted by `solve` (the default first)."""
@@ -101,8 +104,6 @@ def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, 
                       None if status is SolveStatus.INFEASIBLE else
                       _max_opt(answer.bound_ms, cheap),
                       seconds, stats, answer.message)
-    from solvers.simulator import simulate
-
     schedule = answer.schedule
     schedule.validate(problem)
     timeline: Timeline = simulate(problem, schedule)
@@ -130,13 +131,9 @@ def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, 
                   message)
 
 
-def cheap_lower_bound(problem: Problem) -> float | None:
-    """`solvers.bounds.lower_bound` if that module is present (ms), else None."""
-    try:
-        bounds = importlib.import_module("solvers.bounds")
-    except ImportError:
-        return None
-    return float(bounds.lower_bound(problem))
+def cheap_lower_bound(problem: Problem) -> float:
+    """The load/chain bound of `solvers.bounds.lower_bound` (ms)."""
+    return float(lower_bound(problem))
 
 
 def _max_opt(a: float | None, b: float | None) -> float | None:
@@ -152,11 +149,7 @@ def _hint(problem: Problem, hint: str | Schedule | None) -> tuple[Schedule | Non
         return hint, "given schedule"
     if hint != "greedy":
         raise ProblemError(f"hint must be 'greedy', a Schedule or None, not {hint!r}")
-    try:
-        baselines = importlib.import_module("solvers.baselines")
-    except ImportError:
-        return None, "greedy baseline unavailable (solvers.baselines missing)"
-    result = baselines.greedy(problem)
+    result = greedy(problem)
     if result.schedule is None:
         return None, f"greedy baseline found no schedule ({result.message})"
     return result.schedule, f"greedy baseline ({result.objective} ms)"
