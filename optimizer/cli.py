@@ -90,6 +90,8 @@ def _add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True) -> 
                         "tables have bandwidth columns (default: %(default)s)")
     g.add_argument("--contention-strength", type=float, default=None, metavar="X",
                    help="scale the contention loss rates (0 = off, 1 = preset)")
+    g.add_argument("--contention-model", metavar="FILE.json", default=None,
+                   help="use a calibrated contention model (`layerswap calibrate -o`)")
     g.add_argument("--frames-per-round", type=int, default=1, metavar="F",
                    help="throughput: frames per round; each model gets F instances that "
                         "may be partitioned differently (default: %(default)s)")
@@ -145,11 +147,16 @@ def _build_problem(args: argparse.Namespace):
 
     refs = list(getattr(args, "tables", None) or DEFAULT_TABLES)
     tables = [_resolve_table(r) for r in refs]
+    contention: Any = args.contention
+    if args.contention_model:
+        from solvers.contention import load_contention_model
+
+        contention = load_contention_model(args.contention_model)
     problem = Problem.create(
         tables, args.platform, objective=args.objective,
         max_transitions=args.max_transitions, loadable_limit=args.loadable_limit,
         pins=[*_parse_pins(args.pin, False), *_parse_pins(args.forbid, True)],
-        contention=args.contention, frames_per_round=args.frames_per_round,
+        contention=contention, frames_per_round=args.frames_per_round,
         weights=_parse_mapping(args.weight, "weight"),
         deadlines=_parse_mapping(args.deadline, "deadline"))
     if args.contention_strength is not None:
@@ -398,7 +405,7 @@ typical flow:
     def add(name: str, func: Callable[[argparse.Namespace], int], help_: str, examples: str,
             *, json_flag: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_,
-                           epilog="examples:\n" + examples + "\n" + EPILOG,
+                           epilog="examples:\n" + examples + "\n\n" + EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         if json_flag:
             p.add_argument("--json", action="store_true",
@@ -452,6 +459,7 @@ typical flow:
                    help="expectation folder (default: tests/expected in the source tree)")
 
     _add_profile_commands(sub, add)
+    _add_calibrate_command(add)
     _add_plot_commands(sub, add)
     return parser
 
@@ -460,6 +468,12 @@ def _add_profile_commands(sub, add) -> None:
     from optimizer import cli_profiles
 
     cli_profiles.register(sub, add)
+
+
+def _add_calibrate_command(add) -> None:
+    from optimizer import cli_calibrate
+
+    cli_calibrate.register(add)
 
 
 def _add_plot_commands(sub, add) -> None:

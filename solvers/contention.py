@@ -333,3 +333,40 @@ def calibrate(samples: Sequence[object], *, kind: str,
         rmse=float(np.sqrt(np.mean(resid ** 2))), max_abs_error=float(np.max(np.abs(resid))),
         rmse_ms=float(np.sqrt(np.mean((pred_ms - corun) ** 2))),
         residuals=tuple(float(r) for r in resid))
+
+
+# ---------------------------------------------------------------------- files
+CONTENTION_FORMAT = "layerswap.contention/1"
+
+
+def save_contention_model(path: str, model: ContentionModel,
+                          fit: Mapping[str, Any] | None = None) -> None:
+    """Write ``model`` (and an optional fit report) as JSON, atomically."""
+    import json
+
+    from profiles.fileio import atomic_write_text
+
+    doc = {"format": CONTENTION_FORMAT, "model": model.to_dict(), "fit": dict(fit or {})}
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
+def load_contention_model(path: str) -> ContentionModel:
+    """Read a file written by `save_contention_model` (`layerswap calibrate -o`)."""
+    import json
+    from pathlib import Path
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProblemError(f"{path}: cannot read the contention model ({exc.strerror})") \
+            from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(f"{path}: not JSON ({exc}); write one with `layerswap calibrate "
+                           "-o FILE`") from exc
+    if not isinstance(doc, dict) or doc.get("format") != CONTENTION_FORMAT:
+        raise ProblemError(f"{path}: not a layerswap contention model (expected format "
+                           f"{CONTENTION_FORMAT!r}); write one with `layerswap calibrate -o`")
+    try:
+        return ContentionModel.from_dict(doc["model"])
+    except (KeyError, ProblemError) as exc:
+        raise ProblemError(f"{path}: {exc}") from exc
