@@ -30,6 +30,13 @@ def _span(problem: Problem, job: int, first: int, last: int) -> str:
     return f" layers {a}..{b},"
 
 
+def _message(result: Result) -> str:
+    """The backend's message without a leading repeat of the status word."""
+    prefix = f"{result.status.value}:"
+    text = result.message.strip()
+    return text[len(prefix):].strip() if text.lower().startswith(prefix) else text
+
+
 def _ms(x: float | None) -> str:
     return "-" if x is None else f"{x:.4f} ms"
 
@@ -40,7 +47,7 @@ def render_text(problem: Problem, what: Result | Timeline | Schedule,
     header: list[str] = []
     if isinstance(what, Result):
         header.append(f"solver {what.solver}: {what.status.value}"
-                      + (f" ({what.message})" if what.message else ""))
+                      + (f" ({_message(what)})" if what.message else ""))
         if what.schedule is None:
             return "\n".join([*header, "no schedule"]) + "\n"
         schedule = what.schedule
