@@ -51,6 +51,19 @@ Redundant, for the search only (exact, implied by the model above): device loads
 exactly one slot on one device, ``base`` = the sum of its groups' costs), an
 ``lb_tree_search`` worker for 3+ jobs, and bisection on the period in throughput mode.
 
+Search setup for latency without contention from 3 jobs on (measured on the benchmark's
+3 x 30 / 4 x 30, 2 workers): LP linearization level 2, and two full workers, the LP tree
+search (raises the bound) and an LP-free search (refutes device orders by propagation
+alone): 3 x 30 is proven optimal in ~5 s instead of ending at a 2-4 % gap after 40 s; the
+canonical phase runs LP-free there (with the LP it exhausted its budget on 3 x 30).
+Measured and *not* kept (no gain on 4 x 30 within 30-40 s): per-device energetic bounds
+(objective >= earliest start + load + shortest tail), the two DLA cores as a capacity-2
+cumulative, domains cut to a known upper bound, a per-job configuration view (one Boolean
+per cut pattern: its LP equals the group view's bound, 13.86 ms, and presolve takes 10 s),
+a devices-first decision strategy and feasibility search below the incumbent. What 4 x 30
+lacks is combinatorial: its loads-only relaxation is already 13.916 ms (CP-SAT, 26 s) and
+its optimum lies in [13.916, 13.995] ms; sequencing decides the rest.
+
 Determinism: parallel CP-SAT workers race, so on ties two runs could return different
 optimal schedules. When a run proves optimality with several workers, a second phase
 re-finds a schedule with the objective fixed to the optimum using one worker, a fixed
@@ -78,6 +91,9 @@ THROUGHPUT_BISECT = True
 on the modulo model (a 5-group pair reached the optimum only with this on)."""
 LINEARIZATION = 1
 """CP-SAT linearization level (2 was measured: no gain on 2 x 60 / 2 x 250)."""
+MANY_JOBS_WORKERS = ("lb_tree_search", "no_lp")
+"""The two full workers for latency without contention from GROUP_VIEW_MIN_JOBS jobs on
+with 2 workers (other worker counts keep CP-SAT's portfolio plus ``lb_tree_search``)."""
 LINEARIZATION_MANY_JOBS = 2
 """Linearization level for latency without contention from GROUP_VIEW_MIN_JOBS jobs on:
 measured on 4 x 30 (2 workers, 30 s), level 2 lifts the proven bound from 13.82 to 13.865 ms
@@ -657,7 +673,15 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if (len(model.jobs) >= GROUP_VIEW_MIN_JOBS and not model.throughput
             and not model.contention):
         params.linearization_level = LINEARIZATION_MANY_JOBS
-    if len(model.jobs) >= GROUP_VIEW_MIN_JOBS and params.num_workers > 1:
+    many_latency = (len(model.jobs) >= GROUP_VIEW_MIN_JOBS and not model.throughput
+                    and not model.contention)
+    if many_latency and params.num_workers == 2:
+        # two full workers: the LP tree search raises the bound, the LP-free search refutes
+        # orders by propagation alone (measured: 3 x 30 proven optimal in 3.3 s, vs a 2-4 %
+        # gap at 40 s with lb_tree_search + interleaved LNS only)
+        params.subsolvers.extend(MANY_JOBS_WORKERS)
+        params.num_full_subsolvers = len(MANY_JOBS_WORKERS)
+    elif len(model.jobs) >= GROUP_VIEW_MIN_JOBS and params.num_workers > 1:
         # measured on 4 x 30: the LB-tree-search worker lifts the proven bound from 13.33
         # to 13.85 ms (incumbent 13.99) in 60 s; on 2 jobs the default portfolio is faster
         params.extra_subsolvers.append("lb_tree_search")
@@ -683,7 +707,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
         if code == cp_model.OPTIMAL and params.num_workers > 1:
-            canonical = _canonical_solution(problem, options, round(solver.objective_value))
+            canonical = _canonical_solution(problem, options, round(solver.objective_value),
+                                            lp_free=many_latency)
             stats["canonical_phase"] = "done" if canonical else "skipped (limit), parallel answer"
             if canonical is not None:
                 schedule, starts = canonical
@@ -720,7 +745,8 @@ CANONICAL_DETERMINISTIC_LIMIT = 20.0
 """Deterministic-time budget of the canonicalisation phase (not wall-clock: reproducible)."""
 
 
-def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int
+def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
+                        lp_free: bool = False
                         ) -> tuple[Schedule, dict[SegmentRef, int]] | None:
     """Re-find an optimal schedule with one deterministic worker and no hint.
 
@@ -737,6 +763,10 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = options.seed
     solver.parameters.max_deterministic_time = CANONICAL_DETERMINISTIC_LIMIT
+    if lp_free:
+        # 3+ jobs carry the group-level LP view: with the LP the single worker ran out of
+        # its budget on 3 x 30 (20 deterministic s); without it, it found the schedule in 1 s
+        solver.parameters.linearization_level = 0
     code = solver.solve(model.m)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
