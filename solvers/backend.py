@@ -15,7 +15,9 @@ from solvers.problem import Device, Problem
 from solvers.schedule import Schedule, SolveStatus
 
 NS_PER_MS = 1_000_000
-"""Integer backends count time in nanoseconds (docs/model.md section 6)."""
+"""Integer backends count time in nanoseconds (docs/model.md section 6)..."""
+FINE_UNITS_PER_MS = 10_000_000
+"""... or in 100 ps units where rounding accumulates (CP-SAT with contention)."""
 
 
 def to_ns(ms: float) -> int:
@@ -59,9 +61,14 @@ class IntegerJob:
     allowed: tuple[frozenset[Device], ...]
 
 
-def integer_view(problem: Problem) -> tuple[IntegerJob, ...]:
-    """Integer (ns) costs of every job. Ineligible DLA groups get prefix entries computed
-    with 0 cost; use ``allowed`` to forbid them, never the prefix values."""
+def integer_view(problem: Problem, units_per_ms: int = NS_PER_MS) -> tuple[IntegerJob, ...]:
+    """Integer costs of every job (ns by default; ``units_per_ms`` sets the unit).
+    Ineligible DLA groups get prefix entries computed with 0 cost; use ``allowed`` to
+    forbid them, never the prefix values."""
+
+    def units(ms: float) -> int:
+        return round(ms * units_per_ms)
+
     out = []
     for job in problem.jobs:
         table = problem.table(job.index)
@@ -70,7 +77,7 @@ def integer_view(problem: Problem) -> tuple[IntegerJob, ...]:
             acc, sums = 0, [0]
             for row in table.rows:
                 cost = row.gpu_ms if kind == "gpu" else row.dla_ms
-                acc += to_ns(cost) if cost is not None else 0
+                acc += units(cost) if cost is not None else 0
                 sums.append(acc)
             prefix[kind] = tuple(sums)
         trans: dict[tuple[str, str], tuple[int | None, ...]] = {}
@@ -84,7 +91,7 @@ def integer_view(problem: Problem) -> tuple[IntegerJob, ...]:
                 if pair == ("dla", "dla"):
                     a = None if row.dla_to_gpu_ms is None or row.gpu_to_dla_ms is None \
                         else row.dla_to_gpu_ms + row.gpu_to_dla_ms
-                values.append(None if a is None else to_ns(a))
+                values.append(None if a is None else units(a))
             trans[pair] = tuple(values)
         out.append(IntegerJob(table.n_groups, prefix, trans,
                               tuple(problem.allowed(job.index, g)

@@ -82,7 +82,16 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from solvers.backend import BackendAnswer, IntegerJob, SolveOptions, integer_view, to_ms, to_ns
+from solvers.backend import (
+    FINE_UNITS_PER_MS,
+    NS_PER_MS,
+    BackendAnswer,
+    IntegerJob,
+    SolveOptions,
+    integer_view,
+    to_ms,
+    to_ns,
+)
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, Segment, SegmentRef, SolveStatus
 
@@ -104,8 +113,11 @@ root bound of 4 x 30 from 8.6 to 13.3 ms (optimum <= 14.0) but slows 2-job cases
 5 s -> 38 s), where the search closes the gap faster without it."""
 KINDS = ("gpu", "dla")
 PAIRS = (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla"))
-CONTENTION_SCALE = 1_000_000
-"""Loss rates are scaled to integers by this factor (ppm) in the contention equation."""
+CONTENTION_SCALE = 10_000_000
+"""Loss rates are scaled to integers by this factor (0.1 ppm) in the contention equation."""
+CONTENTION_PRODUCT_LIMIT = 2**60
+"""Largest horizon x CONTENTION_SCALE x co-runners product allowed in 100 ps units (CP-SAT
+linear expressions must stay below 2^62); beyond it the model falls back to ns units."""
 
 
 @dataclass
@@ -134,12 +146,22 @@ class CpSatModel:
         self.problem = problem
         self.options = options
         self.m = cp_model.CpModel()
-        self.jobs: tuple[IntegerJob, ...] = integer_view(problem)
         self.devices = problem.devices
         self.dlas = tuple(d for d in self.devices if d.kind == "dla")
         self.throughput = problem.objective is Objective.THROUGHPUT
         self.contention = (problem.contention.enabled and not self.throughput
                            and len(self.devices) > 1)
+        # with contention every duration carries a rounding slack of a few units that
+        # accumulates along chains: 100 ps units keep it near 1e-6 relative (measured: 10 ps
+        # units stall CP-SAT's bound on some 3-job cases, ns units leave ~1e-5)
+        self.units_per_ms = NS_PER_MS
+        self.jobs: tuple[IntegerJob, ...] = integer_view(problem, NS_PER_MS)
+        if self.contention:
+            slots = (problem.max_transitions + 1) * len(problem.jobs)  # co-runners, at most
+            fine = self._horizon() * (FINE_UNITS_PER_MS // NS_PER_MS)
+            if fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT:
+                self.units_per_ms = FINE_UNITS_PER_MS
+                self.jobs = integer_view(problem, FINE_UNITS_PER_MS)
         self.n_slots = problem.max_transitions + 1
         if len(self.devices) == 1:
             self.n_slots = 1
@@ -148,7 +170,7 @@ class CpSatModel:
         self.objective_var: cp_model.IntVar | None = None
         self.weight_scale = 1
         self.notes: list[str] = []
-        self.contention_tol_ns = 0
+        self.contention_tol_units = 0
         self.parts: dict[tuple[int, int, Device], Any] = {}
         self.job_overlaps: dict[int, list[Any]] = {}
 
@@ -401,7 +423,15 @@ class CpSatModel:
             m.add(scaled >= -tol * CONTENTION_SCALE)
             m.add(scaled <= tol * CONTENTION_SCALE)
             m.add(s.duration >= s.base)
-        self.contention_tol_ns = tol_max
+        self.contention_tol_units = tol_max
+
+    @property
+    def rounding_bound_units(self) -> int:
+        """How far (in units) the model's makespan may sit from the simulator's for the same
+        order: each duration may be off by ``contention_tol_units``, deviations add up along
+        at most every slot of every job, and contention feeds at most k < 1/2 of a shift
+        back (a geometric factor < 2)."""
+        return 2 * self.contention_tol_units * self.n_slots * len(self.jobs)
 
     def _semi_active(self) -> None:
         """Each slot starts at its ready time or exactly at the end of another slot on the
@@ -548,7 +578,7 @@ class CpSatModel:
             m.add(z >= ints[j] * finish)
             deadline = self.problem.deadline(j)
             if deadline is not None:
-                limit = math.floor(deadline * 1_000_000 + 1e-6)
+                limit = math.floor(deadline * self.units_per_ms + 1e-6)
                 m.add(finish <= limit)
                 overlaps = self.job_overlaps.get(j, [])
                 if overlaps:
@@ -556,7 +586,7 @@ class CpSatModel:
                     # ns later in the simulator, so keep that margin when it does overlap
                     overlapped = m.new_bool_var(f"{self.problem.jobs[j].name}_overlapped")
                     m.add(sum(overlaps) == 0).only_enforce_if(overlapped.Not())
-                    margin = self.contention_tol_ns * self.n_slots
+                    margin = self.contention_tol_units * self.n_slots
                     m.add(finish <= limit - margin).only_enforce_if(overlapped)
         if all(w == ints[0] for w in ints):
             for d in self.devices:
@@ -685,10 +715,14 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         # measured on 4 x 30: the LB-tree-search worker lifts the proven bound from 13.33
         # to 13.85 ms (incumbent 13.99) in 60 s; on 2 jobs the default portfolio is faster
         params.extra_subsolvers.append("lb_tree_search")
+    if model.contention:
+        # the model is exact only up to the rounding slack of each duration: stop once the
+        # gap is inside it instead of chasing picoseconds (docs/model.md section 6)
+        params.absolute_gap_limit = float(model.weight_scale * model.rounding_bound_units)
     if model.throughput:
-        to_ms_factor = 1.0 / (1_000_000 * problem.frames_per_round)
+        to_ms_factor = 1.0 / (model.units_per_ms * problem.frames_per_round)
     else:
-        to_ms_factor = 1.0 / (1_000_000 * model.weight_scale)
+        to_ms_factor = 1.0 / (model.units_per_ms * model.weight_scale)
     callback = _Progress(options.progress, to_ms_factor) if options.progress else None
     build_s = time.perf_counter() - t0
     code = solver.solve(model.m, callback)
@@ -703,7 +737,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         "notes": list(model.notes),
     }
     if model.contention:
-        stats["contention_tolerance_ns"] = model.contention_tol_ns
+        stats["time_unit_ps"] = 1_000_000_000 // model.units_per_ms
+        stats["objective_tolerance_ms"] = model.rounding_bound_units / model.units_per_ms
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
         if code == cp_model.OPTIMAL and params.num_workers > 1:
@@ -722,7 +757,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
             message = ("throughput with contention: placement optimised contention-free; "
                        "the bound is the contention-free optimum")
             stats["contention_free_period_ms"] = solver.objective_value * to_ms_factor
-        stats["start_ns"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
+        stats["start_units"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
         return BackendAnswer(status, schedule, objective, bound, stats, message)
     if code == cp_model.INFEASIBLE:
         return BackendAnswer(SolveStatus.INFEASIBLE, None, None, None, stats,
