@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import run, run_json
 
 from optimizer.cli import build_parser, main
 from profiles import load_published
@@ -18,22 +19,7 @@ REQUIRED_SOLVE_KEYS = {"status", "objective", "lower_bound", "solve_seconds", "s
 
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp_dir(tmp_path, monkeypatch):
-    """Commands run in a scratch folder: the default solve writes out/default_gantt.*."""
-    monkeypatch.chdir(tmp_path)
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv: str) -> tuple[int, dict]:
-    code, out, err = run(capsys, *argv, "--json")
-    assert "Traceback" not in err
-    return code, json.loads(out)
 
 
 def subcommands() -> list[str]:

@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_helpers import run
 
-from optimizer.cli import main
 from profiles.synthetic import synthetic_table
 from solvers.contention import PiecewiseLinear
 
 TRUE_DLA = PiecewiseLinear(((0.0, 0.0), (30.0, 0.15), (80.0, 0.35)))
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_samples(path, curve=TRUE_DLA) -> None:

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
+from cli_helpers import run
 
 from optimizer.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp_dir(tmp_path, monkeypatch):
-    """Commands run in a scratch folder: the default solve writes out/default_gantt.*."""
-    monkeypatch.chdir(tmp_path)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_plot_gantt_of_a_saved_schedule(capsys, tmp_path):

@@ -6,18 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import run
 
-from optimizer.cli import main
 from profiles import CostTable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "trtexec"
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_ingest_own_fixture_to_csv_and_json(capsys, tmp_path):
