@@ -46,6 +46,10 @@ def contention_ignored(problem: Problem) -> bool:
     return problem.contention.enabled and problem.objective is Objective.THROUGHPUT
 
 
+Slot = tuple[int, int]
+"""(job, slot index): the k-th segment position of a job in the ILP and SAT models."""
+
+
 def dla_symmetric(problem: Problem) -> bool:
     """True when DLA0 and DLA1 are interchangeable everywhere (no pin tells them apart), so
     a backend may demand that the first slot (in a fixed enumeration) on a DLA uses DLA0."""

@@ -48,6 +48,7 @@ from typing import Any
 
 from solvers.backend import BackendAnswer, IntegerJob, SolveOptions, integer_view, to_ms, to_ns
 from solvers.exact_common import (
+    Slot,
     check_supported,
     contention_ignored,
     dla_symmetric,
@@ -61,7 +62,6 @@ from solvers.schedule import Schedule, Segment, SolveStatus
 
 ENGINE = "HiGHS (OR-Tools MathOpt)"
 
-Slot = tuple[int, int]   # (job, slot index)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Result, Schedule, Segment, SolveStatus
 from solvers.simulator import (
     Prepared,
+    assemble,
     latency_objective,
     simulate,
     throughput_objective,
@@ -142,32 +143,10 @@ class _Loss:
 
 
 def _prepare_combo(problem: Problem, combo: Sequence[_Option], loss: _Loss) -> Prepared:
-    devices = tuple(problem.devices)
-    dindex = {d: n for n, d in enumerate(devices)}
-    refs, job, dev, base, tr_in, pred, last = [], [], [], [], [], [], []
-    for j, opt in enumerate(combo):
-        for s, seg in enumerate(opt.segments):
-            refs.append((j, s))
-            job.append(j)
-            dev.append(dindex[seg.device])
-            base.append(opt.base[s])
-            tr_in.append(opt.tr_in[s])
-            pred.append(-1 if s == 0 else len(refs) - 2)
-        last.append(len(refs) - 1)
-    n = len(refs)
-    k = []
-    any_k = False
-    for a in range(n):
-        row = []
-        for b in range(n):
-            v = 0.0 if dev[a] == dev[b] else loss(job[a], devices[dev[a]], job[b],
-                                                   devices[dev[b]])
-            any_k = any_k or v > 0
-            row.append(v)
-        k.append(tuple(row))
-    on_device = tuple(tuple(i for i in range(n) if dev[i] == d) for d in range(len(devices)))
-    return Prepared(tuple(refs), tuple(job), tuple(dev), devices, tuple(base), tuple(tr_in),
-                    tuple(pred), tuple(k), any_k, tuple(last), on_device)
+    return assemble(problem.devices,
+                    [list(zip((seg.device for seg in opt.segments), opt.base, opt.tr_in,
+                              strict=True)) for opt in combo],
+                    loss)
 
 
 def _orders(prep: Prepared) -> Iterator[list[list[int]]]:

@@ -42,6 +42,7 @@ from typing import Any
 from solvers.backend import BackendAnswer, IntegerJob, SolveOptions, integer_view, to_ms, to_ns
 from solvers.exact_common import (
     Arc,
+    Slot,
     TimingGraph,
     check_supported,
     contention_ignored,
@@ -58,7 +59,6 @@ from solvers.schedule import Schedule, Segment, SolveStatus
 
 ENGINE = "glucose4"
 
-Slot = tuple[int, int]   # (job, slot index)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -296,6 +296,3 @@ def load_schedule_file(path: str) -> tuple[Problem, Schedule]:
     schedule.validate(problem)
     return problem, schedule
 
-
-def job_names(problem: Problem) -> Sequence[str]:
-    return [j.name for j in problem.jobs]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solvers.errors import ProblemError
@@ -75,7 +75,26 @@ def prepare(problem: Problem, schedule: Schedule, *, validate: bool = True) -> P
     if validate:
         schedule.validate(problem)
         check_loadables(problem, schedule)
-    devices = tuple(problem.devices)
+    jobs = []
+    for j, segs in enumerate(schedule.segments):
+        row = []
+        for s, seg in enumerate(segs):
+            prev = segs[s - 1] if s else None
+            row.append((seg.device,
+                        problem.segment_cost(j, seg.first_group, seg.last_group, seg.device),
+                        0.0 if prev is None else
+                        problem.transition(j, prev.last_group, prev.device, seg.device)))
+        jobs.append(row)
+    return assemble(problem.devices, jobs, problem.loss_rate)
+
+
+def assemble(devices: Sequence[Device],
+             jobs: Sequence[Sequence[tuple[Device, float, float]]],
+             loss_rate: Callable[[int, Device, int, Device], float]) -> Prepared:
+    """Flatten per-job segments, each ``(device, base_ms, transition_in_ms)``, into a
+    `Prepared` with its loss-rate matrix. Shared by `prepare` and the exhaustive oracle,
+    which precomputes bases and transitions once per job option."""
+    devices = tuple(devices)
     dindex = {d: n for n, d in enumerate(devices)}
     refs: list[SegmentRef] = []
     job: list[int] = []
@@ -84,19 +103,14 @@ def prepare(problem: Problem, schedule: Schedule, *, validate: bool = True) -> P
     tr_in: list[float] = []
     pred: list[int] = []
     last_of_job: list[int] = []
-    for j, segs in enumerate(schedule.segments):
-        for s, seg in enumerate(segs):
+    for j, segs in enumerate(jobs):
+        for s, (device, base_ms, tr_ms) in enumerate(segs):
             refs.append((j, s))
             job.append(j)
-            dev.append(dindex[seg.device])
-            base.append(problem.segment_cost(j, seg.first_group, seg.last_group, seg.device))
-            if s == 0:
-                tr_in.append(0.0)
-                pred.append(-1)
-            else:
-                prev = segs[s - 1]
-                tr_in.append(problem.transition(j, prev.last_group, prev.device, seg.device))
-                pred.append(len(refs) - 2)
+            dev.append(dindex[device])
+            base.append(base_ms)
+            tr_in.append(tr_ms)
+            pred.append(-1 if s == 0 else len(refs) - 2)
         last_of_job.append(len(refs) - 1)
     n = len(refs)
     k_rows = []
@@ -107,7 +121,7 @@ def prepare(problem: Problem, schedule: Schedule, *, validate: bool = True) -> P
             if dev[a] == dev[b]:
                 row.append(0.0)
                 continue
-            value = problem.loss_rate(job[a], devices[dev[a]], job[b], devices[dev[b]])
+            value = loss_rate(job[a], devices[dev[a]], job[b], devices[dev[b]])
             any_k = any_k or value > 0
             row.append(value)
         k_rows.append(tuple(row))
