@@ -44,7 +44,8 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def _emit_json(obj: dict[str, Any]) -> None:
+def emit_json(obj: dict[str, Any]) -> None:
+    """The one way a command prints its --json answer: one object, no NaN."""
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
@@ -209,7 +210,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.json:
         doc = result_to_dict(problem, result)
         doc["written"] = written
-        _emit_json(doc)
+        emit_json(doc)
     else:
         con = _console()
         for w in problem.warnings:
@@ -245,7 +246,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if timeline.period_ms is not None:
             doc["period_ms"] = timeline.period_ms
             doc["throughput_fps"] = timeline.throughput_fps
-        _emit_json(doc)
+        emit_json(doc)
     else:
         _console().print(render_text(problem, timeline, schedule=schedule))
     return EXIT_INFEASIBLE if timeline.violations else EXIT_OK
@@ -265,7 +266,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         workers=args.workers, progress=progress)
     records = json.loads(frame.to_json(orient="records"))
     if args.json:
-        _emit_json({"objective_kind": problem.objective.value,
+        emit_json({"objective_kind": problem.objective.value,
                     "platform": problem.platform.name,
                     "models": [j.name for j in problem.jobs], "rows": records})
         return EXIT_OK
@@ -323,7 +324,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     names = published_names()
     tables = [load_published(n) for n in names]
     if args.json:
-        _emit_json({"tables": [{"name": n, "model": t.model, "platform": t.platform,
+        emit_json({"tables": [{"name": n, "model": t.model, "platform": t.platform,
                                 "source": t.source, "groups": t.n_groups,
                                 "provenance": t.metadata.get("provenance", "")}
                                for n, t in zip(names, tables, strict=True)]})
@@ -350,7 +351,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                         "gpu_ms_total": sum(t.gpu_ms),
                         "has_bandwidth": all(r.gpu_bw_gbps is not None for r in t.rows)})
     if args.json:
-        _emit_json({"valid": True, "tables": reports})
+        emit_json({"valid": True, "tables": reports})
     else:
         con = _console()
         for r in reports:
@@ -366,14 +367,14 @@ def cmd_regress(args: argparse.Namespace) -> int:
     if args.update:
         paths = update_expectations(args.directory)
         if args.json:
-            _emit_json({"updated": [str(p) for p in paths]})
+            emit_json({"updated": [str(p) for p in paths]})
         else:
             folder = paths[0].parent if paths else args.directory
             _console().print(f"updated {len(paths)} expectation file(s) in {folder}")
         return EXIT_OK
     failures = check_expectations(args.directory)
     if args.json:
-        _emit_json({"passed": not failures, "failures": failures})
+        emit_json({"passed": not failures, "failures": failures})
     else:
         con = _console()
         for f in failures:

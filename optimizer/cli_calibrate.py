@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from optimizer.cli import emit_json
 from solvers.errors import ProblemError
 
 COLUMNS = ("victim", "standalone_ms", "corun_ms", "corunner_bw_gbps")
@@ -72,8 +71,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.output:
         save_contention_model(args.output, model, report)
     if args.json:
-        sys.stdout.write(json.dumps({"model": model.to_dict(), "fit": report,
-                                     "written": args.output}, indent=2) + "\n")
+        emit_json({"model": model.to_dict(), "fit": report, "written": args.output})
         return 0
     for kind, info in report.items():
         if not info["samples"]:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from optimizer.cli import emit_json
 from solvers.errors import ProblemError
 
 
 def _done(args: argparse.Namespace, paths: tuple[Path, Path], extra: dict[str, Any]) -> int:
     if args.json:
-        sys.stdout.write(json.dumps({"written": [str(p) for p in paths], **extra},
-                                    indent=2) + "\n")
+        emit_json({"written": [str(p) for p in paths], **extra})
     else:
         print(f"wrote {paths[0]} and {paths[1]}")
     return 0

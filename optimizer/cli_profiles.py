@@ -6,16 +6,11 @@ Thin wrappers over `profiles.ingest` and `profiles.sweep`; no parsing logic live
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
-from typing import Any
 
+from optimizer.cli import _resolve_table, emit_json
 from profiles.costtable import CostTable
-
-
-def _emit(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
 def _say(message: str) -> None:
@@ -35,8 +30,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     dla = None
     if args.dla_from:
-        from optimizer.cli import _resolve_table
-
         dla = DlaCosts.from_table(_resolve_table(args.dla_from))
     starts: list[int | str] | None = None
     if args.group_starts:
@@ -50,7 +43,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         doc = result.to_json()
         doc["written"] = path
-        _emit(doc)
+        emit_json(doc)
         return 0
     t = result.table
     _say(f"{t.model}: {t.n_groups} groups from {args.profile}, GPU total "
@@ -75,7 +68,7 @@ def cmd_profile_plan(args: argparse.Namespace) -> int:
                       max_crossing=args.max_crossing, out_dir=args.output)
     runs = sum(len(e.runs) for e in plan.engines)
     if args.json:
-        _emit({"model": plan.model, "trt_version": plan.trt_version, "cuts": len(plan.cuts),
+        emit_json({"model": plan.model, "trt_version": plan.trt_version, "cuts": len(plan.cuts),
                "engines": len(plan.engines), "runs": runs, "directory": args.output,
                "script": f"{args.output}/sweep.sh", "notes": list(plan.notes)})
         return 0
@@ -97,7 +90,7 @@ def cmd_profile_ingest_sweep(args: argparse.Namespace) -> int:
                                  merge_noisy_groups=args.merge_noisy_groups)
     path = _write_table(table, args.output)
     if args.json:
-        _emit({"model": table.model, "groups": table.n_groups, "anomalies": anomalies,
+        emit_json({"model": table.model, "groups": table.n_groups, "anomalies": anomalies,
                "merged": list(result.merged),
                "transition_method": result.transition_method, "written": path,
                "csv": table.to_csv_text()})
