@@ -68,7 +68,7 @@ def _judge(problem: Problem, name: str, schedule: Schedule | None, started: floa
                   lower_bound(problem), seconds, stats or {}, message)
 
 
-def _value(problem: Problem, schedule: Schedule) -> float:
+def simulated_value(problem: Problem, schedule: Schedule) -> float:
     """Simulator objective; missed deadlines count as infinitely bad; invalid -> inf."""
     try:
         tl = simulate(problem, schedule)
@@ -87,7 +87,7 @@ def _order_by_start(segments: Sequence[JobSegments], starts: dict[SegmentRef, fl
             for d, refs in order.items()}
 
 
-def _fits_loadables(problem: Problem, segments: Sequence[JobSegments]) -> bool:
+def fits_loadables(problem: Problem, segments: Sequence[JobSegments]) -> bool:
     counts: dict[Device, int] = {}
     for segs in segments:
         for seg in segs:
@@ -125,7 +125,7 @@ def whole_models(problem: Problem) -> Result:
     tried = 0
     for assign in itertools.product(*choices):
         segs = tuple((Segment(0, problem.n_groups(j) - 1, d),) for j, d in enumerate(assign))
-        if not _fits_loadables(problem, segs):
+        if not fits_loadables(problem, segs):
             continue
         per_dev = {d: [(j, 0) for j in range(n) if assign[j] == d] for d in problem.devices}
         count = math.prod(math.factorial(len(v)) for v in per_dev.values())
@@ -136,7 +136,7 @@ def whole_models(problem: Problem) -> Result:
         for combo in orders:
             sched = Schedule(segs, dict(zip(per_dev, combo, strict=True)))
             tried += 1
-            value = _value(problem, sched)
+            value = simulated_value(problem, sched)
             if best is None or value < best[0]:
                 best = (value, sched)
     if best is None:
@@ -202,7 +202,7 @@ def herald_like(problem: Problem) -> Result:
         assign[j].append(d)
         group_start[j].append(start)
         nxt[j] += 1
-    segments = tuple(_runs(a) for a in assign)
+    segments = tuple(runs(a) for a in assign)
     starts = {(j, s): group_start[j][seg.first_group]
               for j, segs in enumerate(segments) for s, seg in enumerate(segs)}
     return _judge(problem, "herald_like",
@@ -226,7 +226,7 @@ def _switches_needed(problem: Problem, job: int) -> list[dict[Device, float]]:
     return need
 
 
-def _runs(devices: Sequence[Device]) -> JobSegments:
+def runs(devices: Sequence[Device]) -> JobSegments:
     """Merge a per-group device list into segments."""
     out: list[Segment] = []
     a = 0
@@ -253,7 +253,7 @@ def h2h_like(problem: Problem) -> Result:
                      and (d.kind == "gpu" or d == own or own not in allowed)]
             per_group.append(min(cands, key=lambda d, g=g, j=j: (problem.cost(j, g, d),
                                                                   d.kind != "gpu")))
-        segs = list(_runs(per_group))
+        segs = list(runs(per_group))
         while len(segs) - 1 > problem.max_transitions:
             segs = _merge_shortest(problem, j, segs)
             if segs is None:
@@ -261,9 +261,9 @@ def h2h_like(problem: Problem) -> Result:
                               f"{problem.jobs[j].name}: cannot merge islands within "
                               f"max_transitions={problem.max_transitions} (pins)")
         current.append(tuple(segs))
-    if not _fits_loadables(problem, current):
+    if not fits_loadables(problem, current):
         current = [_merge_dla_islands(problem, j, list(s)) for j, s in enumerate(current)]
-    best = _value(problem, Schedule(tuple(current)))
+    best = simulated_value(problem, Schedule(tuple(current)))
     rounds = 0
     while rounds < H2H_MAX_ROUNDS:
         rounds += 1
@@ -271,7 +271,7 @@ def h2h_like(problem: Problem) -> Result:
         busiest = max(problem.devices, key=lambda d: (tl.busy_ms.get(d, 0.0), d))
         move: tuple[float, list[JobSegments]] | None = None
         for cand in _boundary_moves(problem, current, busiest):
-            value = _value(problem, Schedule(tuple(cand)))
+            value = simulated_value(problem, Schedule(tuple(cand)))
             if value < best * (1 - 1e-12) and (move is None or value < move[0]):
                 move = (value, cand)
         if move is None:
@@ -299,7 +299,7 @@ def _merge_shortest(problem: Problem, job: int, segs: list[Segment]) -> list[Seg
             groups = [s.device for s in segs for _ in range(s.first_group, s.last_group + 1)]
             for g in range(seg.first_group, seg.last_group + 1):
                 groups[g] = dev
-            merged = list(_runs(groups))
+            merged = list(runs(groups))
             if best is None or extra < best[0]:
                 best = (extra, merged)
     return None if best is None else best[1]
@@ -311,7 +311,7 @@ def _merge_dla_islands(problem: Problem, job: int, segs: list[Segment]) -> JobSe
     for g, d in enumerate(groups):
         if d.kind == "dla" and Device.GPU in problem.allowed(job, g):
             groups[g] = Device.GPU
-    return _runs(groups)
+    return runs(groups)
 
 
 def _boundary_moves(problem: Problem, current: list[JobSegments], busiest: Device
@@ -335,12 +335,12 @@ def _boundary_moves(problem: Problem, current: list[JobSegments], busiest: Devic
                         new = list(groups)
                         for g in part:
                             new[g] = dst
-                        runs = _runs(new)
-                        if len(runs) - 1 > problem.max_transitions:
+                        job_segs = runs(new)
+                        if len(job_segs) - 1 > problem.max_transitions:
                             continue
                         cand = list(current)
-                        cand[j] = runs
-                        if _fits_loadables(problem, cand):
+                        cand[j] = job_segs
+                        if fits_loadables(problem, cand):
                             out.append(cand)
     return out
 
@@ -479,12 +479,12 @@ def greedy(problem: Problem) -> Result:
             continue
         segments, starts = placed
         sched = Schedule(tuple(segments), _order_by_start(segments, starts, problem.devices))
-        value = _value(problem, sched)
+        value = simulated_value(problem, sched)
         if best is None or value < best[0]:
             best = (value, sched)
     for segments in _load_aware_passes(problem, orders[0]):
         sched = Schedule(tuple(segments))
-        value = _value(problem, sched)
+        value = simulated_value(problem, sched)
         if best is None or value < best[0]:
             best = (value, Schedule(sched.segments, simulate(problem, sched).order))
     if best is None:

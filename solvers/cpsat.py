@@ -36,8 +36,8 @@ How the model works
   NoOverlap, and per device ``P >= last end - first start`` (the device's round fits in a
   window of length ``P``). Minimise ``P``; the period per frame is ``P / F``. With
   contention the model is solved contention-free (its optimum is a valid lower bound);
-  the simulator judges the schedule with contention and the status is at best
-  ``feasible``.
+  `solvers.solve` then improves the schedule with the simulator-guided local search and
+  the status is ``feasible`` unless the result meets the bound (model.md section 4).
 
 Symmetry and dominance (each provably safe):
 - DLA0/DLA1 are identical when no pin tells them apart: the first used DLA slot in the
@@ -754,8 +754,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         if model.throughput and problem.contention.enabled:
             status = SolveStatus.FEASIBLE
             objective = None  # contention-free period; the simulator's value is the answer
-            message = ("throughput with contention: placement optimised contention-free; "
-                       "the bound is the contention-free optimum")
+            message = ("throughput with contention: placement optimised contention-free "
+                       "(the bound is the contention-free optimum)")
             stats["contention_free_period_ms"] = solver.objective_value * to_ms_factor
         stats["start_units"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
         return BackendAnswer(status, schedule, objective, bound, stats, message)

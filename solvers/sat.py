@@ -476,7 +476,7 @@ def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if contention_ignored(problem):
         status = SolveStatus.FEASIBLE
         objective_ms = None
-        message = ("throughput with contention: solved contention-free; the simulator's "
-                   "period is the objective and the contention-free optimum a lower bound")
+        message = ("throughput with contention: solved contention-free (the "
+                   "contention-free optimum is the lower bound)")
     return BackendAnswer(status, schedule, objective_ms=objective_ms, bound_ms=bound_ms,
                          stats=stats, message=message)

@@ -35,6 +35,9 @@ _BACKENDS: dict[str, tuple[str, str]] = {
     "exhaustive": ("solvers.oracle", "solve_exhaustive"),
 }
 
+LOCAL_SEARCH_SHARE = 0.4
+"""Throughput with contention: share of the time limit left to the simulator-guided local
+search (`solvers.local_search`) after the backend's contention-free answer."""
 OBJECTIVE_RTOL = 1e-6
 """Backend objective vs simulator: relative tolerance (docs/model.md section 6)."""
 OBJECTIVE_ATOL_NS_PER_SEGMENT = 4
@@ -81,11 +84,48 @@ def solve(
     t0 = time.perf_counter()
     # the oracle enumerates everything: a hint would only cost the greedy run
     hint_schedule, hint_note = _hint(problem, None if solver == "exhaustive" else hint)
-    options = SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
+    polish = needs_local_search(problem) and solver != "exhaustive"
+    backend_limit = time_limit
+    if polish and time_limit is not None:
+        backend_limit = time_limit * (1 - LOCAL_SEARCH_SHARE)
+    options = SolveOptions(time_limit=backend_limit, workers=workers, seed=seed,
                            hint=hint_schedule, log=log, progress=progress)
     answer = backend(problem, options)
+    if polish:
+        deadline = None if time_limit is None else t0 + time_limit
+        answer = _local_search(problem, answer, hint_schedule, deadline, progress)
     seconds = time.perf_counter() - t0
     return judge(problem, solver, answer, seconds, hint_note=hint_note)
+
+
+def needs_local_search(problem: Problem) -> bool:
+    """Throughput with contention: the backends optimise it contention-free (model.md
+    section 4), so `solve` improves their schedule with the simulator as the judge."""
+    return (problem.objective is Objective.THROUGHPUT and problem.contention.enabled
+            and len(problem.devices) > 1)
+
+
+def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None,
+                  deadline: float | None, progress: Callable[[str], None] | None
+                  ) -> BackendAnswer:
+    from solvers.local_search import improve
+
+    candidates = [s for s in (answer.schedule, hint) if s is not None]
+    if not candidates:
+        return answer
+    if progress:
+        progress("local search: improving the placement under contention (simulator-judged)")
+    found = improve(problem, candidates, deadline=deadline)
+    if found is None:
+        return answer
+    stats = dict(answer.stats)
+    stats["local_search"] = {"start_ms": found.start_objective_ms,
+                             "result_ms": found.objective_ms,
+                             "evaluations": found.evaluations, "moves": found.moves,
+                             "stopped": found.stopped}
+    message = "; ".join(m for m in (answer.message, "then a simulator-guided local search "
+                                    "(solvers.local_search)") if m)
+    return BackendAnswer(answer.status, found.schedule, None, answer.bound_ms, stats, message)
 
 
 def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, *,
@@ -128,6 +168,8 @@ def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, 
         stats["objective_mismatch"] = abs(diff) > OBJECTIVE_RTOL * abs(objective) + atol
     bound = _max_opt(answer.bound_ms, cheap)
     if bound is not None:
+        if status is SolveStatus.FEASIBLE and objective <= bound * (1 + 1e-9):
+            status = SolveStatus.OPTIMAL  # the schedule meets a proven lower bound
         bound = min(bound, objective)
     return Result(status, solver, schedule, timeline, objective, bound, seconds, stats,
                   message)
