@@ -89,6 +89,7 @@ def run_case(case: Case, solver: str, time_limit: float, workers: int) -> dict[s
         "gap": _r(result.gap), "solve_seconds": round(result.solve_seconds, 3),
         "search_seconds": result.stats.get("cpsat_wall_seconds"),
         "canonical_phase": result.stats.get("canonical_phase"),
+        "local_search": result.stats.get("local_search"),
         "message": result.message,
     }
     target = TARGETS.get(case.name)
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         doc["results"] = merged
         rerun = (f"{doc['date']}: re-ran {', '.join(args.only)} (`{doc['command']}`, "
                  f"load at start `{doc['machine']['uptime_at_start']}`)")
-        doc["notes"] = [*old.get("notes", []), rerun]
+        doc["notes"] = [*old.get("notes", []), rerun, *args.note]
         doc["command"] = old["command"]
         doc["date"] = old["date"]
         doc["machine"] = old["machine"]

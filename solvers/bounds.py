@@ -74,6 +74,51 @@ def gpu_forced_work(problem: Problem) -> float:
     return total
 
 
+def fluid_load(problem: Problem) -> float:
+    """Least possible busiest-device load (ms) when groups may be split fractionally.
+
+    Every group runs wholly on one device, so in any schedule the GPU's busy time is at
+    least its groups' GPU cost and some DLA core's at least 1/n of the DLA groups' DLA
+    cost (n cores): the busiest device carries ``max(G, D / n)``. Relaxing the assignment
+    to fractions only lowers that; the fractional optimum puts the groups with the
+    smallest DLA/GPU cost ratio on the DLA cores, the one at the crossing split so that
+    ``G == D / n`` (exchange argument: any other fractional assignment with the same GPU
+    load has at least this DLA load). Groups allowed on one kind only stay there. Without
+    DLA cores it is the total GPU cost.
+    """
+    n_dla = sum(1 for d in problem.devices if d.kind == "dla")
+    gpu = dla = 0.0
+    free: list[tuple[float, float]] = []        # (gpu cost, dla cost) of either-kind groups
+    for job in problem.jobs:
+        for g in range(problem.n_groups(job.index)):
+            kinds = {d.kind for d in problem.allowed(job.index, g)}
+            on_gpu = problem.cost(job.index, g, Device.GPU)
+            on_dla = problem.cost(job.index, g, Device.DLA0) if n_dla else None
+            if "dla" in kinds and "gpu" in kinds and on_gpu is not None and on_dla is not None:
+                free.append((on_gpu, on_dla))
+            elif "gpu" in kinds and on_gpu is not None:
+                gpu += on_gpu
+            elif on_dla is not None:
+                dla += on_dla
+    if not n_dla:
+        return gpu + sum(c for c, _ in free)
+    # start with every free group on the GPU, then move them to the DLA pool by ratio
+    gpu += sum(c for c, _ in free)
+    free.sort(key=lambda c: (c[1] / c[0] if c[0] > 0 else math.inf, c[1]))
+    for c_gpu, c_dla in free:
+        if gpu <= dla / n_dla:
+            break
+        after_gpu, after_dla = gpu - c_gpu, dla + c_dla
+        if after_gpu >= after_dla / n_dla:
+            gpu, dla = after_gpu, after_dla
+            continue
+        # split this group: gpu - f * c_gpu == (dla + f * c_dla) / n_dla
+        f = (gpu - dla / n_dla) / (c_gpu + c_dla / n_dla)
+        gpu, dla = gpu - f * c_gpu, dla + f * c_dla
+        break
+    return max(gpu, dla / n_dla)
+
+
 def lower_bound(problem: Problem) -> float:
     """A valid lower bound (ms) on the objective of every schedule of ``problem``.
 
@@ -85,17 +130,18 @@ def lower_bound(problem: Problem) -> float:
       costs at least its cheapest allowed device), so some device is busy >= W / D before
       the last job ends; the objective is >= ``min_w * max_j C_j``.
     - ``min_j w_j * gpu_forced_work``: those groups all occupy the single GPU.
+    - ``min_j w_j * fluid_load``: the busiest device is busy that long (see there).
 
     Throughput (period per frame ``lambda / F``): a device's round order repeats every
     ``lambda`` and its segments never overlap, so ``lambda >= busy_d >= load_d`` for
-    every device; hence ``lambda >= W / D`` and ``lambda >= gpu_forced_work``.
+    every device; hence ``lambda >= W / D``, ``gpu_forced_work`` and ``fluid_load``.
     """
     n_dev = len(problem.devices)
     total = sum(min_work(problem, j.index) for j in problem.jobs)
-    forced = gpu_forced_work(problem)
+    loads = max(total / n_dev, gpu_forced_work(problem), fluid_load(problem))
     if problem.objective is Objective.THROUGHPUT:
-        return max(total / n_dev, forced) / problem.frames_per_round
+        return loads / problem.frames_per_round
     w_min = min(problem.weight(j.index) for j in problem.jobs)
     chain = max(problem.weight(j.index) * fastest_chain(problem, j.index)
                 for j in problem.jobs)
-    return max(chain, w_min * total / n_dev, w_min * forced)
+    return max(chain, w_min * loads)

@@ -755,7 +755,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
             status = SolveStatus.FEASIBLE
             objective = None  # contention-free period; the simulator's value is the answer
             message = ("throughput with contention: placement optimised contention-free "
-                       "(the bound is the contention-free optimum)")
+                       "(its lower bound holds with contention too)")
             stats["contention_free_period_ms"] = solver.objective_value * to_ms_factor
         stats["start_units"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
         return BackendAnswer(status, schedule, objective, bound, stats, message)

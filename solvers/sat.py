@@ -476,7 +476,7 @@ def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if contention_ignored(problem):
         status = SolveStatus.FEASIBLE
         objective_ms = None
-        message = ("throughput with contention: solved contention-free (the "
-                   "contention-free optimum is the lower bound)")
+        message = ("throughput with contention: solved contention-free (its lower bound "
+                   "holds with contention too)")
     return BackendAnswer(status, schedule, objective_ms=objective_ms, bound_ms=bound_ms,
                          stats=stats, message=message)

@@ -35,7 +35,7 @@ _BACKENDS: dict[str, tuple[str, str]] = {
     "exhaustive": ("solvers.oracle", "solve_exhaustive"),
 }
 
-LOCAL_SEARCH_SHARE = 0.4
+LOCAL_SEARCH_SHARE = 0.25
 """Throughput with contention: share of the time limit left to the simulator-guided local
 search (`solvers.local_search`) after the backend's contention-free answer."""
 OBJECTIVE_RTOL = 1e-6

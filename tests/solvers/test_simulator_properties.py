@@ -166,3 +166,38 @@ def test_oracle_bounds_and_contention_monotone(problem: Problem) -> None:
     free_opt = exhaustive(free, limit=20_000)
     assert free_opt.objective is not None
     assert free_opt.objective <= opt.objective * (1 + 1e-9)
+
+
+def test_fluid_load_by_hand() -> None:
+    from solvers.bounds import fluid_load
+    from tests.solvers.exact_backend_cases import table
+
+    # one group, GPU 1 ms, DLA 2 ms, two DLA cores: half on the GPU (0.5 ms) and half on
+    # the DLA pool (1 ms of DLA work over 2 cores) balance at 0.5 ms
+    one = Problem.create([table("a", [1.0], [2.0])], "xavier-agx", contention="none")
+    assert fluid_load(one) == pytest.approx(0.5)
+    # cheapest DLA ratio first: the 2x group moves wholly (G 1, D/2 1), the 4x one stays
+    two = Problem.create([table("a", [1.0, 1.0], [2.0, 4.0])], "xavier-agx",
+                         contention="none")
+    assert fluid_load(two) == pytest.approx(1.0)
+    # DLA-ineligible groups stay on the GPU; no DLA cores: the total GPU cost
+    pinned = Problem.create([table("a", [1.0, 3.0], [None, 2.0])], "xavier-agx",
+                            contention="none")
+    assert fluid_load(pinned) == pytest.approx(1.0)   # GPU 1 (forced), DLA 2 over 2 cores
+    gpu = Problem.create([table("a", [1.0, 3.0], [2.0, 2.0])], "gpu-only",
+                         contention="none")
+    assert fluid_load(gpu) == pytest.approx(4.0)
+
+
+@SETTINGS
+@given(problems(), st.integers(0, 10**6))
+def test_fluid_load_below_every_busiest_device(problem: Problem, seed: int) -> None:
+    from solvers.bounds import fluid_load
+
+    sched = random_schedule(problem, seed)
+    loads: dict[object, float] = {}
+    for j, segs in enumerate(sched.segments):
+        for s in segs:
+            loads[s.device] = loads.get(s.device, 0.0) + problem.segment_cost(
+                j, s.first_group, s.last_group, s.device)
+    assert max(loads.values()) >= fluid_load(problem) * (1 - 1e-9)
