@@ -177,7 +177,9 @@ def _add_solver_options(p: argparse.ArgumentParser) -> None:
                    help="backend (default: %(default)s)")
     g.add_argument("--time-limit", type=float, default=10.0, metavar="S",
                    help="seconds; on expiry the best schedule found is returned with its "
-                        "gap (default: %(default)s)")
+                        "gap. Throughput with contention (no exact model) keeps the last "
+                        "quarter for a local search judged by the simulator "
+                        "(default: %(default)s)")
     g.add_argument("--workers", type=int, default=2, metavar="N",
                    help="solver threads (default: %(default)s)")
 
