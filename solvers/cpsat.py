@@ -47,9 +47,14 @@ Symmetry and dominance (each provably safe):
 - Throughput offsets are translation invariant: the earliest first-slot start is 0.
 
 Redundant, for the search only (exact, implied by the model above): device loads
-(``objective >= load of every device``), a group-level LP view for 3+ jobs (every group in
-exactly one slot on one device, ``base`` = the sum of its groups' costs), an
-``lb_tree_search`` worker for 3+ jobs, and bisection on the period in throughput mode.
+(``objective >= load of every device``) and the fluid load bound
+(`solvers.bounds.fluid_load`), a group-level LP view for 3+ jobs (every group in exactly
+one slot on one device, ``base`` = the sum of its groups' costs), an ``lb_tree_search``
+worker for 3+ jobs, and bisection on the period in throughput mode.
+
+Search setup for 1-2 jobs without contention and 2 workers: two LP-based full workers
+(``default_lp``, ``max_lp``; `FEW_JOBS_WORKERS`); throughput uses LP linearization level 2
+(`LINEARIZATION_THROUGHPUT`: at level 1 the search crawled down 1 ns per solution).
 
 Search setup for latency without contention from 3 jobs on (measured on the benchmark's
 3 x 30 / 4 x 30, 2 workers): LP linearization level 2, and two full workers, the LP tree
@@ -61,8 +66,10 @@ Measured and *not* kept (no gain on 4 x 30 within 30-40 s): per-device energetic
 cumulative, domains cut to a known upper bound, a per-job configuration view (one Boolean
 per cut pattern: its LP equals the group view's bound, 13.86 ms, and presolve takes 10 s),
 a devices-first decision strategy and feasibility search below the incumbent. What 4 x 30
-lacks is combinatorial: its loads-only relaxation is already 13.916 ms (CP-SAT, 26 s) and
-its optimum lies in [13.916, 13.995] ms; sequencing decides the rest.
+lacks is combinatorial: its loads-and-chains relaxation is 13.916 ms (a pattern model, one
+Boolean per job segmentation, solves it in 16 s) but the assignment it picks sequences to
+16.02 ms, so sequencing decides the rest; 900 s of this model end at 13.9942 ms with a
+proven 13.9171 ms.
 
 Determinism: parallel CP-SAT workers race, so on ties two runs could return different
 optimal schedules. When a run proves optimality with several workers, a second phase
@@ -92,6 +99,7 @@ from solvers.backend import (
     to_ms,
     to_ns,
 )
+from solvers.bounds import fluid_load
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, Segment, SegmentRef, SolveStatus
 
@@ -99,10 +107,21 @@ THROUGHPUT_BISECT = True
 """Branch on the period by halving its domain first: the default objective search stalls
 on the modulo model (a 5-group pair reached the optimum only with this on)."""
 LINEARIZATION = 1
-"""CP-SAT linearization level (2 was measured: no gain on 2 x 60 / 2 x 250)."""
+"""CP-SAT linearization level for latency (2 was measured: no gain on 2 x 60 / 2 x 250)."""
+LINEARIZATION_THROUGHPUT = 2
+"""Throughput: with level 1 the search lowered the period 1 ns per solution (idle time in
+the modulo offsets is removed one unit at a time), 2 x 30 with one worker ended at 7.72 ms
+after 60 s; level 2 puts the precedence/no-overlap LP in the loop: optimal 7.4066 ms in
+2.4 s."""
 MANY_JOBS_WORKERS = ("lb_tree_search", "no_lp")
 """The two full workers for latency without contention from GROUP_VIEW_MIN_JOBS jobs on
 with 2 workers (other worker counts keep CP-SAT's portfolio plus ``lb_tree_search``)."""
+FEW_JOBS_WORKERS = ("default_lp", "max_lp")
+"""The two full workers for 1-2 jobs without contention with 2 workers. Measured against
+CP-SAT's own 2-worker choice (seconds to proven optimality, build and canonical phase
+included, throughput with LINEARIZATION_THROUGHPUT): throughput 2 x 30 0.8 vs 16-40,
+2 x 120 4.8 vs 6.6-12.3, 2 x 250 11.2 vs 11.3-13.1; latency 2 x 120 4.0 vs 5.3, 2 x 250
+10.2 vs 12.9, 2 x 30 0.48 vs 0.40-0.50. On 3-4 jobs it was worse (kept out)."""
 LINEARIZATION_MANY_JOBS = 2
 """Linearization level for latency without contention from GROUP_VIEW_MIN_JOBS jobs on:
 measured on 4 x 30 (2 workers, 30 s), level 2 lifts the proven bound from 13.82 to 13.865 ms
@@ -562,6 +581,7 @@ class CpSatModel:
                 m.add(period >= loads[d])
             # busiest device: every job must put each group somewhere
             m.add(period >= _min_total_work(self.jobs) // len(self.devices))
+            m.add(period >= self._fluid_units())
             self.objective_var = period
             m.minimize(period)
             if THROUGHPUT_BISECT:
@@ -593,8 +613,15 @@ class CpSatModel:
                 m.add(z >= ints[0] * loads[d])
             m.add(z >= ints[0] * (_min_total_work(self.jobs) + len(self.devices) - 1)
                   // len(self.devices))
+        m.add(z >= min(ints) * self._fluid_units())
         self.objective_var = z
         m.minimize(z)
+
+    def _fluid_units(self) -> int:
+        """`solvers.bounds.fluid_load` in model units, rounded down (a valid bound on the
+        busiest device's load; measured: without it the throughput model's bound sat at
+        total work / devices, 4.47 ms on 2 x 30 groups whose optimum is 7.41 ms)."""
+        return math.floor(fluid_load(self.problem) * self.units_per_ms * (1 - 1e-12))
 
     # ------------------------------------------------------------------ hint
     def add_hint(self, schedule: Schedule) -> None:
@@ -699,7 +726,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if options.time_limit is not None:
         params.max_time_in_seconds = float(options.time_limit)
     params.log_search_progress = bool(options.log)
-    params.linearization_level = LINEARIZATION
+    params.linearization_level = LINEARIZATION_THROUGHPUT if model.throughput else LINEARIZATION
     if (len(model.jobs) >= GROUP_VIEW_MIN_JOBS and not model.throughput
             and not model.contention):
         params.linearization_level = LINEARIZATION_MANY_JOBS
@@ -711,6 +738,12 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         # gap at 40 s with lb_tree_search + interleaved LNS only)
         params.subsolvers.extend(MANY_JOBS_WORKERS)
         params.num_full_subsolvers = len(MANY_JOBS_WORKERS)
+    elif (len(model.jobs) < GROUP_VIEW_MIN_JOBS and params.num_workers == 2
+          and not model.contention):
+        # two LP-based full searches instead of CP-SAT's 2-worker portfolio (measured in
+        # FEW_JOBS_WORKERS' docstring)
+        params.subsolvers.extend(FEW_JOBS_WORKERS)
+        params.num_full_subsolvers = len(FEW_JOBS_WORKERS)
     elif len(model.jobs) >= GROUP_VIEW_MIN_JOBS and params.num_workers > 1:
         # measured on 4 x 30: the LB-tree-search worker lifts the proven bound from 13.33
         # to 13.85 ms (incumbent 13.99) in 60 s; on 2 jobs the default portfolio is faster

@@ -111,7 +111,7 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
     from solvers.local_search import improve
 
     candidates = [s for s in (answer.schedule, hint) if s is not None]
-    if not candidates:
+    if not candidates or answer.status is SolveStatus.INFEASIBLE:
         return answer
     if progress:
         progress("local search: improving the placement under contention (simulator-judged)")
@@ -125,7 +125,9 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
                              "stopped": found.stopped}
     message = "; ".join(m for m in (answer.message, "then a simulator-guided local search "
                                     "(solvers.local_search)") if m)
-    return BackendAnswer(answer.status, found.schedule, None, answer.bound_ms, stats, message)
+    # the backend may have found nothing in its share of the time (status unknown)
+    status = SolveStatus.FEASIBLE if answer.schedule is None else answer.status
+    return BackendAnswer(status, found.schedule, None, answer.bound_ms, stats, message)
 
 
 def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, *,
