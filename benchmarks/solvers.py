@@ -130,7 +130,6 @@ def to_markdown(doc: dict[str, Any]) -> str:
         f"- date: {doc['date']}",
         f"- machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}",
         f"- load at start: `{m['uptime_at_start']}`; at end: `{doc['uptime_at_end']}`",
-        "  (the 2 cores were shared with other work: timings are pessimistic)",
         f"- time limit per case: {doc['time_limit']} s, workers: {doc['workers']}", "",
         "| case | contention | status | objective ms | lower bound ms | gap | seconds | "
         "target |",
