@@ -8,10 +8,10 @@ objective is kept only for consistency checks (``stats``), never reported as the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from solvers.problem import Device, Problem
+from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, SolveStatus
 
 NS_PER_MS = 1_000_000
@@ -49,6 +49,21 @@ class BackendAnswer:
 
 
 Backend = Callable[[Problem, SolveOptions], BackendAnswer]
+
+
+def contention_ignored(problem: Problem) -> bool:
+    """Throughput with contention: every backend solves it contention-free (model.md
+    section 4 allows it); see `contention_free`."""
+    return problem.contention.enabled and problem.objective is Objective.THROUGHPUT
+
+
+def contention_free(answer: BackendAnswer) -> BackendAnswer:
+    """The answer of a contention-free solve of a `contention_ignored` problem: only
+    `feasible`, no backend objective (the simulator's period is the answer), and the
+    contention-free bound, which holds with contention too."""
+    return replace(answer, status=SolveStatus.FEASIBLE, objective_ms=None,
+                   message="throughput with contention: placement optimised contention-free "
+                           "(its lower bound holds with contention too)")
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,8 @@ from solvers.backend import (
     BackendAnswer,
     IntegerJob,
     SolveOptions,
+    contention_free,
+    contention_ignored,
     integer_view,
     to_ms,
     to_ns,
@@ -783,15 +785,11 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         objective = solver.objective_value * to_ms_factor
         bound = solver.best_objective_bound * to_ms_factor
         status = SolveStatus.OPTIMAL if code == cp_model.OPTIMAL else SolveStatus.FEASIBLE
-        message = ""
-        if model.throughput and problem.contention.enabled:
-            status = SolveStatus.FEASIBLE
-            objective = None  # contention-free period; the simulator's value is the answer
-            message = ("throughput with contention: placement optimised contention-free "
-                       "(its lower bound holds with contention too)")
-            stats["contention_free_period_ms"] = solver.objective_value * to_ms_factor
         stats["start_units"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
-        return BackendAnswer(status, schedule, objective, bound, stats, message)
+        if contention_ignored(problem):
+            stats["contention_free_period_ms"] = objective
+            return contention_free(BackendAnswer(status, schedule, objective, bound, stats))
+        return BackendAnswer(status, schedule, objective, bound, stats)
     if code == cp_model.INFEASIBLE:
         return BackendAnswer(SolveStatus.INFEASIBLE, None, None, None, stats,
                              diagnose_infeasible(problem))

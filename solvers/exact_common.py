@@ -40,12 +40,6 @@ def check_supported(problem: Problem, backend: str) -> None:
             "build the problem with contention='none'")
 
 
-def contention_ignored(problem: Problem) -> bool:
-    """Throughput with contention: solved contention-free (model.md section 4 allows it);
-    the answer is then only `feasible`, with the contention-free optimum as lower bound."""
-    return problem.contention.enabled and problem.objective is Objective.THROUGHPUT
-
-
 Slot = tuple[int, int]
 """(job, slot index): the k-th segment position of a job in the ILP and SAT models."""
 

@@ -46,11 +46,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from solvers.backend import BackendAnswer, IntegerJob, SolveOptions, integer_view, to_ms, to_ns
+from solvers.backend import (
+    BackendAnswer,
+    IntegerJob,
+    SolveOptions,
+    contention_free,
+    contention_ignored,
+    integer_view,
+    to_ms,
+    to_ns,
+)
 from solvers.exact_common import (
     Slot,
     check_supported,
-    contention_ignored,
     dla_symmetric,
     evaluate,
     horizon_ns,
@@ -396,10 +404,6 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     objective_ms = exact.objective_ms
     if optimal and objective_ms is not None and bound_ms is not None:
         bound_ms = min(bound_ms, objective_ms)   # the MIP's feasibility tolerance
-    if contention_ignored(problem):
-        status = SolveStatus.FEASIBLE
-        objective_ms = None
-        message = ("throughput with contention: solved contention-free (its lower bound "
-                   "holds with contention too)")
-    return BackendAnswer(status, schedule, objective_ms=objective_ms, bound_ms=bound_ms,
-                         stats=stats, message=message)
+    answer = BackendAnswer(status, schedule, objective_ms=objective_ms, bound_ms=bound_ms,
+                           stats=stats, message=message)
+    return contention_free(answer) if contention_ignored(problem) else answer

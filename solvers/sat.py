@@ -39,13 +39,21 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
-from solvers.backend import BackendAnswer, IntegerJob, SolveOptions, integer_view, to_ms, to_ns
+from solvers.backend import (
+    BackendAnswer,
+    IntegerJob,
+    SolveOptions,
+    contention_free,
+    contention_ignored,
+    integer_view,
+    to_ms,
+    to_ns,
+)
 from solvers.exact_common import (
     Arc,
     Slot,
     TimingGraph,
     check_supported,
-    contention_ignored,
     dla_symmetric,
     evaluate,
     longest_path,
@@ -473,10 +481,6 @@ def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     status = SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE
     bound_ms = objective_ms if proven else None
     message = "" if proven else "time limit reached: best schedule found so far"
-    if contention_ignored(problem):
-        status = SolveStatus.FEASIBLE
-        objective_ms = None
-        message = ("throughput with contention: solved contention-free (its lower bound "
-                   "holds with contention too)")
-    return BackendAnswer(status, schedule, objective_ms=objective_ms, bound_ms=bound_ms,
-                         stats=stats, message=message)
+    answer = BackendAnswer(status, schedule, objective_ms=objective_ms, bound_ms=bound_ms,
+                           stats=stats, message=message)
+    return contention_free(answer) if contention_ignored(problem) else answer

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from solvers.backend import Backend, BackendAnswer, SolveOptions
+from solvers.backend import Backend, BackendAnswer, SolveOptions, contention_ignored
 from solvers.baselines import greedy
 from solvers.bounds import lower_bound
 from solvers.errors import ProblemError
@@ -101,8 +101,7 @@ def solve(
 def needs_local_search(problem: Problem) -> bool:
     """Throughput with contention: the backends optimise it contention-free (model.md
     section 4), so `solve` improves their schedule with the simulator as the judge."""
-    return (problem.objective is Objective.THROUGHPUT and problem.contention.enabled
-            and len(problem.devices) > 1)
+    return contention_ignored(problem) and len(problem.devices) > 1
 
 
 def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None,
