@@ -374,10 +374,11 @@ def ingest_trtexec(
             raise ProfileError(
                 "every row of the profile is 0 ms; nothing was measured (re-run trtexec with "
                 "more iterations)", source=source)
+        zero = chunks.pop(i)
         if i > 0:
-            chunks[i - 1].extend(chunks.pop(i))
+            chunks[i - 1].extend(zero)   # into the group before it
         else:
-            chunks[1][:0] = chunks.pop(0)
+            chunks[0][:0] = zero         # the first group: into the one after it
     group_of_compute = [0] * len(comp)
     for g, chunk in enumerate(chunks):
         for k in chunk:

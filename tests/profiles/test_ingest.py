@@ -121,6 +121,25 @@ def test_zero_time_group_is_merged_and_noted() -> None:
     assert t.metadata["statistic"] == "medianMs"
 
 
+def _export_profile(path: Path, rows: list[tuple[str, float]]) -> Path:
+    body = ",\n".join(
+        f'{{ "name" : "{n}", "timeMs" : {t * 100}, "averageMs" : {t}, "medianMs" : {t}, '
+        f'"percentage" : 10 }}' for n, t in rows)
+    path.write_text(f'[\n  {{ "count" : 100 }}\n, {body}\n]\n')
+    return path
+
+
+def test_zero_time_first_group_joins_the_next_one(tmp_path: Path) -> None:
+    # found by the reader fuzzer: a 0 ms *first* group was prepended to the group after the
+    # next one (the pop shifted the index), or crashed when only two groups were left
+    rows = [("Reshape_0", 0.0), ("Conv_1", 0.1), ("Conv_2", 0.2), ("Conv_3", 0.3)]
+    t = ingest_trtexec(_export_profile(tmp_path / "four.json", rows), platform="orin-agx").table
+    assert t.gpu_ms == (0.1, 0.2, 0.3)
+    assert [r.first_layer for r in t.rows] == ["Reshape_0", "Conv_2", "Conv_3"]
+    two = ingest_trtexec(_export_profile(tmp_path / "two.json", rows[:2]), platform="orin-agx")
+    assert two.table.gpu_ms == (0.1,)
+
+
 def test_all_zero_profile_refused() -> None:
     with pytest.raises(ProfileError, match="every row of the profile is 0 ms"):
         ingest_trtexec(OWN / "trt8.5_exportProfile_all_zero_nan.json", platform="x")
