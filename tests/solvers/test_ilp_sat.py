@@ -42,3 +42,22 @@ def test_same_problem_same_schedule(backend_name: str) -> None:
 @BACKENDS
 def test_time_limit_gives_feasible_or_unknown(backend_name: str) -> None:
     cases.time_limited(backend_name)
+
+
+def test_ilp_survives_a_highs_presolve_failure() -> None:
+    # HiGHS's presolve answers kError [INTERNAL] on this model (found by the oracle property
+    # test); the backend retries without presolve and matches the oracle
+    from profiles.synthetic import synthetic_table
+    from solvers.problem import Problem
+    from solvers.schedule import SolveStatus
+    from solvers.solve import solve
+
+    tables = [synthetic_table(2, 1, model="m0"), synthetic_table(3, 1, model="m1"),
+              synthetic_table(3, 0, model="m2")]
+    problem = Problem.create(tables, "xavier-agx", objective="throughput", max_transitions=0,
+                             contention="none")
+    result = solve(problem, "ilp", time_limit=30)
+    assert result.status is SolveStatus.OPTIMAL
+    assert result.stats["presolve"] is False
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
