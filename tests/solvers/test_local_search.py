@@ -41,7 +41,10 @@ def test_neighbours_follow_the_rules(groups: int, seed: int, max_tr: int,
             assert count <= problem.dla_loadable_limit
         assert segments != start.segments
         seen.add(segments)
-    assert seen or (max_tr == 0 and frac > 0)  # a free job always has some neighbour
+    # with every group DLA-eligible a job can always move wholesale to another device; with
+    # ineligible groups there may be none (a lone eligible group between GPU-only ones needs
+    # two switches: seed 493, 3 groups, max_transitions 1)
+    assert seen or frac > 0
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
