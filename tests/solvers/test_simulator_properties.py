@@ -201,3 +201,41 @@ def test_fluid_load_below_every_busiest_device(problem: Problem, seed: int) -> N
             loads[s.device] = loads.get(s.device, 0.0) + problem.segment_cost(
                 j, s.first_group, s.last_group, s.device)
     assert max(loads.values()) >= fluid_load(problem) * (1 - 1e-9)
+
+
+def test_contention_load_by_hand() -> None:
+    """GPU-only job a (1 ms) next to job b pinned to DLA0 (1 ms): run together, the DLA
+    loses ``k_d`` per ms and the GPU ``k_g``, so the GPU ends at ``1 / (1 - k_g)`` and the
+    DLA at ``(1 + k_d - k_g) / (1 - k_g)``: the LP bound is exactly that optimum."""
+    from profiles.costtable import CostTable, GroupCost
+    from solvers.bounds import CONTENTION_LP_MARGIN, contention_load, fluid_load, min_loss_rate
+    from solvers.problem import Device, Pin
+
+    def one_group(name: str, gpu: float, dla: float | None) -> CostTable:
+        row = GroupCost(0, gpu, dla, None, None, gpu_bw_gbps=60.0,
+                        dla_bw_gbps=None if dla is None else 20.0)
+        return CostTable.build([row], {"model": name, "platform": "xavier-agx",
+                                       "source": "synthetic"}, origin=f"<test {name}>")
+
+    tables = [one_group("a", 1.0, None), one_group("b", 100.0, 1.0)]
+    pin = [Pin("b", 0, 0, frozenset({Device.DLA0}))]
+    problem = Problem.create(tables, "xavier-agx", contention="auto", pins=pin)
+    k_g = min_loss_rate(problem, Device.GPU, Device.DLA0)
+    k_d = min_loss_rate(problem, Device.DLA0, Device.GPU)
+    assert 0 < k_g < k_d < 0.5
+    expected = (1 + k_d - k_g) / (1 - k_g)
+    assert contention_load(problem) == pytest.approx(expected, rel=2 * CONTENTION_LP_MARGIN)
+    assert contention_load(problem) <= expected
+    assert exhaustive(problem).objective == pytest.approx(expected, rel=1e-9)
+    # no contention: the LP is not even built, the fluid bound stands
+    free = Problem.create(tables, "xavier-agx", contention="none", pins=pin)
+    assert contention_load(free) == fluid_load(free) == pytest.approx(1.0)
+
+
+@SETTINGS
+@given(problems(), st.integers(0, 10**6))
+def test_lower_bound_below_every_simulated_schedule(problem: Problem, seed: int) -> None:
+    """`lower_bound` (with contention: `contention_load`) never exceeds what the simulator
+    says of any valid schedule, latency and throughput alike."""
+    sched = random_schedule(problem, seed)
+    assert simulate(problem, sched).objective_ms >= lower_bound(problem) * (1 - 1e-9)
