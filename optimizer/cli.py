@@ -177,8 +177,9 @@ def _add_solver_options(p: argparse.ArgumentParser) -> None:
                    help="backend (default: %(default)s)")
     g.add_argument("--time-limit", type=float, default=10.0, metavar="S",
                    help="seconds; on expiry the best schedule found is returned with its "
-                        "gap. Throughput with contention (no exact model) keeps the last "
-                        "quarter for a local search judged by the simulator "
+                        "gap. With memory contention the last quarter is kept for a local "
+                        "search judged by the simulator (throughput has no exact model; "
+                        "latency uses it when the exact model stops with a gap) "
                         "(default: %(default)s)")
     g.add_argument("--workers", type=int, default=2, metavar="N",
                    help="solver threads (default: %(default)s)")

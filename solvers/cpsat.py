@@ -31,7 +31,9 @@ How the model works
   kinds is chosen); integer rounding is absorbed by a slack of a few ns per segment.
   Semi-active starts are enforced: each slot starts at its ready time or exactly at the
   end of another slot on its device (with NoOverlap that is ``max(ready, end of the
-  previous segment)``), so the optimum is the oracle's.
+  previous segment)``), so the optimum is the oracle's. `solvers.solve` keeps the last
+  quarter of the time limit for the simulator-guided local search, used only when this
+  model stops with a gap.
 - **Throughput.** The modulo model of model.md section 4: offsets with precedence and
   NoOverlap, and per device ``P >= last end - first start`` (the device's round fits in a
   window of length ``P``). Minimise ``P``; the period per frame is ``P / F``. With

@@ -88,3 +88,32 @@ def test_same_inputs_same_schedule() -> None:
 
 def test_no_valid_candidate_gives_none() -> None:
     assert improve(pair(3), []) is None
+
+
+def test_latency_with_contention_polishes_an_unproven_answer_only() -> None:
+    """Latency with contention: an answer stopped with a gap goes through the local search
+    (never worse, judged by the simulator); an answer proven optimal is left as it is."""
+    from solvers.backend import BackendAnswer
+    from solvers.solve import _local_search, needs_local_search
+
+    problem = pair(8, objective="latency", max_transitions=2)
+    assert needs_local_search(problem)
+    start = gpu_only(problem).schedule
+    start_ms = simulate(problem, start).objective_ms
+    stopped = BackendAnswer(SolveStatus.FEASIBLE, start, start_ms, 0.0, {}, "time limit")
+    polished = _local_search(problem, stopped, greedy(problem).schedule, None, None)
+    assert polished.stats["local_search"]["start_ms"] <= start_ms
+    assert polished.schedule != start
+    assert simulate(problem, polished.schedule).objective_ms < start_ms
+    assert polished.status is SolveStatus.FEASIBLE and polished.objective_ms is None
+    # from a local optimum nothing improves: the backend's answer (and objective) stays
+    local_ms = simulate(problem, polished.schedule).objective_ms
+    at_optimum = BackendAnswer(SolveStatus.FEASIBLE, polished.schedule, local_ms, 0.0, {}, "")
+    again = _local_search(problem, at_optimum, None, None, None)
+    assert again.schedule is polished.schedule and again.objective_ms == local_ms
+    assert again.stats["local_search"]["stopped"] == "local optimum"
+    proven = BackendAnswer(SolveStatus.OPTIMAL, start, start_ms, start_ms, {}, "")
+    assert _local_search(problem, proven, None, None, None) is proven
+    # without contention there is nothing for it to do
+    free = pair(8, objective="latency", contention="none")
+    assert not needs_local_search(free)
