@@ -14,9 +14,15 @@ judging every neighbour with the simulator, the reference for both objectives:
   groups) of a segment onto another device; the device order of a neighbour is the
   simulator's earliest-ready dispatch;
 - first-improvement hill climbing from every candidate in turn (best first), neighbours
-  in a fixed order, so the same inputs and budget give the same schedule; it stops at the
-  last local optimum, after ``max_evaluations`` simulations or at the deadline (then the
-  result depends on speed, like any time-limited search).
+  in a fixed order;
+- then iterated local search: perturb the best schedule by `KICK_MOVES` random
+  neighbour moves (a seeded generator), climb again, keep the result if it is better.
+  Measured on the benchmark's 3 x 30 latency problem with contention: the climb from
+  CP-SAT's 13.99 ms stops at 13.85 ms; 30 s of perturbations reach 13.33 ms;
+- it stops after `STALL_KICKS` perturbations in a row without a better schedule, after
+  ``max_evaluations`` simulations or at the deadline. The same inputs, seed and budget
+  give the same schedule; a run stopped by the deadline depends on speed, like any
+  time-limited search.
 
 It never returns anything worse than the best candidate.
 """
@@ -24,6 +30,7 @@ It never returns anything worse than the best candidate.
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,9 +40,15 @@ from solvers.problem import Problem
 from solvers.schedule import Schedule
 from solvers.simulator import simulate
 
-MAX_EVALUATIONS = 2000
+MAX_EVALUATIONS = 20_000
 """Simulations one `improve` call may run, candidates included (a deterministic budget;
-the candidates themselves are always judged)."""
+the candidates themselves are always judged). A latency simulation of 3 x 30 groups takes
+about 0.35 ms, a throughput one with contention about 100 ms: there the deadline binds."""
+KICK_MOVES = 3
+"""Random neighbour moves per perturbation of the iterated phase."""
+STALL_KICKS = 50
+"""The iterated phase ends after this many perturbations in a row without a better
+schedule (measured on 3 x 30 latency with contention: improvements came up to 48 apart)."""
 
 
 @dataclass(frozen=True)
@@ -45,14 +58,18 @@ class Improved:
     start_objective_ms: float
     evaluations: int
     moves: int
-    stopped: str       # "local optimum", "evaluation budget" or "deadline"
+    kicks: int         # perturbations of the iterated phase
+    stopped: str       # "stalled", "evaluation budget" or "deadline"
 
 
 def improve(problem: Problem, candidates: Sequence[Schedule], *,
             deadline: float | None = None,
-            max_evaluations: int = MAX_EVALUATIONS) -> Improved | None:
-    """Hill-climb from each of ``candidates`` in turn, best first; the best schedule seen
-    (None if no candidate is valid). ``deadline`` is a `time.perf_counter()` value."""
+            max_evaluations: int = MAX_EVALUATIONS, seed: int = 0,
+            stall_kicks: int = STALL_KICKS) -> Improved | None:
+    """Hill-climb from each of ``candidates`` in turn, best first, then perturb and climb
+    again (module docstring); the best schedule seen (None if no candidate is valid).
+    ``deadline`` is a `time.perf_counter()` value, ``seed`` that of the perturbations;
+    ``stall_kicks=0`` leaves out the iterated phase."""
     budget = _Budget(deadline, max_evaluations)
     starts: list[tuple[float, int, Schedule]] = []
     for i, cand in enumerate(candidates):
@@ -64,30 +81,50 @@ def improve(problem: Problem, candidates: Sequence[Schedule], *,
     starts.sort(key=lambda x: (x[0], x[1]))
     start_value = starts[0][0]
     best_value, best = start_value, starts[0][2]
-    seen: set[tuple[JobSegments, ...]] = set()
+    climbed: set[tuple[JobSegments, ...]] = set()
     moves = 0
     for value, _, current in starts:
-        if current.segments in seen:
+        if current.segments in climbed:
             continue
-        seen.add(current.segments)
-        value, current, n = _climb(problem, value, current, seen, budget)
+        climbed.add(current.segments)
+        value, current, n = _climb(problem, value, current, budget)
         moves += n
         if value < best_value:
             best_value, best = value, current
         if budget.stopped:
             break
+    rng = random.Random(seed)
+    kicks = stall = 0
+    stopped = "stalled"
+    while stall < stall_kicks and not budget.stopped and not budget.exhausted():
+        kicked = _kick(problem, best.segments, rng)
+        if kicked is None:
+            stopped = "no neighbours"
+            break
+        kicks += 1
+        value, current, n = _climb(problem, budget.fcfs(problem, kicked), Schedule(kicked),
+                                   budget)
+        moves += n
+        if value < best_value * (1 - 1e-12):
+            best_value, best, stall = value, current, 0
+        else:
+            stall += 1
     if best.order is None:
         best = Schedule(best.segments, simulate(problem, best).order)
-    return Improved(best, best_value, start_value, budget.evaluations, moves,
-                    budget.stopped or "local optimum")
+    return Improved(best, best_value, start_value, budget.evaluations, moves, kicks,
+                    budget.stopped or stopped)
 
 
 class _Budget:
+    """Counts simulations against the limits; remembers the value of every segmentation
+    judged with the simulator's earliest-ready order (the order of every neighbour)."""
+
     def __init__(self, deadline: float | None, max_evaluations: int) -> None:
         self.deadline = deadline
         self.max_evaluations = max_evaluations
         self.evaluations = 0
         self.stopped = ""
+        self.values: dict[tuple[JobSegments, ...], float] = {}
 
     def exhausted(self) -> bool:
         if self.evaluations >= self.max_evaluations:
@@ -100,9 +137,13 @@ class _Budget:
         self.evaluations += 1
         return simulated_value(problem, schedule)
 
+    def fcfs(self, problem: Problem, segments: tuple[JobSegments, ...]) -> float:
+        if segments not in self.values:
+            self.values[segments] = self.value(problem, Schedule(segments))
+        return self.values[segments]
 
-def _climb(problem: Problem, value: float, current: Schedule,
-           seen: set[tuple[JobSegments, ...]], budget: _Budget
+
+def _climb(problem: Problem, value: float, current: Schedule, budget: _Budget
            ) -> tuple[float, Schedule, int]:
     """First-improvement hill climbing; neighbours in a fixed order."""
     moves = 0
@@ -110,19 +151,26 @@ def _climb(problem: Problem, value: float, current: Schedule,
     while improved and not budget.stopped:
         improved = False
         for segments in _neighbours(problem, current.segments):
-            if segments in seen:
-                continue
-            if budget.exhausted():
+            if segments not in budget.values and budget.exhausted():
                 break
-            seen.add(segments)
-            cand = Schedule(segments)
-            cand_value = budget.value(problem, cand)
+            cand_value = budget.fcfs(problem, segments)
             if cand_value < value * (1 - 1e-12):
-                value, current = cand_value, cand
+                value, current = cand_value, Schedule(segments)
                 moves += 1
                 improved = True
                 break
     return value, current, moves
+
+
+def _kick(problem: Problem, segments: tuple[JobSegments, ...], rng: random.Random
+          ) -> tuple[JobSegments, ...] | None:
+    """`KICK_MOVES` random neighbour moves in a row (None if there is no neighbour)."""
+    for _ in range(KICK_MOVES):
+        options = list(_neighbours(problem, segments))
+        if not options:
+            return None
+        segments = rng.choice(options)
+    return segments
 
 
 def _steps(length: int) -> list[int]:

@@ -94,7 +94,7 @@ def solve(
     answer = backend(problem, options)
     if polish:
         deadline = None if time_limit is None else t0 + time_limit
-        answer = _local_search(problem, answer, hint_schedule, deadline, progress)
+        answer = _local_search(problem, answer, hint_schedule, deadline, progress, seed)
     seconds = time.perf_counter() - t0
     return judge(problem, solver, answer, seconds, hint_note=hint_note)
 
@@ -109,8 +109,8 @@ def needs_local_search(problem: Problem) -> bool:
 
 
 def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None,
-                  deadline: float | None, progress: Callable[[str], None] | None
-                  ) -> BackendAnswer:
+                  deadline: float | None, progress: Callable[[str], None] | None,
+                  seed: int = 0) -> BackendAnswer:
     from solvers.local_search import improve
 
     candidates = [s for s in (answer.schedule, hint) if s is not None]
@@ -118,14 +118,14 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
         return answer
     if progress:
         progress("local search: improving the placement under contention (simulator-judged)")
-    found = improve(problem, candidates, deadline=deadline)
+    found = improve(problem, candidates, deadline=deadline, seed=seed)
     if found is None:
         return answer
     stats = dict(answer.stats)
     stats["local_search"] = {"start_ms": found.start_objective_ms,
                              "result_ms": found.objective_ms,
                              "evaluations": found.evaluations, "moves": found.moves,
-                             "stopped": found.stopped}
+                             "kicks": found.kicks, "stopped": found.stopped}
     if found.schedule is answer.schedule:
         # nothing better than the backend's own schedule: keep its answer (and its
         # objective, which judge() still checks against the simulator)
