@@ -103,8 +103,8 @@ def needs_local_search(problem: Problem) -> bool:
     """Contention on more than one device. Throughput: the backends optimise it
     contention-free (model.md section 4), so `solve` improves their schedule with the
     simulator as the judge. Latency: CP-SAT's model is exact, but where it stops at the
-    time limit with a gap the local search often finds better (measured on 3 x 30: 13.86
-    -> 13.64 ms in 0.2 s); an answer proven optimal is kept as it is."""
+    time limit with a gap the local search often finds better (measured on 3 x 30: 14.19
+    -> 13.53 ms in 6 s); an answer proven optimal is kept as it is."""
     return problem.contention.enabled and len(problem.devices) > 1
 
 
