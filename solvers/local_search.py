@@ -1,12 +1,12 @@
-"""Simulator-guided local search for what the exact models only approximate.
+"""Simulator-guided local search for what the exact models approximate or leave unproven.
 
 Throughput with memory contention has no exact backend model (docs/model.md section 4):
 the backends optimise the placement contention-free, which gives a valid lower bound, but
 the schedule that is best without contention can be far from the best with it (measured
 on the benchmark's 2 x 30 pair: contention slows the contention-free optimum by 50 %).
 Latency with contention has an exact CP-SAT model, but from 3 models on it stops at the
-time limit with a gap, and a few hundred simulations around its schedule often find a
-better one (model.md section 3). `improve` searches around the candidates it is given,
+time limit with a gap, and simulations around its schedule often find a better one
+(model.md section 3). `improve` searches around the candidates it is given,
 judging every neighbour with the simulator, the reference for both objectives:
 
 - neighbours of a schedule move one segment boundary of one job by 1, 2, 4, ... groups
@@ -59,7 +59,7 @@ class Improved:
     evaluations: int
     moves: int
     kicks: int         # perturbations of the iterated phase
-    stopped: str       # "stalled", "evaluation budget" or "deadline"
+    stopped: str       # "stalled", "evaluation budget", "deadline" or "no neighbours"
 
 
 def improve(problem: Problem, candidates: Sequence[Schedule], *,
