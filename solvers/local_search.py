@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from solvers.baselines import JobSegments, fits_loadables, runs, simulated_value
@@ -65,11 +65,13 @@ class Improved:
 def improve(problem: Problem, candidates: Sequence[Schedule], *,
             deadline: float | None = None,
             max_evaluations: int = MAX_EVALUATIONS, seed: int = 0,
-            stall_kicks: int = STALL_KICKS) -> Improved | None:
+            stall_kicks: int = STALL_KICKS,
+            progress: Callable[[str], None] | None = None) -> Improved | None:
     """Hill-climb from each of ``candidates`` in turn, best first, then perturb and climb
     again (module docstring); the best schedule seen (None if no candidate is valid).
     ``deadline`` is a `time.perf_counter()` value, ``seed`` that of the perturbations;
-    ``stall_kicks=0`` leaves out the iterated phase."""
+    ``stall_kicks=0`` leaves out the iterated phase; ``progress`` hears of every better
+    schedule."""
     budget = _Budget(deadline, max_evaluations)
     starts: list[tuple[float, int, Schedule]] = []
     for i, cand in enumerate(candidates):
@@ -91,6 +93,7 @@ def improve(problem: Problem, candidates: Sequence[Schedule], *,
         moves += n
         if value < best_value:
             best_value, best = value, current
+            _report(progress, best_value, budget, 0)
         if budget.stopped:
             break
     rng = random.Random(seed)
@@ -107,12 +110,20 @@ def improve(problem: Problem, candidates: Sequence[Schedule], *,
         moves += n
         if value < best_value * (1 - 1e-12):
             best_value, best, stall = value, current, 0
+            _report(progress, best_value, budget, kicks)
         else:
             stall += 1
     if best.order is None:
         best = Schedule(best.segments, simulate(problem, best).order)
     return Improved(best, best_value, start_value, budget.evaluations, moves, kicks,
                     budget.stopped or stopped)
+
+
+def _report(progress: Callable[[str], None] | None, value: float, budget: _Budget,
+            kicks: int) -> None:
+    if progress is not None:
+        progress(f"local search: objective {value:.6f} ms after {budget.evaluations} "
+                 f"simulations, {kicks} perturbations")
 
 
 class _Budget:

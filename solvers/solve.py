@@ -118,7 +118,7 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
         return answer
     if progress:
         progress("local search: improving the placement under contention (simulator-judged)")
-    found = improve(problem, candidates, deadline=deadline, seed=seed)
+    found = improve(problem, candidates, deadline=deadline, seed=seed, progress=progress)
     if found is None:
         return answer
     stats = dict(answer.stats)

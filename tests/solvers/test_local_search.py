@@ -129,12 +129,17 @@ def test_perturbations_escape_the_first_local_optimum() -> None:
     problem = pair(6, objective="latency")
     start = [greedy(problem).schedule]
     climb = improve(problem, start, stall_kicks=0)
-    iterated = improve(problem, start)
+    lines: list[str] = []
+    iterated = improve(problem, start, progress=lines.append)
     again = improve(problem, start)
     assert climb is not None and iterated is not None and again is not None
     assert climb.kicks == 0 and iterated.kicks >= STALL_KICKS
     assert iterated.objective_ms < climb.objective_ms * (1 - 0.05)
     assert (again.schedule, again.objective_ms) == (iterated.schedule, iterated.objective_ms)
+    # progress hears of every better schedule, the last one being the result
+    reported = [float(line.split()[3]) for line in lines]
+    assert reported == sorted(reported, reverse=True) and len(reported) >= 2
+    assert reported[-1] == pytest.approx(iterated.objective_ms, abs=1e-6)
     optimum = solve(problem, "cpsat", time_limit=60, hint=None)
     assert optimum.status is SolveStatus.OPTIMAL
     assert iterated.objective_ms >= optimum.objective * (1 - 1e-6)
