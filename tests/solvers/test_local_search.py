@@ -143,3 +143,13 @@ def test_perturbations_escape_the_first_local_optimum() -> None:
     optimum = solve(problem, "cpsat", time_limit=60, hint=None)
     assert optimum.status is SolveStatus.OPTIMAL
     assert iterated.objective_ms >= optimum.objective * (1 - 1e-6)
+
+
+def test_throughput_with_contention_same_problem_same_schedule() -> None:
+    """Where the search stops on its own (stalled, not at the deadline) a solve is
+    reproducible: the perturbations come from the solve's seed."""
+    problem = pair(3, max_transitions=1)
+    first = solve(problem, time_limit=60)
+    second = solve(problem, time_limit=60)
+    assert first.stats["local_search"]["stopped"] == "stalled"
+    assert first.schedule == second.schedule and first.objective == second.objective
