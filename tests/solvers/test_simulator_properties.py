@@ -152,12 +152,17 @@ def small_problems(objective: str) -> st.SearchStrategy[Problem]:
 @given(st.sampled_from(["latency", "throughput"]).flatmap(small_problems))
 def test_oracle_bounds_and_contention_monotone(problem: Problem) -> None:
     """Every oracle optimum >= lower_bound; removing contention never makes it worse."""
+    limit = 20_000
     if problem.objective.value == "throughput" and problem.contention.enabled:
         problem = Problem(problem.models, problem.platform, problem.objective,
                           min(problem.max_transitions, 1), problem.loadable_limit,
                           problem.pins, problem.contention, problem.frames_per_round)
-    assume(count_space(problem) <= 20_000)
-    opt = exhaustive(problem, limit=20_000)
+        # a steady-state simulation with contention takes 5-30 ms (2 frames per round: 1,722
+        # schedules took 47 s): 20,000 of them made single examples last minutes
+        # (measured with --hypothesis-seed=55 and 88)
+        limit = 500
+    assume(count_space(problem) <= limit)
+    opt = exhaustive(problem, limit=limit)
     assert opt.objective is not None
     assert opt.objective >= lower_bound(problem) * (1 - 1e-9)
     free = Problem(problem.models, problem.platform, problem.objective,
