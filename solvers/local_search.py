@@ -99,7 +99,7 @@ def improve(problem: Problem, candidates: Sequence[Schedule], *,
     rng = random.Random(seed)
     kicks = stall = 0
     stopped = "stalled"
-    while stall < stall_kicks and not budget.stopped and not budget.exhausted():
+    while stall < stall_kicks and not budget.exhausted():
         kicked = _kick(problem, best.segments, rng)
         if kicked is None:
             stopped = "no neighbours"

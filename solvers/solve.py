@@ -132,9 +132,9 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
         return replace(answer, stats=stats)
     message = "; ".join(m for m in (answer.message, "then a simulator-guided local search "
                                     "(solvers.local_search)") if m)
-    # the backend may have found nothing in its share of the time (status unknown)
-    status = SolveStatus.FEASIBLE if answer.schedule is None else answer.status
-    return BackendAnswer(status, found.schedule, None, answer.bound_ms, stats, message)
+    # no proof: the backend's answer was feasible, or unknown (nothing found in its share)
+    return BackendAnswer(SolveStatus.FEASIBLE, found.schedule, None, answer.bound_ms, stats,
+                         message)
 
 
 def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, *,
