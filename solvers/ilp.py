@@ -376,20 +376,23 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if options.progress:
         options.progress(f"ilp: {mip.n_vars} variables, {mip.n_cons} constraints, "
                          f"engine {ENGINE}")
+
+    def highs(presolve: bool) -> Any:
+        return mathopt.solve(mip.model, mathopt.SolverType.HIGHS,
+                             params=_parameters(options, presolve=presolve),
+                             model_params=model_params)
+
     presolve = True
     with _stdout_silenced(keep=options.log):
         try:
-            result = mathopt.solve(mip.model, mathopt.SolverType.HIGHS,
-                                   params=_parameters(options), model_params=model_params)
+            result = highs(presolve)
         except Exception as first:  # HiGHS reports kError through a wrapper exception
             # HiGHS's presolve fails with "kError [INTERNAL]" on some tiny models (found by
             # the oracle property test: 3 jobs of 2-3 groups, throughput, no switches);
             # the same model solves without presolve
             presolve = False
             try:
-                result = mathopt.solve(mip.model, mathopt.SolverType.HIGHS,
-                                       params=_parameters(options, presolve=False),
-                                       model_params=model_params)
+                result = highs(presolve)
             except Exception as second:
                 raise RuntimeError(f"HiGHS failed on this model with and without presolve "
                                    f"({first!r}; {second!r})") from second
