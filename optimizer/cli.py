@@ -2,7 +2,8 @@
 
 Every reporting command takes ``--json`` and then prints exactly one JSON object on stdout
 (keys in shared/docs/design.md section 4). User errors print one line
-``layerswap: error: ...`` on stderr; bugs keep their traceback.
+``layerswap: error: ...`` on stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}``
+on stdout); bugs keep their traceback.
 
 Exit codes: 0 success (optimal or feasible schedule), 1 bad input or unsupported request,
 2 bad command line, 3 the problem is infeasible, 4 no schedule found within the time limit,
@@ -29,7 +30,8 @@ SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
 
 EPILOG = """\
 exit codes: 0 ok, 1 bad input, 2 bad command line, 3 infeasible, 4 no schedule in time,
-5 regression check failed. With --json, stdout holds exactly one JSON object.
+5 regression check failed. With --json, stdout holds exactly one JSON object; on bad
+input it is {"error": MESSAGE, "exit_code": 1} (the message also goes to stderr).
 """
 
 
@@ -497,6 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LayerswapError as exc:
         message = " ".join(str(exc).split())
         print(f"layerswap: error: {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            # a script parsing stdout gets an answer on bad input too
+            emit_json({"error": message, "exit_code": EXIT_ERROR})
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("layerswap: interrupted", file=sys.stderr)

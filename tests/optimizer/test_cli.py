@@ -143,21 +143,21 @@ def test_infeasible_deadline_exits_3_with_status(capsys):
     assert doc["message"]
 
 
-@pytest.mark.parametrize(
-    ("argv", "fragment"),
-    [
-        (["solve", "nope.csv"], "nope.csv: no such file and not a stored table"),
-        (["solve", "--platform", "nano"], "unknown platform 'nano'"),
-        (["solve", "--pin", "googlenet-0-3-GPU"], "--pin 'googlenet-0-3-GPU'"),
-        (["solve", "--pin", "vgg:0-1:GPU"], "unknown model 'vgg'"),
-        (["solve", "--weight", "googlenet"], "expected MODEL=NUMBER"),
-        (["solve", "--max-transitions", "-1"], "max_transitions"),
-        (["solve", "--contention", "preset"], "gpu_bw_gbps"),
-        (["simulate", "missing.json"], "missing.json"),
-        (["check", "nope"], "nope: no such file"),
-        (["compare", "--solvers", "z3"], "unknown z3"),
-    ],
-)
+BAD_INPUT = [
+    (["solve", "nope.csv"], "nope.csv: no such file and not a stored table"),
+    (["solve", "--platform", "nano"], "unknown platform 'nano'"),
+    (["solve", "--pin", "googlenet-0-3-GPU"], "--pin 'googlenet-0-3-GPU'"),
+    (["solve", "--pin", "vgg:0-1:GPU"], "unknown model 'vgg'"),
+    (["solve", "--weight", "googlenet"], "expected MODEL=NUMBER"),
+    (["solve", "--max-transitions", "-1"], "max_transitions"),
+    (["solve", "--contention", "preset"], "gpu_bw_gbps"),
+    (["simulate", "missing.json"], "missing.json"),
+    (["check", "nope"], "nope: no such file"),
+    (["compare", "--solvers", "z3"], "unknown z3"),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), BAD_INPUT)
 def test_bad_input_is_one_line_exit_1_no_traceback(capsys, argv, fragment):
     code, out, err = run(capsys, *argv)
     assert code == 1
@@ -165,6 +165,15 @@ def test_bad_input_is_one_line_exit_1_no_traceback(capsys, argv, fragment):
     assert err.count("\n") == 1 and err.startswith("layerswap: error: ")
     assert fragment in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "fragment"), BAD_INPUT)
+def test_bad_input_with_json_still_prints_one_object(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 1
+    doc = json.loads(out)  # exactly one object: json.loads refuses trailing data
+    assert doc == {"error": err.removeprefix("layerswap: error: ").strip(), "exit_code": 1}
+    assert fragment in doc["error"]
 
 
 def test_malformed_table_names_file_and_row(capsys, tmp_path):
