@@ -53,12 +53,16 @@ def emit_json(obj: dict[str, Any]) -> None:
 
 @contextmanager
 def _spinner(message: str, enabled: bool):
-    """A status spinner on stderr when it is a terminal (never pollutes --json stdout)."""
+    """A status spinner on stderr when it is a terminal (never pollutes --json stdout).
+
+    Yields a progress callback for `solvers.solve.solve` that shows the latest line (best
+    schedule so far, bound, seconds) next to the message, or None when there is no spinner.
+    """
     if not enabled or not sys.stderr.isatty():
-        yield
+        yield None
         return
-    with _console(stderr=True).status(message):
-        yield
+    with _console(stderr=True).status(message) as status:
+        yield lambda line: status.update(f"{message} {line}")
 
 
 # ---------------------------------------------------------------------- shared options
@@ -198,8 +202,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from solvers.solve import solve
 
     problem = _build_problem(args)
-    with _spinner(f"solving with {args.solver}…", not args.json):
-        result = solve(problem, args.solver, time_limit=args.time_limit, workers=args.workers)
+    with _spinner(f"solving with {args.solver}…", not args.json) as progress:
+        result = solve(problem, args.solver, time_limit=args.time_limit, workers=args.workers,
+                       progress=progress)
     written: dict[str, Any] = {}
     if args.output and result.schedule is not None:
         save_schedule_file(args.output, problem, result.schedule, result)

@@ -75,6 +75,15 @@ def test_solve_without_arguments_solves_the_default_pair_and_draws_it(capsys, tm
     assert "wrote plot" in out
 
 
+def test_solve_on_a_terminal_shows_the_solver_progress(capsys, monkeypatch):
+    # stderr a terminal: the spinner line carries the backend's progress reports
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "solve", "--no-plot")
+    assert code == 0, err
+    assert "solving with cpsat" in err and "cpsat: objective" in err and " bound " in err
+    assert "cpsat: objective" not in out
+
+
 def test_no_plot_and_explicit_tables_write_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "solve", "--no-plot")[0] == 0
