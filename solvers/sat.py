@@ -21,8 +21,9 @@ How the model works (docs/model.md; integer ns times, see `solvers.backend.integ
   and the order literal. A zero-token cycle (deadlock) is blocked the same way.
 - **Bound search** (SAT-UNSAT, from above): every model that passes the check is a new
   incumbent and immediately blocked, so each later model must be strictly better. All
-  learnt lemmas stay valid as the bound only tightens, so one incremental CaDiCaL instance
-  serves the whole search; UNSAT proves the incumbent optimal (or the problem infeasible).
+  learnt lemmas stay valid as the bound only tightens, so one incremental solver instance
+  (`ENGINE`, Glucose 4) serves the whole search; UNSAT proves the incumbent optimal (or
+  the problem infeasible).
 
 Memory contention is refused in latency mode (use the CP-SAT backend); in throughput mode
 the contention-free optimum is only a lower bound and the answer ``feasible``
