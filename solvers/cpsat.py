@@ -793,10 +793,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         bound = solver.best_objective_bound * to_ms_factor
         status = SolveStatus.OPTIMAL if code == cp_model.OPTIMAL else SolveStatus.FEASIBLE
         stats["start_units"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
-        if contention_ignored(problem):
-            stats["contention_free_period_ms"] = objective
-            return contention_free(BackendAnswer(status, schedule, objective, bound, stats))
-        return BackendAnswer(status, schedule, objective, bound, stats)
+        answer = BackendAnswer(status, schedule, objective, bound, stats)
+        return contention_free(answer) if contention_ignored(problem) else answer
     if code == cp_model.INFEASIBLE:
         return BackendAnswer(SolveStatus.INFEASIBLE, None, None, None, stats,
                              diagnose_infeasible(problem))
