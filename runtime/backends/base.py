@@ -47,31 +47,29 @@ class Backend(ABC):
 def split_threads(total: int, busy_ms: Mapping[str, float]) -> dict[str, int]:
     """Share ``total`` intra-op threads among the device workers in ``busy_ms``.
 
-    Every worker gets at least one thread; the rest go to the busiest workers first, in
-    proportion to their predicted busy time (largest remainder, ties by device name), so a
-    worker that carries most of the work on this CPU emulation gets most of the cores.
-    A worker count above ``total`` still gets one thread each (the total is then exceeded,
-    and the report says so through the returned counts).
+    Shares are proportional to the predicted busy time (largest remainder, ties by device
+    name) with at least one thread per worker, so the worker that carries most of the work
+    on this CPU emulation gets most of the cores. With more workers than threads every
+    worker still gets one (the total is then exceeded; the returned counts say so).
     """
     devices = sorted(busy_ms)
     if not devices:
         return {}
     if total < 1:
         raise ValueError(f"thread budget {total} is not >= 1")
-    shares = {d: 1 for d in devices}
-    spare = total - len(devices)
-    if spare <= 0:
-        return shares
+    if total <= len(devices):
+        return {d: 1 for d in devices}
     weights = {d: max(float(busy_ms[d]), 0.0) for d in devices}
-    weight_sum = sum(weights.values())
-    if weight_sum <= 0:
+    if sum(weights.values()) <= 0:
         weights = {d: 1.0 for d in devices}
-        weight_sum = float(len(devices))
-    exact = {d: spare * weights[d] / weight_sum for d in devices}
-    for d in devices:
-        shares[d] += int(exact[d])
+    weight_sum = sum(weights.values())
+    exact = {d: total * weights[d] / weight_sum for d in devices}
+    shares = {d: max(1, int(exact[d])) for d in devices}
+    while sum(shares.values()) > total:  # the floor of 1 took threads from the others
+        d = max((d for d in devices if shares[d] > 1), key=lambda d: (shares[d] - exact[d], d))
+        shares[d] -= 1
     left = total - sum(shares.values())
-    by_remainder = sorted(devices, key=lambda d: (-(exact[d] - int(exact[d])), d))
+    by_remainder = sorted(devices, key=lambda d: (-(exact[d] - shares[d]), d))
     for d in by_remainder[:left]:
         shares[d] += 1
     return shares
