@@ -189,7 +189,8 @@ def write_export(directory: Path, models: Mapping[str, onnx.ModelProto],
             nodes = list(model.graph.node)
             segments.append({
                 "id": sid, "model": name, "instance": inst, "index": k, "device": device,
-                "precision": "fp32", "file": rel, "sha256": _sha(directory / rel),
+                "precision": "fp32" if device == "GPU" else "fp16", "file": rel,
+                "sha256": _sha(directory / rel),
                 "first_group": first, "last_group": last, "first_layer": nodes[first].name,
                 "last_layer": nodes[last].name, "inputs": inputs, "outputs": outputs,
                 "engine": {"file": f"engines/{name}.i{inst}.s{k}.plan", "dla_core": core},
