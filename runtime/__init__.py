@@ -1,6 +1,16 @@
-"""layerswap runtime: execute an exported manifest on GPU and DLA workers.
+"""runtime: executes a layerswap manifest (DIR/manifest.json) on a Jetson or a host.
 
-Reads only ``DIR/manifest.json`` (Manifest v1) and the files it names, and imports nothing
-else of layerswap, so the folder plus this package can be copied to a Jetson alone.
-Entry point: `runtime.api.run_manifest`; command line: ``layerswap run``.
+This package ships to the device alone, so it imports nothing else of layerswap
+(``profiles``, ``solvers``, ``export``, ``optimizer``): only the standard library and
+third-party packages (``jsonschema`` for the manifest, ``onnxruntime`` / ``tensorrt`` in
+the backends). The manifest format is defined by ``runtime/manifest.schema.json`` (JSON
+Schema draft 2020-12, ``format: layerswap-manifest``, ``version: 1``) and loaded by
+`runtime.manifest.load_manifest`, which validates the schema and then the semantics
+(files, digests, hand-offs, device orders). Errors are `runtime.errors.ManifestError`.
+
+Execution: `runtime.api.run_manifest` (command line: ``layerswap run``) builds a
+`runtime.plan.Plan`, loads every segment through a backend (`runtime.backends`), streams
+frames through `runtime.executor.Executor` (one worker thread per device) and reports with
+`runtime.report` (Chrome trace, utilisation, predicted vs measured). Run errors are
+`runtime.errors.RuntimeExecutionError`, naming segment and frame.
 """

@@ -22,22 +22,20 @@ from runtime.executor import (
     load_runners,
 )
 from runtime.io import OutputWriter, random_inputs
+from runtime.manifest import load_manifest
 from runtime.plan import Plan
 
 BACKENDS = ("ort", "ort-trt", "trt")
 
 
 def load_plan(path: str | Path) -> Plan:
-    """Validate ``path`` with the manifest format module when it is there (JSON Schema +
-    semantics, `ManifestError` naming the field), then build the execution plan."""
-    path = Path(path)
-    try:
-        from runtime import manifest as manifest_format
-    except ImportError:  # pragma: no cover - only before the format module existed
-        manifest_format = None
-    if manifest_format is not None:
-        manifest_format.load(path)
-    return Plan.from_file(path)
+    """Load ``path`` (a manifest.json or its folder) with `runtime.manifest.load_manifest`
+    (JSON Schema, files and sha256, hand-offs, device orders, cycles: a `ManifestError`
+    naming the field), then build the execution plan from it."""
+    manifest = load_manifest(path)
+    source = str(Path(path) / "manifest.json" if Path(path).is_dir() else Path(path))
+    return Plan.from_dict(manifest.to_dict(), base_dir=manifest.root or Path(source).parent,
+                          source=source)
 
 
 def device_busy_ms(plan: Plan) -> dict[str, float]:

@@ -1,22 +1,35 @@
-"""Errors the runtime raises.
+"""Errors of the runtime package.
 
-The runtime ships to a Jetson on its own, so it imports nothing else of ours at module level;
-when `profiles` is importable (the full layerswap install) its errors derive from
-`profiles.errors.LayerswapError`, so the CLI prints them as one line like every other user
-error; alone on a device they derive from a local stand-in with the same name.
+``runtime/`` must not import ``profiles`` (it ships to a Jetson alone), so its errors have
+their own base, `LayerswapRuntimeError`. The CLI catches it next to
+``profiles.errors.LayerswapError`` and prints it as one line, exit 1.
 """
 
 from __future__ import annotations
 
-try:  # the full install: one base class for every user-facing error
-    from profiles.errors import LayerswapError
-except ImportError:  # pragma: no cover - runtime shipped alone
 
-    class LayerswapError(Exception):  # type: ignore[no-redef]
-        """Stand-in base class when the runtime runs without the rest of layerswap."""
+class LayerswapRuntimeError(Exception):
+    """Base class of every user-facing error raised by ``runtime/``."""
 
 
-class RuntimeExecutionError(LayerswapError):
+class ManifestError(LayerswapRuntimeError):
+    """A manifest is unreadable, fails its JSON Schema, or is inconsistent.
+
+    ``source`` is the manifest file and ``field`` the path of the offending value in
+    dotted/indexed form (``segments[3].inputs[0].from.segment``); both lead the message:
+    ``manifest.json: segments[3].inputs[0].from.segment: 'gan#0/7' is not a segment``.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 field: str | None = None) -> None:
+        self.source = source
+        self.field = field
+        self.detail = message
+        where = ": ".join(part for part in (source, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class RuntimeExecutionError(LayerswapRuntimeError):
     """A run stopped: a segment raised, a sub-model would not load, a hand-off had the wrong
     shape, the user interrupted, or nothing progressed for too long.
 
@@ -35,9 +48,9 @@ class RuntimeExecutionError(LayerswapError):
         super().__init__(message)
 
 
-class BackendUnavailableError(LayerswapError):
+class BackendUnavailableError(LayerswapRuntimeError):
     """The requested backend needs a package (or a device) this machine does not have."""
 
 
-class PlanError(LayerswapError):
+class PlanError(LayerswapRuntimeError):
     """The manifest cannot be turned into an execution plan (names the field and the fix)."""

@@ -159,7 +159,7 @@ def write_export(directory: Path, models: Mapping[str, onnx.ModelProto],
     for name, model in models.items():
         path = directory / f"{name}.onnx"
         onnx.save(model, path)
-        doc_models.append({"name": name, "graph_signature": "test", "source_onnx": path.name,
+        doc_models.append({"name": name, "graph_signature": _sha(path), "source_onnx": path.name,
                            "inputs": [_tensor(v) for v in model.graph.input],
                            "outputs": [_tensor(v) for v in model.graph.output]})
     for (name, inst), parts in placements.items():
@@ -206,7 +206,7 @@ def write_export(directory: Path, models: Mapping[str, onnx.ModelProto],
             edge = next((h for h in handoffs if h["from"] == src and h["to"] == s["id"]), None)
             nbytes = int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize
             if edge is None:
-                kinds = [("GPU" if by_id[x]["device"] == "GPU" else "DLA") for x in (src, s["id"])]
+                kinds = [by_id[x]["device"] for x in (src, s["id"])]
                 handoffs.append({"from": src, "to": s["id"], "tensors": [t["name"]],
                                  "bytes": nbytes, "direction": "->".join(kinds),
                                  "predicted_ms": 0.0})

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.api import make_backend
+from runtime.api import load_plan, make_backend
 from runtime.backends import ort_trt, trt
 from runtime.errors import BackendUnavailableError, PlanError
-from runtime.plan import Plan, SegmentPlan
+from runtime.plan import SegmentPlan
 
 
 def seg(device: str, precision: str = "fp16", *, engine: str | None = "engines/s.plan",
@@ -76,7 +76,7 @@ def test_ort_trt_backend_without_the_provider_names_what_to_install(latency_expo
     if "TensorrtExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this onnxruntime has the TensorRT EP")
     with pytest.raises(BackendUnavailableError, match=r"onnxruntime-gpu.*--backend ort"):
-        make_backend("ort-trt", Plan.from_file(latency_export))
+        make_backend("ort-trt", load_plan(latency_export))
 
 
 # ------------------------------------------------------------------ native TensorRT
@@ -121,16 +121,16 @@ def test_trt_backend_without_tensorrt_names_the_extra(latency_export):
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("TensorRT is installed here")
     with pytest.raises(BackendUnavailableError, match=r'pip install -e "\.\[trt\]"'):
-        make_backend("trt", Plan.from_file(latency_export))
+        make_backend("trt", load_plan(latency_export))
 
 
 def test_unknown_backend_is_named(latency_export):
     with pytest.raises(Exception, match="unknown backend 'cuda'; choose from ort, ort-trt, trt"):
-        make_backend("cuda", Plan.from_file(latency_export))
+        make_backend("cuda", load_plan(latency_export))
 
 
 def test_ort_backend_gives_each_device_its_thread_share(latency_export):
-    plan = Plan.from_file(latency_export)
+    plan = load_plan(latency_export)
     backend = make_backend("ort", plan, threads=4)
     shares = {d: backend.describe(dataclasses.replace(plan.segments[0], device=d))
               ["intra_op_threads"] for d in plan.devices}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import runtime_kit as kit
 
-from runtime.api import run_manifest
+from runtime.api import load_plan, run_manifest
 from runtime.backends.base import split_threads
 from runtime.errors import PlanError, RuntimeExecutionError
 from runtime.io import npz_inputs, random_inputs
@@ -42,7 +42,7 @@ def worst_diff(plan: Plan, tiny_models: dict, seen: dict, seed: int = 0) -> floa
 def test_one_inference_equals_unsplit_model(which, latency_export, throughput_export,
                                             tiny_models):
     path = latency_export if which == "latency" else throughput_export
-    plan = Plan.from_file(path)
+    plan = load_plan(path)
     seen: dict = {}
     result = run_manifest(plan, frames=1, threads=2, on_frame=collect(seen))
     assert {m: [f for f, _ in v] for m, v in seen.items()} == {"a": [0], "b": [0]}
@@ -56,7 +56,7 @@ def test_one_inference_equals_unsplit_model(which, latency_export, throughput_ex
 def test_100_streamed_frames_equal_unsplit_and_keep_order(which, latency_export,
                                                           throughput_export, tiny_models):
     path = latency_export if which == "latency" else throughput_export
-    plan = Plan.from_file(path)
+    plan = load_plan(path)
     seen: dict = {}
     result = run_manifest(plan, frames=100, threads=2, seed=3, on_frame=collect(seen))
     for model in ("a", "b"):
@@ -70,7 +70,7 @@ def test_100_streamed_frames_equal_unsplit_and_keep_order(which, latency_export,
 
 
 def test_frames_not_a_multiple_of_frames_per_round(throughput_export, tiny_models):
-    plan = Plan.from_file(throughput_export)
+    plan = load_plan(throughput_export)
     seen: dict = {}
     result = run_manifest(plan, frames=5, threads=1, on_frame=collect(seen))
     assert [f for f, _ in seen["a"]] == list(range(5))
@@ -83,7 +83,7 @@ def test_frames_not_a_multiple_of_frames_per_round(throughput_export, tiny_model
 def test_each_device_follows_its_order_round_after_round(which, latency_export,
                                                          throughput_export):
     path = latency_export if which == "latency" else throughput_export
-    plan = Plan.from_file(path)
+    plan = load_plan(path)
     result = run_manifest(plan, frames=12, threads=2)
     for dev in plan.devices:
         ran = [(r.round, r.segment) for r in sorted(result.records, key=lambda r: r.start_ns)
@@ -95,7 +95,7 @@ def test_each_device_follows_its_order_round_after_round(which, latency_export,
 
 @pytest.mark.parametrize("in_flight", [1, 2, 3])
 def test_rounds_in_flight_are_bounded(in_flight, throughput_export):
-    plan = Plan.from_file(throughput_export)
+    plan = load_plan(throughput_export)
     result = run_manifest(plan, frames=40, threads=2, rounds_in_flight=in_flight)
     end_of_round: dict[int, int] = {}
     for r in result.records:
@@ -110,7 +110,7 @@ def test_pipelining_lets_rounds_overlap(tmp_path, tiny_models):
     """With 2 rounds in flight a device starts round r+1 before round r ends elsewhere."""
     path = kit.write_export(tmp_path / "pipe", {"a": tiny_models["a"]},
                             {("a", 0): [(2, "GPU"), (4, "DLA0"), (8, "DLA1")]})
-    result = run_manifest(Plan.from_file(path), frames=30, threads=3, rounds_in_flight=2)
+    result = run_manifest(load_plan(path), frames=30, threads=3, rounds_in_flight=2)
     overlaps = 0
     by_round: dict[int, list] = {}
     for r in result.records:
@@ -124,7 +124,7 @@ def test_pipelining_lets_rounds_overlap(tmp_path, tiny_models):
 
 def test_saved_outputs_are_frames_in_order_and_byte_identical(tmp_path, throughput_export,
                                                               tiny_models):
-    plan = Plan.from_file(throughput_export)
+    plan = load_plan(throughput_export)
     seen: dict = {}
     run_manifest(plan, frames=7, threads=2, save_outputs=tmp_path / "o1",
                  on_frame=collect(seen))
@@ -142,7 +142,7 @@ def test_saved_outputs_are_frames_in_order_and_byte_identical(tmp_path, throughp
 
 
 def test_npz_inputs_drive_the_run(tmp_path, latency_export, tiny_models):
-    plan = Plan.from_file(latency_export)
+    plan = load_plan(latency_export)
     rng = np.random.default_rng(9)
     arrays = {f"{m.name}/{t.name}": rng.standard_normal((4, *t.shape)).astype(np.float32)
               for m in plan.models for t in m.inputs}
@@ -158,7 +158,7 @@ def test_npz_inputs_drive_the_run(tmp_path, latency_export, tiny_models):
 
 
 def test_npz_inputs_name_the_missing_key_and_short_files(tmp_path, latency_export):
-    plan = Plan.from_file(latency_export)
+    plan = load_plan(latency_export)
     np.savez(tmp_path / "bad.npz", **{"a/x": np.zeros((2, 1, 4, 8, 8), np.float32)})
     with pytest.raises(RuntimeExecutionError, match="no array 'b/x'"):
         npz_inputs(plan, tmp_path / "bad.npz")
@@ -173,7 +173,7 @@ def test_npz_inputs_name_the_missing_key_and_short_files(tmp_path, latency_expor
 
 
 def test_random_inputs_are_seeded_per_frame(latency_export):
-    plan = Plan.from_file(latency_export)
+    plan = load_plan(latency_export)
     one, two = random_inputs(plan, 1), random_inputs(plan, 1)
     assert np.array_equal(one("a", 5)["x"], two("a", 5)["x"])
     assert not np.array_equal(one("a", 5)["x"], one("a", 6)["x"])
@@ -212,4 +212,4 @@ def test_no_worker_threads_before_or_after(latency_export):
 
 
 def latency_export_plan(path: Path) -> Plan:
-    return Plan.from_file(path)
+    return load_plan(path)

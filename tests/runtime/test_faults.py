@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import runtime_kit as kit
 
-from runtime.api import run_manifest
-from runtime.errors import RuntimeExecutionError
+from runtime.api import load_plan, run_manifest
+from runtime.errors import ManifestError, RuntimeExecutionError
 from runtime.io import npz_inputs, random_inputs
+from runtime.manifest import manifest_from_dict
 from runtime.plan import Plan
 
 TOL = 1e-5
@@ -29,7 +30,7 @@ def gather_export(tmp_path: Path) -> tuple[Path, dict]:
 
 def test_segment_that_raises_names_segment_and_frame_and_keeps_earlier_frames(tmp_path):
     path, models = gather_export(tmp_path)
-    plan = Plan.from_file(path)
+    plan = load_plan(path)
     x = np.tile(np.arange(8, dtype=np.float32), (20, 1, 1))  # [20, 1, 8], valid indices
     x[7, 0, 3] = 100.0  # frame 7: Gather index out of range, inside ONNX Runtime
     np.savez(tmp_path / "in.npz", **{"g/x": x})
@@ -48,8 +49,19 @@ def test_segment_that_raises_names_segment_and_frame_and_keeps_earlier_frames(tm
             assert np.max(np.abs(saved["y"][f] - ref)) <= TOL
 
 
+def test_missing_or_corrupt_file_is_refused_by_the_manifest_loader(latency_export):
+    plan = load_plan(latency_export)
+    plan.segments[2].file.write_bytes(b"garbage")
+    with pytest.raises(ManifestError, match=r"segments\[2\]\.sha256"):
+        run_manifest(latency_export, frames=1, threads=1)
+    plan.segments[1].file.unlink()
+    with pytest.raises(ManifestError, match=r"segments\[1\]\.file"):
+        run_manifest(latency_export, frames=1, threads=1)
+
+
 def test_missing_sub_model_file(latency_export):
-    plan = Plan.from_file(latency_export)
+    """Loaded, then the file disappears before the run: the runtime names segment and file."""
+    plan = load_plan(latency_export)
     seg = plan.segments[1]
     seg.file.unlink()
     with pytest.raises(RuntimeExecutionError, match=r"segment 'a#0/1': sub-model file .*"
@@ -59,7 +71,8 @@ def test_missing_sub_model_file(latency_export):
 
 
 def test_corrupt_sub_model_file(latency_export):
-    plan = Plan.from_file(latency_export)
+    """A file whose digest matches but ONNX Runtime cannot parse (or changed after loading)."""
+    plan = load_plan(latency_export)
     plan.segments[2].file.write_bytes(b"\x08\x07 this is not an ONNX protobuf")
     with pytest.raises(RuntimeExecutionError, match=r"segment 'a#0/2': ort cannot load "
                                                     r".*a\.i0\.s2\.onnx") as info:
@@ -74,6 +87,7 @@ def test_shape_mismatch_at_a_hand_off(latency_export):
         for t in seg["inputs"] + seg["outputs"]:
             if t["name"] == "r2":
                 t["shape"] = [1, 4, 4, 4]
+    manifest_from_dict(doc, root=Path(latency_export).parent)  # consistent: loader accepts
     plan = Plan.from_dict(doc, base_dir=Path(latency_export).parent)
     with pytest.raises(RuntimeExecutionError) as info:
         run_manifest(plan, frames=3, threads=2)
@@ -85,7 +99,7 @@ def test_shape_mismatch_at_a_hand_off(latency_export):
 
 
 def test_input_source_with_the_wrong_shape_is_named(latency_export):
-    plan = Plan.from_file(latency_export)
+    plan = load_plan(latency_export)
     good = random_inputs(plan, 0)
 
     def source(model: str, frame: int):
@@ -101,7 +115,7 @@ def test_input_source_with_the_wrong_shape_is_named(latency_export):
 
 def test_sigint_mid_stream_stops_cleanly_and_keeps_completed_frames(tmp_path, throughput_export,
                                                                     tiny_models):
-    plan = Plan.from_file(throughput_export)
+    plan = load_plan(throughput_export)
     fired = []
 
     def on_frame(model: str, frame: int, outputs: dict) -> None:
@@ -131,6 +145,8 @@ def test_a_device_order_that_deadlocks_stops_on_the_stall_timeout(latency_export
     # GPU runs a#0/2 before b#0/1; b#0/1 needs b#0/0 (DLA1) - fine; make DLA0 wait on GPU's
     # later segment: put a#0/2 (needs a#0/1 on DLA0) first on GPU and a#0/0 after it.
     doc["device_order"]["GPU"] = ["a#0/2", "a#0/0", "b#0/1"]
+    with pytest.raises(ManifestError, match="cycle"):
+        manifest_from_dict(doc, root=Path(latency_export).parent)
     plan = Plan.from_dict(doc, base_dir=Path(latency_export).parent)
     with pytest.raises(RuntimeExecutionError, match=r"no progress for .* GPU waits for inputs "
                                                     r"of 'a#0/2' frame 0"):
@@ -138,7 +154,7 @@ def test_a_device_order_that_deadlocks_stops_on_the_stall_timeout(latency_export
 
 
 def test_an_output_sink_that_fails_names_model_and_frame(tmp_path, latency_export):
-    plan = Plan.from_file(latency_export)
+    plan = load_plan(latency_export)
 
     def on_frame(model: str, frame: int, outputs: dict) -> None:
         if frame == 3:
