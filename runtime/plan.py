@@ -64,6 +64,8 @@ class SegmentPlan:
     model_outputs: frozenset[str]
     engine_file: Path | None = None
     dla_core: int | None = None
+    engine_input_formats: tuple[str, ...] = ()
+    engine_output_formats: tuple[str, ...] = ()
     predicted_start_ms: float | None = None
     predicted_end_ms: float | None = None
 
@@ -196,6 +198,8 @@ def _build(data: Mapping[str, Any], base_dir: Path, source: str) -> Plan:
                                     if t.get("model_output")),
             engine_file=(base_dir / str(engine["file"])) if engine.get("file") else None,
             dla_core=None if engine.get("dla_core") is None else int(engine["dla_core"]),
+            engine_input_formats=tuple(str(f) for f in engine.get("input_formats") or ()),
+            engine_output_formats=tuple(str(f) for f in engine.get("output_formats") or ()),
             predicted_start_ms=_opt_float(predicted.get("start_ms")),
             predicted_end_ms=_opt_float(predicted.get("end_ms"))))
 

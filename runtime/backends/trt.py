@@ -10,10 +10,11 @@ Decisions, pure and unit-tested without a GPU:
 - `stream_slots(devices)`: one CUDA stream per device worker (GPU, DLA0, DLA1): every
   segment of a device is enqueued on its device's stream, so a device's segments run in
   its order and the three devices run concurrently.
-- `binding_dtype(segment, tensor, manifest_dtype, engine_dtype, linear)`: the host dtype a
-  binding is staged in (an fp16-I/O engine gets fp16 host arrays, converted from and back to
-  the manifest's dtype); non-linear I/O formats (chw16, chw32: ``--inputIOFormats``) are
-  refused with the fix, since hand-offs are linear host arrays.
+- `staging(...)`: how a binding is staged on the host: an fp16-I/O engine gets fp16 host
+  arrays (converted from and back to the manifest's dtype); CHW16/CHW32 I/O formats (what
+  ``--inputIOFormats=fp16:chw16`` gives a DLA engine) are packed and unpacked on the host
+  (`pack_vectorized`, `unpack_vectorized`); other formats (dla_linear, dla_hwc4, hwc8) are
+  refused with the fix.
 
 Hand-offs go through host memory: each run copies its inputs host-to-device on its
 device's stream, calls ``execute_async_v3``, copies outputs back, records a CUDA event on
@@ -72,6 +73,12 @@ def choose_engine(segment: SegmentPlan) -> EngineChoice:
         raise PlanError(f"segment {segment.id!r} is on {segment.device} in "
                         f"{segment.precision}: DLA engines are fp16 or int8; re-export it "
                         "with precision fp16")
+    for kind, formats in (("input", segment.engine_input_formats),
+                          ("output", segment.engine_output_formats)):
+        for spec in formats:
+            if format_of(spec) not in ("LINEAR", "CHW", "CHW16", "CHW32", "CHW2", "CHW4"):
+                raise PlanError(f"segment {segment.id!r}: engine {kind} format {spec!r} is not "
+                                "staged by the runtime; build with linear, chw16 or chw32 I/O")
     return EngineChoice(segment.id, segment.device, segment.engine_file, core, segment.dla_core)
 
 
@@ -84,24 +91,78 @@ def stream_slots(devices: Iterable[str]) -> dict[str, int]:
     return {d: i for i, d in enumerate(d for d in DEVICES if d in wanted)}
 
 
-def binding_dtype(segment: str, tensor: str, manifest_dtype: str, engine_dtype: str,
-                  linear: bool) -> np.dtype:
-    """The host dtype of one engine binding (``engine_dtype`` is TensorRT's name, e.g.
-    ``HALF``); refuses vectorised formats and dtype changes other than a float width."""
-    if not linear:
-        raise PlanError(f"segment {segment!r}: engine tensor {tensor!r} has a vectorised I/O "
-                        "format (chw16/chw32); rebuild the engine with linear I/O formats "
-                        "(drop --inputIOFormats/--outputIOFormats), hand-offs are linear")
+@dataclass(frozen=True)
+class Staging:
+    """How one engine binding is staged on the host: its dtype, and for vectorised formats
+    (CHW16 / CHW32) the axis that is vectorised and the components per vector (else 0)."""
+
+    dtype: np.dtype
+    vectorized_dim: int = -1
+    components: int = 0
+
+
+def staging(segment: str, tensor: str, manifest_dtype: str, engine_dtype: str,
+            format_name: str, vectorized_dim: int = -1, components: int = 1) -> Staging:
+    """The host staging of one engine binding. ``engine_dtype`` and ``format_name`` are
+    TensorRT's names (``HALF``, ``CHW16``). Linear and CHW16/CHW32 formats are staged (the
+    latter packed/unpacked on the host by `pack_vectorized`); DLA_LINEAR, DLA_HWC4, HWC8 and
+    other formats are refused with the fix, as are dtype changes other than a float width."""
+    fmt = format_name.split(".")[-1].upper()
     name = engine_dtype.split(".")[-1].upper()
-    if name not in ENGINE_DTYPES:
+    if name not in ENGINE_DTYPES or name == "BF16":
         raise PlanError(f"segment {segment!r}: engine tensor {tensor!r} has dtype {name}, "
                         "which the runtime cannot stage")
-    host = np.dtype(ENGINE_DTYPES[name]) if name != "BF16" else None
+    host = np.dtype(ENGINE_DTYPES[name])
     want = np.dtype(manifest_dtype)
-    if host is None or (host != want and not (host.kind == want.kind == "f")):
+    if host != want and not (host.kind == want.kind == "f"):
         raise PlanError(f"segment {segment!r}: engine tensor {tensor!r} is {name}, the "
                         f"manifest says {manifest_dtype}; rebuild the engine or re-export")
-    return host
+    if fmt in ("LINEAR", "CHW"):
+        return Staging(host)
+    if fmt in ("CHW16", "CHW32", "CHW2", "CHW4") and vectorized_dim >= 0 and components > 1:
+        return Staging(host, vectorized_dim, components)
+    raise PlanError(f"segment {segment!r}: engine tensor {tensor!r} has I/O format {fmt}, "
+                    "which the runtime does not stage; rebuild the engine with linear, chw16 "
+                    "(fp16) or chw32 (int8) I/O formats (--inputIOFormats/--outputIOFormats)")
+
+
+def format_of(spec: str) -> str:
+    """The layout of a manifest I/O format string (``fp16:chw16`` -> ``CHW16``)."""
+    return spec.split(":")[-1].strip().upper() if spec else "LINEAR"
+
+
+def pack_vectorized(array: np.ndarray, axis: int, components: int) -> np.ndarray:
+    """A linear array in TensorRT's vectorised layout: ``axis`` padded to a multiple of
+    ``components`` and split into (blocks, components) with the components innermost, i.e.
+    NCHW -> N, ceil(C/k), H, W, k (element (c, h, w) at ((c // k) * H * W + h * W + w) * k +
+    c % k within an image, as TensorRT documents CHW16/CHW32)."""
+    size = array.shape[axis]
+    padded = -(-size // components) * components
+    if padded != size:
+        pad = [(0, 0)] * array.ndim
+        pad[axis] = (0, padded - size)
+        array = np.pad(array, pad)
+    shape = (*array.shape[:axis], padded // components, components, *array.shape[axis + 1:])
+    return np.ascontiguousarray(np.moveaxis(array.reshape(shape), axis + 1, -1))
+
+
+def unpack_vectorized(buffer: np.ndarray, shape: tuple[int, ...], axis: int,
+                      components: int) -> np.ndarray:
+    """Inverse of `pack_vectorized`: the linear array of logical ``shape``."""
+    blocks = -(-shape[axis] // components)
+    packed_shape = (*shape[:axis], blocks, *shape[axis + 1:], components)
+    linear = np.moveaxis(buffer.reshape(packed_shape), -1, axis + 1)
+    merged = linear.reshape((*shape[:axis], blocks * components, *shape[axis + 1:]))
+    return np.ascontiguousarray(np.take(merged, np.arange(shape[axis]), axis=axis))
+
+
+def packed_nbytes(shape: tuple[int, ...], stage: Staging) -> int:
+    """Bytes of a binding's device buffer (vectorised formats pad their axis)."""
+    dims = list(shape)
+    if stage.components:
+        dims[stage.vectorized_dim] = -(-dims[stage.vectorized_dim] // stage.components) \
+            * stage.components
+    return int(np.prod(dims)) * stage.dtype.itemsize
 
 
 def _tensorrt() -> Any:
@@ -131,6 +192,16 @@ def _check(cudart: Any, result: tuple, what: str) -> Any:
     return rest[0] if len(rest) == 1 else tuple(rest)
 
 
+@dataclass
+class _Binding:
+    is_input: bool
+    shape: tuple[int, ...]
+    stage: Staging
+    manifest_dtype: np.dtype
+    pointer: int
+    nbytes: int
+
+
 class TrtRunner:
     """One execution context on its device's stream; host-staged I/O (see module doc)."""
 
@@ -140,50 +211,65 @@ class TrtRunner:
         self.context = engine.create_execution_context()
         specs = {t.name: t.dtype for t in segment.outputs}
         specs.update({b.spec.name: b.spec.dtype for b in segment.inputs})
-        self.bindings: dict[str, tuple[bool, tuple[int, ...], np.dtype, np.dtype, int]] = {}
-        for i in range(engine.num_io_tensors):
-            name = engine.get_tensor_name(i)
-            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            shape = tuple(int(d) for d in engine.get_tensor_shape(name))
-            linear = engine.get_tensor_format(name) == trt.TensorFormat.LINEAR
-            host = binding_dtype(segment.id, name, specs.get(name, "float32"),
-                                 str(engine.get_tensor_dtype(name)), linear)
-            nbytes = int(np.prod(shape)) * host.itemsize
-            ptr = _check(cudart, cudart.cudaMalloc(max(nbytes, 1)), "cudaMalloc")
-            self.context.set_tensor_address(name, int(ptr))
-            self.bindings[name] = (is_input, shape, host, np.dtype(specs.get(name, host)),
-                                   int(ptr))
+        self.bindings: dict[str, _Binding] = {}
         self.done = _check(cudart, cudart.cudaEventCreateWithFlags(
             cudart.cudaEventDisableTiming), "cudaEventCreate")
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            if name not in specs:
+                raise PlanError(f"segment {segment.id!r}: engine tensor {name!r} is not an "
+                                "input or output of the segment in the manifest; rebuild it")
+            fmt = engine.get_tensor_format(name)
+            stage = staging(segment.id, name, specs[name], str(engine.get_tensor_dtype(name)),
+                            getattr(fmt, "name", str(fmt)),
+                            int(engine.get_tensor_vectorized_dim(name)),
+                            int(engine.get_tensor_components_per_element(name)))
+            shape = tuple(int(d) for d in engine.get_tensor_shape(name))
+            nbytes = packed_nbytes(shape, stage)
+            ptr = int(_check(cudart, cudart.cudaMalloc(max(nbytes, 1)), "cudaMalloc"))
+            self.context.set_tensor_address(name, ptr)
+            self.bindings[name] = _Binding(
+                engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT, shape, stage,
+                np.dtype(specs[name]), ptr, nbytes)
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         cu = self.cudart
-        staged = []
-        for name, (is_input, _shape, host, _, ptr) in self.bindings.items():
-            if is_input:
-                arr = np.ascontiguousarray(np.asarray(inputs[name]).astype(host, copy=False))
-                staged.append(arr)  # kept alive until the event below has fired
-                _check(cu, cu.cudaMemcpyAsync(ptr, arr.ctypes.data, arr.nbytes,
-                                              cu.cudaMemcpyKind.cudaMemcpyHostToDevice,
-                                              self.stream), "cudaMemcpyAsync H2D")
+        staged = []  # host arrays kept alive until the event below has fired
+        for name, b in self.bindings.items():
+            if not b.is_input:
+                continue
+            arr = np.asarray(inputs[name]).astype(b.stage.dtype, copy=False)
+            if b.stage.components:
+                arr = pack_vectorized(arr, b.stage.vectorized_dim, b.stage.components)
+            arr = np.ascontiguousarray(arr)
+            staged.append(arr)
+            _check(cu, cu.cudaMemcpyAsync(b.pointer, arr.ctypes.data, arr.nbytes,
+                                          cu.cudaMemcpyKind.cudaMemcpyHostToDevice,
+                                          self.stream), "cudaMemcpyAsync H2D")
         if not self.context.execute_async_v3(int(self.stream)):
             raise RuntimeError(f"execute_async_v3 failed for {self.segment.id}")
-        outputs = {}
-        for name, (is_input, shape, host, _, ptr) in self.bindings.items():
-            if not is_input:
-                out = np.empty(shape, dtype=host)
-                _check(cu, cu.cudaMemcpyAsync(out.ctypes.data, ptr, out.nbytes,
-                                              cu.cudaMemcpyKind.cudaMemcpyDeviceToHost,
-                                              self.stream), "cudaMemcpyAsync D2H")
-                outputs[name] = out
+        raw = {}
+        for name, b in self.bindings.items():
+            if b.is_input:
+                continue
+            out = np.empty(b.nbytes // b.stage.dtype.itemsize, dtype=b.stage.dtype)
+            _check(cu, cu.cudaMemcpyAsync(out.ctypes.data, b.pointer, b.nbytes,
+                                          cu.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+                                          self.stream), "cudaMemcpyAsync D2H")
+            raw[name] = out
         _check(cu, cu.cudaEventRecord(self.done, self.stream), "cudaEventRecord")
         _check(cu, cu.cudaEventSynchronize(self.done), "cudaEventSynchronize")
-        return {name: value.astype(self.bindings[name][3], copy=False)
-                for name, value in outputs.items()}
+        outputs = {}
+        for name, flat in raw.items():
+            b = self.bindings[name]
+            value = (unpack_vectorized(flat, b.shape, b.stage.vectorized_dim, b.stage.components)
+                     if b.stage.components else flat.reshape(b.shape))
+            outputs[name] = value.astype(b.manifest_dtype, copy=False)
+        return outputs
 
     def close(self) -> None:
-        for _, _, _, _, ptr in self.bindings.values():
-            self.cudart.cudaFree(ptr)
+        for b in self.bindings.values():
+            self.cudart.cudaFree(b.pointer)
         self.bindings = {}
         self.cudart.cudaEventDestroy(self.done)
         self.context = None

@@ -7,6 +7,7 @@ import dataclasses
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runtime.api import load_plan, make_backend
@@ -107,14 +108,42 @@ def test_trt_one_stream_per_device():
         trt.stream_slots(["DLA2"])
 
 
-def test_trt_binding_dtypes():
-    assert trt.binding_dtype("s", "t", "float32", "DataType.FLOAT", True) == "float32"
-    assert trt.binding_dtype("s", "t", "float32", "DataType.HALF", True) == "float16"
-    assert trt.binding_dtype("s", "t", "int64", "DataType.INT64", True) == "int64"
-    with pytest.raises(PlanError, match="vectorised I/O format"):
-        trt.binding_dtype("s", "t", "float32", "DataType.HALF", False)
+def test_trt_staging_of_bindings():
+    st = trt.staging("s", "t", "float32", "DataType.FLOAT", "TensorFormat.LINEAR")
+    assert (st.dtype, st.components) == (np.dtype("float32"), 0)
+    st = trt.staging("s", "t", "float32", "DataType.HALF", "TensorFormat.CHW16", 1, 16)
+    assert (st.dtype, st.vectorized_dim, st.components) == (np.dtype("float16"), 1, 16)
+    assert trt.staging("s", "t", "int64", "INT64", "LINEAR").dtype == np.dtype("int64")
+    with pytest.raises(PlanError, match=r"I/O format DLA_LINEAR.*chw16"):
+        trt.staging("s", "t", "float32", "DataType.HALF", "TensorFormat.DLA_LINEAR", 3, 1)
     with pytest.raises(PlanError, match="is INT8, the manifest says float32"):
-        trt.binding_dtype("s", "t", "float32", "DataType.INT8", True)
+        trt.staging("s", "t", "float32", "DataType.INT8", "LINEAR")
+
+
+def test_trt_chw16_packing_matches_the_documented_layout():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 20, 3, 5)).astype(np.float16)  # C=20 -> padded to 32
+    packed = trt.pack_vectorized(x, 1, 16)
+    assert packed.shape == (1, 2, 3, 5, 16)
+    flat = packed.reshape(-1)
+    H, W = 3, 5
+    for c, h, w in [(0, 0, 0), (7, 2, 4), (16, 1, 3), (19, 2, 0)]:
+        assert flat[((c // 16) * H * W + h * W + w) * 16 + c % 16] == x[0, c, h, w]
+    assert flat[((17 // 16) * H * W) * 16 + 25 % 16] == 0  # padding channel 25 is zero
+    back = trt.unpack_vectorized(flat, x.shape, 1, 16)
+    assert np.array_equal(back, x)
+    stage = trt.Staging(np.dtype("float16"), 1, 16)
+    assert trt.packed_nbytes((1, 20, 3, 5), stage) == packed.nbytes
+    assert trt.packed_nbytes((1, 20, 3, 5), trt.Staging(np.dtype("float32"))) == 1200
+
+
+def test_trt_refuses_engine_formats_it_cannot_stage():
+    ok = dataclasses.replace(seg("DLA0", built_for=0), engine_input_formats=("fp16:chw16",),
+                             engine_output_formats=("fp16:chw16",))
+    assert trt.choose_engine(ok).dla_core == 0
+    bad = dataclasses.replace(ok, engine_input_formats=("fp16:dla_hwc4",))
+    with pytest.raises(PlanError, match="engine input format 'fp16:dla_hwc4'"):
+        trt.choose_engine(bad)
 
 
 def test_trt_backend_without_tensorrt_names_the_extra(latency_export):
