@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from runtime.backends.base import Backend, Runner
-from runtime.errors import RuntimeExecutionError
+from runtime.errors import RunInterrupted, RuntimeExecutionError
 from runtime.plan import Plan, SegmentPlan
 
 InputSource = Callable[[str, int], Mapping[str, np.ndarray]]
@@ -367,7 +367,7 @@ class Executor:
         else:
             what, seg_id, frame = "no segment running", None, None
         done = ", ".join(f"{m}: {n}" for m, n in self._next_frame.items())
-        return RuntimeExecutionError(
+        return RunInterrupted(
             f"interrupted (Ctrl-C) while running {what}; frames completed: {done}",
             segment=seg_id, frame=frame)
 
