@@ -16,6 +16,7 @@ from optimizer.cli.common import (
     platform_name,
     resolve_table,
     say,
+    say_err,
 )
 from profiles.costtable import CostTable
 
@@ -47,7 +48,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         emit_json(doc)
         return 0
     t = result.table
-    tell = say
+    # with no -o, stdout is exactly the CSV (so `> t.csv` is a valid table): news to stderr
+    tell = say if path else say_err
     tell(f"{t.model}: {t.n_groups} groups from {args.profile}, GPU total "
          f"{sum(t.gpu_ms):.4f} ms ({'median' if args.median else 'average'} per layer)")
     for note in result.notes:
@@ -97,7 +99,7 @@ def cmd_profile_ingest_sweep(args: argparse.Namespace) -> int:
                "transition_method": result.transition_method, "written": path,
                "csv": table.to_csv_text()})
         return 0
-    tell = say
+    tell = say if path else say_err  # no -o: stdout is exactly the CSV
     tell(f"{table.model}: {table.n_groups} groups measured from {args.directory} "
          f"({result.transition_method})")
     for a in anomalies:
