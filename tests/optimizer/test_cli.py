@@ -252,3 +252,19 @@ def test_tables_and_check(capsys, tmp_path):
     assert code == 0 and doc["valid"] and doc["tables"][0]["groups"] == 8
     code, out, _ = run(capsys, "check", str(path))
     assert code == 0 and "ok" in out
+
+
+def test_solve_with_a_placeholder_contention_preset_says_so(capsys, tmp_path):
+    from profiles.synthetic import synthetic_table
+
+    paths = [str(synthetic_table(4, seed=s, platform="orin-nx").to_csv(tmp_path / f"{s}.csv"))
+             for s in (1, 2)]
+    code, doc = run_json(capsys, "solve", *paths, "--platform", "orin-nx", "--time-limit", "10")
+    assert code == 0
+    assert doc["contention"]["placeholder"] is True and doc["contention"]["model"] == "orin-nx"
+    assert any("placeholder" in w for w in doc["warnings"])
+    code, out, _ = run(capsys, "solve", *paths, "--platform", "orin-nx", "--time-limit", "10")
+    assert code == 0 and "warning:" in out and "placeholder" in out
+    code, doc = run_json(capsys, "solve", *paths, "--platform", "orin-nx", "--contention",
+                         "none", "--time-limit", "10")
+    assert doc["contention"]["placeholder"] is False
