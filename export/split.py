@@ -179,7 +179,7 @@ def split_onnx(model: str | os.PathLike[str] | Any, ranges: Sequence[tuple[int, 
                       consumers=tuple(sorted({seg_of[c] for c in tensors[t].consumers
                                               if seg_of[c] > k})),
                       model_output=tensors[t].is_graph_output) for t in outs[k])
-        proto = _cut(gs_graph, inferred, ins[k], outs[k], f"{base}_s{k}", source, k)
+        proto = _cut(gs_graph, inferred, ins[k], outs[k], f"{base}_L{a}-{b - 1}", source, k)
         _check_nodes(proto, graph, graph.order[a:b], source, k)
         subs.append(SubModel(k, a, b, graph.order[a:b], inputs, outputs, proto))
     return ModelSplit(source, graph, model_inputs, model_outputs, tuple(subs))
@@ -257,7 +257,8 @@ def _cut(gs_graph: Any, original: Any, inputs: Sequence[str], outputs: Sequence[
     del proto.opset_import[:]
     proto.opset_import.extend(original.opset_import)
     proto.producer_name = "layerswap"
-    proto.doc_string = f"layerswap segment {k} of {name.rsplit('_s', 1)[0]}"
+    # named by its layer range, not its index: the same range gives the same bytes
+    proto.doc_string = f"layerswap sub-model {name}"
     try:
         onnx.checker.check_model(proto, full_check=True)
         proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
