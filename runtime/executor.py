@@ -20,6 +20,8 @@ raises one `RuntimeExecutionError` naming the segment and frame.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -133,6 +135,7 @@ class Executor:
 
         workers = [threading.Thread(target=self._worker, args=(dev,), name=f"layerswap-{dev}",
                                     daemon=True) for dev in plan.devices]
+        _rearm_sigint()
         try:
             for w in workers:
                 w.start()
@@ -403,6 +406,24 @@ class Executor:
         if stuck and self._error is None:
             self._fail(RuntimeExecutionError(
                 f"workers {stuck} did not stop within {JOIN_GRACE_S} s"))
+
+
+def _rearm_sigint() -> None:
+    """Re-install Python's own SIGINT handler at the C level (main thread only).
+
+    Native libraries can replace the process's SIGINT handler behind Python's back: after an
+    OR-Tools CP-SAT solve in the same process (`layerswap` solves, then runs), Ctrl-C kills
+    the process outright, losing the frames already completed, while `signal.getsignal`
+    still reports Python's handler. Installing that same handler again restores Ctrl-C ->
+    KeyboardInterrupt, which `Executor.run` turns into a clean stop; otherwise it is a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is None:  # installed outside Python: not ours to touch
+        return
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, handler)
 
 
 def _describe(value: np.ndarray) -> str:

@@ -139,6 +139,24 @@ def test_sigint_mid_stream_stops_cleanly_and_keeps_completed_frames(tmp_path, th
                 assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
 
 
+def test_sigint_still_stops_cleanly_after_a_native_solver_took_the_handler(latency_export):
+    """OR-Tools CP-SAT replaces the C-level SIGINT handler (Ctrl-C then kills the process);
+    the executor re-arms Python's handler, so a run after a solve still stops cleanly."""
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    model.Maximize(model.NewIntVar(0, 3, "x"))
+    cp_model.CpSolver().Solve(model)
+    plan = load_plan(latency_export)
+
+    def on_frame(model: str, frame: int, outputs: dict) -> None:
+        if model == "a" and frame == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(RunInterrupted):
+        run_manifest(plan, frames=5000, threads=1, on_frame=on_frame)
+
+
 def test_a_device_order_that_deadlocks_stops_on_the_stall_timeout(latency_export):
     """Orders that wait on each other in a cycle (the manifest loader refuses these; the
     executor must still not hang if handed one)."""
