@@ -59,11 +59,15 @@ def test_missing_or_corrupt_file_is_refused_by_the_manifest_loader(latency_expor
         run_manifest(latency_export, frames=1, threads=1)
 
 
-def test_missing_sub_model_file(latency_export):
-    """Loaded, then the file disappears before the run: the runtime names segment and file."""
+def test_missing_sub_model_file(latency_export, tmp_path):
+    """Loaded, then the file disappears before the run: the runtime names segment and file,
+    and writes no (empty) output files."""
     plan = load_plan(latency_export)
     seg = plan.segments[1]
     seg.file.unlink()
+    with pytest.raises(RuntimeExecutionError, match="does not exist"):
+        run_manifest(plan, frames=2, threads=1, save_outputs=tmp_path / "o")
+    assert not list((tmp_path).glob("o/*.npz"))
     with pytest.raises(RuntimeExecutionError, match=r"segment 'a#0/1': sub-model file .*"
                                                     r"a\.i0\.s1\.onnx does not exist") as info:
         run_manifest(plan, frames=2, threads=1)
