@@ -69,6 +69,9 @@ def test_rewrite_is_deterministic_and_leaves_the_input_alone(pix2pix):
     a = rewrite(pix2pix).model.SerializeToString()
     b = rewrite(pix2pix).model.SerializeToString()
     assert a == b and pix2pix.SerializeToString() == before
+    out = rewrite(pix2pix).model
+    assert (out.producer_name, out.graph.name, list(out.opset_import)) == (
+        pix2pix.producer_name, pix2pix.graph.name, list(pix2pix.opset_import))
 
 
 def test_asymmetric_padded_convtranspose_crop_is_exact():
