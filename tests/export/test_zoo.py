@@ -156,6 +156,9 @@ def test_yolov8n_is_the_exporters_graph() -> None:
     # every Conv has its own seeded weight and bias (no sharing left from the export)
     params = [x for n in model.graph.node if n.op_type == "Conv" for x in n.input[1:]]
     assert len(params) == len(set(params))
+    # ultralytics: "YOLOv8n summary (fused): 72 layers, 3,151,904 parameters" (input-size
+    # independent; the DFL kernel included)
+    assert sum(consts[p].size for p in params) == 3_151_904
     resize = {a.name: a.s for a in nodes["/model.10/Resize"].attribute}
     assert resize["mode"] == b"nearest"
 
