@@ -42,7 +42,10 @@ JOIN_GRACE_S = 30.0  # how long run() waits for a worker stuck inside a native c
 
 @dataclass(frozen=True)
 class SegmentRecord:
-    """One execution of one segment for one frame (times in ns since the run started)."""
+    """One execution of one segment for one frame (times in ns since the run started).
+
+    ``reached_ns``: when the worker reached the segment in its order; ``start_ns -
+    reached_ns`` is the time it waited for the segment's inputs (hand-offs, model inputs)."""
 
     device: str
     segment: str
@@ -50,7 +53,7 @@ class SegmentRecord:
     instance: int
     round: int
     frame: int
-    ready_ns: int
+    reached_ns: int
     start_ns: int
     end_ns: int
 
@@ -183,9 +186,9 @@ class Executor:
             self._fail(self._wrap(exc, seg, frame, device))
 
     def _run_segment(self, device: str, seg: SegmentPlan, rnd: int, frame: int) -> None:
+        reached = time.perf_counter_ns() - self._t0
         self._waiting[device] = f"inputs of {seg.id!r} frame {frame}"
         feeds = self._gather(seg, rnd, frame)
-        ready = time.perf_counter_ns() - self._t0
         self._waiting.pop(device, None)
         self._running[device] = (seg.id, frame)
         start = time.perf_counter_ns() - self._t0
@@ -203,7 +206,7 @@ class Executor:
         self._publish(seg, rnd, frame, outputs)
         with self._cond:
             self.records.append(SegmentRecord(device, seg.id, seg.model, seg.instance, rnd,
-                                              frame, ready, start, end))
+                                              frame, reached, start, end))
 
     def _wait_for(self, predicate: Callable[[], bool]) -> None:
         with self._cond:
@@ -380,11 +383,12 @@ class Executor:
         idle = time.monotonic() - self._last_progress
         if idle <= self.stall_timeout_s:
             return
+        waiting, running_now = dict(self._waiting), dict(self._running)  # workers write them
         waits = "; ".join(f"{dev} waits for {what}" for dev, what in
-                          sorted(self._waiting.items())) or "no worker is waiting"
+                          sorted(waiting.items())) or "no worker is waiting"
         running = ", ".join(f"{sid!r} frame {f} on {dev}" for dev, (sid, f) in
-                            sorted(self._running.items()))
-        seg_id, frame = next(iter(self._running.values()), (None, None))
+                            sorted(running_now.items()))
+        seg_id, frame = next(iter(running_now.values()), (None, None))
         self._fail(RuntimeExecutionError(
             f"no progress for {idle:.1f} s (stall timeout {self.stall_timeout_s} s): {waits}"
             + (f"; running {running}" if running else ""), segment=seg_id, frame=frame))
