@@ -139,12 +139,13 @@ class Executor:
         workers = [threading.Thread(target=self._worker, args=(dev,), name=f"layerswap-{dev}",
                                     daemon=True) for dev in plan.devices]
         _rearm_sigint()
+        self._finished = {dev: threading.Event() for dev in plan.devices}
         try:
             for w in workers:
                 w.start()
-            while any(w.is_alive() for w in workers):
-                for w in workers:
-                    w.join(timeout=POLL_S)
+            while not all(ev.is_set() for ev in self._finished.values()):
+                for ev in self._finished.values():
+                    ev.wait(timeout=POLL_S)
                 self._check_stall()
         except KeyboardInterrupt:
             self._fail(self._interrupted_error())
@@ -184,6 +185,8 @@ class Executor:
             return
         except BaseException as exc:  # every failure stops the run, named
             self._fail(self._wrap(exc, seg, frame, device))
+        finally:
+            self._finished[device].set()
 
     def _run_segment(self, device: str, seg: SegmentPlan, rnd: int, frame: int) -> None:
         reached = time.perf_counter_ns() - self._t0
@@ -394,19 +397,35 @@ class Executor:
             + (f"; running {running}" if running else ""), segment=seg_id, frame=frame))
 
     def _stop_and_join(self, workers: list[threading.Thread]) -> None:
-        """Wake every worker and join it; a second Ctrl-C does not skip the joins."""
+        """Wake every worker and wait until each has really ended; Ctrl-C again does not
+        skip this.
+
+        Completion is read from each worker's own ``finished`` event, not from
+        `Thread.is_alive`: a KeyboardInterrupt that lands inside `Thread.join` can make
+        CPython mark a still-running thread as stopped (the interrupted join releases the
+        thread's state lock), after which ``is_alive()`` is False while the thread runs on.
+        """
         deadline = time.monotonic() + JOIN_GRACE_S
         for w in workers:
-            while w.is_alive() and time.monotonic() < deadline:
+            done = self._finished[w.name.removeprefix("layerswap-")]
+            while time.monotonic() < deadline:
                 try:
                     if self._error is not None:
                         self._abort.set()
                         with self._cond:
                             self._cond.notify_all()
-                    w.join(timeout=POLL_S)
+                    if done.wait(timeout=POLL_S):
+                        break
                 except KeyboardInterrupt:
                     self._fail(self._interrupted_error())
-        stuck = [w.name for w in workers if w.is_alive()]
+        for w in workers:  # each has set its event; wait for the thread itself to exit
+            while w in threading.enumerate() and time.monotonic() < deadline:
+                try:
+                    w.join(timeout=POLL_S)
+                    time.sleep(0.001)
+                except KeyboardInterrupt:
+                    self._fail(self._interrupted_error())
+        stuck = [w.name for w in workers if w in threading.enumerate()]
         if stuck and self._error is None:
             self._fail(RuntimeExecutionError(
                 f"workers {stuck} did not stop within {JOIN_GRACE_S} s"))
