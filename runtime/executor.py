@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,12 +41,12 @@ POLL_S = 0.05  # every wait re-checks the abort flag at least this often
 JOIN_GRACE_S = 30.0  # how long run() waits for a worker stuck inside a native call
 
 
-@dataclass(frozen=True)
-class SegmentRecord:
+class SegmentRecord(NamedTuple):
     """One execution of one segment for one frame (times in ns since the run started).
 
     ``reached_ns``: when the worker reached the segment in its order; ``start_ns -
-    reached_ns`` is the time it waited for the segment's inputs (hand-offs, model inputs)."""
+    reached_ns`` is the time it waited for the segment's inputs (hand-offs, model inputs).
+    A named tuple: one is made per segment per frame, on the hot path."""
 
     device: str
     segment: str
@@ -130,7 +131,7 @@ class Executor:
             m.name: {} for m in plan.models}
         self._next_frame = {m.name: 0 for m in plan.models}
         self._running: dict[str, tuple[str, int]] = {}
-        self._waiting: dict[str, str] = {}
+        self._waiting: dict[str, tuple] = {}  # device -> what it waits for (see _waiting_text)
         self.records: list[SegmentRecord] = []
         self.frame_end_ns: dict[tuple[str, int], int] = {}
         self._t0 = time.perf_counter_ns()
@@ -173,8 +174,9 @@ class Executor:
             F = self.plan.frames_per_round
             for rnd in range(self._rounds):
                 seg, frame = None, None
-                self._waiting[device] = f"round {rnd} to be admitted (back-pressure)"
-                self._wait_for(lambda r=rnd: r < self._low + self.rounds_in_flight)
+                if rnd >= self._low + self.rounds_in_flight:  # _low only grows: re-checked
+                    self._waiting[device] = ("admission", rnd)
+                    self._wait_for(lambda r=rnd: r < self._low + self.rounds_in_flight)
                 for seg in order:
                     frame = rnd * F + seg.instance
                     if frame >= self._frames:
@@ -190,7 +192,7 @@ class Executor:
 
     def _run_segment(self, device: str, seg: SegmentPlan, rnd: int, frame: int) -> None:
         reached = time.perf_counter_ns() - self._t0
-        self._waiting[device] = f"inputs of {seg.id!r} frame {frame}"
+        self._waiting[device] = ("inputs", seg.id, frame)
         feeds = self._gather(seg, rnd, frame)
         self._waiting.pop(device, None)
         self._running[device] = (seg.id, frame)
@@ -387,7 +389,7 @@ class Executor:
         if idle <= self.stall_timeout_s:
             return
         waiting, running_now = dict(self._waiting), dict(self._running)  # workers write them
-        waits = "; ".join(f"{dev} waits for {what}" for dev, what in
+        waits = "; ".join(f"{dev} waits for {_waiting_text(what)}" for dev, what in
                           sorted(waiting.items())) or "no worker is waiting"
         running = ", ".join(f"{sid!r} frame {f} on {dev}" for dev, (sid, f) in
                             sorted(running_now.items()))
@@ -447,6 +449,12 @@ def _rearm_sigint() -> None:
         return
     with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGINT, handler)
+
+
+def _waiting_text(what: tuple) -> str:
+    if what[0] == "admission":
+        return f"round {what[1]} to be admitted (back-pressure)"
+    return f"inputs of {what[1]!r} frame {what[2]}"
 
 
 def _describe(value: np.ndarray) -> str:
