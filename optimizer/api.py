@@ -163,6 +163,27 @@ def gantt(problem: Problem, what: Result | Timeline | Schedule,
     return plot_gantt(problem, timeline_of(problem, what), path, title=title)
 
 
+# --------------------------------------------------------------------------- rounding
+COMPARE_DECIMALS = {"objective": 6, "lower_bound": 6, "gap": 6, "gain_pct": 2,
+                    "solve_seconds": 3}
+"""Decimals kept in `compare`'s columns: times to the nanosecond (ms), gaps to 1e-6 (a
+fraction: 0.000001 = 0.0001 %), percentages to 0.01, seconds to the millisecond. Float
+noise such as a gap of 1.8e-16 (objective == bound up to rounding) shows as 0."""
+
+SWEEP_DECIMALS = {"latency_ms": 6, "period_ms": 6, "throughput_fps": 3, "latency_gap": 6,
+                  "throughput_gap": 6, "aware_ms": 6, "blind_ms": 6, "baseline_ms": 6,
+                  "contention_ms": 6, "blind_penalty_pct": 2, "gain_vs_baseline_pct": 2}
+
+
+def _rounded(frame: pd.DataFrame, decimals: Mapping[str, int]) -> pd.DataFrame:
+    """``frame`` with its float columns rounded as ``decimals`` says (and -0.0 as 0.0)."""
+    cols = {c: d for c, d in decimals.items() if c in frame.columns}
+    out = frame.round(cols)
+    for c in cols:
+        out[c] = out[c] + 0.0
+    return out
+
+
 # --------------------------------------------------------------------------- compare
 def compare(
     problem: Problem,
@@ -214,9 +235,10 @@ def compare(
                          else (best - r["objective"]) / best * 100.0)
     if results is not None:
         results.update(got)
-    return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS)).astype(
+    frame = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS)).astype(
         {"objective": "float64", "gain_pct": "float64", "lower_bound": "float64",
          "gap": "float64", "solve_seconds": "float64"})
+    return _rounded(frame, COMPARE_DECIMALS)
 
 
 def _row(name: str, kind: str, res: Result) -> dict[str, Any]:
@@ -293,7 +315,7 @@ def sweep_max_transitions(
                                        "latency_gap", "period_ms", "throughput_fps",
                                        "throughput_status", "throughput_gap"]).astype(
         {"latency_ms": "float64", "period_ms": "float64", "throughput_fps": "float64",
-         "latency_gap": "float64", "throughput_gap": "float64"})
+         "latency_gap": "float64", "throughput_gap": "float64"}).pipe(_rounded, SWEEP_DECIMALS)
 
 
 def sweep_switch_budget(tables: TableRef | Sequence[TableRef] | Problem,
@@ -355,7 +377,8 @@ def sweep_contention(
         })
     return pd.DataFrame(rows).astype(
         {c: "float64" for c in ("aware_ms", "blind_ms", "baseline_ms", "contention_ms",
-                                "blind_penalty_pct", "gain_vs_baseline_pct")})
+                                "blind_penalty_pct", "gain_vs_baseline_pct")}).pipe(
+        _rounded, SWEEP_DECIMALS)
 
 
 def pareto_front(df: pd.DataFrame, x: str = "latency_ms", y: str = "throughput_fps"
