@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from optimizer.defaults import COMPARE_SOLVERS, MAX_TRANSITIONS_SWEEP
 from optimizer.plots import pareto_mask, plot_gantt, plot_pareto, plot_solve_times, save_figure
 from profiles.costtable import CostTable, load_published, published_names, replace_rows
 from profiles.errors import ProfileError
@@ -187,7 +188,7 @@ def _rounded(frame: pd.DataFrame, decimals: Mapping[str, int]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- compare
 def compare(
     problem: Problem,
-    solvers: Iterable[str] = ("cpsat",),
+    solvers: Iterable[str] = COMPARE_SOLVERS,
     *,
     baselines: bool = True,
     time_limit: float | None = 10.0,
@@ -195,7 +196,8 @@ def compare(
     progress: Callable[[str], None] | None = None,
     results: dict[str, Result] | None = None,
 ) -> pd.DataFrame:
-    """One row per baseline and per backend (columns `COMPARE_COLUMNS`).
+    """One row per baseline and per backend (columns `COMPARE_COLUMNS`); by default the
+    backends `layerswap compare` runs (`optimizer.defaults.COMPARE_SOLVERS`).
 
     ``gain_pct`` is ``(best_baseline - objective) / best_baseline * 100``: positive when
     the row beats every baseline. A backend that cannot express this problem
@@ -252,7 +254,7 @@ def _row(name: str, kind: str, res: Result) -> dict[str, Any]:
 # --------------------------------------------------------------------------- sweeps
 def sweep_max_transitions(
     tables: TableRef | Sequence[TableRef] | Problem,
-    max_transitions: Iterable[int] = (0, 1, 2, 3),
+    max_transitions: Iterable[int] = MAX_TRANSITIONS_SWEEP,
     *,
     platform: str = "xavier-agx",
     solver: str = "cpsat",
@@ -319,7 +321,8 @@ def sweep_max_transitions(
 
 
 def sweep_switch_budget(tables: TableRef | Sequence[TableRef] | Problem,
-                        budgets: Iterable[int] = (0, 1, 2, 3), **options: Any) -> pd.DataFrame:
+                        budgets: Iterable[int] = MAX_TRANSITIONS_SWEEP, **options: Any
+                        ) -> pd.DataFrame:
     """Deprecated name of `sweep_max_transitions` (``budgets`` = its ``max_transitions``)."""
     return sweep_max_transitions(tables, budgets, **options)
 

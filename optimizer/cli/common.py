@@ -135,12 +135,33 @@ def spinner(message: str, enabled: bool) -> Iterator[Callable[[str], None] | Non
         yield lambda line: status.update(f"{message} {line}")
 
 
+STEP_MESSAGES = ("running baselines", "solving with", "max transitions")
+"""Progress messages that start a new step (the others are a backend's own news)."""
+
+
 @contextmanager
-def step_progress(steps: int, *, enabled: bool) -> Iterator[Callable[[str], None] | None]:
-    """A progress bar on stderr (terminals only) fed by one-line progress messages: the
-    top-level ones ('running baselines', 'solving with X') advance it, the others (a
-    backend's own news) update its text."""
-    if not enabled or not sys.stderr.isatty():
+def step_progress(steps: int, *, enabled: bool = True
+                  ) -> Iterator[Callable[[str], None] | None]:
+    """Progress of a multi-step command (compare, plot pareto) on stderr, never stdout.
+
+    On a terminal (unless ``enabled`` is False, e.g. under --json): a transient bar fed by
+    one-line messages; those starting with `STEP_MESSAGES` advance it, the others (a
+    backend's own news) update its text. Off a terminal (a pipe, a log, CI), where a
+    silent 10 s looks like a hang: one plain line per step, ``layerswap: [2/4] solving
+    with ilp``, whatever ``enabled`` says (stdout stays clean for --json).
+    """
+    if not sys.stderr.isatty():
+        done = [0]
+
+        def line(message: str) -> None:
+            if message.startswith(STEP_MESSAGES):
+                done[0] += 1
+                print(f"layerswap: [{done[0]}/{steps}] {message}", file=sys.stderr,
+                      flush=True)
+
+        yield line
+        return
+    if not enabled:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -151,7 +172,7 @@ def step_progress(steps: int, *, enabled: bool) -> Iterator[Callable[[str], None
         started = [False]
 
         def report(message: str) -> None:
-            if message.startswith(("running baselines", "solving with")):
+            if message.startswith(STEP_MESSAGES):
                 if started[0]:
                     bar.advance(task)
                 started[0] = True

@@ -24,6 +24,7 @@ from optimizer.cli.common import (
     status_exit,
     step_progress,
 )
+from optimizer.defaults import COMPARE_SOLVERS
 
 DEFAULT_GANTT = "out/default_gantt.png"
 
@@ -156,7 +157,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "  layerswap compare\n"
                     "  layerswap compare a.csv b.csv --solvers cpsat,ilp --json")
     add_problem_options(p)
-    p.add_argument("--solvers", default="cpsat,ilp,sat", type=solver_list,
+    p.add_argument("--solvers", default=",".join(COMPARE_SOLVERS), type=solver_list,
                    help="backends to run, comma-separated (default: %(default)s)")
     p.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
                    help="per-backend time limit in seconds (default: %(default)s)")

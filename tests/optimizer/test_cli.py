@@ -268,3 +268,28 @@ def test_solve_with_a_placeholder_contention_preset_says_so(capsys, tmp_path):
     code, doc = run_json(capsys, "solve", *paths, "--platform", "orin-nx", "--contention",
                          "none", "--time-limit", "10")
     assert doc["contention"]["placeholder"] is False
+
+
+def test_compare_off_a_terminal_prints_progress_lines_on_stderr_only(capsys, monkeypatch):
+    """Issue 11: piped, compare was silent for 5-10 s. Progress goes to stderr, one line
+    per step, and stdout still holds exactly the JSON object."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    code, out, err = run(capsys, "compare", "--solvers", "cpsat,sat", "--time-limit", "20",
+                         "--json")
+    assert code == 0
+    json.loads(out)
+    lines = err.splitlines()
+    assert lines == ["layerswap: [1/3] running baselines", "layerswap: [2/3] solving with cpsat",
+                     "layerswap: [3/3] solving with sat"]
+
+
+def test_compare_defaults_agree_between_cli_and_api():
+    import inspect
+
+    from optimizer import api
+
+    parser = build_parser()
+    compare = next(a for a in parser._actions if a.dest == "command").choices["compare"]
+    cli_default = next(a for a in compare._actions if a.dest == "solvers").default
+    api_default = inspect.signature(api.compare).parameters["solvers"].default
+    assert cli_default.split(",") == list(api_default) == ["cpsat", "ilp", "sat"]
