@@ -240,7 +240,34 @@ def compare(
     frame = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS)).astype(
         {"objective": "float64", "gain_pct": "float64", "lower_bound": "float64",
          "gap": "float64", "solve_seconds": "float64"})
-    return _rounded(frame, COMPARE_DECIMALS)
+    frame = _rounded(frame, COMPARE_DECIMALS)
+    frame.attrs["disagreement"] = disagreements(
+        {n: r for n, r in got.items() if n in names})
+    return frame
+
+
+DISAGREEMENT_REL_TOL = 1e-6
+"""Two backends that both claim ``optimal`` must agree on the objective to this relative
+tolerance; beyond it one of them is wrong (`disagreements`)."""
+
+
+def disagreements(results: Mapping[str, Result], rel_tol: float = DISAGREEMENT_REL_TOL
+                  ) -> list[dict[str, Any]]:
+    """Pairs of backends that both claim ``optimal`` but whose objectives differ by more
+    than ``rel_tol`` (relative to the larger): ``{"solvers": [a, b], "objectives": [x, y],
+    "relative_difference": r}``. An optimum is unique, so any entry means a backend's
+    proof is wrong (`compare` records them in ``frame.attrs["disagreement"]``)."""
+    optimal = [(n, float(r.objective)) for n, r in results.items()
+               if r.status is SolveStatus.OPTIMAL and r.objective is not None]
+    out = []
+    for i, (a, x) in enumerate(optimal):
+        for b, y in optimal[i + 1:]:
+            scale = max(abs(x), abs(y))
+            diff = abs(x - y) / scale if scale > 0 else 0.0
+            if diff > rel_tol:
+                out.append({"solvers": [a, b], "objectives": [round(x, 9), round(y, 9)],
+                            "relative_difference": round(diff, 9)})
+    return out
 
 
 def _row(name: str, kind: str, res: Result) -> dict[str, Any]:
@@ -407,6 +434,7 @@ __all__ = [
     "SOLVERS",
     "assume_bandwidth",
     "compare",
+    "disagreements",
     "gantt",
     "get_platform",
     "load_table",

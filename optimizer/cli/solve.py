@@ -104,10 +104,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         frame = compare(problem, solvers=solvers, time_limit=args.time_limit,
                         workers=args.workers, progress=progress)
     records = json.loads(frame.to_json(orient="records"))
+    disagreement = frame.attrs.get("disagreement", [])
     if args.json:
         emit_json({"objective_kind": problem.objective.value,
                    "platform": problem.platform.name,
-                   "models": [j.name for j in problem.jobs], "rows": records})
+                   "models": [j.name for j in problem.jobs], "rows": records,
+                   "disagreement": disagreement, "warnings": [
+                       *problem.warnings, *map(_disagreement_text, disagreement)]})
         return EXIT_OK
     from rich.table import Table
 
@@ -124,8 +127,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
         table.add_row(r["name"], r["kind"], fmt(r.get("objective"), "{:.4f}"),
                       fmt(r.get("gain_pct"), "{:+.1f} %"), str(r.get("status", "")),
                       fmt(r.get("gap"), "{:.2%}"), fmt(r.get("solve_seconds"), "{:.2f}"))
-    console().print(table)
+    con = console()
+    for w in [*problem.warnings, *map(_disagreement_text, disagreement)]:
+        con.print(f"[yellow]warning:[/yellow] {w}")
+    con.print(table)
     return EXIT_OK
+
+
+def _disagreement_text(d: dict[str, Any]) -> str:
+    (a, b), (x, y) = d["solvers"], d["objectives"]
+    return (f"{a} and {b} both claim optimal but disagree: {x:.6g} vs {y:.6g} ms "
+            f"({d['relative_difference']:.2%} apart); at most one of them is right, check "
+            "with a longer --time-limit or the exhaustive solver on a smaller problem")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

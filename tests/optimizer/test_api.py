@@ -175,3 +175,28 @@ def test_gantt_shortcut_accepts_result_schedule_and_timeline(tmp_path: Path) -> 
                     if (p.get_gid() or "").startswith("segment:")]) == n
     assert (tmp_path / "r.png").exists() and (tmp_path / "r.svg").exists()
     assert "makespan" in api.render(problem, result)
+
+
+def test_disagreements_flags_two_optimal_claims_that_differ() -> None:
+    """Issue 11: compare must say when two backends both claim `optimal` but disagree (the
+    ILP once proved 412.96 ms 'optimal' where CP-SAT proved 310.86 ms)."""
+    from solvers.schedule import Result, SolveStatus
+
+    def claim(name: str, status: SolveStatus, objective: float) -> Result:
+        return Result(status, name, None, None, objective, objective, 1.0)
+
+    results = {"cpsat": claim("cpsat", SolveStatus.OPTIMAL, 310.86),
+               "ilp": claim("ilp", SolveStatus.OPTIMAL, 412.96),
+               "sat": claim("sat", SolveStatus.OPTIMAL, 310.86 * (1 + 1e-7)),
+               "slow": claim("slow", SolveStatus.FEASIBLE, 500.0)}
+    found = api.disagreements(results)
+    assert [d["solvers"] for d in found] == [["cpsat", "ilp"], ["ilp", "sat"]]
+    assert found[0]["objectives"] == [310.86, 412.96]
+    assert found[0]["relative_difference"] == pytest.approx((412.96 - 310.86) / 412.96)
+    assert api.disagreements({k: results[k] for k in ("cpsat", "sat", "slow")}) == []
+
+
+def test_compare_records_that_its_backends_agree() -> None:
+    problem = api.make_problem(PAIR)
+    frame = api.compare(problem, solvers=("cpsat", "sat"), time_limit=LIMIT)
+    assert frame.attrs["disagreement"] == []

@@ -293,3 +293,13 @@ def test_compare_defaults_agree_between_cli_and_api():
     cli_default = next(a for a in compare._actions if a.dest == "solvers").default
     api_default = inspect.signature(api.compare).parameters["solvers"].default
     assert cli_default.split(",") == list(api_default) == ["cpsat", "ilp", "sat"]
+
+
+def test_compare_json_has_the_disagreement_field(capsys):
+    code, doc = run_json(capsys, "compare", "--solvers", "cpsat,sat", "--time-limit", "20")
+    assert code == 0 and doc["disagreement"] == []
+    from optimizer.cli.solve import _disagreement_text
+
+    text = _disagreement_text({"solvers": ["cpsat", "ilp"], "objectives": [310.86, 412.96],
+                               "relative_difference": 0.2472})
+    assert text.startswith("cpsat and ilp both claim optimal but disagree: 310.86 vs 412.96")
