@@ -66,7 +66,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from solvers.render import render_text
-    from solvers.schedule import load_schedule_file
+    from solvers.schedule import load_schedule_file, transitions
     from solvers.simulator import simulate
 
     problem, schedule = load_schedule_file(args.schedule)
@@ -80,6 +80,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             "idle_ms": {d.value: timeline.idle_ms(d) for d in timeline.busy_ms},
             "loadables": {d.value: n for d, n in timeline.loadables.items()},
             "violations": list(timeline.violations),
+            "models": [{"name": job.name, "transitions": transitions(problem, schedule,
+                                                                      job.index)}
+                       for job in problem.jobs],
             "segments": [{"model": problem.jobs[t.job].name, "index": t.index,
                           "first_group": t.segment.first_group,
                           "last_group": t.segment.last_group, "device": t.segment.device.value,

@@ -303,3 +303,29 @@ def test_compare_json_has_the_disagreement_field(capsys):
     text = _disagreement_text({"solvers": ["cpsat", "ilp"], "objectives": [310.86, 412.96],
                                "relative_difference": 0.2472})
     assert text.startswith("cpsat and ilp both claim optimal but disagree: 310.86 vs 412.96")
+
+
+def test_transitions_use_one_convention_in_text_and_json(capsys, tmp_path):
+    """Issue 11: text said 'after layer 80', JSON 'before 81' as a string. Now both say
+    'after layer N' and JSON has structured {after_layer, after_group, from, to, cost_ms}."""
+    sched = tmp_path / "s.json"
+    code, doc = run_json(capsys, "solve", "--time-limit", "20", "--no-plot", "-o", str(sched))
+    assert code == 0
+    code, out, _ = run(capsys, "solve", "--time-limit", "20", "--no-plot")
+    table = {m: load_published(f"{m}_xavier") for m in ("googlenet", "alexnet")}
+    cuts = 0
+    for model in doc["models"]:
+        segs = model["segments"]
+        assert len(model["transitions"]) == len(segs) - 1
+        for t, a, b in zip(model["transitions"], segs, segs[1:], strict=False):
+            row = table[model["name"]].rows[a["last_group"]]
+            assert t == {"after_layer": row.last_layer, "after_group": a["last_group"],
+                         "from": a["device"], "to": b["device"], "cost_ms": t["cost_ms"]}
+            assert t["cost_ms"] > 0
+            assert f"{t['from']} -> {t['to']} after layer {t['after_layer']}" in out
+            cuts += 1
+        assert model["transition_layers"] == [
+            f"{t['from']}->{t['to']} after layer {t['after_layer']}" for t in model["transitions"]]
+    assert cuts and "before" not in out
+    code, sim = run_json(capsys, "simulate", str(sched))
+    assert [m["transitions"] for m in sim["models"]] == [m["transitions"] for m in doc["models"]]
