@@ -203,6 +203,22 @@ def resolve_table(ref: str) -> CostTable:
         f"{', '.join(published_names())} (list them with `layerswap tables`)")
 
 
+def resolve_named_table(ref: str) -> tuple[str | None, CostTable]:
+    """``NAME=TABLE`` (the model's name in this problem, for --pin/--weight/--deadline and
+    the output) or a plain ``TABLE`` (named by its ``# model:`` line). A path that exists
+    as written wins, so a file name containing ``=`` still works."""
+    from pathlib import Path
+
+    name, sep, rest = ref.partition("=")
+    if not sep or Path(ref).exists():
+        return None, resolve_table(ref)
+    name = name.strip()
+    if not name or any(c in name for c in ":=,#") or not rest:
+        raise CommandError(f"{ref!r}: expected TABLE or NAME=TABLE with a NAME free of "
+                           "':', '=', ',' and '#'")
+    return name, resolve_table(rest)
+
+
 def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
                         sweep: bool = False) -> None:
     """The problem option group (platform, objective, constraints, contention) and, unless
@@ -211,8 +227,9 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
     own)."""
     if tables:
         p.add_argument("tables", nargs="*", metavar="TABLE",
-                       help="cost-table CSV files or stored table names "
-                            f"(default: {' + '.join(DEFAULT_TABLES)})")
+                       help="cost-table CSV files or stored table names, each optionally "
+                            "NAME=TABLE to name the model (needed when two tables name the "
+                            f"same model) (default: {' + '.join(DEFAULT_TABLES)})")
     g = p.add_argument_group("problem")
     g.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="xavier-agx | orin-agx | orin-nx | gpu-only (default: %(default)s)")
@@ -379,10 +396,10 @@ def pins_from(specs: Sequence[PinSpec], forbid: bool) -> list[Pin]:
 
 def build_problem(args: argparse.Namespace) -> Problem:
     """The `Problem` described by the options of `add_problem_options`."""
-    from solvers.problem import Problem
+    from solvers.problem import ModelSpec, Problem
 
     refs = list(getattr(args, "tables", None) or DEFAULT_TABLES)
-    tables = [resolve_table(r) for r in refs]
+    tables = [ModelSpec(table, name or "") for name, table in map(resolve_named_table, refs)]
     contention: Any = args.contention
     if args.contention_model:
         from solvers.contention import load_contention_model

@@ -329,3 +329,27 @@ def test_transitions_use_one_convention_in_text_and_json(capsys, tmp_path):
     assert cuts and "before" not in out
     code, sim = run_json(capsys, "simulate", str(sched))
     assert [m["transitions"] for m in sim["models"]] == [m["transitions"] for m in doc["models"]]
+
+
+def test_tables_naming_the_same_model_warn_and_can_be_named(capsys):
+    """Issue 11: two tables of one model were silently renamed name-1, name-2, and options
+    naming the model then failed. Now: a warning, and NAME=TABLE names them."""
+    code, doc = run_json(capsys, "solve", "googlenet_xavier", "googlenet_xavier",
+                         "--no-plot", "--time-limit", "20")
+    assert code == 0
+    assert [m["name"] for m in doc["models"]] == ["googlenet-1", "googlenet-2"]
+    assert any("renamed googlenet -> googlenet-1" in w and "NAME=TABLE" in w
+               for w in doc["warnings"])
+    code, _, err = run(capsys, "solve", "googlenet_xavier", "googlenet_xavier",
+                         "--pin", "googlenet:0-9:GPU", "--no-plot")
+    assert code == 1 and "NAME=TABLE" in err
+    code, doc = run_json(capsys, "solve", "left=googlenet_xavier", "right=googlenet_xavier",
+                         "--pin", "left:0-9:GPU", "--weight", "right=2", "--no-plot",
+                         "--time-limit", "20")
+    assert code == 0, doc
+    assert [m["name"] for m in doc["models"]] == ["left", "right"]
+    assert not any("renamed" in w for w in doc["warnings"])
+    left = doc["models"][0]["segments"]
+    assert [s["device"] for s in left] == ["GPU"]  # the pin reached the named model
+    code, _, err = run(capsys, "solve", "=googlenet_xavier", "--no-plot")
+    assert code == 1 and "NAME=TABLE" in err
