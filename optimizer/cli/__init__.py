@@ -31,9 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 typical flow:
   layerswap tables                                   # stored cost tables
   layerswap solve                                    # solve the embedded default pair
-  layerswap solve a.csv b.csv --platform orin-agx --objective throughput -o s.json
+  layerswap solve examples/detector.csv examples/segmenter.csv --platform orin-agx \\
+      --objective throughput -o s.json
   layerswap simulate s.json                          # judge a saved schedule
-  layerswap compare a.csv b.csv                      # every baseline and backend
+  layerswap compare examples/detector.csv examples/segmenter.csv --platform orin-agx
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -90,8 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add `calibrate`."""
     p = add_command(sub, "calibrate", cmd_calibrate,
             "fit the memory-contention model from co-run measurements",
-            "  layerswap calibrate corun.csv --platform orin-agx -o orin_contention.json\n"
-            "  layerswap solve a.csv b.csv --contention-model orin_contention.json\n"
+            "  layerswap calibrate examples/corun.csv --platform orin-agx -o orin.json\n"
+            "  layerswap solve examples/detector.csv examples/segmenter.csv --platform "
+            "orin-agx --contention-model orin.json\n"
             "corun.csv columns: victim (gpu|dla), standalone_ms, corun_ms (fully overlapped\n"
             "by one co-runner), corunner_bw_gbps (the co-runner's bandwidth demand)")
     p.add_argument("samples", help="co-run CSV (see the columns below)")

@@ -59,7 +59,8 @@ SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
 EPILOG = """\
 exit codes: 0 ok, 1 bad input, 2 bad command line, 3 infeasible, 4 no schedule in time,
 5 regression check failed. With --json, stdout holds exactly one JSON object; on bad
-input it is {"error": MESSAGE, "exit_code": 1} (the message also goes to stderr).
+input or a bad command line it is {"error": MESSAGE, "exit_code": 1 or 2} (the message
+also goes to stderr).
 """
 
 Command = Callable[[argparse.Namespace], int]

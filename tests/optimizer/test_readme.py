@@ -83,3 +83,24 @@ def test_no_repository_file_cites_the_shared_folder() -> None:
     if "shared/" in text:
         offenders.append("README.md")
     assert not offenders
+
+
+def test_help_examples_name_files_that_ship(capsys) -> None:
+    """The --help examples that name sample inputs name ones that exist."""
+    import argparse
+
+    from optimizer.cli import build_parser
+
+    def helps(parser: argparse.ArgumentParser) -> list[str]:
+        out = [parser.format_help()]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    out += helps(sub)
+        return out
+
+    named = {m for text in helps(build_parser())
+             for m in re.findall(r"\bexamples/[\w.]+", text)}
+    assert named
+    for path in named:
+        assert (ROOT / path).is_file(), path
