@@ -365,7 +365,7 @@ def summary_text(manifest: Manifest, plan: BuildPlan) -> str:
     p = manifest.predicted
     lines = [f"# layerswap export: {', '.join(m.name for m in manifest.models)}", "",
              f"- platform `{manifest.platform}`, objective `{manifest.objective}`"
-             + (f", {manifest.frames_per_round} frames per round"
+             + (f", {manifest.frames_per_round} frame(s) per round (instances)"
                 if manifest.objective == "throughput" else ""),
              f"- predicted makespan {p.makespan_ms:.4f} ms"
              + (f", period {p.period_ms:.4f} ms/frame ({p.throughput_fps:.1f} fps)"
