@@ -105,6 +105,7 @@ def test_gpu_segment_flags():
 
 @pytest.mark.parametrize(("version", "ok"), [("8.4", False), ("8.5", True), ("10.7", True),
                                              ("10.8", False), ("11.3", False), ("11.4", True),
+                                             ("11.4.0", False), ("11.4.1", True),
                                              ("10.x", True), ("banana", False)])
 def test_versions_and_dla_support(version, ok):
     seg = _seg("DLA0", [_io("x", host=True)], [_io("y", host=True)])
