@@ -313,6 +313,7 @@ class BuilderSettings:
     input_formats: tuple[tuple[str, str], ...]   # (TRT DataType name | "", TensorFormat name)
     output_formats: tuple[tuple[str, str], ...]
     require_all_layers_on_dla: bool
+    optional_builder_flags: tuple[str, ...] = ()  # set only where the enum still has them
 
 
 _DTYPE_ENUM = {"fp32": "FLOAT", "fp16": "HALF", "bf16": "BF16", "int32": "INT32",
@@ -326,13 +327,16 @@ def builder_settings(build: EngineBuild, trt: TrtVersion) -> BuilderSettings:
     """The builder configuration equivalent to the trtexec line of ``build``."""
     network = ("EXPLICIT_BATCH",) if trt.explicit_batch_flag else ()
     flags: list[str] = []
+    optional: list[str] = []
     if build.precision == "fp16" and trt.precision_flags:
         flags.append("FP16")
     if build.dla_core is not None:
         if build.allow_gpu_fallback:
             flags.append("GPU_FALLBACK")
         elif not trt.strongly_typed:
-            flags.append("DIRECT_IO")  # trtexec's default without fallback (removed in 11.x)
+            flags.append("DIRECT_IO")  # what trtexec sets without fallback (8.x-10.x)
+        else:
+            optional.append("DIRECT_IO")  # deprecated in the 11.1 header, "removed" in docs
 
     def fmts(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
         out = []
@@ -347,7 +351,8 @@ def builder_settings(build: EngineBuild, trt: TrtVersion) -> BuilderSettings:
         default_device="GPU" if build.dla_core is None else "DLA", dla_core=build.dla_core,
         input_formats=fmts(build.input_formats) if use_formats else (),
         output_formats=fmts(build.output_formats) if use_formats else (),
-        require_all_layers_on_dla=build.dla_core is not None and not build.allow_gpu_fallback)
+        require_all_layers_on_dla=build.dla_core is not None and not build.allow_gpu_fallback,
+        optional_builder_flags=tuple(optional))
 
 
 def import_tensorrt() -> Any:
@@ -391,6 +396,9 @@ def build_engine(build: EngineBuild, root: str | os.PathLike[str], *,
     config = builder.create_builder_config()
     for name in settings.builder_flags:
         config.set_flag(getattr(trt.BuilderFlag, name))
+    for name in settings.optional_builder_flags:
+        if hasattr(trt.BuilderFlag, name):
+            config.set_flag(getattr(trt.BuilderFlag, name))
     if workspace_mib is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mib << 20)
     if settings.default_device == "DLA":
@@ -419,7 +427,7 @@ def build_engine(build: EngineBuild, root: str | os.PathLike[str], *,
     target = base / build.engine
     from profiles.fileio import atomic_write_bytes
 
-    return atomic_write_bytes(target, bytes(serialized))
+    return atomic_write_bytes(target, bytes(memoryview(serialized)))
 
 
 __all__ = [

@@ -136,6 +136,7 @@ def test_builder_settings_match_the_trtexec_line():
     (e11,) = plan_builds([seg], trt_version="11.4").engines
     s11 = builder_settings(e11, TRT11)
     assert s11.builder_flags == () and s11.input_formats == (("", "CHW16"),)
+    assert s11.optional_builder_flags == ("DIRECT_IO",) and s8.optional_builder_flags == ()
     gpu = _seg("GPU", [_io("x", host=True)], [_io("y", host=True)])
     (eg,) = plan_builds([gpu], trt_version="10.3").engines
     sg = builder_settings(eg, TRT10)
