@@ -86,12 +86,14 @@ def export_schedule(problem: Problem, schedule: Schedule,
                     out_dir: str | os.PathLike[str], *, result: Result | None = None,
                     trt_version: str = DEFAULT_TRT_VERSION, precision: str = "fp16",
                     allow_gpu_fallback: bool = False) -> Manifest:
-    """Export ``schedule`` of ``problem`` to ``out_dir``; returns the loaded-back manifest.
+    """Export ``schedule`` of ``problem`` to ``out_dir``; returns the manifest (equal to what
+    `runtime.manifest.load_manifest` reads back from ``out_dir``: it is validated that way).
 
     ``onnx_files`` maps each model name of the problem (or its table's ``model`` metadata)
     to its ONNX file (or ``onnx.ModelProto``). ``result``, when given, supplies the solver,
     status and bounds for the provenance. Raises `ExportError` (or the `ProblemError` of an
-    invalid schedule) naming what is wrong; nothing is left half-written on failure.
+    invalid schedule) naming what is wrong; a refused export writes nothing (and leaves a
+    previous export in ``out_dir`` as it was).
     """
     schedule.validate(problem)
     trt = TrtVersion.parse(trt_version)
@@ -365,7 +367,7 @@ def summary_text(manifest: Manifest, plan: BuildPlan) -> str:
     p = manifest.predicted
     lines = [f"# layerswap export: {', '.join(m.name for m in manifest.models)}", "",
              f"- platform `{manifest.platform}`, objective `{manifest.objective}`"
-             + (f", {manifest.frames_per_round} frames per round"
+             + (f", {manifest.frames_per_round} frame(s) per round (instances)"
                 if manifest.objective == "throughput" else ""),
              f"- predicted makespan {p.makespan_ms:.4f} ms"
              + (f", period {p.period_ms:.4f} ms/frame ({p.throughput_fps:.1f} fps)"

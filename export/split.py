@@ -222,6 +222,12 @@ def _split(prepared: PreparedModel, ranges: Sequence[tuple[int, int]], name: str
             raise ExportError(f"model output {t!r} is not produced by a layer (a graph input "
                               "or a constant); such a model cannot be split", source=source,
                               entry=t)
+    for k, (a, b) in enumerate(ranges):
+        if not outs[k]:
+            raise ExportError(f"segment {k} (layers {graph.order[a]!r}..{graph.order[b - 1]!r}) "
+                              "produces nothing a later segment or the model output uses (dead "
+                              "layers); merge it with a neighbour", source=source,
+                              entry=f"segment {k}")
     base = name or (inferred.graph.name or "model")
     subs = []
     for k, (a, b) in enumerate(ranges):
