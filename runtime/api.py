@@ -31,16 +31,14 @@ BACKENDS = ("ort", "ort-trt", "trt")
 def load_plan(path: str | Path) -> Plan:
     """Load ``path`` (a manifest.json or its folder) with `runtime.manifest.load_manifest`
     (JSON Schema, files and sha256, hand-offs, device orders, cycles: a `ManifestError`
-    naming the field), then build the execution plan from it."""
-    manifest = load_manifest(path)
+    naming the field), then build the execution plan from the typed manifest."""
     source = str(Path(path) / "manifest.json" if Path(path).is_dir() else Path(path))
-    return Plan.from_dict(manifest.to_dict(), base_dir=manifest.root or Path(source).parent,
-                          source=source)
+    return Plan.from_manifest(load_manifest(path), source=source)
 
 
 def device_busy_ms(plan: Plan) -> dict[str, float]:
     """Predicted busy time per device with work (from the manifest; segment times otherwise)."""
-    busy = dict((plan.predicted or {}).get("device_busy_ms") or {})
+    busy = dict(plan.predicted.device_busy_ms) if plan.predicted is not None else {}
     out = {}
     for dev in plan.devices:
         value = busy.get(dev)

@@ -45,7 +45,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -70,6 +70,16 @@ class TensorSpec:
     def nbytes(self) -> int | None:
         width = _DTYPE_BYTES.get(self.dtype)
         return None if width is None else math.prod(self.shape) * width
+
+    @cached_property
+    def numpy_dtype(self) -> Any:
+        """``numpy.dtype(self.dtype)`` (numpy imported here: reading a manifest needs none).
+
+        Raises ``TypeError`` for a dtype numpy lacks (``bfloat16``); the execution plan
+        reports it with the field path."""
+        import numpy as np
+
+        return np.dtype(self.dtype)
 
 
 @dataclass(frozen=True)

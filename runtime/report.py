@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.executor import RunResult
-from runtime.plan import DEVICES
+from runtime.manifest import DEVICES
 
 PIDS = {d: i + 1 for i, d in enumerate(DEVICES)}
 PREDICTED_PID_OFFSET = 10
@@ -125,7 +125,7 @@ def compare(result: RunResult) -> dict[str, Any]:
     period = None
     if len(ends) >= 2:
         period = (ends[-1] - ends[0]) / 1e6 / (len(ends) - 1) / full
-    pred = dict(plan.predicted or {})
+    pred = plan.predicted
     fps = {m.name: (result.frames / result.seconds if result.seconds > 0 else None)
            for m in plan.models}
     measured_end_to_end = {
@@ -135,8 +135,9 @@ def compare(result: RunResult) -> dict[str, Any]:
         "throughput_fps": (1000.0 / period) if period else None,
         "fps_per_model": fps,
     }
-    predicted = {"makespan_ms": pred.get("makespan_ms"), "period_ms": pred.get("period_ms"),
-                 "throughput_fps": pred.get("throughput_fps")}
+    predicted = {"makespan_ms": pred.makespan_ms if pred else None,
+                 "period_ms": pred.period_ms if pred else None,
+                 "throughput_fps": pred.throughput_fps if pred else None}
     return {"segments": per_segment, "predicted": predicted, "measured": measured_end_to_end}
 
 

@@ -35,7 +35,8 @@ import numpy as np
 
 from runtime.backends.base import Backend
 from runtime.errors import BackendUnavailableError, PlanError
-from runtime.plan import DEVICES, Plan, SegmentPlan
+from runtime.manifest import DEVICES
+from runtime.plan import Plan, SegmentPlan
 
 TRT_HINT = "install TensorRT (`pip install -e \".[trt]\"`; on a Jetson it comes with JetPack)"
 CUDA_HINT = "install cuda-python matching your CUDA (`pip install cuda-python`)"

@@ -60,7 +60,7 @@ def test_utilisation_and_comparison(run_result):
         assert entry["predicted_ms"] == pytest.approx(seg.predicted_ms)
         assert entry["executions"] == 5 and entry["measured_median_ms"] > 0
         assert entry["ratio"] == pytest.approx(entry["measured_median_ms"] / seg.predicted_ms)
-    assert cmp["predicted"]["period_ms"] == run_result.plan.predicted["period_ms"]
+    assert cmp["predicted"]["period_ms"] == run_result.plan.predicted.period_ms
     assert cmp["measured"]["period_ms"] > 0 and cmp["measured"]["round_span_median_ms"] > 0
 
 
