@@ -136,3 +136,20 @@ def test_pix2pix_on_orin_is_a_valid_table(tmp_path, capsys, platform):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["valid"] is True
     assert out["tables"][0]["source"].startswith("estimated")
+
+
+def test_rewritten_pix2pix_gains_dla_groups_on_orin(tmp_path, capsys):
+    """The seed's fix (ConvTranspose padding 0 + crop, `export.rewrite`) makes every group
+    DLA-eligible; the original keeps its decoder off the DLA."""
+    from export.rewrite import rewrite
+
+    model = build("pix2pix", ngf=8)
+    original = estimate(model, platform="orin-agx", groups=12, max_crossing=8)
+    rewritten = estimate(rewrite(model).model, platform="orin-agx", groups=12, max_crossing=8)
+    assert sum(r.dla_ms is None for r in original.table.rows) >= 6
+    assert all(r.dla_ms is not None for r in rewritten.table.rows)
+    assert rewritten.table.metadata["onnx_graph"] != original.table.metadata["onnx_graph"]
+    path = tmp_path / "pix2pix_rewritten.csv"
+    rewritten.table.to_csv(path)
+    assert cli_main(["check", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
