@@ -31,7 +31,13 @@ from typing import Any
 from profiles.costtable import CostTable
 from profiles.estimate.roofline import Kernel, build_kernels, kernel_time
 from profiles.estimate.specs import PARAMS_FORMAT, DeviceParams, EstimatorParams, PlatformSpec
-from profiles.estimate.work import OP_CLASSES, EstimateError, NodeWork, model_work
+from profiles.estimate.work import (
+    OP_CLASSES,
+    EstimateError,
+    NodeWork,
+    model_work,
+    without_weights,
+)
 from profiles.graph import LayerGraph
 
 TENSOR_CLASSES = ("conv", "deconv", "gemm")
@@ -93,8 +99,9 @@ def prepare(model: Any, cuts: Sequence[str], *, precision: str, params: Estimato
     """Kernels of ``model`` split at the layers ``cuts`` (names, in order)."""
     from profiles.estimate.work import PRECISION_BYTES
 
-    graph = LayerGraph.from_onnx(model)
-    work: dict[str, NodeWork] = {w.name: w for w in model_work(model)}
+    light = without_weights(model)
+    graph = LayerGraph.from_onnx(light)
+    work: dict[str, NodeWork] = {w.name: w for w in model_work(light)}
     kernels = build_kernels(graph.order, work, precision=precision, params=params,
                             graph_outputs=graph.outputs)
     bounds = [graph.position(c) for c in cuts]
