@@ -153,3 +153,17 @@ def test_rewritten_pix2pix_gains_dla_groups_on_orin(tmp_path, capsys):
     rewritten.table.to_csv(path)
     assert cli_main(["check", str(path)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_estimated_tables_switch_contention_on(googlenet):
+    """Bandwidth columns on every row: `Problem.create` (contention "auto") uses the
+    platform's contention preset, and the pair solves."""
+    model, _ = googlenet
+    gan = estimate(build("pix2pix", ngf=8), platform="orin-agx", groups=8, max_crossing=8,
+                   name="gan").table
+    cnn = estimate(model, platform="orin-agx", groups=8, name="googlenet").table
+    problem = Problem.create([gan, cnn], "orin-agx", objective="latency")
+    assert problem.contention.enabled
+    result = solve(problem, "cpsat", time_limit=10.0, workers=1)
+    assert result.status.value in ("optimal", "feasible")
+    assert result.timeline is not None and result.timeline.makespan_ms > 0
