@@ -8,7 +8,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, dla, export, plots, profiles, run, solve, tables
+from optimizer.cli import (
+    calibrate,
+    dla,
+    estimate,
+    export,
+    plots,
+    profiles,
+    run,
+    solve,
+    tables,
+)
 from optimizer.cli.common import (
     EPILOG,
     EXIT_USAGE,
@@ -18,7 +28,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, run, tables, profiles, calibrate, plots, dla)
+FAMILIES = (solve, export, run, tables, profiles, estimate, calibrate, plots, dla)
 
 
 def build_parser() -> argparse.ArgumentParser:
