@@ -85,6 +85,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -767,7 +768,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         to_ms_factor = 1.0 / (model.units_per_ms * model.weight_scale)
     callback = _Progress(options.progress, to_ms_factor) if options.progress else None
     build_s = time.perf_counter() - t0
-    code = solver.solve(model.m, callback)
+    code = solve_interruptibly(solver, model.m, callback)
     stats: dict[str, Any] = {
         "build_seconds": round(build_s, 4),
         "cpsat_wall_seconds": round(solver.wall_time, 4),
@@ -816,6 +817,48 @@ CANONICAL_DETERMINISTIC_LIMIT = 20.0
 """Deterministic-time budget of the canonicalisation phase (not wall-clock: reproducible)."""
 
 
+def solve_interruptibly(solver: cp_model.CpSolver, model: cp_model.CpModel,
+                        callback: cp_model.CpSolverSolutionCallback | None = None) -> int:
+    """``solver.solve(model, callback)`` that leaves Ctrl-C to Python.
+
+    By default CP-SAT installs its own C-level SIGINT handler for the solve (Ctrl-C merely
+    stops the search, which then looks like a time limit: the command went on and exited 0)
+    and on return resets SIGINT to the C default, so a later Ctrl-C killed the process
+    outright (no ``layerswap: interrupted``, no exit 130; the runtime's executor had to
+    re-install Python's handler after a solve). Here CP-SAT never touches the handler
+    (``catch_sigint_signal = False``); on the main thread the solve runs in a helper thread
+    while the main thread waits, so Ctrl-C raises KeyboardInterrupt at once: the search is
+    stopped, its thread awaited, and the KeyboardInterrupt re-raised for the caller (the
+    CLI prints one line and exits 130).
+    """
+    solver.parameters.catch_sigint_signal = False
+    if threading.current_thread() is not threading.main_thread():
+        return solver.solve(model, callback)  # signals are delivered to the main thread only
+    outcome: list[int] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(solver.solve(model, callback))
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="layerswap-cpsat", daemon=True).start()
+    try:
+        while not done.wait(0.25):
+            pass
+    except KeyboardInterrupt:
+        solver.stop_search()
+        done.wait()  # returns promptly after stop_search; a second Ctrl-C still interrupts
+        raise
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
 def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
                         lp_free: bool = False
                         ) -> tuple[Schedule, dict[SegmentRef, int]] | None:
@@ -838,7 +881,7 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
         # 3+ jobs carry the group-level LP view: with the LP the single worker ran out of
         # its budget on 3 x 30 (20 deterministic s); without it, it found the schedule in 1 s
         solver.parameters.linearization_level = 0
-    code = solver.solve(model.m)
+    code = solve_interruptibly(solver, model.m)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return model.extract(solver)
