@@ -75,8 +75,8 @@ class TensorSpec:
     def numpy_dtype(self) -> Any:
         """``numpy.dtype(self.dtype)`` (numpy imported here: reading a manifest needs none).
 
-        Raises ``TypeError`` for a dtype numpy lacks (``bfloat16``); the execution plan
-        reports it with the field path."""
+        Raises ``TypeError`` for a dtype numpy lacks (``bfloat16`` unless ``ml_dtypes`` is
+        loaded); the execution plan reports it with the field path."""
         import numpy as np
 
         return np.dtype(self.dtype)

@@ -140,5 +140,5 @@ def _check_numpy_dtypes(manifest: Manifest, source: str) -> None:
             spec.numpy_dtype  # noqa: B018 (cached: computed once, here)
         except TypeError as exc:
             raise PlanError(f"{source}: {field_path}.dtype: {spec.dtype!r} has no numpy "
-                            f"dtype on this host ({exc}); export the model in float32 or "
+                            f"dtype in this process ({exc}); export the model in float32 or "
                             "float16") from exc
