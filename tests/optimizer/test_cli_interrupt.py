@@ -87,8 +87,8 @@ DRIVER = """
 import sys, time
 from optimizer.cli import main
 code = main(["solve", "--solver", "cpsat", "--no-plot", "--json"])  # the default pair
-print(f"solved: exit {code}", file=sys.stderr, flush=True)
-try:
+try:  # entered before the marker: the signal may come as soon as the marker is out
+    print(f"solved: exit {code}", file=sys.stderr, flush=True)
     time.sleep(60)
 except KeyboardInterrupt:
     print("KeyboardInterrupt after the solve", file=sys.stderr, flush=True)
