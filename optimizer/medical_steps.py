@@ -1,0 +1,304 @@
+"""The steps of the medical example (`optimizer.medical.run_medical`), one method each.
+
+Every method calls the library piece that does the work and returns plain values for the
+report; the calls into pieces whose signatures are young (zoo, DLA checker, rewrite and
+verify, estimator, exporter, runtime) sit in small ``_lib_*`` helpers at the bottom, so
+that an API change touches one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.medical import (
+    OBJECTIVES,
+    SCENARIOS,
+    VARIANTS,
+    MedicalError,
+    MedicalOptions,
+    Progress,
+    ct_phantom,
+    gan_inputs,
+    key_name,
+    max_abs,
+    yolo_inputs,
+)
+
+GAN_SIZE = 256
+"""Pix2Pix's U-Net with 8 down-sampling blocks needs 256 x 256 (the zoo's contract)."""
+RUN_TOLERANCE = 1e-5
+"""fp32 max abs difference allowed between a split run and the unsplit model."""
+
+
+@dataclass
+class Solved:
+    """One solve of the example: the problem, the solver's result, baselines, compare rows."""
+
+    variant: str
+    scenario: str
+    objective: str
+    problem: Any            # solvers.problem.Problem
+    result: Any             # solvers.schedule.Result (the exact solver's)
+    baselines: dict[str, Any]   # name -> Result
+    compare: Any            # pandas DataFrame (optimizer.api.compare)
+    onnx: dict[str, Path]   # problem model name -> ONNX file
+
+    @property
+    def name(self) -> str:
+        return key_name(self.variant, self.scenario, self.objective)
+
+
+class Steps:
+    """The example's steps on one output folder (see `optimizer.medical`)."""
+
+    def __init__(self, opts: MedicalOptions, out: Path, say: Progress) -> None:
+        self.opts = opts
+        self.out = out
+        self.say = say
+        self.paths: dict[str, Path] = {}
+        self.tables: dict[str, Any] = {}
+        self.solved: list[Solved] = []
+        self.exported: dict[str, Path] = {}
+
+    # ------------------------------------------------------------------ 1. build
+    def build_models(self) -> dict[str, dict[str, Any]]:
+        o = self.opts
+        folder = self.out / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        built: dict[str, dict[str, Any]] = {}
+        for key, name, kwargs in (
+                ("gan_original", "pix2pix", {"in_channels": 1, "out_channels": 1,
+                                             "ngf": o.ngf, "size": GAN_SIZE}),
+                ("yolo", "yolov8n", {"size": o.yolo_size})):
+            model = _lib_build(name, seed=o.seed, **kwargs)
+            path = folder / f"{key}.onnx"
+            _save_onnx(model, path)
+            self.paths[key] = path
+            built[key] = {"zoo": name, "options": kwargs, "file": _rel(path, self.out),
+                          **_model_stats(model)}
+        return built
+
+    # ------------------------------------------------------------------ 2. DLA report
+    def dla_reports(self) -> dict[str, Any]:
+        return {key: self._check(key) for key in ("gan_original", "yolo")}
+
+    def _check(self, key: str) -> Any:
+        o = self.opts
+        return _lib_check(self.paths[key], platform=o.platform, trt_version=o.trt_version,
+                          precision=o.precision)
+
+    # ------------------------------------------------------------------ 3. rewrite
+    def rewrite_generator(self) -> dict[str, Any]:
+        path = self.out / "models" / "gan_rewritten.onnx"
+        rewritten, applied = _lib_rewrite(self.paths["gan_original"])
+        _save_onnx(rewritten, path)
+        self.paths["gan_rewritten"] = path
+        phantom = ct_phantom(GAN_SIZE, frames=1, seed=self.opts.seed, noise=self.opts.noise)
+        metrics = _lib_verify(self.paths["gan_original"], path,
+                              gan_inputs(phantom)[0], seed=self.opts.seed)
+        return {"file": _rel(path, self.out), "passes": applied, "metrics": metrics,
+                "dla": self._check("gan_rewritten"), **_model_stats(rewritten)}
+
+    # ------------------------------------------------------------------ 4. estimate
+    def estimate_tables(self) -> dict[str, Any]:
+        o = self.opts
+        folder = self.out / "tables"
+        folder.mkdir(parents=True, exist_ok=True)
+        out: dict[str, Any] = {}
+        for key, groups in (("gan_original", o.gan_groups), ("gan_rewritten", o.gan_groups),
+                            ("yolo", o.yolo_groups)):
+            table = _lib_estimate(self.paths[key], platform=o.platform,
+                                  precision=o.precision, groups=groups,
+                                  trt_version=o.trt_version)
+            path = folder / f"{key}.csv"
+            table.to_csv(path)
+            self.tables[key] = table
+            out[key] = {"file": _rel(path, self.out), "table": table}
+        return out
+
+    # ------------------------------------------------------------------ 5. solve
+    def solve_all(self) -> list[Solved]:
+        from optimizer import api
+        from solvers.problem import ModelSpec
+
+        o = self.opts
+        for scenario in SCENARIOS:
+            for objective in OBJECTIVES:
+                for variant in VARIANTS:
+                    gan_key = f"gan_{variant}"
+                    gan = self.tables[gan_key]
+                    frames = 1
+                    if scenario == "gan2" and objective == "latency":
+                        specs = [ModelSpec(gan, "gan1"), ModelSpec(gan, "gan2")]
+                        onnx = {"gan1": self.paths[gan_key], "gan2": self.paths[gan_key]}
+                    elif scenario == "gan2":
+                        specs = [ModelSpec(gan, "gan")]
+                        onnx = {"gan": self.paths[gan_key]}
+                        frames = 2
+                    else:
+                        specs = [ModelSpec(gan, "gan"), ModelSpec(self.tables["yolo"], "yolo")]
+                        onnx = {"gan": self.paths[gan_key], "yolo": self.paths["yolo"]}
+                    problem = api.make_problem(specs, o.platform, objective, o.max_transitions,
+                                               o.contention, frames_per_round=frames)
+                    self.say(f"      solving {key_name(variant, scenario, objective)}")
+                    results: dict[str, Any] = {}
+                    frame = api.compare(problem, (o.solver,), time_limit=o.time_limit,
+                                        workers=o.workers, results=results)
+                    result = results.get(o.solver)
+                    if result is None or result.schedule is None:
+                        raise MedicalError(
+                            f"medical example: {o.solver} found no schedule for "
+                            f"{key_name(variant, scenario, objective)} "
+                            f"({'' if result is None else result.status.value}); raise "
+                            "--time-limit or choose another solver")
+                    baselines = {k: v for k, v in results.items() if k != o.solver}
+                    self.solved.append(Solved(variant, scenario, objective, problem, result,
+                                              baselines, frame, onnx))
+        return self.solved
+
+    # ------------------------------------------------------------------ 6. export
+    def export_all(self) -> dict[str, Path]:
+        for s in self.solved:
+            folder = self.out / "schedules" / s.name
+            self.exported[s.name] = _lib_export(s.problem, s.result, s.onnx, folder)
+        return self.exported
+
+    # ------------------------------------------------------------------ 7. run
+    def run_all(self) -> dict[str, Any]:
+        o = self.opts
+        phantom = ct_phantom(GAN_SIZE, frames=o.frames, seed=o.seed, noise=o.noise)
+        frames = {"gan": gan_inputs(phantom), "yolo": yolo_inputs(phantom, o.yolo_size)}
+        reference: dict[str, dict[str, np.ndarray]] = {}
+        for key in ("gan_original", "gan_rewritten", "yolo"):
+            reference[key] = _run_whole(self.paths[key], frames["yolo" if key == "yolo"
+                                                                  else "gan"])
+        out: dict[str, Any] = {"frames": o.frames, "tolerance": RUN_TOLERANCE,
+                               "manifests": {}}
+        for s in self.solved:
+            manifest = self.exported[s.name]
+            inputs: dict[str, np.ndarray] = {}
+            refs: dict[str, dict[str, np.ndarray]] = {}
+            for model, path in s.onnx.items():
+                kind = "yolo" if model == "yolo" else "gan"
+                for name in _input_names(path):
+                    inputs[f"{model}/{name}"] = frames[kind][:, 0]
+                refs[model] = reference["yolo" if kind == "yolo" else f"gan_{s.variant}"]
+            outputs = _lib_run(manifest, inputs, o.frames)
+            diffs: dict[str, float] = {}
+            for model, ref in refs.items():
+                for name, value in ref.items():
+                    got = outputs.get(model, {}).get(name)
+                    diffs[f"{model}/{name}"] = (float("inf") if got is None
+                                                else max_abs(np.asarray(got), value))
+            worst = max(diffs.values()) if diffs else float("inf")
+            out["manifests"][s.name] = {"max_abs_diff": diffs, "worst": worst,
+                                        "ok": worst <= RUN_TOLERANCE}
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+def _rel(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _save_onnx(model: Any, path: Path) -> None:
+    from profiles.fileio import atomic_write_bytes
+
+    atomic_write_bytes(path, model.SerializeToString())
+
+
+def _model_stats(model: Any) -> dict[str, Any]:
+    """Node count, parameter count and op histogram of an ONNX model."""
+    from onnx import numpy_helper
+
+    params = sum(int(np.prod(numpy_helper.to_array(t).shape)) for t in model.graph.initializer)
+    ops: dict[str, int] = {}
+    for node in model.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    return {"nodes": len(model.graph.node), "parameters": params,
+            "ops": dict(sorted(ops.items()))}
+
+
+def _input_names(path: Path) -> list[str]:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    inits = {t.name for t in model.graph.initializer}
+    return [vi.name for vi in model.graph.input if vi.name not in inits]
+
+
+def _run_whole(path: Path, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """The unsplit model run by ONNX Runtime frame by frame: output name -> (F, ...)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    (inp,) = [i.name for i in sess.get_inputs()]
+    names = [o.name for o in sess.get_outputs()]
+    per: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for frame in frames:
+        for n, v in zip(names, sess.run(names, {inp: frame}), strict=True):
+            per[n].append(v)
+    return {n: np.stack(v) for n, v in per.items()}
+
+
+# --------------------------------------------------------------------------- library calls
+def _lib_build(name: str, *, seed: int, **kwargs: Any) -> Any:
+    from export import zoo
+
+    return zoo.build(name, seed=seed, **kwargs)
+
+
+def _lib_check(path: Path, *, platform: str, trt_version: str, precision: str) -> Any:
+    from profiles.dla import check_model
+
+    return check_model(path, platform=platform, trt_version=trt_version, precision=precision)
+
+
+def _lib_rewrite(path: Path) -> tuple[Any, list[str]]:
+    import onnx
+
+    from export import rewrite
+
+    result = rewrite.rewrite(onnx.load(str(path)))
+    model = getattr(result, "model", result)
+    applied = list(getattr(result, "applied", []) or [])
+    return model, [str(a) for a in applied]
+
+
+def _lib_verify(original: Path, rewritten: Path, frame: np.ndarray, *, seed: int
+                ) -> dict[str, Any]:
+    from export import verify
+
+    report = verify.verify(original, rewritten, seed=seed)
+    data = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    return data
+
+
+def _lib_estimate(path: Path, *, platform: str, precision: str, groups: int,
+                  trt_version: str) -> Any:
+    from profiles import estimate
+
+    return estimate.estimate_table(path, platform=platform, precision=precision,
+                                   groups=groups, trt_version=trt_version)
+
+
+def _lib_export(problem: Any, result: Any, onnx: dict[str, Path], folder: Path) -> Path:
+    from export.exporter import export_schedule
+
+    out = export_schedule(problem, result, onnx, folder)
+    return Path(getattr(out, "manifest_path", folder / "manifest.json"))
+
+
+def _lib_run(manifest: Path, inputs: dict[str, np.ndarray], frames: int
+             ) -> dict[str, dict[str, np.ndarray]]:
+    from runtime import executor
+
+    return executor.run(manifest, inputs=inputs, frames=frames)
