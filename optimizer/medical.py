@@ -49,7 +49,7 @@ Progress = Callable[[str], None]
 
 VARIANTS = ("original", "rewritten")
 """The generator as built (padded ConvTranspose) and as rewritten for the DLA."""
-SCENARIOS = ("gan2", "gan+yolo")
+SCENARIOS = ("gan2", "gan_yolo")
 """Two GAN instances; one GAN and one YOLO."""
 OBJECTIVES = ("latency", "throughput")
 BALANCE_TOLERANCE = 0.10
@@ -224,7 +224,7 @@ def scenario_keys() -> list[tuple[str, str, str]]:
 
 
 def key_name(variant: str, scenario: str, objective: str) -> str:
-    """File-safe name of one solve, e.g. ``rewritten-gan+yolo-throughput``."""
+    """File-safe name of one solve, e.g. ``rewritten-gan_yolo-throughput``."""
     return f"{variant}-{scenario}-{objective}"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from optimizer.medical import (
 from profiles.fileio import atomic_write_text
 
 REPORT_FORMAT = "layerswap-medical-report"
-SCENARIO_TITLES = {"gan2": "two GAN instances", "gan+yolo": "GAN + YOLO"}
+SCENARIO_TITLES = {"gan2": "two GAN instances", "gan_yolo": "GAN + YOLO"}
 
 
 # --------------------------------------------------------------------------- entry point
@@ -113,7 +114,7 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
         table = problem.table(job.index)
         onnx_path = s.onnx[_model_of(problem, job.index)]
         cuts = []
-        for a, b in zip(segs, segs[1:], strict=False):
+        for a, b in pairwise(segs):
             row = table.rows[a.last_group]
             cuts.append({"after_group": a.last_group, "after_layer": row.last_layer,
                          "after_layer_index": graphs.position(onnx_path, row.last_layer),
