@@ -299,6 +299,25 @@ def _lib_export(problem: Any, result: Any, onnx: dict[str, Path], folder: Path) 
 
 def _lib_run(manifest: Path, inputs: dict[str, np.ndarray], frames: int
              ) -> dict[str, dict[str, np.ndarray]]:
-    from runtime import executor
+    """Run ``frames`` frames of every model of the manifest with the runtime's ONNX Runtime
+    CPU backend; ``inputs`` is keyed ``MODEL/INPUT`` with a leading frames axis. Returns
+    model -> output name -> (frames, ...) in frame order."""
+    from runtime.api import run_manifest
 
-    return executor.run(manifest, inputs=inputs, frames=frames)
+    def source(model: str, frame: int) -> dict[str, np.ndarray]:
+        prefix = f"{model}/"
+        return {k[len(prefix):]: v[frame] for k, v in inputs.items() if k.startswith(prefix)}
+
+    got: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+
+    def sink(model: str, frame: int, outputs: dict[str, np.ndarray]) -> None:
+        got.setdefault(model, {})[frame] = {k: np.array(v) for k, v in outputs.items()}
+
+    run_manifest(manifest, frames=frames, backend="ort", threads=2, inputs=source,
+                 on_frame=sink)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for model, per_frame in got.items():
+        names = sorted({n for f in per_frame.values() for n in f})
+        out[model] = {n: np.stack([per_frame[f][n] for f in sorted(per_frame)])
+                      for n in names}
+    return out

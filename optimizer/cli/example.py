@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
 from optimizer.cli.common import EXIT_ERROR, EXIT_OK, add_command, add_group, console, emit_json
+
+if TYPE_CHECKING:
+    from optimizer.medical import MedicalRun
 
 DEFAULT_DIR = "out/medical"
 
@@ -51,7 +55,7 @@ def cmd_example_medical(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_summary(run, summary) -> None:  # noqa: ANN001 (MedicalRun, list[dict])
+def _print_summary(run: MedicalRun, summary: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="medical example (ESTIMATED times: cost tables from the ONNX graphs)")
