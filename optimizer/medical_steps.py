@@ -301,7 +301,8 @@ def _lib_run(manifest: Path, inputs: dict[str, np.ndarray], frames: int
              ) -> dict[str, dict[str, np.ndarray]]:
     """Run ``frames`` frames of every model of the manifest with the runtime's ONNX Runtime
     CPU backend; ``inputs`` is keyed ``MODEL/INPUT`` with a leading frames axis. Returns
-    model -> output name -> (frames, ...) in frame order."""
+    model -> output name -> (frames, ...) in frame order; the runtime also saves them next to
+    the manifest (``outputs/MODEL.npz``) so anyone can check them again."""
     from runtime.api import run_manifest
 
     def source(model: str, frame: int) -> dict[str, np.ndarray]:
@@ -314,7 +315,7 @@ def _lib_run(manifest: Path, inputs: dict[str, np.ndarray], frames: int
         got.setdefault(model, {})[frame] = {k: np.array(v) for k, v in outputs.items()}
 
     run_manifest(manifest, frames=frames, backend="ort", threads=2, inputs=source,
-                 on_frame=sink)
+                 on_frame=sink, save_outputs=Path(manifest).parent / "outputs")
     out: dict[str, dict[str, np.ndarray]] = {}
     for model, per_frame in got.items():
         names = sorted({n for f in per_frame.values() for n in f})
