@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli import emit_json
+from optimizer.cli.common import add_command, emit_json
 from solvers.errors import ProblemError
 
 COLUMNS = ("victim", "standalone_ms", "corun_ms", "corunner_bw_gbps")
@@ -87,8 +86,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    p = add("calibrate", cmd_calibrate,
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `calibrate`."""
+    p = add_command(sub, "calibrate", cmd_calibrate,
             "fit the memory-contention model from co-run measurements",
             "  layerswap calibrate corun.csv --platform orin-agx -o orin_contention.json\n"
             "  layerswap solve a.csv b.csv --contention-model orin_contention.json\n"
