@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from profiles.costtable import CostTable
+from profiles.dla.target import loadable_limit_for_trt  # moved down; re-exported here
 from solvers.contention import ContentionModel, no_contention, orin_preset, xavier_preset
 from solvers.errors import ProblemError
 
@@ -74,26 +75,6 @@ def get_platform(name: str) -> Platform:
     if key not in PLATFORMS:
         raise ProblemError(f"unknown platform {name!r}; choose one of {', '.join(PLATFORMS)}")
     return PLATFORMS[key]
-
-
-def loadable_limit_for_trt(version: str | None) -> int:
-    """DLA loadables per core by TensorRT version (dla_rules.md section 2).
-
-    TRT <= 7: 8 ("DLA supports only 8 subgraphs per DLA core"); TRT 8.0-8.4: 4 (the 8.4
-    guide); later: 16 (current docs). Unknown version: 16.
-    """
-    if not version:
-        return 16
-    try:
-        parts = [int(p) for p in str(version).split(".")[:2]]
-    except ValueError:
-        return 16
-    major, minor = parts[0], (parts[1] if len(parts) > 1 else 0)
-    if major < 8:
-        return 8
-    if major == 8 and minor <= 4:
-        return 4
-    return 16
 
 
 @dataclass(frozen=True)
