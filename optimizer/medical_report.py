@@ -168,18 +168,20 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
 
 
 def _dla_entry(report: Any) -> dict[str, Any]:
-    """The checker's report, summarised: refused nodes with their rules, islands,
-    loadables (the full report is kept under ``full``)."""
-    full = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    """The checker's report (`profiles.dla.DlaReport`), summarised: refused nodes with
+    their rules and messages, the predicted DLA islands (one loadable each with GPU
+    fallback) and the loadables one instance needs against the per-core limit."""
     refused = [{"name": n.name, "op": n.op,
                 "rules": sorted({r.rule for r in n.reasons}),
-                "reasons": [r.message for r in n.reasons]}
+                "reasons": [f"{r.rule}: {r.message} {r.source}" for r in n.reasons]}
                for n in report.nodes if not n.dla]
     return {"nodes": len(report.nodes), "eligible": sum(1 for n in report.nodes if n.dla),
             "refused": refused,
             "refused_ops": sorted({r["op"] for r in refused}),
-            "islands": full.get("islands"), "loadables": full.get("loadables"),
-            "full": full}
+            "refusals_by_rule": {k: len(v) for k, v in report.refusals_by_rule().items()},
+            "islands": [{"index": i.index, "first": i.first, "last": i.last,
+                         "size": len(i.nodes)} for i in report.islands],
+            "loadables": report.loadables.to_dict()}
 
 
 def _table_entry(table: Any, file: str) -> dict[str, Any]:
@@ -292,17 +294,20 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
 
 def _md_dla(doc: Mapping[str, Any]) -> list[str]:
     lines = ["## DLA capability (profiles.dla)", "",
+             "The whole model built for one DLA core with GPU fallback: every refused node runs "
+             "on the GPU, and every maximal DLA region between them (an island) becomes one "
+             "DLA loadable.", "",
              "| model | nodes | DLA-eligible | refused (GPU fallback) | refused ops | islands |"
              " predicted loadables |",
              "|---|---|---|---|---|---|---|"]
     for key, label in (("gan_original", "generator, original"),
                        ("gan_rewritten", "generator, rewritten"), ("yolo", "YOLOv8n")):
         d = doc["dla"][key]
-        islands = d["islands"]
-        n_islands = len(islands) if isinstance(islands, list) else islands
+        ld = d["loadables"]
         lines.append(f"| {label} | {d['nodes']} | {d['eligible']} | {len(d['refused'])} | "
-                     f"{', '.join(d['refused_ops']) or '–'} | {_short(n_islands)} | "
-                     f"{_short(d['loadables'])} |")
+                     f"{', '.join(d['refused_ops']) or '–'} | {len(d['islands'])} | "
+                     f"{ld['per_instance']} per instance (limit {ld['limit_per_core']} per "
+                     f"core{'' if ld['within_limit'] else ', OVER'}) |")
     lines.append("")
     for key, label in (("gan_original", "original generator"), ("yolo", "YOLOv8n")):
         refused = doc["dla"][key]["refused"]

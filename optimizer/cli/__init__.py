@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, plots, profiles, solve, tables
+from optimizer.cli import calibrate, example, plots, profiles, solve, tables
 from optimizer.cli.common import EPILOG, EXIT_USAGE, run_command
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, tables, profiles, calibrate, plots)
+FAMILIES = (solve, tables, profiles, calibrate, plots, example)
 
 
 def build_parser() -> argparse.ArgumentParser:
