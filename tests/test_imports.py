@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-PACKAGES = ("profiles", "solvers", "export", "optimizer")
+PACKAGES = ("profiles", "solvers", "export", "optimizer", "runtime")
 
 
 def all_modules() -> list[str]:
