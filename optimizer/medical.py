@@ -68,7 +68,9 @@ class MedicalOptions:
     ``ngf`` is the generator's base width: 64 is the seed paper's model (~54 M parameters);
     a small width (the test suite uses 8) keeps the same graph, cuts and tensor names with
     far less arithmetic, so a CI run takes seconds. ``yolo_size`` is YOLOv8n's input side
-    (a multiple of 32). Cost tables are estimated for the models actually built.
+    (a multiple of 32). Cost tables are estimated for the models actually built, grouped
+    on cuts crossed by at most ``max_crossing`` tensors: the U-Net's skip connections mean
+    every cut between its encoder and decoder hands over several tensors at once.
     """
 
     ngf: int = 64
@@ -78,6 +80,7 @@ class MedicalOptions:
     precision: str = "fp16"
     gan_groups: int = 16
     yolo_groups: int = 16
+    max_crossing: int = 8
     max_transitions: int = 2
     solver: str = "cpsat"
     time_limit: float = 30.0
@@ -95,6 +98,7 @@ class MedicalOptions:
             (self.gan_groups >= 1 and self.yolo_groups >= 1,
              "gan_groups and yolo_groups must be >= 1"),
             (self.max_transitions >= 0, "max_transitions must be >= 0"),
+            (self.max_crossing >= 1, "max_crossing must be >= 1"),
             (self.time_limit > 0, f"time_limit must be > 0 s, got {self.time_limit}"),
             (self.workers >= 1, "workers must be >= 1"),
             (self.frames >= 2, f"frames must be >= 2 (both GAN instances of a round run), "

@@ -114,7 +114,7 @@ class Steps:
                             ("yolo", o.yolo_groups)):
             table = _lib_estimate(self.paths[key], platform=o.platform,
                                   precision=o.precision, groups=groups,
-                                  trt_version=o.trt_version)
+                                  trt_version=o.trt_version, max_crossing=o.max_crossing)
             path = folder / f"{key}.csv"
             table.to_csv(path)
             self.tables[key] = table
@@ -283,11 +283,11 @@ def _lib_verify(original: Path, rewritten: Path, frame: np.ndarray, *, seed: int
 
 
 def _lib_estimate(path: Path, *, platform: str, precision: str, groups: int,
-                  trt_version: str) -> Any:
-    from profiles import estimate
+                  trt_version: str, max_crossing: int) -> Any:
+    from profiles.estimate import estimate
 
-    return estimate.estimate_table(path, platform=platform, precision=precision,
-                                   groups=groups, trt_version=trt_version)
+    return estimate(path, platform=platform, precision=precision, groups=groups,
+                    trt_version=trt_version, max_crossing=max_crossing).table
 
 
 def _lib_export(problem: Any, result: Any, onnx: dict[str, Path], folder: Path) -> Path:
