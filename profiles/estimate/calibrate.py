@@ -29,8 +29,8 @@ from typing import Any
 
 from profiles.costtable import CostTable
 from profiles.estimate.roofline import Kernel, build_kernels, kernel_time
-from profiles.estimate.specs import DeviceParams, EstimatorParams, PlatformSpec
-from profiles.estimate.work import EstimateError, NodeWork, model_work
+from profiles.estimate.specs import PARAMS_FORMAT, DeviceParams, EstimatorParams, PlatformSpec
+from profiles.estimate.work import OP_CLASSES, EstimateError, NodeWork, model_work
 from profiles.graph import LayerGraph
 
 TENSOR_CLASSES = ("conv", "deconv", "gemm")
@@ -283,5 +283,52 @@ __all__ = [
     "group_times",
     "prepare",
     "published_columns",
+    "render_params_toml",
     "with_device",
 ]
+
+
+# ---------------------------------------------------------------------- params file
+def render_params_toml(params: EstimatorParams, sources: Mapping[str, str],
+                       assumptions: Mapping[str, bool], description: str) -> str:
+    """The parameter file text for ``params`` (``sources``/``assumptions`` keyed like
+    ``gpu.compute_efficiency.conv``); deterministic, so a re-fit with the same data
+    writes the same bytes."""
+    def fig(key: str, value: float) -> str:
+        src = sources[key].replace("\\", "\\\\").replace('"', '\\"')
+        flag = "true" if assumptions.get(key, False) else "false"
+        return f'{{ value = {float(f"{value:.6g}")!r}, source = "{src}", assumption = {flag} }}'
+
+    lines = [
+        "# Free parameters of the roofline estimator (profiles/estimate/roofline.py).",
+        "# Every value: { value = ..., source = \"...\", assumption = true|false }.",
+        "# Written by `python benchmarks/estimator.py --write-params`; the fitted values",
+        "# and their hold-out errors are in benchmarks/results/estimator.md.",
+        f'format = "{PARAMS_FORMAT}"',
+        f'description = "{description}"',
+        "",
+    ]
+    for kind in ("gpu", "dla"):
+        dev = params.device(kind)
+        lines.append(f"[{kind}]")
+        mem = fig(f"{kind}.memory_efficiency", dev.memory_efficiency)
+        lines.append(f"memory_efficiency = {mem}")
+        lines.append(f"overhead_us = {fig(f'{kind}.overhead_us', dev.overhead_us)}")
+        if kind == "dla":
+            lines.append("cbuf_weight_share = "
+                         + fig("dla.cbuf_weight_share", params.dla_cbuf_weight_share))
+        lines.append("")
+        lines.append(f"[{kind}.compute_efficiency]")
+        for cls in OP_CLASSES:
+            key = f"{kind}.compute_efficiency.{cls}"
+            lines.append(f"{cls} = {fig(key, dev.compute_efficiency[cls])}")
+        lines.append("")
+    lines.append("[fusion]")
+    lines.append("into_producer = [" + ", ".join(
+        f'"{op}"' for op in sorted(params.fuse_into_producer)) + "]")
+    lines.append("elided = [" + ", ".join(f'"{op}"' for op in sorted(params.elided_ops)) + "]")
+    lines.append("")
+    lines.append("[transition]")
+    for key in ("gpu_fixed_us", "gpu_gbps", "dla_fixed_us", "dla_gbps"):
+        lines.append(f"{key} = {fig(f'transition.{key}', params.transition[key])}")
+    return "\n".join(lines) + "\n"

@@ -106,10 +106,16 @@ class EstimatorParams:
     dla_cbuf_weight_share: float
     transition: Mapping[str, float]  # gpu_fixed_us, gpu_gbps, dla_fixed_us, dla_gbps
     sources: Mapping[str, str]
+    assumptions: Mapping[str, bool]
     digest: str
     path: str
     description: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def assumed(self) -> tuple[str, ...]:
+        """Keys of the parameters that are assumptions (not fitted, not sourced)."""
+        return tuple(k for k, v in sorted(self.assumptions.items()) if v)
 
     def device(self, kind: str) -> DeviceParams:
         return self.gpu if kind == "gpu" else self.dla
@@ -220,6 +226,7 @@ def load_params(path: str | Path | None = None) -> EstimatorParams:
     if data.get("format") != PARAMS_FORMAT:
         raise EstimateError(f"format must be {PARAMS_FORMAT!r}", source=where, entry="format")
     sources: dict[str, str] = {}
+    assumed: dict[str, bool] = {}
 
     def num(node: Any, key: str, *, at_most_one: bool = False) -> float:
         fig = _figure(node, where, key)
@@ -227,7 +234,8 @@ def load_params(path: str | Path | None = None) -> EstimatorParams:
         if at_most_one and value > 1:
             raise EstimateError(f"an efficiency is a fraction in (0, 1], got {value}",
                                 source=where, entry=key)
-        sources[key] = fig.source + (" (assumption)" if fig.assumption else "")
+        sources[key] = fig.source
+        assumed[key] = fig.assumption
         return value
 
     devices = {}
@@ -258,6 +266,7 @@ def load_params(path: str | Path | None = None) -> EstimatorParams:
         fuse_into_producer=frozenset(str(x) for x in fusion.get("into_producer", [])),
         elided_ops=frozenset(str(x) for x in fusion.get("elided", [])),
         dla_cbuf_weight_share=share, transition=transition, sources=sources,
+        assumptions=assumed,
         digest=hashlib.sha256(raw).hexdigest(), path=where,
         description=str(data.get("description", "")), raw=data)
 
