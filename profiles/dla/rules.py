@@ -94,8 +94,9 @@ def _support_refusal(ctx: NodeCtx) -> list[Refusal]:
     if node.op in FAMILIES and node.domain == "":
         return []
     if not node.known_op:
-        why = (f"custom op {node.op!r} (domain {node.domain or 'ai.onnx'!r}) has no ONNX schema:"
-               " TensorRT would need a plugin, and plugins always run on the GPU")
+        why = (f"{node.op} is not in the DLA support list (custom op in domain "
+               f"{node.domain or 'ai.onnx'!r} with no ONNX schema: TensorRT would need a "
+               "plugin, and plugins always run on the GPU)")
     else:
         note = rm.NOT_ON_DLA_NOTES.get(node.op)
         why = f"{node.op} is not in the DLA support list" + (f" ({note})" if note else "")
@@ -140,7 +141,10 @@ def _general_refusals(ctx: NodeCtx, family: str | None) -> list[Refusal]:
             out.append(refuse("rank", role, shape, f"{tensor!r} is rank {len(shape)} "
                               f"{fmt(shape)}: DLA layers take 4-D NCHW tensors (2D spatial "
                               "only)", "[doc-latest]"))
-    return _dedupe(out)
+    first: dict[str, Refusal] = {}
+    for r in out:  # one refusal per general rule: the first tensor that breaks it
+        first.setdefault(r.rule, r)
+    return list(first.values())
 
 
 def _dedupe(items: list[Refusal]) -> list[Refusal]:
