@@ -28,6 +28,7 @@ from itertools import pairwise
 from typing import Any
 
 from solvers.errors import ProblemError
+from solvers.jsonfields import as_list, as_number, as_object, as_str, need, show
 
 DEFAULT_K_MAX = 0.45
 
@@ -118,19 +119,29 @@ class ContentionModel:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ContentionModel:
-        try:
-            return cls(
-                name=str(data["name"]),
-                gpu=PiecewiseLinear(tuple((float(x), float(y)) for x, y in data["gpu"])),
-                dla=PiecewiseLinear(tuple((float(x), float(y)) for x, y in data["dla"])),
-                k_max=float(data.get("k_max", DEFAULT_K_MAX)),
-                strength=float(data.get("strength", 1.0)),
-                provenance=str(data.get("provenance", "")),
-                placeholders=tuple(data.get("placeholders", ())),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProblemError(f"invalid contention model description: {exc}") from exc
+    def from_dict(cls, data: Any, where: str = "contention") -> ContentionModel:
+        """Read `to_dict`'s output; a bad field is a ProblemError naming its path."""
+        def curve(kind: str) -> PiecewiseLinear:
+            points = []
+            for i, point in enumerate(as_list(need(data, kind, where), f"{where}.{kind}")):
+                pair = as_list(point, f"{where}.{kind}[{i}]")
+                if len(pair) != 2:
+                    raise ProblemError(f"{where}.{kind}[{i}]: expected [GB/s, loss rate], "
+                                       f"got {show(point)}")
+                points.append((as_number(pair[0], f"{where}.{kind}[{i}][0]"),
+                               as_number(pair[1], f"{where}.{kind}[{i}][1]")))
+            return PiecewiseLinear(tuple(points))
+
+        placeholders = as_list(as_object(data, where).get("placeholders", []),
+                               f"{where}.placeholders")
+        return cls(
+            name=as_str(need(data, "name", where), f"{where}.name"),
+            gpu=curve("gpu"), dla=curve("dla"),
+            k_max=as_number(data.get("k_max", DEFAULT_K_MAX), f"{where}.k_max"),
+            strength=as_number(data.get("strength", 1.0), f"{where}.strength"),
+            provenance=str(data.get("provenance", "")),
+            placeholders=tuple(str(x) for x in placeholders),
+        )
 
 
 def no_contention() -> ContentionModel:
