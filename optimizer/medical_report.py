@@ -67,7 +67,8 @@ def write(out: Path, opts: MedicalOptions, *, models: Mapping[str, Any],
                    "gan_rewritten": {k: v for k, v in rewrite.items()
                                      if k in ("file", "nodes", "parameters", "ops")}},
         "dla": dla_doc,
-        "rewrite": {"passes": list(rewrite["passes"]), "metrics": _clean(rewrite["metrics"])},
+        "rewrite": {"changes": list(rewrite["changes"]), "verify": rewrite["verify"],
+                    "on_phantom": runs.get("rewrite_on_phantom")},
         "tables": {k: _table_entry(v["table"], v["file"]) for k, v in tables.items()},
         "solves": solves,
         "run": {"frames": runs["frames"], "tolerance": runs["tolerance"]},
@@ -329,16 +330,27 @@ def _short(x: Any) -> str:
 
 
 def _md_rewrite(doc: Mapping[str, Any]) -> list[str]:
-    m = doc["rewrite"]["metrics"]
-    lines = ["## Rewrite for the DLA (export.rewrite, verified by export.verify)", "",
-             f"Passes applied: {', '.join(doc['rewrite']['passes']) or 'none'}.", ""]
-    if isinstance(m, Mapping) and m:
-        lines += ["| metric | value |", "|---|---|"]
-        for k in sorted(m):
-            v = m[k]
-            lines.append(f"| {k} | {v:.6g} |" if _finite(v) else f"| {k} | {_short(v)} |")
-        lines.append("")
-    return lines
+    rw = doc["rewrite"]
+    lines = ["## Rewrite for the DLA (export.rewrite), verified (export.verify)", ""]
+    changes = rw["changes"]
+    passes = sorted({c["pass"] for c in changes})
+    lines.append(f"{len(changes)} node(s) rewritten by {', '.join(passes) or 'no pass'}"
+                 + (f", e.g. `{changes[0]['node']}`: {changes[0]['detail']}." if changes
+                    else "."))
+    lines += ["", f"Original vs rewritten generator on {rw['verify']['samples']} seeded "
+              "inputs (ONNX Runtime, fp32; metrics from scikit-image):", "",
+              "| output | max abs diff | MSE | PSNR dB | SSIM |", "|---|---|---|---|---|"]
+    for o in rw["verify"]["outputs"]:
+        psnr = "inf (identical)" if o["psnr_db"] is None and o["identical"] else \
+            _short(o["psnr_db"])
+        lines.append(f"| {o['name']} | {o['max_abs_diff']:.3g} | {o['mse']:.3g} | {psnr} | "
+                     f"{_short(o['ssim'])} |")
+    ph = rw.get("on_phantom")
+    if ph:
+        lines += ["", f"On the {ph['frames']} phantom frames: max abs diff "
+                  f"{ph['max_abs_diff']:.3g}, MSE {ph['mse']:.3g}, PSNR "
+                  f"{_short(ph['psnr_db'])} dB, SSIM {_short(ph['ssim'])}."]
+    return [*lines, ""]
 
 
 def _md_transitions(doc: Mapping[str, Any]) -> list[str]:
