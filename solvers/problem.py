@@ -231,6 +231,11 @@ class Problem:
         if self.contention is None:
             object.__setattr__(self, "contention", no_contention())
         self.contention.check_devices(len(self.platform.devices))
+        if self.contention.enabled and self.contention.placeholders:
+            warnings.append(
+                f"contention model {self.contention.name} holds placeholder values "
+                f"({'; '.join(self.contention.placeholders)}): its times are estimates until "
+                "calibrated from co-run measurements (`layerswap calibrate`)")
         for m in self.models:
             if not (math.isfinite(m.weight) and m.weight > 0):
                 raise ProblemError(f"model {m.name}: weight must be a finite number > 0, "

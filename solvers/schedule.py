@@ -293,6 +293,11 @@ def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
         "models": models,
         "message": result.message,
         "warnings": list(problem.warnings),
+        "contention": {"model": problem.contention.name,
+                       "enabled": problem.contention.enabled,
+                       "placeholder": bool(problem.contention.enabled
+                                           and problem.contention.placeholders),
+                       "placeholders": list(problem.contention.placeholders)},
     }
     if tl is not None:
         out["makespan_ms"] = _r(tl.makespan_ms)

@@ -5,10 +5,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from optimizer.cli import calibrate, example, plots, profiles, solve, tables
-from optimizer.cli.common import EPILOG, EXIT_USAGE, run_command
+from optimizer.cli.common import (
+    EPILOG,
+    EXIT_USAGE,
+    LayerswapParser,
+    parse_command_line,
+    run_command,
+)
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
 FAMILIES = (solve, tables, profiles, calibrate, plots, example)
@@ -16,7 +23,7 @@ FAMILIES = (solve, tables, profiles, calibrate, plots, example)
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole `layerswap` parser: every family's commands under one subparser."""
-    parser = argparse.ArgumentParser(
+    parser = LayerswapParser(
         prog="layerswap",
         description="Partition several DNNs layer by layer across the GPU and DLA cores of a "
                     "Jetson, exactly: profiles -> cost tables -> schedule.",
@@ -40,7 +47,9 @@ typical flow:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `layerswap` console script (and `python -m optimizer.cli`)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, list(sys.argv[1:] if argv is None else argv))
+    if isinstance(args, int):
+        return args
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE

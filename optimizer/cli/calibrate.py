@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli.common import add_command, emit_json
+from optimizer.cli.common import add_command, emit_json, platform_name
 from solvers.errors import ProblemError
 
 COLUMNS = ("victim", "standalone_ms", "corun_ms", "corunner_bw_gbps")
@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "corun.csv columns: victim (gpu|dla), standalone_ms, corun_ms (fully overlapped\n"
             "by one co-runner), corunner_bw_gbps (the co-runner's bandwidth demand)")
     p.add_argument("samples", help="co-run CSV (see the columns below)")
-    p.add_argument("--platform", default="xavier-agx",
+    p.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="preset to start from; a kind without samples keeps its curve")
     p.add_argument("--breakpoints", metavar="X,Y,...",
                    help="bandwidths (GB/s) where the fitted curve may bend "

@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from profiles.errors import LayerswapError
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from solvers.problem import Pin, Problem
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION = range(6)
+MAX_FRAMES = 64  # solvers.problem.MAX_FRAMES_PER_ROUND (not imported: --help stays fast)
 DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
 
 SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
@@ -64,7 +66,31 @@ Command = Callable[[argparse.Namespace], int]
 
 
 class CommandError(LayerswapError):
-    """A bad combination of command-line options (exit 1, one line)."""
+    """A request the inputs cannot satisfy (exit 1, one line)."""
+
+
+class UsageError(CommandError):
+    """A bad command line found after parsing, e.g. two options that exclude each other
+    (exit 2, one line; under --json also ``{"error", "exit_code": 2}``)."""
+
+
+class UsageExit(SystemExit):
+    """What `LayerswapParser.error` raises: exit 2, with the message kept for --json."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_USAGE)
+        self.message = message
+
+
+class LayerswapParser(argparse.ArgumentParser):
+    """An ArgumentParser whose command-line errors keep argparse's output (usage and one
+    error line on stderr, exit 2) but raise `UsageExit`, so `main` can also print the
+    ``{"error", "exit_code": 2}`` object when --json was given."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise UsageExit(message)
 
 
 # ---------------------------------------------------------------------- output helpers
@@ -78,6 +104,11 @@ def console(stderr: bool = False):  # -> rich.console.Console (rich imported laz
 def say(message: str) -> None:
     """Print one line of rich markup on stdout."""
     console().print(message)
+
+
+def say_err(message: str) -> None:
+    """Print one line of rich markup on stderr (news beside a result that owns stdout)."""
+    console(stderr=True).print(message)
 
 
 def emit_json(obj: dict[str, Any]) -> None:
@@ -159,34 +190,39 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True) -> N
                        help="cost-table CSV files or stored table names "
                             f"(default: {' + '.join(DEFAULT_TABLES)})")
     g = p.add_argument_group("problem")
-    g.add_argument("--platform", default="xavier-agx",
+    g.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="xavier-agx | orin-agx | orin-nx | gpu-only (default: %(default)s)")
     g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
                    help="latency: makespan of one concurrent inference; throughput: period "
                         "of a stream of frames (default: %(default)s)")
-    g.add_argument("--max-transitions", type=int, default=2, metavar="N",
+    g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
                    help="device switches allowed per model (default: %(default)s)")
     g.add_argument("--contention", choices=("auto", "none", "preset"), default="auto",
                    help="memory-contention model: auto uses the platform preset when the "
                         "tables have bandwidth columns (default: %(default)s)")
-    g.add_argument("--contention-strength", type=float, default=None, metavar="X",
+    g.add_argument("--contention-strength", type=number(minimum=0), default=None, metavar="X",
                    help="scale the contention loss rates (0 = off, 1 = preset)")
     g.add_argument("--contention-model", metavar="FILE.json", default=None,
                    help="use a calibrated contention model (`layerswap calibrate -o`)")
-    g.add_argument("--frames-per-round", type=int, default=1, metavar="F",
+    g.add_argument("--frames-per-round", type=integer(minimum=1, maximum=MAX_FRAMES),
+                   default=1, metavar="F",
                    help="throughput: frames per round; each model gets F instances that "
                         "may be partitioned differently (default: %(default)s)")
-    g.add_argument("--loadable-limit", type=int, default=None, metavar="N",
+    g.add_argument("--loadable-limit", type=integer(minimum=0), default=None, metavar="N",
                    help="DLA loadables per core (default: from the tables' TRT version: "
                         "8 for TRT 7, 4 for 8.0-8.4, 16 later)")
     g.add_argument("--weight", action="append", default=[], metavar="MODEL=W",
+                   type=model_number,
                    help="latency weight of a model (repeatable)")
     g.add_argument("--deadline", action="append", default=[], metavar="MODEL=MS",
+                   type=model_number,
                    help="hard completion deadline of a model in ms (repeatable)")
     g.add_argument("--pin", action="append", default=[], metavar="MODEL:A-B:DEV[,DEV]",
+                   type=pin_spec,
                    help="groups A..B of MODEL may only run on these devices, e.g. "
                         "yolo:0-40:GPU (repeatable)")
     g.add_argument("--forbid", action="append", default=[], metavar="MODEL:A-B:DEV[,DEV]",
+                   type=pin_spec,
                    help="groups A..B of MODEL may not run on these devices (repeatable)")
 
 
@@ -195,49 +231,124 @@ def add_solver_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("solver")
     g.add_argument("--solver", choices=SOLVER_CHOICES, default="cpsat",
                    help="backend (default: %(default)s)")
-    g.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+    g.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
                    help="seconds; on expiry the best schedule found is returned with its "
                         "gap. With memory contention the last quarter is kept for a local "
                         "search judged by the simulator (throughput has no exact model; "
                         "latency uses it when the exact model stops with a gap) "
                         "(default: %(default)s)")
-    g.add_argument("--workers", type=int, default=2, metavar="N",
+    g.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
                    help="solver threads (default: %(default)s)")
 
 
-def parse_mapping(items: Sequence[str], what: str) -> dict[str, float]:
-    """``MODEL=NUMBER`` options (--weight, --deadline) as a dict."""
-    out: dict[str, float] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
+# ---------------------------------------------------------------------- option value types
+# argparse `type=` functions: a bad value is a command-line error (exit 2, usage on stderr,
+# `{"error", "exit_code": 2}` under --json) whose message names the option, not a Python name.
+def number(*, minimum: float | None = None, above: float | None = None
+           ) -> Callable[[str], float]:
+    """A finite float, >= ``minimum`` or > ``above``."""
+    def parse(text: str) -> float:
         try:
-            if not sep or not name:
-                raise ValueError
-            out[name] = float(value)
+            value = float(text)
         except ValueError:
-            raise CommandError(f"--{what} {item!r}: expected MODEL=NUMBER") from None
-    return out
+            value = math.nan
+        ok = math.isfinite(value) and (minimum is None or value >= minimum) and (
+            above is None or value > above)
+        if not ok:
+            bound = f" >= {minimum:g}" if minimum is not None else (
+                f" > {above:g}" if above is not None else "")
+            raise argparse.ArgumentTypeError(f"expected a finite number{bound}, got {text!r}")
+        return value
+
+    return parse
 
 
-def parse_pins(items: Sequence[str], forbid: bool) -> list[Pin]:
-    """``MODEL:A-B:DEV[,DEV]`` options (--pin, or --forbid when ``forbid``) as pins."""
+def integer(*, minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
+    """A whole number in ``minimum..maximum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            span = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}, got {text!r}")
+        return value
+
+    return parse
+
+
+def platform_name(text: str) -> str:
+    """A known platform name (lower-cased): xavier-agx, orin-agx, orin-nx, gpu-only."""
+    from solvers.problem import PLATFORMS
+
+    key = text.strip().lower()
+    if key not in PLATFORMS:
+        raise argparse.ArgumentTypeError(f"unknown platform {text!r}; choose one of "
+                                         f"{', '.join(PLATFORMS)}")
+    return key
+
+
+def model_number(text: str) -> tuple[str, float]:
+    """``MODEL=NUMBER`` (--weight, --deadline)."""
+    name, sep, value = text.partition("=")
+    parsed = number()(value) if sep and name and _is_number(value) else None
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL=NUMBER")
+    return name, parsed
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+PinSpec = tuple[str, int, int, tuple[str, ...]]
+
+
+def pin_spec(text: str) -> PinSpec:
+    """``MODEL:FIRST-LAST:DEV[,DEV]`` (--pin, --forbid); the range must not be reversed."""
+    devices = ("GPU", "DLA0", "DLA1")
+    try:
+        model, span, devs = text.split(":")
+        a, _, b = span.partition("-")
+        first, last = int(a), int(b or a)
+        names = tuple(d.strip().upper() for d in devs.split(",") if d.strip())
+        if not model or not names or any(d not in devices for d in names):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL:FIRST-LAST:DEV[,DEV] with "
+                                         "DEV in GPU, DLA0, DLA1") from None
+    if first < 0 or last < first:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the group range {first}-{last} is "
+            f"{'reversed' if last < first else 'negative'}; write FIRST-LAST with "
+            "0 <= FIRST <= LAST")
+    return model, first, last, names
+
+
+def solver_list(text: str) -> list[str]:
+    """Comma-separated backends (--solvers)."""
+    solvers = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in solvers if s not in SOLVER_CHOICES]
+    if bad or not solvers:
+        raise argparse.ArgumentTypeError(f"unknown {', '.join(bad) or 'empty list'}; choose "
+                                         f"from {', '.join(SOLVER_CHOICES)}")
+    return solvers
+
+
+def pins_from(specs: Sequence[PinSpec], forbid: bool) -> list[Pin]:
+    """`Pin`s from parsed --pin (or --forbid when ``forbid``) values."""
     from solvers.problem import Device, Pin
 
-    pins = []
-    for item in items:
-        parts = item.split(":")
-        try:
-            model, span, devs = parts
-            a, _, b = span.partition("-")
-            first, last = int(a), int(b or a)
-            devices = [Device(d.strip().upper()) for d in devs.split(",") if d.strip()]
-        except ValueError:
-            flag = "forbid" if forbid else "pin"
-            raise CommandError(f"--{flag} {item!r}: expected MODEL:FIRST-LAST:DEV[,DEV] with "
-                               "DEV in GPU, DLA0, DLA1") from None
-        pins.append(Pin.forbid(model, first, last, devices) if forbid
-                    else Pin(model, first, last, frozenset(devices)))
-    return pins
+    out = []
+    for model, first, last, names in specs:
+        devices = [Device(d) for d in names]
+        out.append(Pin.forbid(model, first, last, devices) if forbid
+                   else Pin(model, first, last, frozenset(devices)))
+    return out
 
 
 def build_problem(args: argparse.Namespace) -> Problem:
@@ -254,10 +365,9 @@ def build_problem(args: argparse.Namespace) -> Problem:
     problem = Problem.create(
         tables, args.platform, objective=args.objective,
         max_transitions=args.max_transitions, loadable_limit=args.loadable_limit,
-        pins=[*parse_pins(args.pin, False), *parse_pins(args.forbid, True)],
+        pins=[*pins_from(args.pin, False), *pins_from(args.forbid, True)],
         contention=contention, frames_per_round=args.frames_per_round,
-        weights=parse_mapping(args.weight, "weight"),
-        deadlines=parse_mapping(args.deadline, "deadline"))
+        weights=dict(args.weight), deadlines=dict(args.deadline))
     if args.contention_strength is not None:
         from dataclasses import replace
 
@@ -301,19 +411,33 @@ def add_group(sub: argparse._SubParsersAction, name: str, help_: str, descriptio
 
 
 # ---------------------------------------------------------------------- running a command
+def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]
+                       ) -> argparse.Namespace | int:
+    """The parsed arguments, or exit code 2 after a command-line error (argparse's usage
+    and message on stderr; with --json anywhere in ``argv`` also ``{"error", "exit_code":
+    2}`` on stdout). ``--help`` and ``--version`` still exit through SystemExit(0)."""
+    try:
+        return parser.parse_args(argv)
+    except UsageExit as exc:
+        if "--json" in argv:
+            emit_json({"error": " ".join(exc.message.split()), "exit_code": EXIT_USAGE})
+        return EXIT_USAGE
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; a user error (`LayerswapError`) becomes one line on stderr
-    (and the ``{"error", "exit_code"}`` object under --json), exit 1. Bugs keep their
-    traceback."""
+    (and the ``{"error", "exit_code"}`` object under --json), exit 1 (2 for a
+    `UsageError`). Bugs keep their traceback."""
     try:
         return args.func(args)
     except LayerswapError as exc:
         message = " ".join(str(exc).split())
+        code = EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR
         print(f"layerswap: error: {message}", file=sys.stderr)
         if getattr(args, "json", False):
             # a script parsing stdout gets an answer on bad input too
-            emit_json({"error": message, "exit_code": EXIT_ERROR})
-        return EXIT_ERROR
+            emit_json({"error": message, "exit_code": code})
+        return code
     except KeyboardInterrupt:
         print("layerswap: interrupted", file=sys.stderr)
         return 130

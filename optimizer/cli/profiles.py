@@ -8,7 +8,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from optimizer.cli.common import Command, add_command, add_group, emit_json, resolve_table, say
+from optimizer.cli.common import (
+    Command,
+    add_command,
+    add_group,
+    emit_json,
+    platform_name,
+    resolve_table,
+    say,
+    say_err,
+)
 from profiles.costtable import CostTable
 
 
@@ -39,10 +48,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         emit_json(doc)
         return 0
     t = result.table
-    say(f"{t.model}: {t.n_groups} groups from {args.profile}, GPU total "
+    # with no -o, stdout is exactly the CSV (so `> t.csv` is a valid table): news to stderr
+    tell = say if path else say_err
+    tell(f"{t.model}: {t.n_groups} groups from {args.profile}, GPU total "
          f"{sum(t.gpu_ms):.4f} ms ({'median' if args.median else 'average'} per layer)")
     for note in result.notes:
-        say(f"  note: {note}")
+        tell(f"  note: {note}")
     if path:
         say(f"wrote {path}")
     else:
@@ -88,10 +99,11 @@ def cmd_profile_ingest_sweep(args: argparse.Namespace) -> int:
                "transition_method": result.transition_method, "written": path,
                "csv": table.to_csv_text()})
         return 0
-    say(f"{table.model}: {table.n_groups} groups measured from {args.directory} "
+    tell = say if path else say_err  # no -o: stdout is exactly the CSV
+    tell(f"{table.model}: {table.n_groups} groups measured from {args.directory} "
          f"({result.transition_method})")
     for a in anomalies:
-        say(f"  [yellow]noisy:[/yellow] {a}")
+        tell(f"  [yellow]noisy:[/yellow] {a}")
     if path:
         say(f"wrote {path}")
     else:
@@ -107,7 +119,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  layerswap ingest run.log --layer-info layers.json --build-log build.log \\\n"
         "      --dla-from sweep.csv --platform orin-agx -o model.csv --json")
     p.add_argument("profile", help="--exportProfile JSON, or a log with a --dumpProfile table")
-    p.add_argument("--platform", required=True, help="where it was measured, e.g. orin-agx")
+    p.add_argument("--platform", required=True, type=platform_name,
+                   help="where it was measured, e.g. orin-agx")
     p.add_argument("--model", help="model name (default: from the file name)")
     p.add_argument("--precision", help="fp16 | int8 | fp32 (recorded in the metadata)")
     p.add_argument("--trt-version", help="TensorRT version (default: read from the log)")
@@ -157,7 +170,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                  "  layerswap profile ingest-sweep sweep/ --platform orin-agx "
                  "--merge-noisy-groups --json")
     p.add_argument("directory", help="the folder `profile plan` wrote, with the runs' outputs")
-    p.add_argument("--platform", required=True)
+    p.add_argument("--platform", required=True, type=platform_name)
     p.add_argument("--model", help="model name (default: from the plan)")
     p.add_argument("--timing", default="gpu_compute_median",
                    choices=("gpu_compute_median", "gpu_compute_mean", "profile_total"))

@@ -10,8 +10,6 @@ from typing import Any
 from optimizer.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_OK,
-    SOLVER_CHOICES,
-    CommandError,
     add_command,
     add_problem_options,
     add_solver_options,
@@ -19,6 +17,9 @@ from optimizer.cli.common import (
     console,
     emit_json,
     fmt,
+    integer,
+    number,
+    solver_list,
     spinner,
     status_exit,
     step_progress,
@@ -97,11 +98,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from optimizer.api import compare
 
     problem = build_problem(args)
-    solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
-    bad = [s for s in solvers if s not in SOLVER_CHOICES]
-    if bad:
-        raise CommandError(f"--solvers: unknown {', '.join(bad)}; choose from "
-                           f"{', '.join(SOLVER_CHOICES)}")
+    solvers = args.solvers
     with step_progress(len(solvers) + 1, enabled=not args.json) as progress:
         frame = compare(problem, solvers=solvers, time_limit=args.time_limit,
                         workers=args.workers, progress=progress)
@@ -159,8 +156,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "  layerswap compare\n"
                     "  layerswap compare a.csv b.csv --solvers cpsat,ilp --json")
     add_problem_options(p)
-    p.add_argument("--solvers", default="cpsat,ilp,sat",
+    p.add_argument("--solvers", default="cpsat,ilp,sat", type=solver_list,
                    help="backends to run, comma-separated (default: %(default)s)")
-    p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
+    p.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
                    help="per-backend time limit in seconds (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=2, metavar="N")
+    p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N")
