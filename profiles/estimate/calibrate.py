@@ -22,6 +22,7 @@ inception-module boundaries, so the ONNX cuts are taken there.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -277,6 +278,7 @@ __all__ = [
     "Prepared",
     "cross_validate_device",
     "cross_validate_transitions",
+    "first_switch",
     "fit_device",
     "fit_transitions",
     "googlenet_haxconn_cuts",
@@ -286,6 +288,18 @@ __all__ = [
     "render_params_toml",
     "with_device",
 ]
+
+
+def first_switch(segments: Sequence[tuple[int, int, str]]) -> int | None:
+    """The last group before a model's first device change, from ``(first_group,
+    last_group, device)`` segments (DLA0 and DLA1 count as one kind); None if none."""
+    def kind(device: str) -> str:
+        return "gpu" if device == "GPU" else "dla"
+
+    for (_, last, dev), (_, _, nxt) in itertools.pairwise(segments):
+        if kind(dev) != kind(nxt):
+            return last
+    return None
 
 
 # ---------------------------------------------------------------------- params file

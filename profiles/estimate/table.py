@@ -128,6 +128,7 @@ def estimate(
     dla_verdicts: DlaVerdicts | Callable[..., DlaVerdicts] | None = None,
     unknown: str = "error",
     name: str | None = None,
+    align_dla: bool = True,
 ) -> Estimate:
     """Estimate a cost table for ``model`` (an ONNX path or ``onnx.ModelProto``).
 
@@ -136,6 +137,8 @@ def estimate(
     cut). ``max_crossing``: tensors a cut may hand over (1 = HaX-CoNN single-tensor cuts).
     ``dla_verdicts``: per-node DLA verdicts; default: ask the DLA checker.
     ``unknown``: ``"error"`` or ``"conservative"`` for ops without a work formula.
+    ``align_dla``: cut where DLA eligibility changes (when K allows), so that a refused
+    layer does not take the DLA time of a whole group away.
     """
     import onnx
 
@@ -178,11 +181,13 @@ def estimate(
              for k in kernels}
     layers = _layer_estimates(order, work, kernels, times, verdicts)
     candidates = _candidate_cuts(graph, kernels, max_crossing)
-    bounds = _choose_bounds(graph, layers, candidates, groups, cuts, max_crossing, source)
-    group_list = _groups(graph, layers, bounds, max_crossing, precision, work)
-    rows = _rows(group_list, layers, spec, par)
+    notes: list[str] = []
+    bounds = _choose_bounds(graph, layers, candidates, groups, cuts, max_crossing, source,
+                            align_dla, notes)
+    group_list = _groups(graph, layers, bounds, max_crossing, precision)
+    rows = _rows(group_list, layers, par)
     meta = _metadata(proto, name, source, spec, par, precision, trt, max_crossing,
-                     group_list, layers, checker_note)
+                     group_list, layers, checker_note, notes)
     table = CostTable.build(rows, meta, origin=f"estimate of {source}")
     return Estimate(table=table, layers=tuple(layers), groups=tuple(group_list),
                     platform=spec, params=par, precision=precision,
@@ -219,7 +224,7 @@ def _candidate_cuts(graph: LayerGraph, kernels: Sequence[Any], max_crossing: int
 
 def _choose_bounds(graph: LayerGraph, layers: Sequence[LayerEstimate], candidates: list[int],
                    groups: int | None, cuts: Sequence[str] | None, max_crossing: int,
-                   source: str) -> list[int]:
+                   source: str, align_dla: bool, notes: list[str]) -> list[int]:
     if cuts is not None:
         if groups is not None:
             raise EstimateError("give either groups (K) or cuts, not both", source=source)
@@ -237,8 +242,12 @@ def _choose_bounds(graph: LayerGraph, layers: Sequence[LayerEstimate], candidate
             bounds.append(pos)
         if sorted(set(bounds)) != bounds:
             raise EstimateError("cuts must be distinct and in layer order", source=source)
+        if align_dla:
+            bounds = sorted({*bounds, *dla_boundaries(layers, candidates)})
         return bounds
-    k = groups if groups is not None else min(DEFAULT_GROUPS, len(candidates) + 1)
+    forced = dla_boundaries(layers, candidates) if align_dla else []
+    k = groups if groups is not None else max(min(DEFAULT_GROUPS, len(candidates) + 1),
+                                              len(forced) + 1)
     if k < 1:
         raise EstimateError(f"groups must be >= 1, got {k}", source=source)
     if k > len(candidates) + 1:
@@ -246,19 +255,70 @@ def _choose_bounds(graph: LayerGraph, layers: Sequence[LayerEstimate], candidate
             f"{k} groups need {k - 1} cuts but the model has only {len(candidates)} valid "
             f"cut(s) with <= {max_crossing} crossing tensor(s) outside fused kernels; lower "
             "--groups or raise --max-crossing", source=source)
-    from profiles.graph import _bottleneck_partition  # the exact min-max DP LayerGraph uses
+    if len(forced) > k - 1:
+        notes.append(f"{len(forced)} DLA-eligibility changes need {len(forced) + 1} groups; "
+                     f"with {k} groups some groups mix DLA-refused and eligible layers")
+        forced = []
+    return min_max_partition([la.gpu_ms for la in layers], candidates, k, forced)
 
-    prefix = [0.0]
-    for la in layers:
-        prefix.append(prefix[-1] + la.gpu_ms)
+
+def dla_boundaries(layers: Sequence[LayerEstimate], candidates: Sequence[int]) -> list[int]:
+    """Candidate cuts where DLA eligibility changes between the two neighbouring layers.
+
+    Cutting there keeps one refused layer from taking the DLA time of a whole group away
+    (`estimate` forces these cuts unless ``align_dla=False`` or K is too small)."""
+    return [c for c in candidates if layers[c].dla_ok != layers[c + 1].dla_ok]
+
+
+def min_max_partition(costs: Sequence[float], candidates: Sequence[int], k: int,
+                      forced: Sequence[int] = ()) -> list[int]:
+    """Exact min-max split of ``costs`` into ``k`` contiguous groups.
+
+    Boundaries (cut after position c) are taken among ``candidates`` and must include
+    every ``forced`` one (a subset of the candidates, at most k - 1 of them). Dynamic
+    programme over the candidates, O(k * C^2); ties go to the earliest boundary.
+    """
     import numpy as np
 
-    return _bottleneck_partition(np.asarray(prefix), candidates, k)
+    if k == 1:
+        return []
+    n = len(costs)
+    prefix = np.concatenate([[0.0], np.cumsum(np.asarray(costs, dtype=float))])
+    ends = [c + 1 for c in candidates] + [n]
+    m = len(ends)
+    end_cost = prefix[np.asarray(ends)]
+    forced_ends = sorted(f + 1 for f in forced)
+    index_of = {e: i for i, e in enumerate(ends)}
+    # lowest allowed previous point for a group ending at point i: the last forced end
+    # strictly before ends[i] (a group may not contain a forced cut)
+    low = np.zeros(m, dtype=int)
+    for i, e in enumerate(ends):
+        before = [f for f in forced_ends if f < e]
+        low[i] = index_of[before[-1]] if before else -1
+    best = np.full((k, m), np.inf)
+    back = np.zeros((k, m), dtype=int)
+    best[0] = np.where(low < 0, end_cost, np.inf)
+    for j in range(1, k):
+        for i in range(j, m):
+            lo = max(int(low[i]), 0)
+            if lo >= i:
+                continue
+            cand = np.maximum(best[j - 1, lo:i], end_cost[i] - end_cost[lo:i])
+            a = int(np.argmin(cand))
+            best[j, i] = cand[a]
+            back[j, i] = lo + a
+    if not np.isfinite(best[k - 1, m - 1]):
+        raise EstimateError(f"no split into {k} groups keeps the {len(forced)} forced cut(s)")
+    i = m - 1
+    bounds = []
+    for j in range(k - 1, 0, -1):
+        i = int(back[j, i])
+        bounds.append(ends[i] - 1)
+    return sorted(bounds)
 
 
 def _groups(graph: LayerGraph, layers: Sequence[LayerEstimate], bounds: Sequence[int],
-            max_crossing: int, precision: str, work: Mapping[str, NodeWork]
-            ) -> list[GroupEstimate]:
+            max_crossing: int, precision: str) -> list[GroupEstimate]:
     from profiles.estimate.work import PRECISION_BYTES
 
     n = len(layers)
@@ -285,7 +345,6 @@ def _groups(graph: LayerGraph, layers: Sequence[LayerEstimate], bounds: Sequence
                 nbytes += math.prod(t.shape) * width
         out.append(GroupEstimate(index=i, start=s, end=e, layers=names, cut_tensors=tensors,
                                  cut_bytes=nbytes, refused=refused))
-    del work
     return out
 
 
@@ -298,7 +357,7 @@ def transition_ms(nbytes: int, params: EstimatorParams) -> tuple[float, float]:
 
 
 def _rows(group_list: Sequence[GroupEstimate], layers: Sequence[LayerEstimate],
-          spec: PlatformSpec, par: EstimatorParams) -> list[dict[str, Any]]:
+          par: EstimatorParams) -> list[dict[str, Any]]:
     rows = []
     last = len(group_list) - 1
     eligible = [not g.refused and all(la.dla_ms is not None for la in layers[g.start:g.end])
@@ -333,7 +392,6 @@ def _rows(group_list: Sequence[GroupEstimate], layers: Sequence[LayerEstimate],
         else:
             row["cut_tensors"] = ""
         rows.append(row)
-    del spec
     return rows
 
 
@@ -345,7 +403,7 @@ def _r(x: float) -> float:
 def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
               par: EstimatorParams, precision: str, trt: str, max_crossing: int,
               group_list: Sequence[GroupEstimate], layers: Sequence[LayerEstimate],
-              checker_note: str) -> dict[str, str]:
+              checker_note: str, notes: Sequence[str]) -> dict[str, str]:
     from profiles.graph import onnx_graph_signature
 
     model_name = name or proto.graph.name or (Path(source).stem if not source.startswith("<")
@@ -369,9 +427,12 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
         "dla_checker": f"{checker_note}: {refused} of {len(layers)} layers refused",
         "assumed_figures": ", ".join(spec.assumptions) or "none",
     }
+    notes = list(notes)
     if spec.dla_cores != 2:
-        meta["notes"] = (f"{spec.name} has {spec.dla_cores} DLA core(s); the solver platform "
-                         f"{spec.solver_platform} models 2")
+        notes.append(f"{spec.name} has {spec.dla_cores} DLA core(s); the solver platform "
+                     f"{spec.solver_platform} models 2")
+    if notes:
+        meta["notes"] = "; ".join(notes)
     if conservative:
         meta["conservative_layers"] = ("CONSERVATIVE estimate (unknown op: 0 FLOPs, all bytes "
                                        "moved): " + ", ".join(conservative))

@@ -137,9 +137,32 @@ def test_googlenet_has_haxconn_layer_order() -> None:
     assert prob.sum() == pytest.approx(1.0, abs=1e-4)
 
 
+# ----------------------------------------------------------------------- resnet50
+def test_resnet50_is_torchvision_resnet50_folded() -> None:
+    model = zoo.build("resnet50", size=64, num_classes=10)
+    _assert_well_formed(model)
+    ops = Counter(n.op_type for n in model.graph.node)
+    assert ops == {"Conv": 53, "Relu": 49, "Add": 16, "MaxPool": 1, "GlobalAveragePool": 1,
+                   "Flatten": 1, "Gemm": 1}
+    names = [n.name for n in model.graph.node]
+    assert names.index("/layer2/layer2.0/downsample/downsample.0/Conv") == \
+        names.index("/layer2/layer2.0/Add") - 1
+    y = _run(model)["output"]
+    assert y.shape == (1, 10) and np.isfinite(y).all() and float(y.std()) > 1e-3
+
+
+def test_resnet50_parameter_count_matches_torchvision() -> None:
+    model = zoo.build("resnet50")
+    sizes = {i.name: int(np.prod(i.dims)) for i in model.graph.initializer}
+    folded_bn = sum(v for k, v in sizes.items() if k.endswith("Conv.bias"))
+    # torchvision counts BN gamma + beta (2 per channel) where the folded Conv has 1 bias
+    assert sum(sizes.values()) + folded_bn == 25_557_032
+
+
 # -------------------------------------------------------------------- determinism
 @pytest.mark.parametrize(("name", "opts"), [("pix2pix", {"ngf": 4}),
-                                           ("googlenet", {"size": 64})])
+                                           ("googlenet", {"size": 64}),
+                                           ("resnet50", {"size": 32})])
 def test_build_is_byte_identical_and_seed_matters(name: str, opts: dict) -> None:
     first = serialize(zoo.build(name, seed=5, **opts))
     assert first == serialize(zoo.build(name, seed=5, **opts))
@@ -160,6 +183,7 @@ def test_save_writes_the_built_model(tmp_path) -> None:
     ("pix2pix", {"ngf": 0}, "ngf=0 must be a positive integer"),
     ("googlenet", {"size": 100}, "size=100 must be a multiple of 32"),
     ("googlenet", {"seed": -1}, "seed=-1 must be a non-negative integer"),
+    ("resnet50", {"num_classes": 0}, "num_classes=0 must be a positive integer"),
 ])
 def test_bad_names_and_options_are_one_line_errors(name: str, opts: dict, needle: str) -> None:
     with pytest.raises(ExportError) as info:
