@@ -228,9 +228,9 @@ def _row(name: str, kind: str, res: Result) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- sweeps
-def sweep_switch_budget(
-    tables: TableRef | Sequence[TableRef],
-    budgets: Iterable[int] = (0, 1, 2, 3),
+def sweep_max_transitions(
+    tables: TableRef | Sequence[TableRef] | Problem,
+    max_transitions: Iterable[int] = (0, 1, 2, 3),
     *,
     platform: str = "xavier-agx",
     solver: str = "cpsat",
@@ -238,35 +238,54 @@ def sweep_switch_budget(
     workers: int = 2,
     contention: ContentionModel | str | None = "auto",
     strength: float | None = None,
-    frames_per_round: int = 1,
+    frames_per_round: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Latency and throughput optima for each switch budget T (for `plot_pareto`).
+    """Latency and throughput optima for each max transitions value T (for `plot_pareto`).
 
-    One row per budget: ``max_transitions``, ``latency_ms`` / ``latency_status`` /
+    ``tables``: tables (then ``platform``, ``contention``, ``strength`` build the problem)
+    or a `Problem`, whose every other setting (pins, weights, deadlines, loadable limit,
+    contention) is kept; only its objective and max transitions vary. Throughput uses
+    ``frames_per_round`` (default: the problem's, else 1).
+
+    One row per T: ``max_transitions``, ``latency_ms`` / ``latency_status`` /
     ``latency_gap`` (makespan of one concurrent inference), ``period_ms`` /
     ``throughput_fps`` / ``throughput_status`` / ``throughput_gap`` (steady-state stream).
-    With an exact solver that proves optimality, more switches are never worse: every
-    schedule with T switches is also allowed with T + 1.
+    With an exact solver that proves optimality, more transitions are never worse: every
+    schedule allowed with T is also allowed with T + 1.
     """
-    specs = _specs(tables)
+    if isinstance(tables, Problem):
+        base = tables
+        frames = frames_per_round or base.frames_per_round
+
+        def problem_for(objective: str, t: int) -> Problem:
+            return replace(base, objective=Objective(objective), max_transitions=t,
+                           frames_per_round=frames if objective == "throughput" else 1,
+                           warnings=())
+    else:
+        specs = _specs(tables)
+        frames = frames_per_round or 1
+
+        def problem_for(objective: str, t: int) -> Problem:
+            return make_problem(specs, platform, objective, t, contention, strength,
+                                frames_per_round=frames if objective == "throughput" else 1)
+
     rows = []
-    for budget in budgets:
-        row: dict[str, Any] = {"max_transitions": int(budget)}
-        for objective, key in (("latency", "latency"), ("throughput", "throughput")):
-            problem = make_problem(specs, platform, objective, int(budget), contention,
-                                   strength, frames_per_round=frames_per_round
-                                   if objective == "throughput" else 1)
+    for value in max_transitions:
+        t = int(value)
+        row: dict[str, Any] = {"max_transitions": t}
+        for key in ("latency", "throughput"):
+            problem = problem_for(key, t)
             if progress:
-                progress(f"T={budget}: {objective}")
+                progress(f"max transitions {t}: {key}")
             res = solve(problem, solver, time_limit=time_limit, workers=workers)
             ok = res.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
-            value = res.objective if ok else None
+            value_ms = res.objective if ok else None
             if key == "latency":
-                row["latency_ms"] = value
+                row["latency_ms"] = value_ms
             else:
-                row["period_ms"] = value
-                row["throughput_fps"] = None if value is None else 1000.0 / value
+                row["period_ms"] = value_ms
+                row["throughput_fps"] = None if value_ms is None else 1000.0 / value_ms
             row[f"{key}_status"] = res.status.value
             row[f"{key}_gap"] = res.gap
         rows.append(row)
@@ -275,6 +294,12 @@ def sweep_switch_budget(
                                        "throughput_status", "throughput_gap"]).astype(
         {"latency_ms": "float64", "period_ms": "float64", "throughput_fps": "float64",
          "latency_gap": "float64", "throughput_gap": "float64"})
+
+
+def sweep_switch_budget(tables: TableRef | Sequence[TableRef] | Problem,
+                        budgets: Iterable[int] = (0, 1, 2, 3), **options: Any) -> pd.DataFrame:
+    """Deprecated name of `sweep_max_transitions` (``budgets`` = its ``max_transitions``)."""
+    return sweep_max_transitions(tables, budgets, **options)
 
 
 def sweep_contention(
@@ -371,7 +396,7 @@ __all__ = [
     "solve",
     "stored_tables",
     "sweep_contention",
-    "sweep_switch_budget",
+    "sweep_max_transitions",
     "timeline_of",
 ]
 

@@ -223,9 +223,9 @@ def _records(data: Any) -> list[dict[str, Any]]:
 
 def plot_pareto(points: Any, path: str | os.PathLike[str] | None = None, *,
                 title: str | None = None) -> Figure:
-    """Latency (x, ms) against throughput (y, fps) over switch budgets.
+    """Latency (x, ms) against throughput (y, fps) over max transitions values T.
 
-    ``points``: a DataFrame (e.g. `optimizer.api.sweep_switch_budget`) or mappings with
+    ``points``: a DataFrame (e.g. `optimizer.api.sweep_max_transitions`) or mappings with
     ``max_transitions``, ``latency_ms`` and ``throughput_fps`` (or ``period_ms``, converted
     to fps). Every point is labelled ``T=k``; the non-dominated ones are joined and
     highlighted.
@@ -254,17 +254,17 @@ def plot_pareto(points: Any, path: str | os.PathLike[str] | None = None, *,
                 color="#C44E52", linewidth=1.2, zorder=3, label="Pareto front",
                 gid="pareto-front")
         same: dict[tuple[float, float], list[int]] = {}
-        for i in ok:  # budgets with the same optimum share one label: "T=2,3"
+        for i in ok:  # T values with the same optimum share one label: "T=2,3"
             same.setdefault((xs[i], ys[i]), []).append(int(rows[i]["max_transitions"]))
-        for (x, y), budgets in sorted(same.items()):
-            ax.annotate("T=" + ",".join(str(b) for b in sorted(budgets)), (x, y),
+        for (x, y), values in sorted(same.items()):
+            ax.annotate("T=" + ",".join(str(b) for b in sorted(values)), (x, y),
                         textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set_xlabel("latency: makespan of one concurrent inference (ms)")
         ax.set_ylabel("throughput (frames/s)")
         ax.grid(linewidth=0.3, alpha=0.6)
         ax.margins(0.15)
         ax.legend(fontsize=8, frameon=False)
-        ax.set_title(title or "latency vs throughput over the switch budget T", fontsize=10)
+        ax.set_title(title or "latency vs throughput over max transitions T", fontsize=10)
     if path is not None:
         save_figure(fig, path)
     return fig

@@ -182,9 +182,12 @@ def resolve_table(ref: str) -> CostTable:
         f"{', '.join(published_names())} (list them with `layerswap tables`)")
 
 
-def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True) -> None:
+def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
+                        sweep: bool = False) -> None:
     """The problem option group (platform, objective, constraints, contention) and, unless
-    ``tables=False``, the TABLE positionals; `build_problem` reads them back."""
+    ``tables=False``, the TABLE positionals; `build_problem` reads them back. ``sweep=True``
+    leaves out --objective and --max-transitions (a command that varies them adds its
+    own)."""
     if tables:
         p.add_argument("tables", nargs="*", metavar="TABLE",
                        help="cost-table CSV files or stored table names "
@@ -192,11 +195,13 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True) -> N
     g = p.add_argument_group("problem")
     g.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="xavier-agx | orin-agx | orin-nx | gpu-only (default: %(default)s)")
-    g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
-                   help="latency: makespan of one concurrent inference; throughput: period "
-                        "of a stream of frames (default: %(default)s)")
-    g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
-                   help="device switches allowed per model (default: %(default)s)")
+    if not sweep:
+        g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
+                       help="latency: makespan of one concurrent inference; throughput: "
+                            "period of a stream of frames (default: %(default)s)")
+        g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
+                       help="max transitions: device changes allowed within each model "
+                            "(default: %(default)s)")
     g.add_argument("--contention", choices=("auto", "none", "preset"), default="auto",
                    help="memory-contention model: auto uses the platform preset when the "
                         "tables have bandwidth columns (default: %(default)s)")

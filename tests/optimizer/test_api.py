@@ -109,7 +109,7 @@ def test_compare_reports_unsupported_backends_instead_of_crashing() -> None:
 
 # ---------------------------------------------------------------------- sweeps
 def test_switch_budget_sweep_never_worse_with_more_switches() -> None:
-    frame = api.sweep_switch_budget(PAIR, budgets=(0, 1, 2, 3), time_limit=LIMIT)
+    frame = api.sweep_max_transitions(PAIR, (0, 1, 2, 3), time_limit=LIMIT)
     assert list(frame["max_transitions"]) == [0, 1, 2, 3]
     assert set(frame["latency_status"]) == {"optimal"}
     assert set(frame["throughput_status"]) == {"optimal"}
