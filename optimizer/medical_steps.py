@@ -166,7 +166,9 @@ class Steps:
     def export_all(self) -> dict[str, Path]:
         for s in self.solved:
             folder = self.out / "schedules" / s.name
-            self.exported[s.name] = _lib_export(s.problem, s.result, s.onnx, folder)
+            self.exported[s.name] = _lib_export(s.problem, s.result, s.onnx, folder,
+                                                trt_version=self.opts.trt_version,
+                                                precision=self.opts.precision)
         return self.exported
 
     # ------------------------------------------------------------------ 7. run
@@ -314,11 +316,14 @@ def _lib_estimate(path: Path, *, platform: str, precision: str, groups: int,
                     trt_version=trt_version, max_crossing=max_crossing).table
 
 
-def _lib_export(problem: Any, result: Any, onnx: dict[str, Path], folder: Path) -> Path:
+def _lib_export(problem: Any, result: Any, onnx: dict[str, Path], folder: Path, *,
+                trt_version: str, precision: str) -> Path:
+    """`export.exporter.export_schedule`: sub-models, build script, summary, manifest."""
     from export.exporter import export_schedule
 
-    out = export_schedule(problem, result, onnx, folder)
-    return Path(getattr(out, "manifest_path", folder / "manifest.json"))
+    export_schedule(problem, result.schedule, onnx, folder, result=result,
+                    trt_version=trt_version, precision=precision)
+    return folder / "manifest.json"
 
 
 def _lib_run(manifest: Path, inputs: dict[str, np.ndarray], frames: int
