@@ -343,13 +343,16 @@ def _md_rewrite(doc: Mapping[str, Any]) -> list[str]:
     for o in rw["verify"]["outputs"]:
         psnr = "inf (identical)" if o["psnr_db"] is None and o["identical"] else \
             _short(o["psnr_db"])
+        ssim = "–" if o["ssim"] is None else f"{o['ssim']:.6f}"
         lines.append(f"| {o['name']} | {o['max_abs_diff']:.3g} | {o['mse']:.3g} | {psnr} | "
-                     f"{_short(o['ssim'])} |")
+                     f"{ssim} |")
     ph = rw.get("on_phantom")
     if ph:
-        lines += ["", f"On the {ph['frames']} phantom frames: max abs diff "
-                  f"{ph['max_abs_diff']:.3g}, MSE {ph['mse']:.3g}, PSNR "
-                  f"{_short(ph['psnr_db'])} dB, SSIM {_short(ph['ssim'])}."]
+        psnr = "inf (identical)" if ph["psnr_db"] is None else f"{ph['psnr_db']:.1f} dB"
+        lines += ["", f"On the {ph['frames']} phantom frames (output `{ph['output']}`): max "
+                  f"abs diff {ph['max_abs_diff']:.3g}, MSE {ph['mse']:.3g}, PSNR {psnr}, "
+                  f"SSIM {ph['ssim']:.6f} (equal within fp32 rounding: the same function, "
+                  "computed by different kernels)."]
     return [*lines, ""]
 
 
@@ -426,6 +429,12 @@ def _md_loadables(doc: Mapping[str, Any]) -> list[str]:
              "first table.", "",
              "| scenario | objective | generator | DLA0 | DLA1 | limit |",
              "|---|---|---|---|---|---|"]
+    tail = ["", "The whole generator built for one DLA core with GPU fallback (DLA checker):", "",
+            "| generator | GPU fallback nodes | DLA loadables per instance |", "|---|---|---|"]
+    for v in VARIANTS:
+        d = doc["dla"][f"gan_{v}"]
+        tail.append(f"| {v} | {len(d['refused'])} ({', '.join(d['refused_ops']) or 'none'}) | "
+                    f"{d['loadables']['per_instance']} |")
     for scenario in SCENARIOS:
         for objective in OBJECTIVES:
             for v in VARIANTS:
@@ -436,7 +445,7 @@ def _md_loadables(doc: Mapping[str, Any]) -> list[str]:
                 lines.append(f"| {SCENARIO_TITLES[scenario]} | {objective} | {v} | "
                              f"{ld.get('DLA0', 0)} | {ld.get('DLA1', 0)} | "
                              f"{s['loadable_limit']} |")
-    return [*lines, ""]
+    return [*lines, *tail, ""]
 
 
 def _md_runs(doc: Mapping[str, Any]) -> list[str]:
@@ -448,7 +457,8 @@ def _md_runs(doc: Mapping[str, Any]) -> list[str]:
              "| schedule | worst max abs diff | ok |", "|---|---|---|"]
     for s in doc["solves"]:
         run = s["run"] or {}
-        lines.append(f"| {s['name']} | {_short(run.get('worst'))} | "
+        worst = run.get("worst")
+        lines.append(f"| {s['name']} | {'–' if worst is None else f'{worst:.3g}'} | "
                      f"{'yes' if run.get('ok') else 'NO'} |")
     return [*lines, ""]
 

@@ -192,7 +192,7 @@ class Steps:
             for model, path in s.onnx.items():
                 kind = "yolo" if model == "yolo" else "gan"
                 for name in _input_names(path):
-                    inputs[f"{model}/{name}"] = frames[kind][:, 0]
+                    inputs[f"{model}/{name}"] = frames[kind]
                 refs[model] = reference["yolo" if kind == "yolo" else f"gan_{s.variant}"]
             outputs = _lib_run(manifest, inputs, o.frames)
             diffs: dict[str, float] = {}
