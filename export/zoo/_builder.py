@@ -157,7 +157,7 @@ def assemble(graph_name: str, nodes: Sequence[onnx.NodeProto],
     probe = onnx.shape_inference.infer_shapes(probe, check_type=True, strict_mode=True,
                                               data_prop=True)
     onnx.checker.check_model(probe, full_check=True)
-    known = {vi.name: vi for vi in probe.graph.value_info}
+    known = {vi.name: vi for vi in [*probe.graph.value_info, *probe.graph.output]}
     out_infos = []
     for out in outputs:
         info = onnx.ValueInfoProto()

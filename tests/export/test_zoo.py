@@ -137,6 +137,73 @@ def test_googlenet_has_haxconn_layer_order() -> None:
     assert prob.sum() == pytest.approx(1.0, abs=1e-4)
 
 
+# ------------------------------------------------------------------------ yolov8n
+def test_yolov8n_is_the_exporters_graph() -> None:
+    model = zoo.build("yolov8n", size=320)
+    _assert_well_formed(model)
+    ops = Counter(n.op_type for n in model.graph.node)
+    assert ops == {"Conv": 64, "Sigmoid": 58, "Mul": 58, "Concat": 17, "Split": 8, "Add": 8,
+                   "Reshape": 8, "MaxPool": 3, "Resize": 2, "Slice": 2, "Sub": 2,
+                   "Transpose": 1, "Softmax": 1, "Div": 1}
+    nodes = {n.name: n for n in model.graph.node}
+    assert [n.name for n in model.graph.node][:3] == ["/model.0/conv/Conv",
+                                                      "/model.0/act/Sigmoid",
+                                                      "/model.0/act/Mul"]
+    consts = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    # the DFL kernel is arange(16), not a learned weight
+    dfl = nodes["/model.22/dfl/conv/Conv"].input[1]
+    assert np.array_equal(consts[dfl].ravel(), np.arange(16, dtype=np.float32))
+    # every Conv has its own seeded weight and bias (no sharing left from the export)
+    params = [x for n in model.graph.node if n.op_type == "Conv" for x in n.input[1:]]
+    assert len(params) == len(set(params))
+    # ultralytics: "YOLOv8n summary (fused): 72 layers, 3,151,904 parameters" (input-size
+    # independent; the DFL kernel included)
+    assert sum(consts[p].size for p in params) == 3_151_904
+    resize = {a.name: a.s for a in nodes["/model.10/Resize"].attribute}
+    assert resize["mode"] == b"nearest"
+
+
+def test_yolov8n_decodes_boxes_against_its_anchors() -> None:
+    """output0[:, :4] = (centre xy, wh) * stride from the DFL distances, as ultralytics'
+    dist2bbox does: recomputed here from the exposed DFL output and our own anchor grid."""
+    size = 96
+    model = zoo.build("yolov8n", size=size, num_classes=3, seed=2)
+    infos = {vi.name: vi for vi in model.graph.value_info}
+    model.graph.output.append(infos["/model.22/dfl/Reshape_1_output_0"])
+    out = _run(model)
+    y, dist = out["output0"], out["/model.22/dfl/Reshape_1_output_0"]
+    levels = [size // s for s in (8, 16, 32)]
+    assert y.shape == (1, 4 + 3, sum(n * n for n in levels))
+    anchors = np.concatenate([np.stack(np.meshgrid(np.arange(n) + 0.5, np.arange(n) + 0.5,
+                                                   indexing="xy")).reshape(2, -1)
+                              for n in levels], axis=1)
+    strides = np.concatenate([np.full(n * n, s) for n, s in zip(levels, (8, 16, 32),
+                                                                 strict=True)])
+    lt, rb = dist[0, :2], dist[0, 2:]
+    x1y1, x2y2 = anchors - lt, anchors + rb
+    expected = np.concatenate([(x1y1 + x2y2) / 2, x2y2 - x1y1]) * strides
+    np.testing.assert_allclose(y[0, :4], expected, rtol=1e-5, atol=1e-4)
+    cls = y[0, 4:]
+    assert np.isfinite(y).all() and ((cls >= 0) & (cls <= 1)).all()
+    assert 0.01 < float(cls.std()) < 0.45  # class logits neither vanished nor saturated
+
+
+def test_yolov8n_structure_file_round_trips() -> None:
+    from export.zoo import yolov8n
+
+    stored = yolov8n.load_structure()
+    assert all("values" not in i for i in stored["initializers"] if i["kind"] == "weight")
+    built = zoo.build("yolov8n")  # 640, 80 classes: the exported configuration
+    again = yolov8n.strip(built, size=640, num_classes=80, symbolic=True)
+    for key in ("inputs", "outputs", "initializers", "nodes"):
+        assert again[key] == stored[key], key
+    for size, nc in ((320, 80), (640, 2)):
+        assert yolov8n.canonical(yolov8n.strip(zoo.build("yolov8n", size=size,
+                                                         num_classes=nc),
+                                               size=size, num_classes=nc, symbolic=False)) \
+            == yolov8n.canonical(yolov8n.resolve(stored, size=size, num_classes=nc))
+
+
 # ----------------------------------------------------------------------- resnet50
 def test_resnet50_is_torchvision_resnet50_folded() -> None:
     model = zoo.build("resnet50", size=64, num_classes=10)
@@ -162,7 +229,8 @@ def test_resnet50_parameter_count_matches_torchvision() -> None:
 # -------------------------------------------------------------------- determinism
 @pytest.mark.parametrize(("name", "opts"), [("pix2pix", {"ngf": 4}),
                                            ("googlenet", {"size": 64}),
-                                           ("resnet50", {"size": 32})])
+                                           ("resnet50", {"size": 32}),
+                                           ("yolov8n", {"size": 64})])
 def test_build_is_byte_identical_and_seed_matters(name: str, opts: dict) -> None:
     first = serialize(zoo.build(name, seed=5, **opts))
     assert first == serialize(zoo.build(name, seed=5, **opts))
@@ -184,6 +252,9 @@ def test_save_writes_the_built_model(tmp_path) -> None:
     ("googlenet", {"size": 100}, "size=100 must be a multiple of 32"),
     ("googlenet", {"seed": -1}, "seed=-1 must be a non-negative integer"),
     ("resnet50", {"num_classes": 0}, "num_classes=0 must be a positive integer"),
+    ("yolov8n", {"size": 100}, "size=100 must be a multiple of 32"),
+    ("yolov8n", {"num_classes": 0}, "num_classes=0 must be a positive integer"),
+    ("yolov8n", {"imgsz": 640}, "unknown option(s) imgsz"),
 ])
 def test_bad_names_and_options_are_one_line_errors(name: str, opts: dict, needle: str) -> None:
     with pytest.raises(ExportError) as info:
