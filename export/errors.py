@@ -6,10 +6,11 @@ from profiles.errors import LayerswapError
 
 
 class ExportError(LayerswapError):
-    """A schedule cannot be exported: wrong or unmapped model, bad option, failed check.
+    """A model, option, schedule or file the export cannot use; the message says why and how
+    to fix it.
 
-    ``source`` is the file (or object) and ``entry`` the model, segment or option at fault;
-    both lead ``str(error)`` so one line says where to look and what to change.
+    ``source`` (the file or object) and ``entry`` (the model, segment or option at fault) are
+    optional; when given they lead ``str(error)`` so one line says where to look.
     """
 
     def __init__(self, message: str, *, source: str | None = None, entry: str | None = None):

@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, example, plots, profiles, solve, tables
+from optimizer.cli import calibrate, example, export, plots, profiles, solve, tables
 from optimizer.cli.common import (
     EPILOG,
     EXIT_USAGE,
@@ -18,7 +18,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, tables, profiles, calibrate, plots, example)
+FAMILIES = (solve, export, tables, profiles, calibrate, plots, example)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,7 @@ typical flow:
   layerswap solve a.csv b.csv --platform orin-agx --objective throughput -o s.json
   layerswap simulate s.json                          # judge a saved schedule
   layerswap compare a.csv b.csv                      # every baseline and backend
+  layerswap export s.json --onnx a=a.onnx -o out/    # sub-models, build script, manifest
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

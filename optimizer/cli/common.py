@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from profiles.errors import LayerswapError
+from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (ships alone)
 
 if TYPE_CHECKING:
     from profiles.costtable import CostTable
@@ -303,6 +304,48 @@ def model_number(text: str) -> tuple[str, float]:
     return name, parsed
 
 
+def model_file(text: str) -> tuple[str, str]:
+    """``MODEL=FILE`` (--onnx): a model name and an existing file."""
+    from pathlib import Path
+
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL=FILE.onnx")
+    if not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"{path}: no such ONNX file (in {text!r})")
+    return name, path
+
+
+def add_export_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
+    """The export option group (`layerswap export`, `layerswap solve --export DIR`)."""
+    g = p.add_argument_group("export")
+    if not standalone:
+        g.add_argument("--export", metavar="DIR",
+                       help="also export the schedule to DIR (manifest, sub-models, build "
+                            "script); needs --onnx for every model")
+    g.add_argument("--onnx", action="append", type=model_file, default=[],
+                   metavar="MODEL=FILE",
+                   help="the ONNX model a table was made from (repeat per model)")
+    g.add_argument("--trt-version", default="10.3", metavar="V",
+                   help="TensorRT of the target for the build script: 8.5, 8.6, 10.x (DLA: "
+                        "<= 10.7) or 11.4+ (default: %(default)s, JetPack 6.1/6.2)")
+    g.add_argument("--precision", choices=("fp16", "fp32"), default="fp16",
+                   help="engine precision (fp32: GPU-only schedules; default: %(default)s)")
+    g.add_argument("--allow-gpu-fallback", action="store_true",
+                   help="build DLA engines with --allowGPUFallback (default: a layer the DLA "
+                        "cannot run fails the build)")
+
+
+def onnx_map(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """--onnx pairs as a dict; a model named twice is a usage error."""
+    out: dict[str, str] = {}
+    for name, path in pairs:
+        if name in out:
+            raise UsageError(f"--onnx names model {name!r} twice")
+        out[name] = path
+    return out
+
+
 def _is_number(text: str) -> bool:
     try:
         return math.isfinite(float(text))
@@ -435,7 +478,7 @@ def run_command(args: argparse.Namespace) -> int:
     `UsageError`). Bugs keep their traceback."""
     try:
         return args.func(args)
-    except LayerswapError as exc:
+    except (LayerswapError, LayerswapRuntimeError) as exc:
         message = " ".join(str(exc).split())
         code = EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR
         print(f"layerswap: error: {message}", file=sys.stderr)

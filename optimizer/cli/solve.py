@@ -10,7 +10,9 @@ from typing import Any
 from optimizer.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_OK,
+    UsageError,
     add_command,
+    add_export_options,
     add_problem_options,
     add_solver_options,
     build_problem,
@@ -19,6 +21,7 @@ from optimizer.cli.common import (
     fmt,
     integer,
     number,
+    onnx_map,
     solver_list,
     spinner,
     status_exit,
@@ -34,6 +37,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from solvers.solve import solve
 
     problem = build_problem(args)
+    if bool(args.export) != bool(args.onnx):
+        raise UsageError("--export DIR and --onnx MODEL=FILE go together")
     with spinner(f"solving with {args.solver}…", not args.json) as progress:
         result = solve(problem, args.solver, time_limit=args.time_limit, workers=args.workers,
                        progress=progress)
@@ -41,6 +46,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.output and result.schedule is not None:
         save_schedule_file(args.output, problem, result.schedule, result)
         written["schedule"] = str(args.output)
+    if args.export and result.schedule is not None:
+        from export.exporter import export_schedule
+
+        export_schedule(problem, result.schedule, onnx_map(args.onnx), args.export,
+                        result=result, trt_version=args.trt_version, precision=args.precision,
+                        allow_gpu_fallback=args.allow_gpu_fallback)
+        written["export"] = str(args.export)
     plot = args.plot
     if plot is None and not args.tables and not args.no_plot:
         plot = DEFAULT_GANTT  # the embedded default demo always shows its chart
@@ -134,7 +146,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  layerswap solve                          # GoogleNet + AlexNet, Xavier\n"
         "  layerswap solve yolo.csv gan.csv --platform orin-agx --objective throughput\n"
         "  layerswap solve a.csv b.csv --max-transitions 1 --solver ilp --json\n"
-        "  layerswap solve a.csv b.csv -o schedule.json --plot gantt.png")
+        "  layerswap solve a.csv b.csv -o schedule.json --plot gantt.png\n"
+        "  layerswap solve gan.csv --export out/gan --onnx gan=gan.onnx   # + engines plan")
     add_problem_options(p)
     add_solver_options(p)
     p.add_argument("-o", "--output", metavar="FILE",
@@ -144,6 +157,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"defaults to {DEFAULT_GANTT}")
     p.add_argument("--no-plot", action="store_true",
                    help="do not write the default pair's Gantt chart")
+    add_export_options(p, standalone=False)
 
     p = add_command(sub, "simulate", cmd_simulate,
                     "judge a saved schedule with the event-driven simulator",
