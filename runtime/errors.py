@@ -48,6 +48,10 @@ class RuntimeExecutionError(LayerswapRuntimeError):
         super().__init__(message)
 
 
+class RunInterrupted(RuntimeExecutionError):
+    """The user pressed Ctrl-C (SIGINT) during a run; the CLI exits 130 for it."""
+
+
 class BackendUnavailableError(LayerswapRuntimeError):
     """The requested backend needs a package (or a device) this machine does not have."""
 

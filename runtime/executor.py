@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from runtime.backends.base import Backend, Runner
-from runtime.errors import RuntimeExecutionError
+from runtime.errors import RunInterrupted, RuntimeExecutionError
 from runtime.plan import Plan, SegmentPlan
 
 InputSource = Callable[[str, int], Mapping[str, np.ndarray]]
@@ -87,11 +87,17 @@ class Executor:
         self.rounds_in_flight = rounds_in_flight
         self.stall_timeout_s = stall_timeout_s
         self._by_id = {s.id: s for s in plan.segments}
+        # precomputed per segment, so the per-frame path does no searching
         self._consumers: dict[str, list[tuple[str, str]]] = {}
         for seg in plan.segments:
             for b in seg.inputs:
                 if b.segment is not None:
                     self._consumers.setdefault(b.segment, []).append((seg.id, b.output or ""))
+        self._kept = {s.id: sorted({name for _, name in self._consumers.get(s.id, [])})
+                      for s in plan.segments}
+        self._producers = {s.id: frozenset(b.segment for b in s.inputs if b.segment)
+                           for s in plan.segments}
+        self._output_count = {m.name: len(m.outputs) for m in plan.models}
 
     # ------------------------------------------------------------------ public
     def run(self, frames: int, inputs: InputSource, on_frame: FrameSink | None = None
@@ -101,6 +107,7 @@ class Executor:
         plan = self.plan
         self._frames = frames
         self._rounds = -(-frames // plan.frames_per_round)
+        self._full_round = len(plan.segments)
         self._inputs = inputs
         self._on_frame = on_frame
         self._cond = threading.Condition()
@@ -205,8 +212,9 @@ class Executor:
                 raise _Abort
 
     def _gather(self, seg: SegmentPlan, rnd: int, frame: int) -> dict[str, np.ndarray]:
-        producers = {b.segment for b in seg.inputs if b.segment is not None}
-        self._wait_for(lambda: producers <= self._done.get(rnd, set()))
+        producers = self._producers[seg.id]
+        if producers:
+            self._wait_for(lambda: producers <= self._done.get(rnd, frozenset()))
         feeds: dict[str, np.ndarray] = {}
         frame_inputs = None
         for b in seg.inputs:
@@ -248,6 +256,9 @@ class Executor:
                        outputs: Mapping[str, np.ndarray]) -> None:
         for spec in seg.outputs:
             value = outputs.get(spec.name)
+            if (isinstance(value, np.ndarray) and value.shape == spec.shape
+                    and value.dtype == spec.numpy_dtype):
+                continue  # the per-frame path: nothing more to look at
             to = [c for c, name in self._consumers.get(seg.id, []) if name == spec.name]
             where = f" (hand-off to {', '.join(repr(t) for t in sorted(set(to)))})" if to else ""
             if value is None:
@@ -269,18 +280,19 @@ class Executor:
         complete: dict[str, np.ndarray] | None = None
         with self._cond:
             store = self._tensors.setdefault(rnd, {})
-            for _, name in self._consumers.get(seg.id, []):
-                store[(seg.id, name)] = np.asarray(outputs[name])
+            for name in self._kept[seg.id]:
+                store[(seg.id, name)] = outputs[name]
             self._done.setdefault(rnd, set()).add(seg.id)
             if model_outputs:
                 got = self._frame_outputs.setdefault((seg.model, frame), {})
                 got.update(model_outputs)
-                if len(got) == len(self.plan.model(seg.model).outputs):
+                if len(got) == self._output_count[seg.model]:
                     complete = self._frame_outputs.pop((seg.model, frame))
                     self.frame_end_ns[(seg.model, frame)] = time.perf_counter_ns() - self._t0
             left = self._remaining.get(rnd)
             if left is None:
-                left = self._segments_in_round(rnd)
+                left = (self._full_round if (rnd + 1) * self.plan.frames_per_round
+                        <= self._frames else self._segments_in_round(rnd))
             self._remaining[rnd] = left - 1
             if left - 1 == 0:
                 self._finish_round(rnd)
@@ -355,7 +367,7 @@ class Executor:
         else:
             what, seg_id, frame = "no segment running", None, None
         done = ", ".join(f"{m}: {n}" for m, n in self._next_frame.items())
-        return RuntimeExecutionError(
+        return RunInterrupted(
             f"interrupted (Ctrl-C) while running {what}; frames completed: {done}",
             segment=seg_id, frame=frame)
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, example, export, plots, profiles, solve, tables
+from optimizer.cli import calibrate, example, export, plots, profiles, run, solve, tables
 from optimizer.cli.common import (
     EPILOG,
     EXIT_USAGE,
@@ -18,7 +18,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, tables, profiles, calibrate, plots, example)
+FAMILIES = (solve, export, run, tables, profiles, calibrate, plots, example)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import pytest
 import runtime_kit as kit
 
 from runtime.api import load_plan, run_manifest
-from runtime.errors import ManifestError, RuntimeExecutionError
+from runtime.errors import ManifestError, RunInterrupted, RuntimeExecutionError
 from runtime.io import npz_inputs, random_inputs
 from runtime.manifest import manifest_from_dict
 from runtime.plan import Plan
@@ -127,6 +127,7 @@ def test_sigint_mid_stream_stops_cleanly_and_keeps_completed_frames(tmp_path, th
         run_manifest(plan, frames=5000, threads=2, on_frame=on_frame,
                      save_outputs=tmp_path / "out")
     err = info.value
+    assert isinstance(err, RunInterrupted) and "\n" not in str(err)
     done = err.completed_frames
     assert 31 <= done["a"] < 5000 and done["b"] < 5000
     source = random_inputs(plan, 0)
