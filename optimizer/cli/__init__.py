@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, example, export, plots, profiles, run, solve, tables
+from optimizer.cli import calibrate, dla, example, export, plots, profiles, run, solve, tables
 from optimizer.cli.common import (
     EPILOG,
     EXIT_USAGE,
@@ -18,7 +18,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, run, tables, profiles, calibrate, plots, example)
+FAMILIES = (solve, export, run, tables, profiles, calibrate, plots, dla, example)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,9 @@ typical flow:
   layerswap simulate s.json                          # judge a saved schedule
   layerswap compare a.csv b.csv                      # every baseline and backend
   layerswap export s.json --onnx a=a.onnx -o out/    # sub-models, build script, manifest
+  layerswap dla model.onnx --platform orin-agx --trt-version 10.3   # DLA refusals, islands
+  layerswap rewrite model.onnx -o model_dla.onnx     # exact DLA rewrites, verified
+  layerswap example medical -o out/medical           # the seed scenario, end to end
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -33,10 +33,11 @@ class NodeVerdict:
     dla: bool
     reasons: tuple[Refusal, ...] = ()
     family: str | None = None
+    unknown_op: bool = False  # no ONNX schema: a custom op (a TensorRT plugin at best)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "family": self.family, "dla": self.dla,
-                "reasons": [r.to_dict() for r in self.reasons]}
+                "unknown_op": self.unknown_op, "reasons": [r.to_dict() for r in self.reasons]}
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,11 @@ class DlaReport:
         return tuple(v for v in self.nodes if not v.dla)
 
     @property
+    def unknown_ops(self) -> tuple[NodeVerdict, ...]:
+        """Nodes whose op has no ONNX schema (custom ops)."""
+        return tuple(v for v in self.nodes if v.unknown_op)
+
+    @property
     def eligible_count(self) -> int:
         return sum(v.dla for v in self.nodes)
 
@@ -163,7 +169,7 @@ def check_model(model: Any, *, platform: str, trt_version: str,
         node = by_name[name]
         reasons = tuple(check_node(NodeCtx(node=node, model=view, target=target)))
         verdicts.append(NodeVerdict(name=name, op=node.op, dla=not reasons, reasons=reasons,
-                                    family=family_of(node.op)))
+                                    family=family_of(node.op), unknown_op=not node.known_op))
     eligible = [v.name for v in verdicts if v.dla]
     groups = find_islands(graph.graph, graph.order, eligible)
     elem = 1 if target.precision == "int8" else 2
