@@ -233,6 +233,10 @@ def main() -> None:
           f"{100 * sum(ins) / n:.1f}%. All-data fit: tensor-op efficiency "
           f"{fits[kind].values[0]:.3f}, memory efficiency {fits[kind].values[1]:.3f}, "
           f"overhead {fits[kind].values[2]:.2f} us per layer.")
+        if max(fits[kind].values[:2]) > 0.999:
+            w("")
+            w("An efficiency at its bound (1.0) is not identified by these data: the "
+              f"{label} groups are explained by compute and per-layer overhead alone.")
         w("")
     w("## Transition costs (ms), model `fixed + bytes / rate` per side")
     w("")

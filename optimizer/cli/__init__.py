@@ -8,7 +8,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, dla, example, export, plots, profiles, run, solve, tables
+from optimizer.cli import (
+    calibrate,
+    dla,
+    estimate,
+    example,
+    export,
+    plots,
+    profiles,
+    run,
+    solve,
+    tables,
+)
 from optimizer.cli.common import (
     EPILOG,
     EXIT_USAGE,
@@ -18,7 +29,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, run, tables, profiles, calibrate, plots, dla, example)
+FAMILIES = (solve, export, run, tables, profiles, calibrate, plots, dla, estimate, example)
 
 
 def build_parser() -> argparse.ArgumentParser:

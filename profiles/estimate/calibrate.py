@@ -31,11 +31,18 @@ from typing import Any
 from profiles.costtable import CostTable
 from profiles.estimate.roofline import Kernel, build_kernels, kernel_time
 from profiles.estimate.specs import PARAMS_FORMAT, DeviceParams, EstimatorParams, PlatformSpec
-from profiles.estimate.work import OP_CLASSES, EstimateError, NodeWork, model_work
+from profiles.estimate.work import (
+    OP_CLASSES,
+    EstimateError,
+    NodeWork,
+    model_work,
+    without_weights,
+)
 from profiles.graph import LayerGraph
 
 TENSOR_CLASSES = ("conv", "deconv", "gemm")
 FIT_NAMES = ("tensor_efficiency", "memory_efficiency", "overhead_us")
+FIT_START = (0.5, 0.5, 10.0)
 
 
 # ---------------------------------------------------------------------- the mapping
@@ -93,8 +100,9 @@ def prepare(model: Any, cuts: Sequence[str], *, precision: str, params: Estimato
     """Kernels of ``model`` split at the layers ``cuts`` (names, in order)."""
     from profiles.estimate.work import PRECISION_BYTES
 
-    graph = LayerGraph.from_onnx(model)
-    work: dict[str, NodeWork] = {w.name: w for w in model_work(model)}
+    light = without_weights(model)
+    graph = LayerGraph.from_onnx(light)
+    work: dict[str, NodeWork] = {w.name: w for w in model_work(light)}
     kernels = build_kernels(graph.order, work, precision=precision, params=params,
                             graph_outputs=graph.outputs)
     bounds = [graph.position(c) for c in cuts]
@@ -176,9 +184,9 @@ def fit_device(prep: Prepared, published: Sequence[float], kind: str, *,
         pred = predict(theta)
         return np.log(np.asarray([pred[g] for g in train])) - obs
 
-    dev = params.device(kind)
-    start = [math.log(dev.compute_efficiency["conv"]), math.log(dev.memory_efficiency),
-             math.log(dev.overhead_us)]
+    # a fixed start (not the parameter file's values): a re-fit gives the same answer
+    # whatever params.toml holds, so the report is reproducible after --write-params
+    start = [math.log(v) for v in FIT_START]
     lo = [math.log(1e-3), math.log(1e-3), math.log(1e-2)]
     hi = [0.0, 0.0, math.log(1e3)]
     start = [min(max(s, a + 1e-9), b - 1e-9) for s, a, b in zip(start, lo, hi, strict=True)]

@@ -33,7 +33,13 @@ from typing import Any
 from profiles.costtable import CostTable
 from profiles.estimate.roofline import KernelTime, build_kernels, kernel_time
 from profiles.estimate.specs import EstimatorParams, PlatformSpec, load_params, load_platform
-from profiles.estimate.work import PRECISIONS, EstimateError, NodeWork, model_work
+from profiles.estimate.work import (
+    PRECISIONS,
+    EstimateError,
+    NodeWork,
+    model_work,
+    without_weights,
+)
 from profiles.graph import LayerGraph
 
 DEFAULT_GROUPS = 16
@@ -158,8 +164,9 @@ def estimate(
         except Exception as exc:  # protobuf raises several unrelated types here
             raise EstimateError(f"not an ONNX model file ({type(exc).__name__})",
                                 source=source) from exc
-    work = {w.name: w for w in model_work(proto, unknown=unknown, source=source)}
-    graph = LayerGraph.from_onnx(proto, allow_unknown_ops=unknown == "conservative")
+    light = without_weights(proto)  # shapes and structure only: fast shape inference
+    work = {w.name: w for w in model_work(light, unknown=unknown, source=source)}
+    graph = LayerGraph.from_onnx(light, allow_unknown_ops=unknown == "conservative")
     order = graph.order
     missing = [n for n in order if n not in work]
     if missing:  # both walk the same nodes; a mismatch is a naming bug
@@ -186,7 +193,7 @@ def estimate(
                             align_dla, notes)
     group_list = _groups(graph, layers, bounds, max_crossing, precision)
     rows = _rows(group_list, layers, par)
-    meta = _metadata(proto, name, source, spec, par, precision, trt, max_crossing,
+    meta = _metadata(light, name, source, spec, par, precision, trt, max_crossing,
                      group_list, layers, checker_note, notes)
     table = CostTable.build(rows, meta, origin=f"estimate of {source}")
     return Estimate(table=table, layers=tuple(layers), groups=tuple(group_list),

@@ -136,3 +136,34 @@ def test_pix2pix_on_orin_is_a_valid_table(tmp_path, capsys, platform):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["valid"] is True
     assert out["tables"][0]["source"].startswith("estimated")
+
+
+def test_rewritten_pix2pix_gains_dla_groups_on_orin(tmp_path, capsys):
+    """The seed's fix (ConvTranspose padding 0 + crop, `export.rewrite`) makes every group
+    DLA-eligible; the original keeps its decoder off the DLA."""
+    from export.rewrite import rewrite
+
+    model = build("pix2pix", ngf=8)
+    original = estimate(model, platform="orin-agx", groups=12, max_crossing=8)
+    rewritten = estimate(rewrite(model).model, platform="orin-agx", groups=12, max_crossing=8)
+    assert sum(r.dla_ms is None for r in original.table.rows) >= 6
+    assert all(r.dla_ms is not None for r in rewritten.table.rows)
+    assert rewritten.table.metadata["onnx_graph"] != original.table.metadata["onnx_graph"]
+    path = tmp_path / "pix2pix_rewritten.csv"
+    rewritten.table.to_csv(path)
+    assert cli_main(["check", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_estimated_tables_switch_contention_on(googlenet):
+    """Bandwidth columns on every row: `Problem.create` (contention "auto") uses the
+    platform's contention preset, and the pair solves."""
+    model, _ = googlenet
+    gan = estimate(build("pix2pix", ngf=8), platform="orin-agx", groups=8, max_crossing=8,
+                   name="gan").table
+    cnn = estimate(model, platform="orin-agx", groups=8, name="googlenet").table
+    problem = Problem.create([gan, cnn], "orin-agx", objective="latency")
+    assert problem.contention.enabled
+    result = solve(problem, "cpsat", time_limit=10.0, workers=1)
+    assert result.status.value in ("optimal", "feasible")
+    assert result.timeline is not None and result.timeline.makespan_ms > 0
