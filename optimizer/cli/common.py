@@ -136,12 +136,33 @@ def spinner(message: str, enabled: bool) -> Iterator[Callable[[str], None] | Non
         yield lambda line: status.update(f"{message} {line}")
 
 
+STEP_MESSAGES = ("running baselines", "solving with", "max transitions")
+"""Progress messages that start a new step (the others are a backend's own news)."""
+
+
 @contextmanager
-def step_progress(steps: int, *, enabled: bool) -> Iterator[Callable[[str], None] | None]:
-    """A progress bar on stderr (terminals only) fed by one-line progress messages: the
-    top-level ones ('running baselines', 'solving with X') advance it, the others (a
-    backend's own news) update its text."""
-    if not enabled or not sys.stderr.isatty():
+def step_progress(steps: int, *, enabled: bool = True
+                  ) -> Iterator[Callable[[str], None] | None]:
+    """Progress of a multi-step command (compare, plot pareto) on stderr, never stdout.
+
+    On a terminal (unless ``enabled`` is False, e.g. under --json): a transient bar fed by
+    one-line messages; those starting with `STEP_MESSAGES` advance it, the others (a
+    backend's own news) update its text. Off a terminal (a pipe, a log, CI), where a
+    silent 10 s looks like a hang: one plain line per step, ``layerswap: [2/4] solving
+    with ilp``, whatever ``enabled`` says (stdout stays clean for --json).
+    """
+    if not sys.stderr.isatty():
+        done = [0]
+
+        def line(message: str) -> None:
+            if message.startswith(STEP_MESSAGES):
+                done[0] += 1
+                print(f"layerswap: [{done[0]}/{steps}] {message}", file=sys.stderr,
+                      flush=True)
+
+        yield line
+        return
+    if not enabled:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -152,7 +173,7 @@ def step_progress(steps: int, *, enabled: bool) -> Iterator[Callable[[str], None
         started = [False]
 
         def report(message: str) -> None:
-            if message.startswith(("running baselines", "solving with")):
+            if message.startswith(STEP_MESSAGES):
                 if started[0]:
                     bar.advance(task)
                 started[0] = True
@@ -183,6 +204,22 @@ def resolve_table(ref: str) -> CostTable:
         f"{', '.join(published_names())} (list them with `layerswap tables`)")
 
 
+def resolve_named_table(ref: str) -> tuple[str | None, CostTable]:
+    """``NAME=TABLE`` (the model's name in this problem, for --pin/--weight/--deadline and
+    the output) or a plain ``TABLE`` (named by its ``# model:`` line). A path that exists
+    as written wins, so a file name containing ``=`` still works."""
+    from pathlib import Path
+
+    name, sep, rest = ref.partition("=")
+    if not sep or Path(ref).exists():
+        return None, resolve_table(ref)
+    name = name.strip()
+    if not name or any(c in name for c in ":=,#") or not rest:
+        raise CommandError(f"{ref!r}: expected TABLE or NAME=TABLE with a NAME free of "
+                           "':', '=', ',' and '#'")
+    return name, resolve_table(rest)
+
+
 def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
                         sweep: bool = False) -> None:
     """The problem option group (platform, objective, constraints, contention) and, unless
@@ -191,8 +228,9 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
     own)."""
     if tables:
         p.add_argument("tables", nargs="*", metavar="TABLE",
-                       help="cost-table CSV files or stored table names "
-                            f"(default: {' + '.join(DEFAULT_TABLES)})")
+                       help="cost-table CSV files or stored table names, each optionally "
+                            "NAME=TABLE to name the model (needed when two tables name the "
+                            f"same model) (default: {' + '.join(DEFAULT_TABLES)})")
     g = p.add_argument_group("problem")
     g.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="xavier-agx | orin-agx | orin-nx | gpu-only (default: %(default)s)")
@@ -401,10 +439,10 @@ def pins_from(specs: Sequence[PinSpec], forbid: bool) -> list[Pin]:
 
 def build_problem(args: argparse.Namespace) -> Problem:
     """The `Problem` described by the options of `add_problem_options`."""
-    from solvers.problem import Problem
+    from solvers.problem import ModelSpec, Problem
 
     refs = list(getattr(args, "tables", None) or DEFAULT_TABLES)
-    tables = [resolve_table(r) for r in refs]
+    tables = [ModelSpec(table, name or "") for name, table in map(resolve_named_table, refs)]
     contention: Any = args.contention
     if args.contention_model:
         from solvers.contention import load_contention_model

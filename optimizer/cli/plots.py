@@ -19,6 +19,7 @@ from optimizer.cli.common import (
     number,
     step_progress,
 )
+from optimizer.defaults import MAX_TRANSITIONS_SWEEP
 from solvers.errors import ProblemError
 
 
@@ -120,7 +121,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "-o p.png",
             cmd_plot_pareto)
     add_problem_options(p, sweep=True)
-    p.add_argument("--max-transitions", type=_int_list, default="0,1,2,3", metavar="T,T,...",
+    p.add_argument("--max-transitions", type=_int_list, metavar="T,T,...",
+                   default=",".join(map(str, MAX_TRANSITIONS_SWEEP)),
                    help="max transitions values to solve for, each with both objectives "
                         "(default: %(default)s)")
     p.add_argument("--budgets", type=_int_list, dest="max_transitions",
