@@ -103,7 +103,7 @@ def test_runtime_outputs_equal_the_unsplit_models(medical: dict[str, Any]) -> No
     out = medical["out"]
     opts = medical["report"]["options"]
     phantom = ct_phantom(256, frames=opts["frames"], seed=opts["seed"], noise=opts["noise"])
-    frames = {"gan": gan_inputs(phantom)[:, 0], "yolo": yolo_inputs(phantom, CI_YOLO)[:, 0]}
+    frames = {"gan": gan_inputs(phantom), "yolo": yolo_inputs(phantom, CI_YOLO)}
     models = medical["report"]["models"]
     whole = {key: _run_whole(out / models[key]["file"], frames["yolo" if key == "yolo"
                                                               else "gan"])
