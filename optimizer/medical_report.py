@@ -278,8 +278,10 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         f"Pix2Pix generator ngf={o['ngf']} (64 is the seed paper's model), 1->1 channels, "
         f"256x256; YOLOv8n {o['yolo_size']}x{o['yolo_size']}; TensorRT {o['trt_version']}, "
         f"{o['precision']}; solver {o['solver']} (time limit {o['time_limit']:g} s), at most "
-        f"{o['max_transitions']} device switches per model instance, contention "
-        f"{o['contention']}.",
+        f"{o['max_transitions']} device switches per model instance, memory contention "
+        + ("off (the Orin contention preset is an uncalibrated placeholder; "
+           "`--contention preset` turns it on)." if o["contention"] == "none"
+           else f"{o['contention']} (the Orin preset is an uncalibrated placeholder)."),
         "",
     ]
     lines += _md_dla(doc)

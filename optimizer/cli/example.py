@@ -23,7 +23,8 @@ def cmd_example_medical(args: argparse.Namespace) -> int:
                           trt_version=args.trt_version, gan_groups=args.groups,
                           yolo_groups=args.groups, max_transitions=args.max_transitions,
                           solver=args.solver, time_limit=args.time_limit,
-                          workers=args.workers, frames=args.frames, seed=args.seed)
+                          workers=args.workers, frames=args.frames, seed=args.seed,
+                          contention=args.contention)
     show = args.progress or sys.stderr.isatty()
 
     def progress(line: str) -> None:
@@ -117,5 +118,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="phantom frames each manifest runs (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed, metavar="N",
                    help="seed of the zoo weights and the phantom noise (default: %(default)s)")
+    p.add_argument("--contention", default=d.contention, choices=("none", "preset"),
+                   help="memory contention in the solves: off, or the platform preset (an "
+                        "uncalibrated placeholder on Orin; throughput solves then use their "
+                        "whole time limit) (default: %(default)s)")
     p.add_argument("--progress", action="store_true",
                    help="print a line per step on stderr even when it is not a terminal")
