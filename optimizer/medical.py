@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,11 +222,6 @@ def options_dict(opts: MedicalOptions) -> dict[str, Any]:
     return asdict(opts)
 
 
-def scenario_keys() -> list[tuple[str, str, str]]:
-    """(variant, scenario, objective) of every solve, in report order."""
-    return [(v, s, o) for s in SCENARIOS for o in OBJECTIVES for v in VARIANTS]
-
-
 def key_name(variant: str, scenario: str, objective: str) -> str:
     """File-safe name of one solve, e.g. ``rewritten-gan_yolo-throughput``."""
     return f"{variant}-{scenario}-{objective}"
@@ -237,14 +232,6 @@ def max_abs(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         return float("inf")
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
-
-
-def first_key(mapping: Mapping[str, Any], keys: Sequence[str]) -> Any:
-    """The value of the first of ``keys`` present in ``mapping`` (None if none is)."""
-    for key in keys:
-        if key in mapping:
-            return mapping[key]
-    return None
 
 
 __all__ = [
