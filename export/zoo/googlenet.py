@@ -20,6 +20,9 @@ names, so node index k here is layer k of TensorRT's Caffe-parsed GoogleNet:
   per Caffe layer: TensorRT runs a FullyConnected layer as a 1x1 convolution too) and
   ``prob`` (Softmax over channels). Output ``prob`` is [1, 1000, 1, 1].
 
+HaX-CoNN's transition measurements (layers k = 10 24 38 53 67 81 95 110 124) fall exactly on
+the first nodes of inception 3a, 3b, pool3, 4b, 4c, 4d, 4e, 5a and 5b in this order.
+
 141 nodes at any size; 6.99 M parameters. Weights are seeded (He-scaled), not trained.
 Tensor names equal node names (Caffe's in-place ReLU blobs cannot be reused in ONNX).
 """

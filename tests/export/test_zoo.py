@@ -130,6 +130,12 @@ def test_googlenet_has_haxconn_layer_order() -> None:
     assert names[110] == "inception_5a/1x1"
     assert names[124] == "inception_5b/1x1"
     assert names[-3:] == ["pool5/7x7_s1", "loss3/classifier", "prob"]
+    # HaX-CoNN measured GoogleNet transitions at layers k = 10 24 38 53 67 81 95 110 124:
+    # in this order each k opens a stage (the cut falls between modules)
+    opened = [names[k] for k in (10, 24, 38, 53, 67, 81, 95, 110, 124)]
+    assert opened == ["inception_3a/1x1", "inception_3b/1x1", "pool3/3x3_s2",
+                      "inception_4b/1x1", "inception_4c/1x1", "inception_4d/1x1",
+                      "inception_4e/1x1", "inception_5a/1x1", "inception_5b/1x1"]
     params = sum(int(np.prod(i.dims)) for i in model.graph.initializer)
     assert params == 6_998_552  # BVLC GoogleNet without the auxiliary classifiers
     prob = _run(model)["prob"]
