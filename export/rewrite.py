@@ -282,6 +282,10 @@ def rewrite(model: Any, passes: Sequence[str] | str | None = None) -> RewriteRes
     del out.opset_import[:]
     out.opset_import.extend(proto.opset_import)
     out.graph.name = proto.graph.name
+    for key in ("producer_name", "producer_version", "domain", "model_version", "doc_string"):
+        setattr(out, key, getattr(proto, key))
+    del out.metadata_props[:]
+    out.metadata_props.extend(proto.metadata_props)
     for vi in list(out.graph.value_info):  # stale shapes: re-infer from scratch
         out.graph.value_info.remove(vi)
     try:

@@ -35,6 +35,12 @@ class NodeVerdict:
     family: str | None = None
     unknown_op: bool = False  # no ONNX schema: a custom op (a TensorRT plugin at best)
 
+    def __str__(self) -> str:
+        if self.dla:
+            return f"{self.name} ({self.op}): DLA"
+        return f"{self.name} ({self.op}): GPU: " + "; ".join(
+            f"{r.rule} {r.parameter}={r.value}: {r.message} {r.source}" for r in self.reasons)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "family": self.family, "dla": self.dla,
                 "unknown_op": self.unknown_op, "reasons": [r.to_dict() for r in self.reasons]}

@@ -72,8 +72,9 @@ def conv(ctx: NodeCtx) -> list[Refusal]:
     strides, dilations, pads = _spatial(ctx, kernel)
     out += in_range("conv.kernel", "kernel_shape", kernel, 1, 32, HDR71, "kernel")
     out += in_range("conv.stride", "strides", strides, 1, 8, HDR60, "stride")
-    out += in_range("conv.padding", "pads", pads, 0, 31, HDR71, "padding")
-    if not out and any(p >= kernel[i % 2] for i, p in enumerate(pads)):
+    pad_range = in_range("conv.padding", "pads", pads, 0, 31, HDR71, "padding")
+    out += pad_range
+    if not pad_range and any(p >= kernel[i % 2] for i, p in enumerate(pads)):
         out.append(refuse("conv.padding", "pads", pads, f"padding {fmt(pads)} must be less "
                           f"than the kernel size {fmt(kernel)}", HDR71))
     out += in_range("conv.dilation", "dilations", dilations, 1, 32, HDR71, "dilation")

@@ -69,6 +69,9 @@ def test_rewrite_is_deterministic_and_leaves_the_input_alone(pix2pix):
     a = rewrite(pix2pix).model.SerializeToString()
     b = rewrite(pix2pix).model.SerializeToString()
     assert a == b and pix2pix.SerializeToString() == before
+    out = rewrite(pix2pix).model
+    assert (out.producer_name, out.graph.name, list(out.opset_import)) == (
+        pix2pix.producer_name, pix2pix.graph.name, list(pix2pix.opset_import))
 
 
 def test_asymmetric_padded_convtranspose_crop_is_exact():
@@ -157,3 +160,12 @@ def test_unknown_pass_is_a_domain_error():
 def test_registry_names_reasons_and_exactness():
     assert pass_names() == ["convtranspose_pad_to_crop", "global_pool_to_pool", "pad_into_conv"]
     assert all(p.exact and p.reason for p in PASSES.values())
+
+
+def test_pix2pix_on_trt_8_4_exceeds_the_4_loadable_limit_until_rewritten(pix2pix):
+    target = {"platform": "orin-agx", "trt_version": "8.4.10"}  # DRIVE OS 6.0.x
+    before = check_model(pix2pix, **target).loadables
+    assert (before.limit_per_core, before.within_limit) == (4, False)
+    assert before.fallback_islands == (4, 5, 6, 7, 8)
+    after = check_model(rewrite(pix2pix).model, **target).loadables
+    assert after.within_limit and after.instances_per_core == 4
