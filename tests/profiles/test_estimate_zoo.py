@@ -167,3 +167,22 @@ def test_estimated_tables_switch_contention_on(googlenet):
     result = solve(problem, "cpsat", time_limit=10.0, workers=1)
     assert result.status.value in ("optimal", "feasible")
     assert result.timeline is not None and result.timeline.makespan_ms > 0
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_yolov8n_on_agx_orin_is_a_valid_table(tmp_path, capsys, precision):
+    model = build("yolov8n", size=320)
+    est = estimate(model, platform="orin-agx", precision=precision, groups=16, max_crossing=4,
+                   name="yolov8n")
+    t = est.table
+    refused = {la.name for la in est.layers if not la.dla_ok}
+    assert refused and all(name.startswith("/model.22/") for name in refused)  # the head
+    assert t.rows[0].dla_ms is not None and t.rows[-1].dla_ms is None
+    # SiLU (Sigmoid, Mul) is fused into its convolution: those nodes carry no time
+    silu = [la for la in est.layers if la.op_type == "Sigmoid" and la.name.startswith(
+        "/model.0/")]
+    assert silu and silu[0].gpu_ms == 0.0 and silu[0].kernel_head == "/model.0/conv/Conv"
+    path = tmp_path / f"yolov8n_{precision}.csv"
+    t.to_csv(path)
+    assert cli_main(["check", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
