@@ -41,7 +41,7 @@ from export.buildplan import (
     plan_builds,
 )
 from export.errors import ExportError
-from export.split import BoundaryTensor, ModelSplit, SubModel, map_and_split
+from export.split import BoundaryTensor, ModelSplit, PreparedModel, SubModel
 from profiles.costtable import CostTable
 from profiles.fileio import atomic_write_bytes, atomic_write_text
 from profiles.onnxmap import TableMapping
@@ -62,7 +62,6 @@ from runtime.manifest import (
     TensorSource,
     TensorSpec,
     file_sha256,
-    load_manifest,
     write_manifest,
 )
 from solvers.problem import Objective, Problem
@@ -120,13 +119,12 @@ def export_schedule(problem: Problem, schedule: Schedule,
     manifest = _manifest(problem, schedule, timeline, splits, mappings, sources, plan, result,
                          out)
     try:
-        write_manifest(manifest, out)
-        loaded = load_manifest(out / "manifest.json")
+        write_manifest(manifest, out)  # loads it back: schema, files, digests, semantics
     except ManifestError as exc:  # a bug of ours, not the user's: keep the message
         raise ExportError(f"the written manifest does not validate ({exc})",
                           source=str(out)) from exc
-    atomic_write_text(out / SUMMARY_NAME, summary_text(loaded, plan))
-    return loaded
+    atomic_write_text(out / SUMMARY_NAME, summary_text(manifest, plan))
+    return manifest
 
 
 # ---------------------------------------------------------------------- inputs
@@ -176,18 +174,21 @@ def _safe(name: str) -> str:
 
 def _split_jobs(problem: Problem, schedule: Schedule, sources: Mapping[str, Any]
                 ) -> tuple[list[_JobSplit], dict[str, TableMapping]]:
+    """Map every table to its ONNX model (loaded and inferred once) and split every job."""
     splits: list[_JobSplit] = []
     mappings: dict[str, TableMapping] = {}
+    prepared: dict[str, PreparedModel] = {}
     cache: dict[tuple[str, tuple[tuple[int, int], ...]], ModelSplit] = {}
     for job, segs in zip(problem.jobs, schedule.segments, strict=True):
         spec = problem.models[job.model_index]
+        if spec.name not in prepared:
+            prepared[spec.name] = PreparedModel.load(sources[spec.name])
+            mappings[spec.name] = prepared[spec.name].map_table(spec.table)
         ranges = tuple((s.first_group, s.last_group) for s in segs)
         key = (spec.name, ranges)
         if key not in cache:
-            mapping, split = map_and_split(spec.table, sources[spec.name], ranges,
-                                           name=_safe(spec.name))
-            mappings[spec.name] = mapping
-            cache[key] = split
+            cache[key] = prepared[spec.name].split_groups(mappings[spec.name], ranges,
+                                                          name=_safe(spec.name))
         files = tuple(f"segments/{_safe(spec.name)}.g{a}-{b}.onnx" for a, b in ranges)
         splits.append(_JobSplit(job.index, spec.name, job.instance, cache[key], files))
     return splits, mappings
@@ -364,7 +365,7 @@ def summary_text(manifest: Manifest, plan: BuildPlan) -> str:
     p = manifest.predicted
     lines = [f"# layerswap export: {', '.join(m.name for m in manifest.models)}", "",
              f"- platform `{manifest.platform}`, objective `{manifest.objective}`"
-             + (f", {manifest.frames_per_round} frames per round"
+             + (f", {manifest.frames_per_round} frame(s) per round (instances)"
                 if manifest.objective == "throughput" else ""),
              f"- predicted makespan {p.makespan_ms:.4f} ms"
              + (f", period {p.period_ms:.4f} ms/frame ({p.throughput_fps:.1f} fps)"

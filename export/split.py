@@ -96,18 +96,63 @@ class ModelSplit:
 
 def infer_static(model: str | os.PathLike[str] | Any) -> tuple[Any, str]:
     """Load an ONNX model and run strict shape inference (value_info filled)."""
-    import onnx
+    prepared = PreparedModel.load(model)
+    return prepared.inferred, prepared.source
 
-    try:
-        proto, source = _load_onnx(model)
-    except ProfileError as exc:
-        raise ExportError(exc.detail, source=exc.source) from None
-    try:
-        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
-    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
-        raise ExportError(f"ONNX shape inference fails ({exc}); the export needs a model "
-                          "whose shapes infer (static, batch fixed)", source=source) from None
-    return inferred, source
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model loaded once for many splits: its file, shape-inferred form and layer graph.
+
+    ``original`` is the model as given (its `onnx_graph_signature` is the table's key);
+    ``inferred`` went through strict shape inference (static boundary shapes); ``graph`` is
+    the `LayerGraph` whose order the cost-table groups index.
+    """
+
+    source: str
+    original: Any
+    inferred: Any
+    graph: LayerGraph
+    gs_graph: Any
+
+    @classmethod
+    def load(cls, model: str | os.PathLike[str] | Any) -> PreparedModel:
+        import onnx
+
+        try:
+            proto, source = _load_onnx(model)
+        except ProfileError as exc:
+            raise ExportError(exc.detail, source=exc.source) from None
+        try:
+            inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
+        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+            raise ExportError(f"ONNX shape inference fails ({exc}); the export needs a model "
+                              "whose shapes infer (static, batch fixed)", source=source) from None
+        try:
+            graph = LayerGraph.from_onnx(inferred, allow_unknown_ops=True, infer_shapes=False,
+                                         source=source)
+        except ProfileError as exc:
+            raise ExportError(exc.detail, source=source, entry=exc.entry) from None
+        return cls(source, proto, inferred, graph, _import_gs(inferred))
+
+    def map_table(self, table: Any) -> TableMapping:
+        """`profiles.onnxmap.map_table` against this model (errors become `ExportError`)."""
+        try:
+            return map_table(table, self.original, graph=self.graph, source=self.source)
+        except ProfileError as exc:
+            raise ExportError(exc.detail, source=exc.source, entry=exc.entry) from None
+
+    def split(self, ranges: Sequence[tuple[int, int]], *, name: str | None = None
+              ) -> ModelSplit:
+        """Cut into sub-models, one per ``(start, end)`` range of the layer order (module
+        docstring); ranges must cover the order contiguously from 0."""
+        return _split(self, ranges, name)
+
+    def split_groups(self, mapping: TableMapping, segments: Sequence[tuple[int, int]], *,
+                     name: str | None = None) -> ModelSplit:
+        """`split` with segments as inclusive group ranges of a mapped cost table."""
+        ranges = [(mapping.spans[a].start, mapping.spans[b].end) for a, b in segments]
+        return _split(self, ranges, name)
 
 
 def split_onnx(model: str | os.PathLike[str] | Any, ranges: Sequence[tuple[int, int]], *,
@@ -115,14 +160,25 @@ def split_onnx(model: str | os.PathLike[str] | Any, ranges: Sequence[tuple[int, 
     """Cut ``model`` into sub-models, one per ``(start, end)`` range of its layer order.
 
     The ranges (end exclusive) must cover ``LayerGraph.from_onnx(model).order`` contiguously
-    from 0. Every sub-model passes ``onnx.checker`` (full) and strict shape inference; every
-    boundary tensor has a static shape (else `ExportError`).
+    from 0. Every sub-model passes ``onnx.checker`` (full check: strict shape inference
+    included); every boundary tensor has a static shape (else `ExportError`).
     """
-    inferred, source = infer_static(model)
-    try:
-        graph = LayerGraph.from_onnx(inferred, allow_unknown_ops=True)
-    except ProfileError as exc:
-        raise ExportError(exc.detail, source=source, entry=exc.entry) from None
+    return PreparedModel.load(model).split(ranges, name=name)
+
+
+def map_and_split(table: Any, model: str | os.PathLike[str] | Any,
+                  segments: Sequence[tuple[int, int]], *, name: str | None = None
+                  ) -> tuple[TableMapping, ModelSplit]:
+    """Check ``table`` against ``model`` (`profiles.onnxmap.map_table`), then split it at
+    the table's groups (``segments``: inclusive group ranges)."""
+    prepared = PreparedModel.load(model)
+    mapping = prepared.map_table(table)
+    return mapping, prepared.split_groups(mapping, segments, name=name)
+
+
+def _split(prepared: PreparedModel, ranges: Sequence[tuple[int, int]], name: str | None
+           ) -> ModelSplit:
+    graph, source, inferred = prepared.graph, prepared.source, prepared.inferred
     n = len(graph.order)
     expect = 0
     for k, (a, b) in enumerate(ranges):
@@ -166,7 +222,12 @@ def split_onnx(model: str | os.PathLike[str] | Any, ranges: Sequence[tuple[int, 
             raise ExportError(f"model output {t!r} is not produced by a layer (a graph input "
                               "or a constant); such a model cannot be split", source=source,
                               entry=t)
-    gs_graph = _import_gs(inferred)
+    for k, (a, b) in enumerate(ranges):
+        if not outs[k]:
+            raise ExportError(f"segment {k} (layers {graph.order[a]!r}..{graph.order[b - 1]!r}) "
+                              "produces nothing a later segment or the model output uses (dead "
+                              "layers); merge it with a neighbour", source=source,
+                              entry=f"segment {k}")
     base = name or (inferred.graph.name or "model")
     subs = []
     for k, (a, b) in enumerate(ranges):
@@ -179,29 +240,11 @@ def split_onnx(model: str | os.PathLike[str] | Any, ranges: Sequence[tuple[int, 
                       consumers=tuple(sorted({seg_of[c] for c in tensors[t].consumers
                                               if seg_of[c] > k})),
                       model_output=tensors[t].is_graph_output) for t in outs[k])
-        proto = _cut(gs_graph, inferred, ins[k], outs[k], f"{base}_L{a}-{b - 1}", source, k)
+        proto = _cut(prepared.gs_graph, inferred, ins[k], outs[k], f"{base}_L{a}-{b - 1}",
+                     source, k)
         _check_nodes(proto, graph, graph.order[a:b], source, k)
         subs.append(SubModel(k, a, b, graph.order[a:b], inputs, outputs, proto))
     return ModelSplit(source, graph, model_inputs, model_outputs, tuple(subs))
-
-
-def split_for_table(model: str | os.PathLike[str] | Any, mapping: TableMapping,
-                    segments: Sequence[tuple[int, int]], *, name: str | None = None
-                    ) -> ModelSplit:
-    """`split_onnx` with segments given as inclusive group ranges of a mapped cost table."""
-    ranges = [(mapping.spans[a].start, mapping.spans[b].end) for a, b in segments]
-    return split_onnx(model, ranges, name=name)
-
-
-def map_and_split(table: Any, model: str | os.PathLike[str] | Any,
-                  segments: Sequence[tuple[int, int]], *, name: str | None = None
-                  ) -> tuple[TableMapping, ModelSplit]:
-    """Check ``table`` against ``model`` (`profiles.onnxmap.map_table`), then split."""
-    try:
-        mapping = map_table(table, model)
-    except ProfileError as exc:
-        raise ExportError(exc.detail, source=exc.source, entry=exc.entry) from None
-    return mapping, split_for_table(model, mapping, segments, name=name)
 
 
 def run_split(split: ModelSplit, feeds: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,8 +303,9 @@ def _cut(gs_graph: Any, original: Any, inputs: Sequence[str], outputs: Sequence[
     # named by its layer range, not its index: the same range gives the same bytes
     proto.doc_string = f"layerswap sub-model {name}"
     try:
+        # full_check runs strict shape inference too; value_info comes from the whole
+        # model's inference (graphsurgeon keeps every tensor's dtype and shape)
         onnx.checker.check_model(proto, full_check=True)
-        proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise ExportError(f"sub-model {k} fails the ONNX checker or shape inference ({exc})",
                           source=source, entry=f"segment {k}") from None
@@ -297,10 +341,10 @@ _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8":
 __all__ = [
     "BoundaryTensor",
     "ModelSplit",
+    "PreparedModel",
     "SubModel",
     "infer_static",
     "map_and_split",
     "run_split",
-    "split_for_table",
     "split_onnx",
 ]

@@ -216,16 +216,25 @@ class LayerGraph:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_onnx(cls, model: str | os.PathLike[str] | Any, *,
-                  allow_unknown_ops: bool = False) -> LayerGraph:
-        """Build from an ONNX file path or an ``onnx.ModelProto`` (shapes inferred)."""
+                  allow_unknown_ops: bool = False, infer_shapes: bool = True,
+                  source: str | None = None) -> LayerGraph:
+        """Build from an ONNX file path or an ``onnx.ModelProto`` (shapes inferred).
+
+        ``infer_shapes=False`` trusts the model's ``value_info`` (a model that already went
+        through shape inference: saves a pass over a large model); ``source`` names the
+        model in errors when a ModelProto is given.
+        """
         import onnx
 
-        proto, source = _load_onnx(model)
+        proto, source_ = _load_onnx(model)
+        source = source or source_
         shapes_known = True
-        try:
-            proto = onnx.shape_inference.infer_shapes(proto)
-        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, ValueError):
-            shapes_known = False  # sizes stay None; order and cuts do not need them
+        if infer_shapes:
+            try:
+                proto = onnx.shape_inference.infer_shapes(proto)
+            except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
+                    ValueError):
+                shapes_known = False  # sizes stay None; order and cuts do not need them
         graph = proto.graph
         opsets = {imp.domain or "": imp.version for imp in proto.opset_import}
         initializers = {init.name for init in graph.initializer}

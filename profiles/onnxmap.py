@@ -67,15 +67,17 @@ def has_mapping(table: CostTable) -> bool:
 
 
 def map_table(table: CostTable, model: str | os.PathLike[str] | Any, *,
-              graph: LayerGraph | None = None) -> TableMapping:
+              graph: LayerGraph | None = None, source: str | None = None) -> TableMapping:
     """Check ``table`` against ``model`` (ONNX path or ModelProto) and map its groups.
 
     Raises `ProfileError` when the table has no mapping ("table X has no ONNX mapping: make
     it with ..."), when the signatures differ (naming both files), or when a row's layers
     are not the next contiguous run of the graph order, or its ``cut_tensors`` differ from
-    the graph's.
+    the graph's. ``graph`` (the model's `LayerGraph`, when the caller has it) saves a shape
+    inference pass; ``source`` names the model in messages when a ModelProto is given.
     """
     proto, onnx_source = _load_onnx(model)
+    onnx_source = source or onnx_source
     src = table.origin
     if not has_mapping(table):
         missing = [c for c in ("first_layer", "last_layer")

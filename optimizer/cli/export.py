@@ -16,6 +16,7 @@ from optimizer.cli.common import (
     console,
     emit_json,
     onnx_map,
+    spinner,
 )
 
 
@@ -43,10 +44,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.onnx:
         raise CommandError("give the ONNX file of every model: --onnx MODEL=FILE (repeat)")
     problem, schedule = load_schedule_file(args.schedule)
-    manifest = export_schedule(problem, schedule, onnx_map(args.onnx), args.output,
-                               result=_result_from_file(args.schedule, schedule),
-                               trt_version=args.trt_version, precision=args.precision,
-                               allow_gpu_fallback=args.allow_gpu_fallback)
+    with spinner(f"exporting to {args.output}…", not args.json):
+        manifest = export_schedule(problem, schedule, onnx_map(args.onnx), args.output,
+                                   result=_result_from_file(args.schedule, schedule),
+                                   trt_version=args.trt_version, precision=args.precision,
+                                   allow_gpu_fallback=args.allow_gpu_fallback)
     out = Path(args.output)
     engines = sorted({s.engine.file for s in manifest.segments})
     files = sorted({s.file for s in manifest.segments}

@@ -50,9 +50,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.export and result.schedule is not None:
         from export.exporter import export_schedule
 
-        export_schedule(problem, result.schedule, onnx_map(args.onnx), args.export,
-                        result=result, trt_version=args.trt_version, precision=args.precision,
-                        allow_gpu_fallback=args.allow_gpu_fallback)
+        with spinner(f"exporting to {args.export}…", not args.json):
+            export_schedule(problem, result.schedule, onnx_map(args.onnx), args.export,
+                            result=result, trt_version=args.trt_version,
+                            precision=args.precision, allow_gpu_fallback=args.allow_gpu_fallback)
         written["export"] = str(args.export)
     plot = args.plot
     if plot is None and not args.tables and not args.no_plot:

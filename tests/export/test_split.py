@@ -113,3 +113,19 @@ def test_sub_models_are_deterministic_bytes():
 def test_ranges_must_cover_the_order(ranges):
     with pytest.raises(ExportError, match=r"segment|layers"):
         split_onnx(MODELS["diamond"](), ranges)
+
+
+def test_a_segment_of_dead_layers_is_refused():
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Sigmoid", ["x"], ["dead"], name="dead_sigmoid"),
+             helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Neg", ["r"], ["y"], name="neg")]
+    graph = helper.make_graph(
+        nodes, "dead", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert LayerGraph.from_onnx(model).order[0] == "dead_sigmoid"
+    with pytest.raises(ExportError, match="dead layers"):
+        split_onnx(model, [(0, 1), (1, 3)])
+    assert len(split_onnx(model, [(0, 2), (2, 3)]).submodels) == 2

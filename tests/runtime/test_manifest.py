@@ -269,3 +269,14 @@ def test_runtime_imports_nothing_else_of_ours():
             "('profiles', 'solvers', 'export', 'optimizer')]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema():
+    import jsonschema
+
+    from runtime.manifest import manifest_schema
+
+    schema = manifest_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["version"] == {"const": 1}
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
