@@ -8,6 +8,8 @@ times, median of ``--repeat`` runs of ``--frames`` frames each:
 
 - ``unsplit ORT``: one InferenceSession (the runtime's own `session_options`, ``--threads``
   intra-op threads), frames run back to back: the reference.
+- ``ORT, 3 sub-models back to back``: the 3-segment split run by plain ONNX Runtime in one
+  thread: what splitting itself costs, without the runtime.
 - ``runtime, 1 segment``: the whole model as one GPU segment: the hand-off-free frame path
   (worker thread, input source, output checks, in-order sink). Overhead = its time per frame
   over the reference's; target <= 5 %.
@@ -18,7 +20,9 @@ times, median of ``--repeat`` runs of ``--frames`` frames each:
   budget shared by the workers (`split_threads`): what pipelining gives on this CPU.
 - ``runtime, throughput F=2``: two instances partitioned differently, 2 rounds in flight.
 
-All runs use the same inputs (`runtime.io.random_inputs`, seed 0); loading is excluded.
+All runs use the same inputs (`runtime.io.random_inputs`, seed 0, drawn up front); loading
+and one warm-up run per session are excluded. Wall time and process CPU time are both
+reported: on a shared machine the wall time swings with other load, the CPU time much less.
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "runtime")]
 
 import runtime_kit as kit  # noqa: E402
 
-from runtime.api import load_plan, run_manifest  # noqa: E402
+from runtime.api import load_plan, make_backend  # noqa: E402
 from runtime.backends.ort import OrtCpuBackend, session_options  # noqa: E402
+from runtime.executor import Executor, close_runners, load_runners  # noqa: E402
 from runtime.io import random_inputs  # noqa: E402
 
 
@@ -86,17 +91,44 @@ def node_index(model: onnx.ModelProto, name: str) -> int:
     return [n.name for n in model.graph.node].index(name)
 
 
-def time_unsplit(model: onnx.ModelProto, frames: int, threads: int, source) -> float:
+def time_unsplit(model: onnx.ModelProto, frames: int, threads: int, source) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of ``frames`` back-to-back runs of the model."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(model.SerializeToString(), sess_options=session_options(threads),
                                 providers=["CPUExecutionProvider"])
     inputs = [source("m", f) for f in range(frames)]
     sess.run(["y"], inputs[0])  # warm-up, like the runtime's load
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for feed in inputs:
         sess.run(["y"], feed)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def time_sub_models(model: onnx.ModelProto, cuts: list[int], frames: int, threads: int,
+                    source) -> tuple[float, float]:
+    """The split sub-models run back to back in one thread by plain ONNX Runtime: what
+    splitting itself costs (lost fusions, more kernel calls), without the runtime."""
+    import onnxruntime as ort
+
+    sessions = [ort.InferenceSession(p.SerializeToString(), sess_options=session_options(threads),
+                                     providers=["CPUExecutionProvider"])
+                for p in kit.split(model, cuts)]
+    io = [([i.name for i in s.get_inputs()], [o.name for o in s.get_outputs()])
+          for s in sessions]
+    inputs = [source("m", f) for f in range(frames)]
+
+    def one(feed: dict) -> None:
+        env = dict(feed)
+        for sess, (names_in, names_out) in zip(sessions, io, strict=True):
+            env.update(zip(names_out, sess.run(names_out, {k: env[k] for k in names_in}),
+                           strict=True))
+
+    one(inputs[0])
+    c0, t0 = time.process_time(), time.perf_counter()
+    for feed in inputs:
+        one(feed)
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def pregenerated(source, frames: int):
@@ -106,14 +138,25 @@ def pregenerated(source, frames: int):
 
 
 def time_runtime(path: Path, frames: int, source, *, threads: int, rounds_in_flight: int,
-                 per_worker: bool = False) -> float:
+                 per_worker: bool = False) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of `Executor.run` (loading excluded); records the
+    run's time outside sub-model calls in BOOKKEEPING."""
     plan = load_plan(path)
-    backend = OrtCpuBackend({d: threads for d in plan.devices}) if per_worker else "ort"
-    result = run_manifest(plan, frames=frames, backend=backend, threads=threads,
-                          inputs=source, rounds_in_flight=rounds_in_flight)
+    backend = (OrtCpuBackend({d: threads for d in plan.devices}) if per_worker
+               else make_backend("ort", plan, threads=threads))
+    runners = load_runners(plan, backend)
+    try:
+        for seg in plan.segments:  # warm-up, like the reference
+            feeds = {b.spec.name: np.zeros(b.spec.shape, b.spec.numpy_dtype) for b in seg.inputs}
+            runners[seg.id].run(feeds)
+        c0 = time.process_time()
+        result = Executor(plan, runners, rounds_in_flight=rounds_in_flight).run(frames, source)
+        cpu = time.process_time() - c0
+    finally:
+        close_runners(runners)
     busy = sum(r.end_ns - r.start_ns for r in result.records) / 1e9
     BOOKKEEPING.setdefault(path.parent.name, []).append(result.seconds - busy)
-    return result.seconds
+    return result.seconds, cpu
 
 
 # seconds of each runtime run spent outside the sub-model calls (wall time - summed segment
@@ -147,6 +190,8 @@ def main() -> None:
         source = pregenerated(random_inputs(load_plan(single), 0), args.frames)
         cases = {
             "unsplit ORT": lambda: time_unsplit(model, args.frames, args.threads, source),
+            "ORT, 3 sub-models back to back": lambda: time_sub_models(
+                model, [cut1, cut2], args.frames, args.threads, source),
             "runtime, 1 segment": lambda: time_runtime(
                 single, args.frames, source, threads=args.threads, rounds_in_flight=1),
             "runtime, 3 segments, 1 round in flight": lambda: time_runtime(
@@ -158,35 +203,43 @@ def main() -> None:
                 thr, args.frames, source, threads=args.threads, rounds_in_flight=2),
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.repeat):  # interleaved, so load changes hit every case alike
             for name, fn in cases.items():
-                times[name].append(fn())
+                wall, used = fn()
+                times[name].append(wall)
+                cpu[name].append(used)
 
+    n = args.frames
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}, "
-          f"{os.cpu_count()} CPUs; {datetime.date.today().isoformat()}")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+          f"{datetime.date.today().isoformat()}")
     print(f"model: skip_chain blocks={args.blocks} channels={args.channels} size={args.size} "
-          f"({len(model.graph.node)} nodes); frames={args.frames}, threads={args.threads}, "
-          f"median of {args.repeat}")
-    print(f"{'case':<40} {'median ms/frame':>15} {'best ms/frame':>14} {'median fps':>11}"
-          f" {'median vs unsplit':>18}")
-    ref = statistics.median(times["unsplit ORT"]) / args.frames * 1e3
-    ref_best = min(times["unsplit ORT"]) / args.frames * 1e3
-    for name, values in times.items():
-        per = statistics.median(values) / args.frames * 1e3
-        best = min(values) / args.frames * 1e3
-        print(f"{name:<40} {per:15.3f} {best:14.3f} {1e3 / per:11.1f} "
-              f"{100 * (per / ref - 1):+17.1f}%")
-    one = statistics.median(times["runtime, 1 segment"]) / args.frames * 1e3
-    one_best = min(times["runtime, 1 segment"]) / args.frames * 1e3
-    lat = min(times["runtime, 3 segments, 1 round in flight"]) / args.frames * 1e3
-    print(f"hand-off-free frame path overhead: median {100 * (one / ref - 1):+.1f} %, best "
-          f"{100 * (one_best / ref_best - 1):+.1f} % (target <= 5 %)")
-    for name, label in (("single", "1 segment"), ("split", "3 segments")):
-        per_frame = [b / args.frames * 1e6 for b in BOOKKEEPING[name]]
-        print(f"runtime time outside sub-model calls, {label}: median "
-              f"{statistics.median(per_frame):.0f} us/frame, best {min(per_frame):.0f} us/frame")
-    print(f"cost per hand-off (best 3-segment run, 1 round in flight, vs best 1-segment): "
-          f"{(lat - one_best) / 2 * 1e3:.0f} us")
+          f"({len(model.graph.node)} nodes); frames={n}, threads={args.threads}, "
+          f"median of {args.repeat} (interleaved)")
+    print(f"{'case':<40} {'wall ms/frame':>13} {'best':>8} {'fps':>7} {'vs unsplit':>10}"
+          f" {'CPU ms/frame':>13} {'vs unsplit':>10}")
+    ref = statistics.median(times["unsplit ORT"]) / n * 1e3
+    ref_cpu = statistics.median(cpu["unsplit ORT"]) / n * 1e3
+    for name in cases:
+        per = statistics.median(times[name]) / n * 1e3
+        best = min(times[name]) / n * 1e3
+        per_cpu = statistics.median(cpu[name]) / n * 1e3
+        print(f"{name:<40} {per:13.3f} {best:8.3f} {1e3 / per:7.1f} {100 * (per / ref - 1):+9.1f}%"
+              f" {per_cpu:13.3f} {100 * (per_cpu / ref_cpu - 1):+9.1f}%")
+    one_cpu = statistics.median(cpu["runtime, 1 segment"]) / n * 1e3
+    print(f"hand-off-free frame path overhead (CPU time per frame): "
+          f"{100 * (one_cpu / ref_cpu - 1):+.1f} % (target <= 5 %)")
+    for key, label in (("single", "1 segment"), ("split", "3 segments")):
+        per_frame = sorted(b / n * 1e6 for b in BOOKKEEPING[key])
+        print(f"wall time outside sub-model calls, {label}: median "
+              f"{statistics.median(per_frame):.0f} us/frame, best {per_frame[0]:.0f} us/frame")
+    lat_cpu = statistics.median(cpu["runtime, 3 segments, 1 round in flight"]) / n * 1e3
+    sub_cpu = statistics.median(cpu["ORT, 3 sub-models back to back"]) / n * 1e3
+    print(f"CPU per frame of splitting itself (3 sub-models in plain ORT vs unsplit): "
+          f"{(sub_cpu - ref_cpu) * 1e3:+.0f} us; of the runtime's two hand-offs on top "
+          f"(3 segments, 1 round in flight, vs the plain-ORT sub-models): "
+          f"{(lat_cpu - sub_cpu) * 1e3:+.0f} us")
 
 
 if __name__ == "__main__":

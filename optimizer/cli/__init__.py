@@ -46,6 +46,7 @@ typical flow:
   layerswap simulate s.json                          # judge a saved schedule
   layerswap compare a.csv b.csv                      # every baseline and backend
   layerswap export s.json --onnx a=a.onnx -o out/    # sub-models, build script, manifest
+  layerswap run out/manifest.json --frames 100       # execute it: workers, trace, report
   layerswap dla model.onnx --platform orin-agx --trt-version 10.3   # DLA refusals, islands
   layerswap rewrite model.onnx -o model_dla.onnx     # exact DLA rewrites, verified
   layerswap example medical -o out/medical           # the seed scenario, end to end
