@@ -6,7 +6,7 @@ per command family under `optimizer/cli/`, each importing only this module and t
 never `optimizer/cli/__init__.py` (which only assembles the families).
 
 Every reporting command takes ``--json`` and then prints exactly one JSON object on stdout
-(keys in docs/ and the README). User errors print one line ``layerswap: error: ...`` on
+(keys in docs/formats.md). User errors print one line ``layerswap: error: ...`` on
 stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}`` on stdout); bugs keep their
 traceback.
 
