@@ -72,9 +72,14 @@ def test_googlenet_xavier_trt7_dla_subgraph_members_are_eligible(googlenet):
     assert report.loadables.per_instance == 1  # everything but prob in one DLA subgraph
 
 
-def test_googlenet_orin_is_all_dla(googlenet):
+def test_googlenet_orin_is_all_dla_and_xavier_all_but_prob(googlenet):
     report = check_model(googlenet, **ORIN10)
     assert report.gpu_fallbacks == () and report.loadables.per_instance == 1
+    xavier = check_model(googlenet, platform="xavier-agx", trt_version="8.5.2")
+    assert [v.name for v in xavier.gpu_fallbacks] == ["prob"]
+    assert xavier.loadables.per_instance == 1 and xavier.islands[0].last == "loss3/classifier"
+    assert xavier.to_dict() == check_model(googlenet, platform="xavier-agx",
+                                           trt_version="8.5.2").to_dict()  # deterministic
 
 
 def test_yolov8n_orin_log_evidence_by_op_type_and_reason(yolo640):

@@ -119,3 +119,10 @@ def test_target_without_dla_and_bad_version(capsys, pix2pix_file):
     code, _, err = run(capsys, "dla", str(pix2pix_file), "--platform", "orin-agx",
                        "--trt-version", "ten")
     assert code == 1 and "is not a version" in err and err.count("\n") == 1
+
+
+def test_rewrite_unknown_pass_is_a_command_line_error(capsys, pix2pix_file, tmp_path):
+    out_path = tmp_path / "x.onnx"
+    code, doc = run_json(capsys, "rewrite", str(pix2pix_file), "-o", str(out_path),
+                         "--passes", "convtranspose_pad_to_crop,nope")
+    assert code == 2 and "unknown pass nope" in doc["error"] and not out_path.exists()
