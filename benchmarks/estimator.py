@@ -205,7 +205,10 @@ def main() -> None:
     w("Rule (`googlenet_haxconn_cuts`): stem | 3a | 3b + pool3 | 4a | 4b | 4c | 4d | 4e + "
       "pool4 | 5a | 5b + head. HaX-CoNN's boundaries at TRT layers 25, 52, 66 and 94 sit one "
       "layer (a conv or its ReLU) off the inception-module boundary, where no single-tensor "
-      "cut exists; the ONNX cut is taken at the module boundary.")
+      "cut exists; the ONNX cut is taken at the module boundary. The zoo's GoogleNet numbers "
+      "its nodes as TensorRT numbers the Caffe layers (node k = layer k, "
+      "export/zoo/googlenet.py), and the published transition layers k = 10 24 38 53 67 81 "
+      "95 110 124 are exactly the layers next to (or, for pool3, at) these nine cuts.")
     w("")
     for kind, label in (("gpu", "GPU"), ("dla", "DLA")):
         loo_h, half_h = hold[kind]["loo"], hold[kind]["halves"]

@@ -234,3 +234,17 @@ def test_min_max_partition_matches_brute_force_with_forced_cuts():
         worst = max(sum(costs[a:b]) for a, b in itertools.pairwise(edges))
         expected, _ = brute_force(costs, candidates, k, forced)
         assert worst == pytest.approx(expected)
+
+
+def test_conservative_unknown_op_is_labelled_in_the_table():
+    from tests.profiles.test_estimate_work import custom_op_model
+
+    m = custom_op_model()
+    verdicts = {"fancy": (False, "plugin"), "relu": (True, "")}
+    with pytest.raises(EstimateError, match="FancyOp"):
+        estimate(m, platform="orin-agx", groups=1, dla_verdicts=verdicts)
+    t = estimate(m, platform="orin-agx", groups=1, dla_verdicts=verdicts,
+                 unknown="conservative").table
+    assert "CONSERVATIVE" in t.metadata["conservative_layers"]
+    assert "fancy" in t.metadata["conservative_layers"]
+    assert t.rows[0].dla_ms is None and t.rows[0].gpu_ms > 0
