@@ -59,17 +59,16 @@ def cmd_example_medical(args: argparse.Namespace) -> int:
 def _print_summary(run: MedicalRun, summary: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    table = Table(title="medical example (ESTIMATED times: cost tables from the ONNX graphs)")
-    for col in ("schedule", "status", "objective ms", "FPS", "gain vs best baseline",
-                "balanced", "DLA loadables", "runtime = unsplit"):
+    table = Table(title="medical example: ESTIMATED times (cost tables from the ONNX graphs)")
+    for col in ("schedule", "status", "ms", "FPS", "gain vs best baseline", "balanced",
+                "runtime = unsplit"):
         table.add_column(col)
     for s in summary:
         fps = "" if s["throughput_fps"] is None else f"{s['throughput_fps']:.1f}"
         gain = "" if s["gain_pct"] is None else f"{s['gain_pct']:+.1f} % ({s['best_baseline']})"
         balanced = "" if s["balanced"] is None else ("yes" if s["balanced"] else "no")
-        loads = ", ".join(f"{k} {v}" for k, v in sorted(s["loadables"].items()))
         table.add_row(s["name"], s["status"], f"{s['objective_ms']:.3f}", fps, gain, balanced,
-                      loads, "yes" if s["run_ok"] else "NO")
+                      "yes" if s["run_ok"] else "NO")
     con = console()
     con.print(table)
     con.print(f"report: {run.out_dir / 'report.md'} (+ report.json, gantt/, schedules/); "
