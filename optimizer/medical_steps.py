@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,12 @@ from optimizer.medical import (
     yolo_inputs,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from solvers.problem import Problem
+    from solvers.schedule import Result
+
 GAN_SIZE = 256
 """Pix2Pix's U-Net with 8 down-sampling blocks needs 256 x 256 (the zoo's contract)."""
 VERIFY_SAMPLES = 2
@@ -44,11 +50,11 @@ class Solved:
     variant: str
     scenario: str
     objective: str
-    problem: Any            # solvers.problem.Problem
-    result: Any             # solvers.schedule.Result (the exact solver's)
-    baselines: dict[str, Any]   # name -> Result
-    compare: Any            # pandas DataFrame (optimizer.api.compare)
-    onnx: dict[str, Path]   # problem model name -> ONNX file
+    problem: Problem
+    result: Result               # the exact solver's
+    baselines: dict[str, Result]  # baseline name -> its result
+    compare: pd.DataFrame        # optimizer.api.compare: baselines and the solver, one row each
+    onnx: dict[str, Path]        # problem model name -> ONNX file
 
     @property
     def name(self) -> str:
@@ -102,6 +108,12 @@ class Steps:
         self.paths["gan_rewritten"] = path
         metrics = _lib_verify(self.paths["gan_original"], path, seed=self.opts.seed,
                               samples=VERIFY_SAMPLES)
+        if not metrics["passed"]:
+            raise MedicalError(
+                f"medical example: the rewritten generator differs from the original (max abs "
+                f"diff {metrics['max_abs_diff']:.3g} > {metrics['tolerance']:g} on seeded "
+                "inputs); an exact rewrite must not change the outputs: report it as a bug of "
+                "export.rewrite")
         return {"file": _rel(path, self.out), "changes": applied, "verify": metrics,
                 "dla": self._check("gan_rewritten"), **_model_stats(rewritten)}
 
