@@ -27,7 +27,8 @@ Decisions (docs/export.md has the sources):
   TRT < 11 flags carry ``type:layout``; 11.x flags carry the layout only (types come from
   the ONNX). fp32 plans pass no format flags (defaults).
 - **Versions.** TRT < 8.5 is refused (the flags above are those of 8.5+); DLA segments need
-  TRT <= 10.7 or >= 11.4 (10.8-11.3 have no DLA; 11.4.1 restores it on AGX Orin).
+  TRT <= 10.7 or >= 11.4.1 (10.8-11.3 have no DLA, 11.4.0 only on Windows-on-ARM; 11.4.1
+  restores it on AGX Orin; "11.4" is read as 11.4.x and the script says 11.4.1+).
 """
 
 from __future__ import annotations
@@ -57,15 +58,17 @@ class TrtVersion:
     major: int
     minor: int
     text: str = ""
+    patch: int | None = None  # None: not given ("11.4" means 11.4.x, DLA from 11.4.1)
 
     @classmethod
     def parse(cls, text: str) -> TrtVersion:
-        m = re.fullmatch(r"\s*(\d+)\.(\d+|x)(?:\.\d+)*\s*", str(text))
+        m = re.fullmatch(r"\s*(\d+)\.(\d+|x)(?:\.(\d+))?(?:\.\d+)*\s*", str(text))
         if not m:
             raise ExportError(f"TensorRT version {text!r} is not like '8.6', '10.3' or '11.4.1'",
                               source="--trt-version")
         minor = 0 if m.group(2) == "x" else int(m.group(2))
-        v = cls(int(m.group(1)), minor, str(text).strip())
+        patch = None if m.group(3) is None else int(m.group(3))
+        v = cls(int(m.group(1)), minor, str(text).strip(), patch)
         if (v.major, v.minor) < (8, 5):
             raise ExportError(f"TensorRT {text}: build plans start at 8.5 (JetPack 5.1); "
                               "upgrade JetPack", source="--trt-version")
@@ -82,7 +85,10 @@ class TrtVersion:
 
     @property
     def has_dla(self) -> bool:
+        """DLA on Jetson: up to 10.7, and from 11.4.1 (11.4.0: Windows-on-ARM only)."""
         v = (self.major, self.minor)
+        if v == (11, 4) and self.patch == 0:
+            return False
         return v <= (10, 7) or v >= (11, 4)
 
     @property
@@ -239,8 +245,9 @@ def plan_builds(segments: Sequence[SegmentBuild], *, trt_version: str | TrtVersi
                                   "fp32: export with --precision fp16", source="--precision")
             if not trt.has_dla:
                 raise ExportError(
-                    f"TensorRT {trt} has no DLA support (10.7 is the last 10.x with DLA, "
-                    "11.0-11.3 have none, 11.4.1 restores it on AGX Orin) but "
+                    f"TensorRT {trt} has no DLA support on Jetson (10.7 is the last 10.x with "
+                    "DLA, 11.0-11.3 have none, 11.4.0 only on Windows-on-ARM, 11.4.1 restores "
+                    "it on AGX Orin) but "
                     f"{', '.join(s.segments)} runs on {s.device}: use TRT <= 10.7 or >= 11.4",
                     source="--trt-version")
         ins = tuple(io_format(t, device=s.device, precision=precision, trt=trt)
@@ -306,6 +313,7 @@ class BuilderSettings:
     input_formats: tuple[tuple[str, str], ...]   # (TRT DataType name | "", TensorFormat name)
     output_formats: tuple[tuple[str, str], ...]
     require_all_layers_on_dla: bool
+    optional_builder_flags: tuple[str, ...] = ()  # set only where the enum still has them
 
 
 _DTYPE_ENUM = {"fp32": "FLOAT", "fp16": "HALF", "bf16": "BF16", "int32": "INT32",
@@ -319,13 +327,16 @@ def builder_settings(build: EngineBuild, trt: TrtVersion) -> BuilderSettings:
     """The builder configuration equivalent to the trtexec line of ``build``."""
     network = ("EXPLICIT_BATCH",) if trt.explicit_batch_flag else ()
     flags: list[str] = []
+    optional: list[str] = []
     if build.precision == "fp16" and trt.precision_flags:
         flags.append("FP16")
     if build.dla_core is not None:
         if build.allow_gpu_fallback:
             flags.append("GPU_FALLBACK")
         elif not trt.strongly_typed:
-            flags.append("DIRECT_IO")  # trtexec's default without fallback (removed in 11.x)
+            flags.append("DIRECT_IO")  # what trtexec sets without fallback (8.x-10.x)
+        else:
+            optional.append("DIRECT_IO")  # deprecated in the 11.1 header, "removed" in docs
 
     def fmts(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
         out = []
@@ -340,7 +351,8 @@ def builder_settings(build: EngineBuild, trt: TrtVersion) -> BuilderSettings:
         default_device="GPU" if build.dla_core is None else "DLA", dla_core=build.dla_core,
         input_formats=fmts(build.input_formats) if use_formats else (),
         output_formats=fmts(build.output_formats) if use_formats else (),
-        require_all_layers_on_dla=build.dla_core is not None and not build.allow_gpu_fallback)
+        require_all_layers_on_dla=build.dla_core is not None and not build.allow_gpu_fallback,
+        optional_builder_flags=tuple(optional))
 
 
 def import_tensorrt() -> Any:
@@ -384,6 +396,9 @@ def build_engine(build: EngineBuild, root: str | os.PathLike[str], *,
     config = builder.create_builder_config()
     for name in settings.builder_flags:
         config.set_flag(getattr(trt.BuilderFlag, name))
+    for name in settings.optional_builder_flags:
+        if hasattr(trt.BuilderFlag, name):
+            config.set_flag(getattr(trt.BuilderFlag, name))
     if workspace_mib is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mib << 20)
     if settings.default_device == "DLA":
@@ -412,7 +427,7 @@ def build_engine(build: EngineBuild, root: str | os.PathLike[str], *,
     target = base / build.engine
     from profiles.fileio import atomic_write_bytes
 
-    return atomic_write_bytes(target, bytes(serialized))
+    return atomic_write_bytes(target, bytes(memoryview(serialized)))
 
 
 __all__ = [

@@ -86,12 +86,14 @@ def export_schedule(problem: Problem, schedule: Schedule,
                     out_dir: str | os.PathLike[str], *, result: Result | None = None,
                     trt_version: str = DEFAULT_TRT_VERSION, precision: str = "fp16",
                     allow_gpu_fallback: bool = False) -> Manifest:
-    """Export ``schedule`` of ``problem`` to ``out_dir``; returns the loaded-back manifest.
+    """Export ``schedule`` of ``problem`` to ``out_dir``; returns the manifest (equal to what
+    `runtime.manifest.load_manifest` reads back from ``out_dir``: it is validated that way).
 
     ``onnx_files`` maps each model name of the problem (or its table's ``model`` metadata)
     to its ONNX file (or ``onnx.ModelProto``). ``result``, when given, supplies the solver,
     status and bounds for the provenance. Raises `ExportError` (or the `ProblemError` of an
-    invalid schedule) naming what is wrong; nothing is left half-written on failure.
+    invalid schedule) naming what is wrong; a refused export writes nothing (and leaves a
+    previous export in ``out_dir`` as it was).
     """
     schedule.validate(problem)
     trt = TrtVersion.parse(trt_version)

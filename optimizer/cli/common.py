@@ -7,8 +7,9 @@ never `optimizer/cli/__init__.py` (which only assembles the families).
 
 Every reporting command takes ``--json`` and then prints exactly one JSON object on stdout
 (keys in docs/formats.md). User errors print one line ``layerswap: error: ...`` on
-stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}`` on stdout); bugs keep their
-traceback.
+stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}`` on stdout); command-line
+errors keep argparse's usage + message on stderr, exit 2 (with ``--json`` also
+``{"error": ..., "exit_code": 2}``); bugs keep their traceback.
 
 Exit codes: 0 success (optimal or feasible schedule), 1 bad input or unsupported request,
 2 bad command line, 3 the problem is infeasible, 4 no schedule found within the time limit,
@@ -28,10 +29,14 @@ the function so ``layerswap --help`` stays fast) and one entry point::
 then add the family to ``FAMILIES`` in ``optimizer/cli/__init__.py`` (one import, one list
 entry: the order there is the order in ``layerswap --help``). A command with steps (``plot
 gantt``) creates its own nested subparsers with ``add_group`` and adds each step with
-``add_command``. Raise a `LayerswapError` subclass (or `CommandError` for a bad option
-combination) for anything the user can fix: `run_command` prints it as one line, exit 1. Print
-results with `emit_json` under ``--json``; progress goes to stderr only (`spinner`,
-`step_progress`).
+``add_command``. Validate option values at parse time with the ``type=`` helpers here
+(`number`, `integer`, `platform_name`, `model_number`, `pin_spec`, `solver_list`, or your
+own raising ``argparse.ArgumentTypeError``): a bad value is then exit 2 naming the option
+as typed. Raise a `LayerswapError` subclass (`CommandError` when the inputs cannot satisfy
+the request) for anything the user can fix: `run_command` prints it as one line, exit 1;
+`UsageError` for a bad option combination found after parsing (exit 2). Print results
+with `emit_json` under ``--json``; progress goes to stderr only (`spinner`,
+`step_progress`, `say_err`), never stdout.
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
 EPILOG = """\
 exit codes: 0 ok, 1 bad input, 2 bad command line, 3 infeasible, 4 no schedule in time,
 5 regression check failed. With --json, stdout holds exactly one JSON object; on bad
-input it is {"error": MESSAGE, "exit_code": 1} (the message also goes to stderr).
+input or a bad command line it is {"error": MESSAGE, "exit_code": 1 or 2} (the message
+also goes to stderr).
 """
 
 Command = Callable[[argparse.Namespace], int]

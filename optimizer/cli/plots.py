@@ -97,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     steps = add_group(sub, "plot", "Gantt chart, Pareto front, solve times (PNG + SVG)",
                       "Draw figures; each is written as PNG and SVG.",
                       "  layerswap plot gantt schedule.json -o gantt.png\n"
-                      "  layerswap plot pareto --budgets 0,1,2,3 -o pareto.png\n"
+                      "  layerswap plot pareto --max-transitions 0,1,2,3 -o pareto.png\n"
                       "  layerswap plot solve-times benchmarks/results/solvers.json -o times.png",
                       dest="plot_command", metavar="FIGURE")
 

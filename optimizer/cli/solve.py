@@ -163,8 +163,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub, "solve", cmd_solve, "find the transition layers of every model (exact solvers)",
         "  layerswap solve                          # GoogleNet + AlexNet, Xavier\n"
         "  layerswap solve yolo.csv gan.csv --platform orin-agx --objective throughput\n"
-        "  layerswap solve a.csv b.csv --max-transitions 1 --solver ilp --json\n"
-        "  layerswap solve a.csv b.csv -o schedule.json --plot gantt.png\n"
+        "  layerswap solve googlenet_xavier alexnet_xavier --max-transitions 1 --solver ilp "
+        "--json\n"
+        "  layerswap solve examples/detector.csv examples/segmenter.csv --platform orin-agx "
+        "-o schedule.json --plot gantt.png\n"
+        "  layerswap solve left=googlenet_xavier right=googlenet_xavier --pin left:0-4:GPU\n"
         "  layerswap solve gan.csv --export out/gan --onnx gan=gan.onnx   # + engines plan")
     add_problem_options(p)
     add_solver_options(p)
@@ -186,7 +189,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "compare", cmd_compare,
                     "run every baseline and backend on one problem and tabulate them",
                     "  layerswap compare\n"
-                    "  layerswap compare a.csv b.csv --solvers cpsat,ilp --json")
+                    "  layerswap compare examples/detector.csv examples/segmenter.csv "
+                    "--platform orin-agx --solvers cpsat,ilp --json")
     add_problem_options(p)
     p.add_argument("--solvers", default=",".join(COMPARE_SOLVERS), type=solver_list,
                    help="backends to run, comma-separated (default: %(default)s)")

@@ -105,6 +105,7 @@ def test_gpu_segment_flags():
 
 @pytest.mark.parametrize(("version", "ok"), [("8.4", False), ("8.5", True), ("10.7", True),
                                              ("10.8", False), ("11.3", False), ("11.4", True),
+                                             ("11.4.0", False), ("11.4.1", True),
                                              ("10.x", True), ("banana", False)])
 def test_versions_and_dla_support(version, ok):
     seg = _seg("DLA0", [_io("x", host=True)], [_io("y", host=True)])
@@ -135,6 +136,7 @@ def test_builder_settings_match_the_trtexec_line():
     (e11,) = plan_builds([seg], trt_version="11.4").engines
     s11 = builder_settings(e11, TRT11)
     assert s11.builder_flags == () and s11.input_formats == (("", "CHW16"),)
+    assert s11.optional_builder_flags == ("DIRECT_IO",) and s8.optional_builder_flags == ()
     gpu = _seg("GPU", [_io("x", host=True)], [_io("y", host=True)])
     (eg,) = plan_builds([gpu], trt_version="10.3").engines
     sg = builder_settings(eg, TRT10)

@@ -21,16 +21,21 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
 
 
-def readme_commands() -> list[list[str]]:
-    """Each `layerswap` command line of the README's ``sh`` blocks, as argv (comments
-    dropped, backslash continuations joined)."""
+def readme_lines() -> list[list[str]]:
+    """Each `layerswap ...` and `python -c ...` line of the README's ``sh`` blocks, in
+    order, as argv (comments dropped, backslash continuations joined)."""
     out = []
     for block in _blocks("sh"):
         for line in block.replace("\\\n", " ").splitlines():
             argv = shlex.split(line, comments=True)
-            if argv and argv[0] == "layerswap":
-                out.append(argv[1:])
+            if argv[:1] == ["layerswap"] or argv[:2] == ["python", "-c"]:
+                out.append(argv)
     return out
+
+
+def readme_commands() -> list[list[str]]:
+    """The arguments of each `layerswap` command line of the README."""
+    return [argv[1:] for argv in readme_lines() if argv[0] == "layerswap"]
 
 
 @pytest.fixture
@@ -53,7 +58,11 @@ def test_the_readme_has_commands_and_they_name_shipped_files() -> None:
 
 @pytest.mark.slow
 def test_every_readme_command_runs_as_written(repo_view: Path, capsys) -> None:
-    for argv in readme_commands():
+    for line in readme_lines():
+        if line[0] == "python":  # `python -c CODE`: a set-up step (e.g. writing zoo models)
+            exec(compile(line[2], "README.md", "exec"), {})
+            continue
+        argv = line[1:]
         try:
             code = main(argv)
         except SystemExit as exc:  # --help
@@ -63,9 +72,12 @@ def test_every_readme_command_runs_as_written(repo_view: Path, capsys) -> None:
         assert "Traceback" not in err
 
 
-def test_the_readme_python_block_runs(repo_view: Path) -> None:
-    (block,) = _blocks("python")
-    exec(compile(block, str(README), "exec"), {})  # our own README
+@pytest.mark.slow
+def test_the_readme_python_blocks_run(repo_view: Path) -> None:
+    blocks = _blocks("python")
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), {})  # our own README
     assert (repo_view / "gantt.png").exists()
 
 
@@ -83,3 +95,24 @@ def test_no_repository_file_cites_the_shared_folder() -> None:
     if "shared/" in text:
         offenders.append("README.md")
     assert not offenders
+
+
+def test_help_examples_name_files_that_ship(capsys) -> None:
+    """The --help examples that name sample inputs name ones that exist."""
+    import argparse
+
+    from optimizer.cli import build_parser
+
+    def helps(parser: argparse.ArgumentParser) -> list[str]:
+        out = [parser.format_help()]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    out += helps(sub)
+        return out
+
+    named = {m for text in helps(build_parser())
+             for m in re.findall(r"\bexamples/[\w.]+", text)}
+    assert named
+    for path in named:
+        assert (ROOT / path).is_file(), path
