@@ -29,7 +29,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, run, tables, profiles, calibrate, plots, dla, estimate, example)
+FAMILIES = (solve, export, run, tables, profiles, estimate, calibrate, plots, dla, example)
 
 
 def build_parser() -> argparse.ArgumentParser:
