@@ -89,7 +89,7 @@ def run_manifest(manifest: str | Path | Plan, *, frames: int = 1, backend: str |
     chosen = backend if isinstance(backend, Backend) else make_backend(backend, plan,
                                                                        threads=threads)
     source = inputs if inputs is not None else random_inputs(plan, seed)
-    writer = OutputWriter(plan, save_outputs, frames) if save_outputs is not None else None
+    writer: OutputWriter | None = None
     total = frames * len(plan.models)
     done = [0]
 
@@ -107,6 +107,8 @@ def run_manifest(manifest: str | Path | Plan, *, frames: int = 1, backend: str |
         t0 = time.perf_counter()
         runners = load_runners(plan, chosen)
         load_seconds = time.perf_counter() - t0
+        if save_outputs is not None:  # only once every segment loaded: no empty files
+            writer = OutputWriter(plan, save_outputs, frames)
         executor = Executor(plan, runners, rounds_in_flight=rounds_in_flight,
                             stall_timeout_s=stall_timeout_s)
         result = executor.run(frames, source, sink)

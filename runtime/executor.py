@@ -20,10 +20,13 @@ raises one `RuntimeExecutionError` naming the segment and frame.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,9 +41,12 @@ POLL_S = 0.05  # every wait re-checks the abort flag at least this often
 JOIN_GRACE_S = 30.0  # how long run() waits for a worker stuck inside a native call
 
 
-@dataclass(frozen=True)
-class SegmentRecord:
-    """One execution of one segment for one frame (times in ns since the run started)."""
+class SegmentRecord(NamedTuple):
+    """One execution of one segment for one frame (times in ns since the run started).
+
+    ``reached_ns``: when the worker reached the segment in its order; ``start_ns -
+    reached_ns`` is the time it waited for the segment's inputs (hand-offs, model inputs).
+    A named tuple: one is made per segment per frame, on the hot path."""
 
     device: str
     segment: str
@@ -48,7 +54,7 @@ class SegmentRecord:
     instance: int
     round: int
     frame: int
-    ready_ns: int
+    reached_ns: int
     start_ns: int
     end_ns: int
 
@@ -125,7 +131,7 @@ class Executor:
             m.name: {} for m in plan.models}
         self._next_frame = {m.name: 0 for m in plan.models}
         self._running: dict[str, tuple[str, int]] = {}
-        self._waiting: dict[str, str] = {}
+        self._waiting: dict[str, tuple] = {}  # device -> what it waits for (see _waiting_text)
         self.records: list[SegmentRecord] = []
         self.frame_end_ns: dict[tuple[str, int], int] = {}
         self._t0 = time.perf_counter_ns()
@@ -133,12 +139,14 @@ class Executor:
 
         workers = [threading.Thread(target=self._worker, args=(dev,), name=f"layerswap-{dev}",
                                     daemon=True) for dev in plan.devices]
+        _rearm_sigint()
+        self._finished = {dev: threading.Event() for dev in plan.devices}
         try:
             for w in workers:
                 w.start()
-            while any(w.is_alive() for w in workers):
-                for w in workers:
-                    w.join(timeout=POLL_S)
+            while not all(ev.is_set() for ev in self._finished.values()):
+                for ev in self._finished.values():
+                    ev.wait(timeout=POLL_S)
                 self._check_stall()
         except KeyboardInterrupt:
             self._fail(self._interrupted_error())
@@ -166,8 +174,9 @@ class Executor:
             F = self.plan.frames_per_round
             for rnd in range(self._rounds):
                 seg, frame = None, None
-                self._waiting[device] = f"round {rnd} to be admitted (back-pressure)"
-                self._wait_for(lambda r=rnd: r < self._low + self.rounds_in_flight)
+                if rnd >= self._low + self.rounds_in_flight:  # _low only grows: re-checked
+                    self._waiting[device] = ("admission", rnd)
+                    self._wait_for(lambda r=rnd: r < self._low + self.rounds_in_flight)
                 for seg in order:
                     frame = rnd * F + seg.instance
                     if frame >= self._frames:
@@ -178,11 +187,13 @@ class Executor:
             return
         except BaseException as exc:  # every failure stops the run, named
             self._fail(self._wrap(exc, seg, frame, device))
+        finally:
+            self._finished[device].set()
 
     def _run_segment(self, device: str, seg: SegmentPlan, rnd: int, frame: int) -> None:
-        self._waiting[device] = f"inputs of {seg.id!r} frame {frame}"
+        reached = time.perf_counter_ns() - self._t0
+        self._waiting[device] = ("inputs", seg.id, frame)
         feeds = self._gather(seg, rnd, frame)
-        ready = time.perf_counter_ns() - self._t0
         self._waiting.pop(device, None)
         self._running[device] = (seg.id, frame)
         start = time.perf_counter_ns() - self._t0
@@ -200,7 +211,7 @@ class Executor:
         self._publish(seg, rnd, frame, outputs)
         with self._cond:
             self.records.append(SegmentRecord(device, seg.id, seg.model, seg.instance, rnd,
-                                              frame, ready, start, end))
+                                              frame, reached, start, end))
 
     def _wait_for(self, predicate: Callable[[], bool]) -> None:
         with self._cond:
@@ -377,32 +388,73 @@ class Executor:
         idle = time.monotonic() - self._last_progress
         if idle <= self.stall_timeout_s:
             return
-        waits = "; ".join(f"{dev} waits for {what}" for dev, what in
-                          sorted(self._waiting.items())) or "no worker is waiting"
+        waiting, running_now = dict(self._waiting), dict(self._running)  # workers write them
+        waits = "; ".join(f"{dev} waits for {_waiting_text(what)}" for dev, what in
+                          sorted(waiting.items())) or "no worker is waiting"
         running = ", ".join(f"{sid!r} frame {f} on {dev}" for dev, (sid, f) in
-                            sorted(self._running.items()))
-        seg_id, frame = next(iter(self._running.values()), (None, None))
+                            sorted(running_now.items()))
+        seg_id, frame = next(iter(running_now.values()), (None, None))
         self._fail(RuntimeExecutionError(
             f"no progress for {idle:.1f} s (stall timeout {self.stall_timeout_s} s): {waits}"
             + (f"; running {running}" if running else ""), segment=seg_id, frame=frame))
 
     def _stop_and_join(self, workers: list[threading.Thread]) -> None:
-        """Wake every worker and join it; a second Ctrl-C does not skip the joins."""
+        """Wake every worker and wait until each has really ended; Ctrl-C again does not
+        skip this.
+
+        Completion is read from each worker's own ``finished`` event, not from
+        `Thread.is_alive`: a KeyboardInterrupt that lands inside `Thread.join` can make
+        CPython mark a still-running thread as stopped (the interrupted join releases the
+        thread's state lock), after which ``is_alive()`` is False while the thread runs on.
+        """
         deadline = time.monotonic() + JOIN_GRACE_S
         for w in workers:
-            while w.is_alive() and time.monotonic() < deadline:
+            done = self._finished[w.name.removeprefix("layerswap-")]
+            while time.monotonic() < deadline:
                 try:
                     if self._error is not None:
                         self._abort.set()
                         with self._cond:
                             self._cond.notify_all()
-                    w.join(timeout=POLL_S)
+                    if done.wait(timeout=POLL_S):
+                        break
                 except KeyboardInterrupt:
                     self._fail(self._interrupted_error())
-        stuck = [w.name for w in workers if w.is_alive()]
+        for w in workers:  # each has set its event; wait for the thread itself to exit
+            while w in threading.enumerate() and time.monotonic() < deadline:
+                try:
+                    w.join(timeout=POLL_S)
+                    time.sleep(0.001)
+                except KeyboardInterrupt:
+                    self._fail(self._interrupted_error())
+        stuck = [w.name for w in workers if w in threading.enumerate()]
         if stuck and self._error is None:
             self._fail(RuntimeExecutionError(
                 f"workers {stuck} did not stop within {JOIN_GRACE_S} s"))
+
+
+def _rearm_sigint() -> None:
+    """Re-install Python's own SIGINT handler at the C level (main thread only).
+
+    Native libraries can replace the process's SIGINT handler behind Python's back: after an
+    OR-Tools CP-SAT solve in the same process (`layerswap` solves, then runs), Ctrl-C kills
+    the process outright, losing the frames already completed, while `signal.getsignal`
+    still reports Python's handler. Installing that same handler again restores Ctrl-C ->
+    KeyboardInterrupt, which `Executor.run` turns into a clean stop; otherwise it is a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is None:  # installed outside Python: not ours to touch
+        return
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, handler)
+
+
+def _waiting_text(what: tuple) -> str:
+    if what[0] == "admission":
+        return f"round {what[1]} to be admitted (back-pressure)"
+    return f"inputs of {what[1]!r} frame {what[2]}"
 
 
 def _describe(value: np.ndarray) -> str:

@@ -43,7 +43,7 @@ def chrome_trace(result: RunResult) -> dict[str, Any]:
             "ts": r.start_ns / 1e3, "dur": (r.end_ns - r.start_ns) / 1e3,
             "args": {"model": r.model, "frame": r.frame, "instance": r.instance,
                      "round": r.round, "segment": r.segment,
-                     "waited_for_inputs_us": round((r.start_ns - r.ready_ns) / 1e3, 3)}})
+                     "waited_for_inputs_us": round((r.start_ns - r.reached_ns) / 1e3, 3)}})
     for dev in result.plan.devices:
         pid = PIDS[dev] + PREDICTED_PID_OFFSET
         events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 1,

@@ -186,3 +186,34 @@ def test_yolov8n_on_agx_orin_is_a_valid_table(tmp_path, capsys, precision):
     t.to_csv(path)
     assert cli_main(["check", str(path)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_estimated_tables_carry_the_mapping_the_export_needs(tmp_path, googlenet):
+    """estimate -> solve -> export: the exporter accepts the tables (first/last layer,
+    onnx_graph) and its hand-offs are the tensors the table lists at those cuts."""
+    from export.exporter import export_schedule
+
+    model, _ = googlenet
+    gan_model = build("pix2pix", ngf=8)
+    gan = estimate(gan_model, platform="orin-agx", groups=6, max_crossing=8, name="gan").table
+    cnn = estimate(model, platform="orin-agx", groups=6, name="cnn").table
+    problem = Problem.create([gan, cnn], "orin-agx", objective="latency", contention="none")
+    result = solve(problem, "cpsat", time_limit=10.0, workers=1)
+    manifest = export_schedule(problem, result.schedule, {"gan": gan_model, "cnn": model},
+                               tmp_path / "out", result=result)
+    assert len(manifest.segments) == sum(len(s) for s in result.schedule.segments)
+    tables = {"gan": gan, "cnn": cnn}
+    by_id = {s.id: s for s in manifest.segments}
+    checked = 0
+    for seg in manifest.segments:
+        k = seg.last_group
+        if k == tables[seg.model].n_groups - 1:
+            continue
+        crossing = set()
+        for h in manifest.handoffs:
+            a, b = by_id[h.source], by_id[h.target]
+            if a.model == seg.model and a.last_group <= k < b.first_group:
+                crossing |= set(h.tensors)
+        assert crossing == set(tables[seg.model].rows[k].extra["cut_tensors"].split(";"))
+        checked += 1
+    assert checked == len(manifest.segments) - 2 >= 1  # every cut the schedule made

@@ -59,11 +59,15 @@ def test_missing_or_corrupt_file_is_refused_by_the_manifest_loader(latency_expor
         run_manifest(latency_export, frames=1, threads=1)
 
 
-def test_missing_sub_model_file(latency_export):
-    """Loaded, then the file disappears before the run: the runtime names segment and file."""
+def test_missing_sub_model_file(latency_export, tmp_path):
+    """Loaded, then the file disappears before the run: the runtime names segment and file,
+    and writes no (empty) output files."""
     plan = load_plan(latency_export)
     seg = plan.segments[1]
     seg.file.unlink()
+    with pytest.raises(RuntimeExecutionError, match="does not exist"):
+        run_manifest(plan, frames=2, threads=1, save_outputs=tmp_path / "o")
+    assert not list((tmp_path).glob("o/*.npz"))
     with pytest.raises(RuntimeExecutionError, match=r"segment 'a#0/1': sub-model file .*"
                                                     r"a\.i0\.s1\.onnx does not exist") as info:
         run_manifest(plan, frames=2, threads=1)
@@ -137,6 +141,24 @@ def test_sigint_mid_stream_stops_cleanly_and_keeps_completed_frames(tmp_path, th
             for f in (0, done[model] - 1):
                 ref = kit.reference(tiny_models[model], source(model, f))
                 assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
+
+
+def test_sigint_still_stops_cleanly_after_a_native_solver_took_the_handler(latency_export):
+    """OR-Tools CP-SAT replaces the C-level SIGINT handler (Ctrl-C then kills the process);
+    the executor re-arms Python's handler, so a run after a solve still stops cleanly."""
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    model.Maximize(model.NewIntVar(0, 3, "x"))
+    cp_model.CpSolver().Solve(model)
+    plan = load_plan(latency_export)
+
+    def on_frame(model: str, frame: int, outputs: dict) -> None:
+        if model == "a" and frame == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(RunInterrupted):
+        run_manifest(plan, frames=5000, threads=1, on_frame=on_frame)
 
 
 def test_a_device_order_that_deadlocks_stops_on_the_stall_timeout(latency_export):
