@@ -367,10 +367,10 @@ class CostTable:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, origin: str = "<json>") -> CostTable:
-        try:
-            return cls.from_csv_text(data["csv"], origin=origin)
-        except (KeyError, TypeError) as exc:
-            raise ProfileError("embedded cost table needs a 'csv' string", source=origin) from exc
+        text = data.get("csv") if isinstance(data, Mapping) else None
+        if not isinstance(text, str):
+            raise ProfileError("embedded cost table needs a 'csv' string", source=origin)
+        return cls.from_csv_text(text, origin=origin)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -28,6 +28,7 @@ from itertools import pairwise
 from typing import Any
 
 from solvers.errors import ProblemError
+from solvers.jsonfields import as_list, as_number, as_object, as_str, need, show
 
 DEFAULT_K_MAX = 0.45
 
@@ -118,19 +119,29 @@ class ContentionModel:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ContentionModel:
-        try:
-            return cls(
-                name=str(data["name"]),
-                gpu=PiecewiseLinear(tuple((float(x), float(y)) for x, y in data["gpu"])),
-                dla=PiecewiseLinear(tuple((float(x), float(y)) for x, y in data["dla"])),
-                k_max=float(data.get("k_max", DEFAULT_K_MAX)),
-                strength=float(data.get("strength", 1.0)),
-                provenance=str(data.get("provenance", "")),
-                placeholders=tuple(data.get("placeholders", ())),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProblemError(f"invalid contention model description: {exc}") from exc
+    def from_dict(cls, data: Any, where: str = "contention") -> ContentionModel:
+        """Read `to_dict`'s output; a bad field is a ProblemError naming its path."""
+        def curve(kind: str) -> PiecewiseLinear:
+            points = []
+            for i, point in enumerate(as_list(need(data, kind, where), f"{where}.{kind}")):
+                pair = as_list(point, f"{where}.{kind}[{i}]")
+                if len(pair) != 2:
+                    raise ProblemError(f"{where}.{kind}[{i}]: expected [GB/s, loss rate], "
+                                       f"got {show(point)}")
+                points.append((as_number(pair[0], f"{where}.{kind}[{i}][0]"),
+                               as_number(pair[1], f"{where}.{kind}[{i}][1]")))
+            return PiecewiseLinear(tuple(points))
+
+        placeholders = as_list(as_object(data, where).get("placeholders", []),
+                               f"{where}.placeholders")
+        return cls(
+            name=as_str(need(data, "name", where), f"{where}.name"),
+            gpu=curve("gpu"), dla=curve("dla"),
+            k_max=as_number(data.get("k_max", DEFAULT_K_MAX), f"{where}.k_max"),
+            strength=as_number(data.get("strength", 1.0), f"{where}.strength"),
+            provenance=str(data.get("provenance", "")),
+            placeholders=tuple(str(x) for x in placeholders),
+        )
 
 
 def no_contention() -> ContentionModel:
@@ -163,19 +174,31 @@ def xavier_preset() -> ContentionModel:
     )
 
 
+XAVIER_DRAM_GBPS = 136.5
+ORIN_DRAM_GBPS = {"orin-agx": 204.8, "orin-nx": 102.4}
+"""Peak DRAM bandwidth (GB/s) of each Orin module: AGX Orin 64GB 256-bit LPDDR5 at
+204.8 GB/s, Orin NX 16GB 128-bit LPDDR5 at 102.4 GB/s (NVIDIA Jetson Orin module data
+sheets; the platform descriptions in `solvers.problem` say the same)."""
+
+
 def orin_preset(name: str = "orin-agx") -> ContentionModel:
-    """Orin: PLACEHOLDER shape (Xavier's curve stretched to Orin's 204.8 GB/s DRAM).
+    """Orin: PLACEHOLDER shape: Xavier's curve with its bandwidth axis stretched to this
+    module's own DRAM peak (204.8 GB/s on AGX Orin, 102.4 GB/s on Orin NX).
 
     No published Orin PCCS constants exist; calibrate with `calibrate` from co-run data.
     """
-    scale = 204.8 / 136.5
+    if name not in ORIN_DRAM_GBPS:
+        raise ProblemError(f"no Orin contention preset for {name!r}; presets exist for "
+                           f"{', '.join(ORIN_DRAM_GBPS)}")
+    peak = ORIN_DRAM_GBPS[name]
+    scale = peak / XAVIER_DRAM_GBPS
     xav = xavier_preset()
     gpu = _curve([(x * scale, y) for x, y in xav.gpu.points])
     dla = _curve([(x * scale, y) for x, y in xav.dla.points])
     return ContentionModel(
         name=name, gpu=gpu, dla=dla,
-        provenance="placeholder: Xavier preset with bandwidth axis scaled by DRAM peak "
-                   "204.8/136.5 GB/s",
+        provenance=f"placeholder: Xavier preset with bandwidth axis scaled by DRAM peak "
+                   f"{peak:g}/{XAVIER_DRAM_GBPS:g} GB/s",
         placeholders=("all Orin constants",),
     )
 
@@ -326,13 +349,28 @@ def calibrate(samples: Sequence[object], *, kind: str,
         dla=curve if kind == "dla" else other.dla, k_max=k_max,
         provenance=f"calibrated ({kind} victims) from {len(values)} co-run samples; "
                    f"rmse of k {float(np.sqrt(np.mean(resid ** 2))):.4g}",
-        placeholders=() if base is not None else
-        (f"{'dla' if kind == 'gpu' else 'gpu'} curve not calibrated (zero)",))
+        placeholders=_placeholders_after_fit(kind, base))
     return CalibrationResult(
         kind=kind, curve=curve, model=model, n=len(values),
         rmse=float(np.sqrt(np.mean(resid ** 2))), max_abs_error=float(np.max(np.abs(resid))),
         rmse_ms=float(np.sqrt(np.mean((pred_ms - corun) ** 2))),
         residuals=tuple(float(r) for r in resid))
+
+
+def _placeholders_after_fit(kind: str, base: ContentionModel | None) -> tuple[str, ...]:
+    """What is still a placeholder once the ``kind`` curve is fitted: the other kind's
+    curve, when it is zero or comes from a placeholder preset (per-kind notes of an earlier
+    fit are dropped for the kind just fitted)."""
+    other = "dla" if kind == "gpu" else "gpu"
+    if base is None:
+        return (f"{other} curve not calibrated (zero)",)
+    per_kind = ("gpu curve", "dla curve")
+    kept = tuple(p for p in base.placeholders
+                 if p.startswith(per_kind) and not p.startswith(f"{kind} curve"))
+    generic = [p for p in base.placeholders if not p.startswith(per_kind)]
+    if generic:
+        kept += (f"{other} curve from the {base.name} preset ({'; '.join(generic)})",)
+    return kept
 
 
 # ---------------------------------------------------------------------- files

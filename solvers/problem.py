@@ -20,8 +20,14 @@ from functools import cached_property
 from typing import Any
 
 from profiles.costtable import CostTable
+from profiles.dla.target import loadable_limit_for_trt  # moved down; re-exported here
+from profiles.errors import LayerswapError
 from solvers.contention import ContentionModel, no_contention, orin_preset, xavier_preset
 from solvers.errors import ProblemError
+from solvers.jsonfields import as_choice, as_int, as_list, as_number, as_object, as_str, need
+
+MAX_FRAMES_PER_ROUND = 64
+"""Frames per round beyond this multiply the jobs past what any backend solves."""
 
 
 class Device(StrEnum):
@@ -80,26 +86,6 @@ def get_platform(name: str) -> Platform:
     if key not in PLATFORMS:
         raise ProblemError(f"unknown platform {name!r}; choose one of {', '.join(PLATFORMS)}")
     return PLATFORMS[key]
-
-
-def loadable_limit_for_trt(version: str | None) -> int:
-    """DLA loadables per core by TensorRT version (dla_rules.md section 2).
-
-    TRT <= 7: 8 ("DLA supports only 8 subgraphs per DLA core"); TRT 8.0-8.4: 4 (the 8.4
-    guide); later: 16 (current docs). Unknown version: 16.
-    """
-    if not version:
-        return 16
-    try:
-        parts = [int(p) for p in str(version).split(".")[:2]]
-    except ValueError:
-        return 16
-    major, minor = parts[0], (parts[1] if len(parts) > 1 else 0)
-    if major < 8:
-        return 8
-    if major == 8 and minor <= 4:
-        return 4
-    return 16
 
 
 @dataclass(frozen=True)
@@ -237,9 +223,10 @@ class Problem:
         if not isinstance(self.max_transitions, int) or self.max_transitions < 0:
             raise ProblemError(f"max_transitions must be an integer >= 0, "
                                f"got {self.max_transitions!r}")
-        if not isinstance(self.frames_per_round, int) or self.frames_per_round < 1:
-            raise ProblemError(f"frames_per_round must be an integer >= 1, "
-                               f"got {self.frames_per_round!r}")
+        if not isinstance(self.frames_per_round, int) or not (
+                1 <= self.frames_per_round <= MAX_FRAMES_PER_ROUND):
+            raise ProblemError(f"frames_per_round must be an integer in 1.."
+                               f"{MAX_FRAMES_PER_ROUND}, got {self.frames_per_round!r}")
         if self.objective is Objective.LATENCY and self.frames_per_round != 1:
             raise ProblemError("frames_per_round > 1 only makes sense for the throughput "
                                "objective (latency is one concurrent inference)")
@@ -250,6 +237,11 @@ class Problem:
         if self.contention is None:
             object.__setattr__(self, "contention", no_contention())
         self.contention.check_devices(len(self.platform.devices))
+        if self.contention.enabled and self.contention.placeholders:
+            warnings.append(
+                f"contention model {self.contention.name} holds placeholder values "
+                f"({'; '.join(self.contention.placeholders)}): its times are estimates until "
+                "calibrated from co-run measurements (`layerswap calibrate`)")
         for m in self.models:
             if not (math.isfinite(m.weight) and m.weight > 0):
                 raise ProblemError(f"model {m.name}: weight must be a finite number > 0, "
@@ -435,26 +427,55 @@ class Problem:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, origin: str = "<json>") -> Problem:
+    def from_dict(cls, data: Any, *, origin: str = "<json>") -> Problem:
+        """Read `to_dict`'s output. A missing or mistyped field is a ProblemError naming
+        ``origin`` and the field's path (``problem.models[1].weight``)."""
         try:
-            models = tuple(
-                ModelSpec(CostTable.from_dict(m["table"], origin=f"{origin}: model {m['name']}"),
-                          m["name"], float(m.get("weight", 1.0)), m.get("deadline_ms"))
-                for m in data["models"])
-            pins = tuple(Pin(p["model"], int(p["first_group"]), int(p["last_group"]),
-                             frozenset(Device(d) for d in p["devices"]))
-                         for p in data.get("pins", ()))
-            return cls(models=models, platform=get_platform(data["platform"]),
-                       objective=Objective(data.get("objective", "latency")),
-                       max_transitions=int(data.get("max_transitions", 2)),
-                       loadable_limit=data.get("loadable_limit"),
-                       pins=pins,
-                       contention=ContentionModel.from_dict(data["contention"])
-                       if data.get("contention") else None,
-                       frames_per_round=int(data.get("frames_per_round", 1)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProblemError(f"{origin}: invalid problem description ({exc!r}); write it "
-                               "with Problem.to_dict or `layerswap solve -o`") from exc
+            return cls._from_dict(data)
+        except LayerswapError as exc:
+            raise ProblemError(f"{origin}: {exc}; write it with Problem.to_dict or "
+                               "`layerswap solve -o`") from exc
+
+    @classmethod
+    def _from_dict(cls, data: Any) -> Problem:
+        w = "problem"
+        models = []
+        for i, m in enumerate(as_list(need(data, "models", w), f"{w}.models")):
+            at = f"{w}.models[{i}]"
+            name = as_str(need(m, "name", at), f"{at}.name")
+            weight = as_number(m.get("weight", 1.0), f"{at}.weight", positive=True)
+            deadline = m.get("deadline_ms")
+            if deadline is not None:
+                deadline = as_number(deadline, f"{at}.deadline_ms", positive=True)
+            table = CostTable.from_dict(as_object(need(m, "table", at), f"{at}.table"),
+                                        origin=f"{at}.table ({name})")
+            models.append(ModelSpec(table, name, weight, deadline))
+        pins = []
+        for i, p in enumerate(as_list(as_object(data, w).get("pins", []), f"{w}.pins")):
+            at = f"{w}.pins[{i}]"
+            devices = frozenset(
+                Device(as_choice(d, f"{at}.devices[{k}]", tuple(x.value for x in Device)))
+                for k, d in enumerate(as_list(need(p, "devices", at), f"{at}.devices")))
+            pins.append(Pin(as_str(need(p, "model", at), f"{at}.model"),
+                            as_int(need(p, "first_group", at), f"{at}.first_group", minimum=0),
+                            as_int(need(p, "last_group", at), f"{at}.last_group", minimum=0),
+                            devices))
+        loadable_limit = data.get("loadable_limit")
+        contention = data.get("contention")
+        return cls(
+            models=tuple(models),
+            platform=get_platform(as_str(need(data, "platform", w), f"{w}.platform")),
+            objective=Objective(as_choice(data.get("objective", "latency"), f"{w}.objective",
+                                          tuple(o.value for o in Objective))),
+            max_transitions=as_int(data.get("max_transitions", 2), f"{w}.max_transitions",
+                                   minimum=0),
+            loadable_limit=None if loadable_limit is None else as_int(
+                loadable_limit, f"{w}.loadable_limit", minimum=0),
+            pins=tuple(pins),
+            contention=None if contention is None else ContentionModel.from_dict(
+                as_object(contention, f"{w}.contention")),
+            frames_per_round=as_int(data.get("frames_per_round", 1), f"{w}.frames_per_round",
+                                    minimum=1, maximum=MAX_FRAMES_PER_ROUND))
 
 
 def _has_bandwidth(table: CostTable) -> bool:

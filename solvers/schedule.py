@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from solvers.errors import ProblemError
+from solvers.jsonfields import as_choice, as_int, as_list, as_object, need, show
 from solvers.problem import Device, Objective, Problem
 
 SCHEDULE_FORMAT = "layerswap.schedule/1"
@@ -71,10 +72,11 @@ class Schedule:
         return len(self.segments[job]) - 1
 
     def validate(self, problem: Problem) -> None:
-        """Raise ProblemError if this schedule does not fit ``problem``'s rules."""
+        """Raise ProblemError if this schedule does not fit ``problem``'s rules. Messages
+        name models (``googlenet segment 1``), never job indices."""
         if len(self.segments) != len(problem.jobs):
             raise ProblemError(f"schedule has {len(self.segments)} jobs, problem has "
-                               f"{len(problem.jobs)}")
+                               f"{len(problem.jobs)} ({', '.join(j.name for j in problem.jobs)})")
         for job, segs in zip(problem.jobs, self.segments, strict=True):
             n = problem.n_groups(job.index)
             if not segs:
@@ -85,6 +87,10 @@ class Schedule:
                     raise ProblemError(f"{job.name} segment {k}: groups {seg.first_group}.."
                                        f"{seg.last_group} must start at {expect} and not be "
                                        "empty (segments cover the groups in order)")
+                if seg.last_group >= n:
+                    raise ProblemError(f"{job.name} segment {k}: groups {seg.first_group}.."
+                                       f"{seg.last_group} run past the model's last group "
+                                       f"{n - 1} (its table has {n} groups)")
                 if seg.device not in problem.devices:
                     raise ProblemError(f"{job.name} segment {k}: device {seg.device} is not on "
                                        f"platform {problem.platform.name}")
@@ -99,17 +105,27 @@ class Schedule:
                 raise ProblemError(f"{job.name}: segments end at group {expect - 1}, the model "
                                    f"has {n} groups")
             if len(segs) - 1 > problem.max_transitions:
-                raise ProblemError(f"{job.name}: {len(segs) - 1} device switches exceed "
-                                   f"max_transitions={problem.max_transitions}")
+                raise ProblemError(f"{job.name}: {len(segs) - 1} device transitions exceed "
+                                   f"max transitions {problem.max_transitions}")
         if self.order is not None:
+            def name(ref: SegmentRef) -> str:
+                job, index = ref
+                label = problem.jobs[job].name if 0 <= job < len(problem.jobs) else f"job {job}"
+                return f"{label} segment {index}"
+
             want = sorted(self.refs())
-            got = sorted(r for refs in self.order.values() for r in refs)
-            if got != want:
-                raise ProblemError("device order must list every segment exactly once")
+            listed = [r for refs in self.order.values() for r in refs]
+            extra = sorted({r for r in listed if r not in set(want) or listed.count(r) > 1})
+            missing = sorted(set(want) - set(listed))
+            if extra or missing:
+                parts = ([f"missing {', '.join(map(name, missing))}"] if missing else []) + (
+                    [f"unknown or repeated {', '.join(map(name, extra))}"] if extra else [])
+                raise ProblemError("device order must list every segment exactly once: "
+                                   + "; ".join(parts))
             for dev, refs in self.order.items():
                 for ref in refs:
                     if self.segment(ref).device != dev:
-                        raise ProblemError(f"segment {ref} is on {self.segment(ref).device} but "
+                        raise ProblemError(f"{name(ref)} is on {self.segment(ref).device} but "
                                            f"listed in the order of {dev}")
 
     # ------------------------------------------------------------------ JSON
@@ -122,17 +138,44 @@ class Schedule:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
-        try:
-            segs = tuple(tuple(Segment(int(s["first_group"]), int(s["last_group"]),
-                                       Device(s["device"])) for s in job)
-                         for job in data["segments"])
-            order = data.get("order")
-            return cls(segs, None if order is None else
-                       {Device(d): tuple((int(a), int(b)) for a, b in refs)
-                        for d, refs in order.items()})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProblemError(f"invalid schedule description ({exc!r})") from exc
+    def from_dict(cls, data: Any, where: str = "schedule",
+                  job_names: Sequence[str] = ()) -> Schedule:
+        """Read `to_dict`'s output; a missing or mistyped field is a ProblemError naming
+        its path and, given ``job_names``, the model (``schedule.segments[0][1]
+        (googlenet segment 1).last_group``)."""
+        def label(j: int, k: int | None = None) -> str:
+            name = job_names[j] if j < len(job_names) else ""
+            seg = "" if k is None else f"[{k}]"
+            what = f"{name} segment {k}" if k is not None else name
+            return f"{where}.segments[{j}]{seg}" + (f" ({what})" if name else "")
+
+        jobs = []
+        for j, job in enumerate(as_list(need(data, "segments", where), f"{where}.segments")):
+            segs = []
+            for k, item in enumerate(as_list(job, label(j))):
+                at = label(j, k)
+                first = as_int(need(item, "first_group", at), f"{at}.first_group", minimum=0)
+                last = as_int(need(item, "last_group", at), f"{at}.last_group", minimum=0)
+                device = as_choice(need(item, "device", at), f"{at}.device",
+                                   tuple(d.value for d in Device))
+                segs.append(Segment(first, last, Device(device)))
+            jobs.append(tuple(segs))
+        order = as_object(data, where).get("order")
+        if order is None:
+            return cls(tuple(jobs), None)
+        refs_by_device: dict[Device, tuple[SegmentRef, ...]] = {}
+        for dev, refs in as_object(order, f"{where}.order").items():
+            at = f"{where}.order.{dev}"
+            device = Device(as_choice(dev, f"{where}.order key", tuple(d.value for d in Device)))
+            pairs = []
+            for i, ref in enumerate(as_list(refs, at)):
+                pair = as_list(ref, f"{at}[{i}]")
+                if len(pair) != 2:
+                    raise ProblemError(f"{at}[{i}]: expected [job, segment], got {show(ref)}")
+                pairs.append((as_int(pair[0], f"{at}[{i}][0]", minimum=0),
+                              as_int(pair[1], f"{at}[{i}][1]", minimum=0)))
+            refs_by_device[device] = tuple(pairs)
+        return cls(tuple(jobs), refs_by_device)
 
 
 @dataclass(frozen=True)
@@ -250,6 +293,11 @@ def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
         "models": models,
         "message": result.message,
         "warnings": list(problem.warnings),
+        "contention": {"model": problem.contention.name,
+                       "enabled": problem.contention.enabled,
+                       "placeholder": bool(problem.contention.enabled
+                                           and problem.contention.placeholders),
+                       "placeholders": list(problem.contention.placeholders)},
     }
     if tl is not None:
         out["makespan_ms"] = _r(tl.makespan_ms)
@@ -279,20 +327,31 @@ def save_schedule_file(path: str, problem: Problem, schedule: Schedule,
 
 
 def load_schedule_file(path: str) -> tuple[Problem, Schedule]:
+    """Read a schedule file written by `save_schedule_file`; any defect (unreadable, not
+    JSON, a field missing or mistyped, a segment past the end of its table) is one
+    `LayerswapError` whose message starts with the file name."""
     from pathlib import Path
+
+    from profiles.errors import LayerswapError
 
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProblemError(f"{path}: cannot read ({exc.strerror})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProblemError(f"{path}: not a JSON schedule file ({exc}); write one with "
                            "`layerswap solve -o FILE`") from exc
     if not isinstance(doc, dict) or doc.get("format") != SCHEDULE_FORMAT:
         raise ProblemError(f"{path}: not a layerswap schedule file (expected format "
                            f"{SCHEDULE_FORMAT!r}); write one with `layerswap solve -o FILE`")
-    problem = Problem.from_dict(doc.get("problem", {}), origin=path)
-    schedule = Schedule.from_dict(doc.get("schedule", {}))
-    schedule.validate(problem)
+    try:
+        problem = Problem.from_dict(need(doc, "problem", "file"), origin=str(path))
+        schedule = Schedule.from_dict(need(doc, "schedule", "file"),
+                                      job_names=[j.name for j in problem.jobs])
+        schedule.validate(problem)
+    except LayerswapError as exc:
+        message = str(exc)
+        if message.startswith(str(path)):
+            raise
+        raise ProblemError(f"{path}: {message}") from exc
     return problem, schedule
-

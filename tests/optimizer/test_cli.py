@@ -154,15 +154,26 @@ def test_infeasible_deadline_exits_3_with_status(capsys):
 
 BAD_INPUT = [
     (["solve", "nope.csv"], "nope.csv: no such file and not a stored table"),
-    (["solve", "--platform", "nano"], "unknown platform 'nano'"),
-    (["solve", "--pin", "googlenet-0-3-GPU"], "--pin 'googlenet-0-3-GPU'"),
     (["solve", "--pin", "vgg:0-1:GPU"], "unknown model 'vgg'"),
-    (["solve", "--weight", "googlenet"], "expected MODEL=NUMBER"),
-    (["solve", "--max-transitions", "-1"], "max_transitions"),
+    (["solve", "--pin", "googlenet:3-12:GPU"], "outside 0..9"),
     (["solve", "--contention", "preset"], "gpu_bw_gbps"),
     (["simulate", "missing.json"], "missing.json"),
     (["check", "nope"], "nope: no such file"),
-    (["compare", "--solvers", "z3"], "unknown z3"),
+]
+
+# bad option values are command-line errors: exit 2, the option named as typed
+BAD_OPTIONS = [
+    (["solve", "--platform", "nano"], "argument --platform: unknown platform 'nano'"),
+    (["solve", "--pin", "googlenet-0-3-GPU"], "argument --pin: 'googlenet-0-3-GPU'"),
+    (["solve", "--pin", "googlenet:5-2:GPU"], "range 5-2 is reversed"),
+    (["solve", "--weight", "googlenet"], "argument --weight: 'googlenet': expected MODEL=NUMBER"),
+    (["solve", "--max-transitions", "-1"], "argument --max-transitions: expected a whole number"),
+    (["solve", "--time-limit", "0"], "argument --time-limit: expected a finite number > 0"),
+    (["solve", "--time-limit", "nan"], "argument --time-limit"),
+    (["solve", "--frames-per-round", "0"], "argument --frames-per-round"),
+    (["compare", "--solvers", "z3"], "argument --solvers: unknown z3"),
+    (["ingest", "x.json", "--platform", "foo"], "argument --platform: unknown platform 'foo'"),
+    (["solve", "--objective", "speed"], "argument --objective: invalid choice"),
 ]
 
 
@@ -201,10 +212,23 @@ def test_simulate_refuses_a_json_that_is_not_a_schedule(capsys, tmp_path):
     assert code == 1 and "not a layerswap schedule file" in err
 
 
-def test_usage_errors_exit_2(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["solve", "--objective", "speed"])
-    assert info.value.code == 2
+@pytest.mark.parametrize(("argv", "fragment"), BAD_OPTIONS)
+def test_bad_option_values_exit_2_naming_the_option(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert fragment in err and "usage:" in err
+    for python_name in ("time_limit", "max_transitions", "frames_per_round"):
+        assert python_name not in err  # the option as typed (--time-limit)
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "fragment"), BAD_OPTIONS)
+def test_bad_option_values_with_json_print_one_object(capsys, argv, fragment):
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == 2
+    doc = json.loads(out)
+    assert set(doc) == {"error", "exit_code"} and doc["exit_code"] == 2
+    assert fragment in doc["error"]
 
 
 # ---------------------------------------------------------------------- compare, tables, check
@@ -228,3 +252,19 @@ def test_tables_and_check(capsys, tmp_path):
     assert code == 0 and doc["valid"] and doc["tables"][0]["groups"] == 8
     code, out, _ = run(capsys, "check", str(path))
     assert code == 0 and "ok" in out
+
+
+def test_solve_with_a_placeholder_contention_preset_says_so(capsys, tmp_path):
+    from profiles.synthetic import synthetic_table
+
+    paths = [str(synthetic_table(4, seed=s, platform="orin-nx").to_csv(tmp_path / f"{s}.csv"))
+             for s in (1, 2)]
+    code, doc = run_json(capsys, "solve", *paths, "--platform", "orin-nx", "--time-limit", "10")
+    assert code == 0
+    assert doc["contention"]["placeholder"] is True and doc["contention"]["model"] == "orin-nx"
+    assert any("placeholder" in w for w in doc["warnings"])
+    code, out, _ = run(capsys, "solve", *paths, "--platform", "orin-nx", "--time-limit", "10")
+    assert code == 0 and "warning:" in out and "placeholder" in out
+    code, doc = run_json(capsys, "solve", *paths, "--platform", "orin-nx", "--contention",
+                         "none", "--time-limit", "10")
+    assert doc["contention"]["placeholder"] is False

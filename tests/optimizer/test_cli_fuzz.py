@@ -48,3 +48,95 @@ def test_junk_file_is_one_line_error(command, data, capsys):
         assert err.startswith("layerswap: error: ") and err.count("\n") == 1, err
         assert "Traceback" not in err
         assert out == ""
+
+
+# ---------------------------------------------------------------------- hand-edited schedules
+BAD_VALUES: tuple[object, ...] = (None, "x", -1, 10**30, 1e300, [], {}, True, 0.5)
+
+
+def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
+    """Every key/index path of a JSON document (strings are leaves)."""
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _mutated(doc: dict, path: tuple, value: object, *, delete: bool) -> dict:
+    import copy
+
+    doc = copy.deepcopy(doc)
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return doc
+
+
+@pytest.fixture(scope="module")
+def saved_schedule(tmp_path_factory) -> dict:
+    import json
+
+    folder = tmp_path_factory.mktemp("schedule")
+    path = folder / "s.json"
+    assert main(["solve", "googlenet_xavier", "alexnet_xavier", "--time-limit", "5",
+                 "-o", str(path), "--json"]) == 0
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _assert_clean(code: int, out: str, err: str, path: Path, what: str) -> None:
+    assert "Traceback" not in err, what
+    assert code in (0, 1, 3), (what, code, err)
+    if code == 1:
+        assert err.startswith("layerswap: error: ") and err.count("\n") == 1, (what, err)
+        assert str(path) in err, (what, err)  # the message names the file
+        for leak in ("KeyError(", "TypeError(", "ValueError(", "IndexError"):
+            assert leak not in err, (what, err)
+
+
+def test_every_field_of_a_schedule_file_removed_or_mistyped(saved_schedule, tmp_path,
+                                                           capsys):
+    """simulate on every single-field corruption of a saved schedule: a clean result or a
+    one-line error naming the file, never a traceback or a Python repr."""
+    import json
+
+    path = tmp_path / "edited.json"
+    for field_path in _paths(saved_schedule):
+        if field_path[0] == "result":
+            continue  # the stored result summary is informational; simulate recomputes it
+        variants = [("removed", None, True)] + [(repr(v), v, False) for v in BAD_VALUES]
+        for label, value, delete in variants:
+            doc = _mutated(saved_schedule, field_path, value, delete=delete)
+            path.write_text(json.dumps(doc), encoding="utf-8")
+            what = f"{'/'.join(map(str, field_path))} {label}"
+            code = main(["simulate", str(path)])
+            out, err = capsys.readouterr()
+            _assert_clean(code, out, err, path, what)
+
+
+@pytest.mark.parametrize("segment_field,value", [
+    ("last_group", 12), ("last_group", 99), ("first_group", -1), ("last_group", -3),
+    ("device", "DLA7"), ("device", "dla0"), ("first_group", "3"),
+])
+def test_hand_edited_segment_past_the_table_is_one_line_naming_the_model(
+        saved_schedule, tmp_path, capsys, segment_field, value):
+    import json
+
+    doc = _mutated(saved_schedule, ("schedule", "segments", 0, -1, segment_field), value,
+                   delete=False)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    for argv in (["simulate", str(path)],
+                 ["plot", "gantt", str(path), "-o", str(tmp_path / "g.png")]):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        _assert_clean(code, out, err, path, f"{argv[0]} {segment_field}={value!r}")
+        if code == 1:
+            assert "googlenet" in err, err  # the model by name, not job 0

@@ -40,6 +40,17 @@ def test_ingest_real_trt84_profile_prints_csv(capsys):
     assert "group,gpu_ms,dla_ms" in out
 
 
+def test_ingest_to_stdout_prints_exactly_the_csv(capsys, tmp_path):
+    profile = FIXTURES / "trtexec" / "trt10_exportProfile_matching_layerinfo.json"
+    code, out, err = run(capsys, "ingest", str(profile), "--platform", "orin-agx")
+    assert code == 0, err
+    path = tmp_path / "t.csv"
+    path.write_text(out)  # what `layerswap ingest ... > t.csv` writes
+    table = CostTable.from_csv(path)
+    assert out == table.to_csv_text()
+    assert "groups from" in err  # the summary went to stderr
+
+
 def test_ingest_bad_profile_is_one_line(capsys, tmp_path):
     bad = tmp_path / "p.json"
     bad.write_text('[\n  { "count" : 10 }\n, { "name" : "a", "timeMs" : -1, "averageMs" : -0.1'

@@ -10,7 +10,8 @@ import shutil
 
 import pytest
 
-from optimizer.cli import EXIT_REGRESSION, main
+from optimizer.cli import main
+from optimizer.cli.common import EXIT_REGRESSION
 from optimizer.regression import cases, check_expectations, default_directory
 
 

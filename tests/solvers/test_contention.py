@@ -105,3 +105,39 @@ def test_small_noise_below_standalone_is_accepted() -> None:
     assert all(math.isfinite(x) for x in r.residuals)
     with pytest.raises(ProblemError, match="kind"):
         calibrate([(1.0, 1.1, 5.0), (1.0, 1.2, 9.0)], kind="cpu")
+
+
+def test_orin_presets_follow_each_modules_own_dram_peak() -> None:
+    """The NX preset stretches the Xavier shape to 102.4 GB/s (its LPDDR5 peak), not to the
+    AGX Orin's 204.8 GB/s: the same relative load gives the same loss rate."""
+    xav, agx, nx = xavier_preset(), orin_preset("orin-agx"), orin_preset("orin-nx")
+    for frac in (0.1, 0.25, 0.5, 0.7, 0.9):
+        for kind in ("gpu", "dla"):
+            want = xav.loss_rate(kind, frac * 136.5)
+            assert agx.loss_rate(kind, frac * 204.8) == pytest.approx(want)
+            assert nx.loss_rate(kind, frac * 102.4) == pytest.approx(want)
+    assert "102.4" in nx.provenance and "204.8" in agx.provenance
+    with pytest.raises(ProblemError, match="no Orin contention preset"):
+        orin_preset("orin-nano")
+
+
+def test_solving_with_a_placeholder_preset_says_so() -> None:
+    from profiles.synthetic import synthetic_table
+    from solvers.problem import Problem
+
+    tables = [synthetic_table(4, seed=s, platform="orin-nx") for s in (1, 2)]
+    problem = Problem.create(tables, "orin-nx")
+    assert problem.contention.enabled
+    assert any("placeholder" in w and "layerswap calibrate" in w for w in problem.warnings)
+    off = Problem.create(tables, "orin-nx", contention="none")
+    assert not any("placeholder" in w for w in off.warnings)
+
+
+def test_calibrating_one_kind_keeps_the_other_kinds_placeholder_note() -> None:
+    base = orin_preset("orin-agx")
+    rows = [CoRunSample(1.0, 1.0 / (1 - 0.002 * bw), bw) for bw in (5, 20, 40, 60, 90)]
+    gpu_only = calibrate(rows, kind="gpu", base=base, name="fit").model
+    assert gpu_only.placeholders and all(p.startswith("dla curve")
+                                         for p in gpu_only.placeholders)
+    both = calibrate(rows, kind="dla", base=gpu_only, name="fit").model
+    assert both.placeholders == ()

@@ -118,5 +118,5 @@ def test_json_round_trip_and_bad_json() -> None:
     assert q.to_dict() == p.to_dict()
     assert [m.table.rows for m in q.models] == [m.table.rows for m in p.models]
     assert (q.pins, q.contention, q.frames_per_round) == (p.pins, p.contention, 2)
-    with pytest.raises(ProblemError, match="invalid problem description"):
+    with pytest.raises(ProblemError, match=r"x.json: problem: missing key .models."):
         Problem.from_dict({"platform": "xavier-agx"}, origin="x.json")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli import emit_json
+from optimizer.cli.common import add_command, emit_json, platform_name
 from solvers.errors import ProblemError
 
 COLUMNS = ("victim", "standalone_ms", "corun_ms", "corunner_bw_gbps")
@@ -87,15 +86,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
-    p = add("calibrate", cmd_calibrate,
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `calibrate`."""
+    p = add_command(sub, "calibrate", cmd_calibrate,
             "fit the memory-contention model from co-run measurements",
             "  layerswap calibrate corun.csv --platform orin-agx -o orin_contention.json\n"
             "  layerswap solve a.csv b.csv --contention-model orin_contention.json\n"
             "corun.csv columns: victim (gpu|dla), standalone_ms, corun_ms (fully overlapped\n"
             "by one co-runner), corunner_bw_gbps (the co-runner's bandwidth demand)")
     p.add_argument("samples", help="co-run CSV (see the columns below)")
-    p.add_argument("--platform", default="xavier-agx",
+    p.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="preset to start from; a kind without samples keeps its curve")
     p.add_argument("--breakpoints", metavar="X,Y,...",
                    help="bandwidths (GB/s) where the fitted curve may bend "

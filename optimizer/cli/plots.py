@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli import emit_json
+from optimizer.cli.common import (
+    Command,
+    add_command,
+    add_group,
+    add_problem_options,
+    build_problem,
+    emit_json,
+)
 from solvers.errors import ProblemError
 
 
@@ -31,7 +37,7 @@ def cmd_plot_gantt(args: argparse.Namespace) -> int:
     return _done(args, paths, {"objective": timeline.objective_ms})
 
 
-def cmd_plot_pareto(args: argparse.Namespace, build_problem: Callable[..., Any]) -> int:
+def cmd_plot_pareto(args: argparse.Namespace) -> int:
     from optimizer.api import pareto_front, sweep_switch_budget
     from optimizer.plots import plot_pareto, save_figure
 
@@ -68,27 +74,21 @@ def cmd_plot_solve_times(args: argparse.Namespace) -> int:
     return _done(args, paths, {"records": len(records)})
 
 
-def register(sub: argparse._SubParsersAction, add_problem_options: Callable[..., None],
-             build_problem: Callable[..., Any]) -> None:
-    plot = sub.add_parser("plot", help="Gantt chart, Pareto front, solve times (PNG + SVG)",
-                          description="Draw figures; each is written as PNG and SVG.",
-                          epilog="examples:\n  layerswap plot gantt schedule.json -o gantt.png\n"
-                                 "  layerswap plot pareto --budgets 0,1,2,3 -o pareto.png\n"
-                                 "  layerswap plot solve-times benchmarks/results/solvers.json "
-                                 "-o times.png",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    steps = plot.add_subparsers(dest="plot_command", metavar="FIGURE", required=True)
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `plot gantt|pareto|solve-times`."""
+    steps = add_group(sub, "plot", "Gantt chart, Pareto front, solve times (PNG + SVG)",
+                      "Draw figures; each is written as PNG and SVG.",
+                      "  layerswap plot gantt schedule.json -o gantt.png\n"
+                      "  layerswap plot pareto --budgets 0,1,2,3 -o pareto.png\n"
+                      "  layerswap plot solve-times benchmarks/results/solvers.json -o times.png",
+                      dest="plot_command", metavar="FIGURE")
 
-    def add(name: str, help_: str, examples: str, func: Callable[[argparse.Namespace], int]
-            ) -> argparse.ArgumentParser:
-        p = steps.add_parser(name, help=help_, description=help_,
-                             epilog="examples:\n" + examples,
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    def add(name: str, help_: str, examples: str, func: Command) -> argparse.ArgumentParser:
+        p = add_command(steps, name, func, help_, examples, json_flag=False, exit_codes=False)
         p.add_argument("-o", "--output", required=True, metavar="FILE.png",
                        help="output path; the SVG is written next to it")
         p.add_argument("--json", action="store_true",
                        help="print exactly one JSON object on stdout")
-        p.set_defaults(func=func)
         return p
 
     p = add("gantt", "per-device Gantt chart of a saved schedule (contention hatched)",
@@ -99,7 +99,7 @@ def register(sub: argparse._SubParsersAction, add_problem_options: Callable[...,
     p = add("pareto", "latency vs throughput over switch budgets (exact solver per budget)",
             "  layerswap plot pareto -o pareto.png\n"
             "  layerswap plot pareto a.csv b.csv --platform orin-agx --budgets 0,1,2 -o p.png",
-            lambda a: cmd_plot_pareto(a, build_problem))
+            cmd_plot_pareto)
     add_problem_options(p)
     p.add_argument("--budgets", default="0,1,2,3", help="switch budgets (default: %(default)s)")
     p.add_argument("--time-limit", type=float, default=10.0, metavar="S")

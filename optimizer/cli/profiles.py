@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
-from optimizer.cli import _resolve_table, emit_json
+from optimizer.cli.common import (
+    Command,
+    add_command,
+    add_group,
+    emit_json,
+    platform_name,
+    resolve_table,
+    say,
+    say_err,
+)
 from profiles.costtable import CostTable
-
-
-def _say(message: str) -> None:
-    from rich.console import Console
-
-    Console(highlight=False, soft_wrap=True).print(message)
 
 
 def _write_table(table: CostTable, output: str | None) -> str | None:
@@ -30,7 +32,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     dla = None
     if args.dla_from:
-        dla = DlaCosts.from_table(_resolve_table(args.dla_from))
+        dla = DlaCosts.from_table(resolve_table(args.dla_from))
     starts: list[int | str] | None = None
     if args.group_starts:
         starts = [int(s) if s.strip().isdigit() else s.strip()
@@ -46,12 +48,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         emit_json(doc)
         return 0
     t = result.table
-    _say(f"{t.model}: {t.n_groups} groups from {args.profile}, GPU total "
+    # with no -o, stdout is exactly the CSV (so `> t.csv` is a valid table): news to stderr
+    tell = say if path else say_err
+    tell(f"{t.model}: {t.n_groups} groups from {args.profile}, GPU total "
          f"{sum(t.gpu_ms):.4f} ms ({'median' if args.median else 'average'} per layer)")
     for note in result.notes:
-        _say(f"  note: {note}")
+        tell(f"  note: {note}")
     if path:
-        _say(f"wrote {path}")
+        say(f"wrote {path}")
     else:
         sys.stdout.write(t.to_csv_text())
     return 0
@@ -72,11 +76,11 @@ def cmd_profile_plan(args: argparse.Namespace) -> int:
                "engines": len(plan.engines), "runs": runs, "directory": args.output,
                "script": f"{args.output}/sweep.sh", "notes": list(plan.notes)})
         return 0
-    _say(f"{plan.model}: {len(plan.cuts)} candidate cuts, {len(plan.engines)} engines, "
+    say(f"{plan.model}: {len(plan.cuts)} candidate cuts, {len(plan.engines)} engines, "
          f"{runs} runs (TRT {plan.trt_version}, {plan.precision}, DLA core {plan.dla_core})")
     for note in plan.notes:
-        _say(f"  note: {note}")
-    _say(f"wrote {args.output}/sweep_plan.json and {args.output}/sweep.sh: run the script on "
+        say(f"  note: {note}")
+    say(f"wrote {args.output}/sweep_plan.json and {args.output}/sweep.sh: run the script on "
          "the Jetson, then `layerswap profile ingest-sweep` on the folder")
     return 0
 
@@ -95,25 +99,28 @@ def cmd_profile_ingest_sweep(args: argparse.Namespace) -> int:
                "transition_method": result.transition_method, "written": path,
                "csv": table.to_csv_text()})
         return 0
-    _say(f"{table.model}: {table.n_groups} groups measured from {args.directory} "
+    tell = say if path else say_err  # no -o: stdout is exactly the CSV
+    tell(f"{table.model}: {table.n_groups} groups measured from {args.directory} "
          f"({result.transition_method})")
     for a in anomalies:
-        _say(f"  [yellow]noisy:[/yellow] {a}")
+        tell(f"  [yellow]noisy:[/yellow] {a}")
     if path:
-        _say(f"wrote {path}")
+        say(f"wrote {path}")
     else:
         sys.stdout.write(table.to_csv_text())
     return 0
 
 
-def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.ArgumentParser]
-             ) -> None:
-    p = add("ingest", cmd_ingest, "turn a trtexec per-layer profile into a cost table",
-            "  layerswap ingest model.profile.json --platform orin-agx -o model.csv\n"
-            "  layerswap ingest run.log --layer-info layers.json --build-log build.log \\\n"
-            "      --dla-from sweep.csv --platform orin-agx -o model.csv --json")
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `ingest` and `profile plan|ingest-sweep`."""
+    p = add_command(
+        sub, "ingest", cmd_ingest, "turn a trtexec per-layer profile into a cost table",
+        "  layerswap ingest model.profile.json --platform orin-agx -o model.csv\n"
+        "  layerswap ingest run.log --layer-info layers.json --build-log build.log \\\n"
+        "      --dla-from sweep.csv --platform orin-agx -o model.csv --json")
     p.add_argument("profile", help="--exportProfile JSON, or a log with a --dumpProfile table")
-    p.add_argument("--platform", required=True, help="where it was measured, e.g. orin-agx")
+    p.add_argument("--platform", required=True, type=platform_name,
+                   help="where it was measured, e.g. orin-agx")
     p.add_argument("--model", help="model name (default: from the file name)")
     p.add_argument("--precision", help="fp16 | int8 | fp32 (recorded in the metadata)")
     p.add_argument("--trt-version", help="TensorRT version (default: read from the log)")
@@ -128,24 +135,16 @@ def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.Argume
                    help="engine rows (positions or names) that begin a group")
     p.add_argument("-o", "--output", metavar="FILE.csv", help="write the table (else stdout)")
 
-    prof = sub.add_parser("profile", help="plan and ingest the DLA transition sweep",
-                          description="Plan the DLA transition sweep (engines to build and "
-                                      "run with trtexec on the Jetson) and ingest its results.",
-                          epilog="examples:\n  layerswap profile plan yolo.onnx --trt-version "
-                                 "10.3 -o sweep/\n  layerswap profile ingest-sweep sweep/ "
-                                 "--platform orin-agx -o yolo.csv",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    prof_sub = prof.add_subparsers(dest="profile_command", metavar="STEP", required=True)
+    steps = add_group(sub, "profile", "plan and ingest the DLA transition sweep",
+                      "Plan the DLA transition sweep (engines to build and run with trtexec on "
+                      "the Jetson) and ingest its results.",
+                      "  layerswap profile plan yolo.onnx --trt-version 10.3 -o sweep/\n"
+                      "  layerswap profile ingest-sweep sweep/ --platform orin-agx -o yolo.csv",
+                      dest="profile_command", metavar="STEP")
 
-    def add_step(name: str, func: Callable[[argparse.Namespace], int], help_: str,
-                 examples: str) -> argparse.ArgumentParser:
-        p = prof_sub.add_parser(name, help=help_, description=help_,
-                                epilog="examples:\n" + examples,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--json", action="store_true",
-                       help="print exactly one JSON object on stdout")
-        p.set_defaults(func=func)
-        return p
+    def add_step(name: str, func: Command, help_: str, examples: str
+                 ) -> argparse.ArgumentParser:
+        return add_command(steps, name, func, help_, examples, exit_codes=False)
 
     p = add_step("plan", cmd_profile_plan,
                  "write the trtexec commands of a transition sweep for one ONNX model",
@@ -171,7 +170,7 @@ def register(sub: argparse._SubParsersAction, add: Callable[..., argparse.Argume
                  "  layerswap profile ingest-sweep sweep/ --platform orin-agx "
                  "--merge-noisy-groups --json")
     p.add_argument("directory", help="the folder `profile plan` wrote, with the runs' outputs")
-    p.add_argument("--platform", required=True)
+    p.add_argument("--platform", required=True, type=platform_name)
     p.add_argument("--model", help="model name (default: from the plan)")
     p.add_argument("--timing", default="gpu_compute_median",
                    choices=("gpu_compute_median", "gpu_compute_mean", "profile_total"))

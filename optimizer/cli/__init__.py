@@ -1,0 +1,60 @@
+"""The `layerswap` command line: assembles the command families (one module each under
+`optimizer/cli/`) into one parser. Shared machinery and "how to add a command" live in
+`optimizer.cli.common`; no family imports this module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from optimizer.cli import calibrate, dla, export, plots, profiles, solve, tables
+from optimizer.cli.common import (
+    EPILOG,
+    EXIT_USAGE,
+    LayerswapParser,
+    parse_command_line,
+    run_command,
+)
+
+# One entry per command family, in `layerswap --help` order; each has register(sub).
+FAMILIES = (solve, export, tables, profiles, calibrate, plots, dla)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `layerswap` parser: every family's commands under one subparser."""
+    parser = LayerswapParser(
+        prog="layerswap",
+        description="Partition several DNNs layer by layer across the GPU and DLA cores of a "
+                    "Jetson, exactly: profiles -> cost tables -> schedule.",
+        epilog=EPILOG + """
+typical flow:
+  layerswap tables                                   # stored cost tables
+  layerswap solve                                    # solve the embedded default pair
+  layerswap solve a.csv b.csv --platform orin-agx --objective throughput -o s.json
+  layerswap simulate s.json                          # judge a saved schedule
+  layerswap compare a.csv b.csv                      # every baseline and backend
+  layerswap export s.json --onnx a=a.onnx -o out/    # sub-models, build script, manifest
+  layerswap dla model.onnx --platform orin-agx --trt-version 10.3   # DLA refusals, islands
+  layerswap rewrite model.onnx -o model_dla.onnx     # exact DLA rewrites, verified
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version="layerswap 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for family in FAMILIES:
+        family.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `layerswap` console script (and `python -m optimizer.cli`)."""
+    parser = build_parser()
+    args = parse_command_line(parser, list(sys.argv[1:] if argv is None else argv))
+    if isinstance(args, int):
+        return args
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    return run_command(args)
+

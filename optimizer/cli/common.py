@@ -1,0 +1,488 @@
+"""What every `layerswap` command family shares: exit codes, errors, output helpers, table
+resolution, reusable option groups, the `add_command` helper and the error-handling wrapper.
+
+The CLI is a thin face over profiles/ and solvers/ (Polygraphy's `tools/` layout): one module
+per command family under `optimizer/cli/`, each importing only this module and the library,
+never `optimizer/cli/__init__.py` (which only assembles the families).
+
+Every reporting command takes ``--json`` and then prints exactly one JSON object on stdout
+(keys in docs/ and the README). User errors print one line ``layerswap: error: ...`` on
+stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}`` on stdout); bugs keep their
+traceback.
+
+Exit codes: 0 success (optimal or feasible schedule), 1 bad input or unsupported request,
+2 bad command line, 3 the problem is infeasible, 4 no schedule found within the time limit,
+5 regression check failed.
+
+How to add a command
+--------------------
+Write a family module ``optimizer/cli/NAME.py`` with the command functions
+(``cmd_x(args: argparse.Namespace) -> int``, returning an exit code; library imports inside
+the function so ``layerswap --help`` stays fast) and one entry point::
+
+    def register(sub: argparse._SubParsersAction) -> None:
+        p = add_command(sub, "x", cmd_x, "one-line help", "  layerswap x FILE --json")
+        add_problem_options(p)          # reuse the shared option groups where they fit
+        p.add_argument("file")
+
+then add the family to ``FAMILIES`` in ``optimizer/cli/__init__.py`` (one import, one list
+entry: the order there is the order in ``layerswap --help``). A command with steps (``plot
+gantt``) creates its own nested subparsers with ``add_group`` and adds each step with
+``add_command``. Raise a `LayerswapError` subclass (or `CommandError` for a bad option
+combination) for anything the user can fix: `run_command` prints it as one line, exit 1. Print
+results with `emit_json` under ``--json``; progress goes to stderr only (`spinner`,
+`step_progress`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from profiles.errors import LayerswapError
+from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (ships alone)
+
+if TYPE_CHECKING:
+    from profiles.costtable import CostTable
+    from solvers.problem import Pin, Problem
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION = range(6)
+MAX_FRAMES = 64  # solvers.problem.MAX_FRAMES_PER_ROUND (not imported: --help stays fast)
+DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
+
+SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
+
+EPILOG = """\
+exit codes: 0 ok, 1 bad input, 2 bad command line, 3 infeasible, 4 no schedule in time,
+5 regression check failed. With --json, stdout holds exactly one JSON object; on bad
+input it is {"error": MESSAGE, "exit_code": 1} (the message also goes to stderr).
+"""
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class CommandError(LayerswapError):
+    """A request the inputs cannot satisfy (exit 1, one line)."""
+
+
+class UsageError(CommandError):
+    """A bad command line found after parsing, e.g. two options that exclude each other
+    (exit 2, one line; under --json also ``{"error", "exit_code": 2}``)."""
+
+
+class UsageExit(SystemExit):
+    """What `LayerswapParser.error` raises: exit 2, with the message kept for --json."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_USAGE)
+        self.message = message
+
+
+class LayerswapParser(argparse.ArgumentParser):
+    """An ArgumentParser whose command-line errors keep argparse's output (usage and one
+    error line on stderr, exit 2) but raise `UsageExit`, so `main` can also print the
+    ``{"error", "exit_code": 2}`` object when --json was given."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise UsageExit(message)
+
+
+# ---------------------------------------------------------------------- output helpers
+def console(stderr: bool = False):  # -> rich.console.Console (rich imported lazily)
+    """A rich console without highlighting or hard wrapping (stdout, or stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    """Print one line of rich markup on stdout."""
+    console().print(message)
+
+
+def say_err(message: str) -> None:
+    """Print one line of rich markup on stderr (news beside a result that owns stdout)."""
+    console(stderr=True).print(message)
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    """The one way a command prints its --json answer: one object, no NaN."""
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def fmt(value: Any, spec: str) -> str:
+    """`spec.format(value)`, or an em dash for a missing value (table cells)."""
+    return "—" if value is None else spec.format(value)
+
+
+@contextmanager
+def spinner(message: str, enabled: bool) -> Iterator[Callable[[str], None] | None]:
+    """A status spinner on stderr when it is a terminal (never pollutes --json stdout).
+
+    Yields a progress callback for `solvers.solve.solve` that shows the latest line (best
+    schedule so far, bound, seconds) next to the message, or None when there is no spinner.
+    """
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    with console(stderr=True).status(message) as status:
+        yield lambda line: status.update(f"{message} {line}")
+
+
+@contextmanager
+def step_progress(steps: int, *, enabled: bool) -> Iterator[Callable[[str], None] | None]:
+    """A progress bar on stderr (terminals only) fed by one-line progress messages: the
+    top-level ones ('running baselines', 'solving with X') advance it, the others (a
+    backend's own news) update its text."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=steps)
+        started = [False]
+
+        def report(message: str) -> None:
+            if message.startswith(("running baselines", "solving with")):
+                if started[0]:
+                    bar.advance(task)
+                started[0] = True
+            bar.update(task, description=message[:60])
+
+        yield report
+
+
+def status_exit(status: str) -> int:
+    """The exit code of a solve status (infeasible 3, unknown 4, else 0)."""
+    return {"infeasible": EXIT_INFEASIBLE, "unknown": EXIT_NO_SOLUTION}.get(status, EXIT_OK)
+
+
+# ---------------------------------------------------------------------- tables and problems
+def resolve_table(ref: str) -> CostTable:
+    """A cost table from a CSV path or a stored table name (profiles/data)."""
+    from pathlib import Path
+
+    from profiles.costtable import CostTable, load_published, published_names
+
+    path = Path(ref)
+    if path.exists():
+        return CostTable.from_csv(path)
+    if ref in published_names():
+        return load_published(ref)
+    raise CommandError(
+        f"{ref}: no such file and not a stored table; stored tables are "
+        f"{', '.join(published_names())} (list them with `layerswap tables`)")
+
+
+def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True) -> None:
+    """The problem option group (platform, objective, constraints, contention) and, unless
+    ``tables=False``, the TABLE positionals; `build_problem` reads them back."""
+    if tables:
+        p.add_argument("tables", nargs="*", metavar="TABLE",
+                       help="cost-table CSV files or stored table names "
+                            f"(default: {' + '.join(DEFAULT_TABLES)})")
+    g = p.add_argument_group("problem")
+    g.add_argument("--platform", default="xavier-agx", type=platform_name,
+                   help="xavier-agx | orin-agx | orin-nx | gpu-only (default: %(default)s)")
+    g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
+                   help="latency: makespan of one concurrent inference; throughput: period "
+                        "of a stream of frames (default: %(default)s)")
+    g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
+                   help="device switches allowed per model (default: %(default)s)")
+    g.add_argument("--contention", choices=("auto", "none", "preset"), default="auto",
+                   help="memory-contention model: auto uses the platform preset when the "
+                        "tables have bandwidth columns (default: %(default)s)")
+    g.add_argument("--contention-strength", type=number(minimum=0), default=None, metavar="X",
+                   help="scale the contention loss rates (0 = off, 1 = preset)")
+    g.add_argument("--contention-model", metavar="FILE.json", default=None,
+                   help="use a calibrated contention model (`layerswap calibrate -o`)")
+    g.add_argument("--frames-per-round", type=integer(minimum=1, maximum=MAX_FRAMES),
+                   default=1, metavar="F",
+                   help="throughput: frames per round; each model gets F instances that "
+                        "may be partitioned differently (default: %(default)s)")
+    g.add_argument("--loadable-limit", type=integer(minimum=0), default=None, metavar="N",
+                   help="DLA loadables per core (default: from the tables' TRT version: "
+                        "8 for TRT 7, 4 for 8.0-8.4, 16 later)")
+    g.add_argument("--weight", action="append", default=[], metavar="MODEL=W",
+                   type=model_number,
+                   help="latency weight of a model (repeatable)")
+    g.add_argument("--deadline", action="append", default=[], metavar="MODEL=MS",
+                   type=model_number,
+                   help="hard completion deadline of a model in ms (repeatable)")
+    g.add_argument("--pin", action="append", default=[], metavar="MODEL:A-B:DEV[,DEV]",
+                   type=pin_spec,
+                   help="groups A..B of MODEL may only run on these devices, e.g. "
+                        "yolo:0-40:GPU (repeatable)")
+    g.add_argument("--forbid", action="append", default=[], metavar="MODEL:A-B:DEV[,DEV]",
+                   type=pin_spec,
+                   help="groups A..B of MODEL may not run on these devices (repeatable)")
+
+
+def add_solver_options(p: argparse.ArgumentParser) -> None:
+    """The solver option group: --solver, --time-limit, --workers."""
+    g = p.add_argument_group("solver")
+    g.add_argument("--solver", choices=SOLVER_CHOICES, default="cpsat",
+                   help="backend (default: %(default)s)")
+    g.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
+                   help="seconds; on expiry the best schedule found is returned with its "
+                        "gap. With memory contention the last quarter is kept for a local "
+                        "search judged by the simulator (throughput has no exact model; "
+                        "latency uses it when the exact model stops with a gap) "
+                        "(default: %(default)s)")
+    g.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
+                   help="solver threads (default: %(default)s)")
+
+
+# ---------------------------------------------------------------------- option value types
+# argparse `type=` functions: a bad value is a command-line error (exit 2, usage on stderr,
+# `{"error", "exit_code": 2}` under --json) whose message names the option, not a Python name.
+def number(*, minimum: float | None = None, above: float | None = None
+           ) -> Callable[[str], float]:
+    """A finite float, >= ``minimum`` or > ``above``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (minimum is None or value >= minimum) and (
+            above is None or value > above)
+        if not ok:
+            bound = f" >= {minimum:g}" if minimum is not None else (
+                f" > {above:g}" if above is not None else "")
+            raise argparse.ArgumentTypeError(f"expected a finite number{bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def integer(*, minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
+    """A whole number in ``minimum..maximum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            span = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}, got {text!r}")
+        return value
+
+    return parse
+
+
+def platform_name(text: str) -> str:
+    """A known platform name (lower-cased): xavier-agx, orin-agx, orin-nx, gpu-only."""
+    from solvers.problem import PLATFORMS
+
+    key = text.strip().lower()
+    if key not in PLATFORMS:
+        raise argparse.ArgumentTypeError(f"unknown platform {text!r}; choose one of "
+                                         f"{', '.join(PLATFORMS)}")
+    return key
+
+
+def model_number(text: str) -> tuple[str, float]:
+    """``MODEL=NUMBER`` (--weight, --deadline)."""
+    name, sep, value = text.partition("=")
+    parsed = number()(value) if sep and name and _is_number(value) else None
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL=NUMBER")
+    return name, parsed
+
+
+def model_file(text: str) -> tuple[str, str]:
+    """``MODEL=FILE`` (--onnx): a model name and an existing file."""
+    from pathlib import Path
+
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL=FILE.onnx")
+    if not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"{path}: no such ONNX file (in {text!r})")
+    return name, path
+
+
+def add_export_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
+    """The export option group (`layerswap export`, `layerswap solve --export DIR`)."""
+    g = p.add_argument_group("export")
+    if not standalone:
+        g.add_argument("--export", metavar="DIR",
+                       help="also export the schedule to DIR (manifest, sub-models, build "
+                            "script); needs --onnx for every model")
+    g.add_argument("--onnx", action="append", type=model_file, default=[],
+                   metavar="MODEL=FILE",
+                   help="the ONNX model a table was made from (repeat per model)")
+    g.add_argument("--trt-version", default="10.3", metavar="V",
+                   help="TensorRT of the target for the build script: 8.5, 8.6, 10.x (DLA: "
+                        "<= 10.7) or 11.4+ (default: %(default)s, JetPack 6.1/6.2)")
+    g.add_argument("--precision", choices=("fp16", "fp32"), default="fp16",
+                   help="engine precision (fp32: GPU-only schedules; default: %(default)s)")
+    g.add_argument("--allow-gpu-fallback", action="store_true",
+                   help="build DLA engines with --allowGPUFallback (default: a layer the DLA "
+                        "cannot run fails the build)")
+
+
+def onnx_map(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """--onnx pairs as a dict; a model named twice is a usage error."""
+    out: dict[str, str] = {}
+    for name, path in pairs:
+        if name in out:
+            raise UsageError(f"--onnx names model {name!r} twice")
+        out[name] = path
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+PinSpec = tuple[str, int, int, tuple[str, ...]]
+
+
+def pin_spec(text: str) -> PinSpec:
+    """``MODEL:FIRST-LAST:DEV[,DEV]`` (--pin, --forbid); the range must not be reversed."""
+    devices = ("GPU", "DLA0", "DLA1")
+    try:
+        model, span, devs = text.split(":")
+        a, _, b = span.partition("-")
+        first, last = int(a), int(b or a)
+        names = tuple(d.strip().upper() for d in devs.split(",") if d.strip())
+        if not model or not names or any(d not in devices for d in names):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL:FIRST-LAST:DEV[,DEV] with "
+                                         "DEV in GPU, DLA0, DLA1") from None
+    if first < 0 or last < first:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the group range {first}-{last} is "
+            f"{'reversed' if last < first else 'negative'}; write FIRST-LAST with "
+            "0 <= FIRST <= LAST")
+    return model, first, last, names
+
+
+def solver_list(text: str) -> list[str]:
+    """Comma-separated backends (--solvers)."""
+    solvers = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in solvers if s not in SOLVER_CHOICES]
+    if bad or not solvers:
+        raise argparse.ArgumentTypeError(f"unknown {', '.join(bad) or 'empty list'}; choose "
+                                         f"from {', '.join(SOLVER_CHOICES)}")
+    return solvers
+
+
+def pins_from(specs: Sequence[PinSpec], forbid: bool) -> list[Pin]:
+    """`Pin`s from parsed --pin (or --forbid when ``forbid``) values."""
+    from solvers.problem import Device, Pin
+
+    out = []
+    for model, first, last, names in specs:
+        devices = [Device(d) for d in names]
+        out.append(Pin.forbid(model, first, last, devices) if forbid
+                   else Pin(model, first, last, frozenset(devices)))
+    return out
+
+
+def build_problem(args: argparse.Namespace) -> Problem:
+    """The `Problem` described by the options of `add_problem_options`."""
+    from solvers.problem import Problem
+
+    refs = list(getattr(args, "tables", None) or DEFAULT_TABLES)
+    tables = [resolve_table(r) for r in refs]
+    contention: Any = args.contention
+    if args.contention_model:
+        from solvers.contention import load_contention_model
+
+        contention = load_contention_model(args.contention_model)
+    problem = Problem.create(
+        tables, args.platform, objective=args.objective,
+        max_transitions=args.max_transitions, loadable_limit=args.loadable_limit,
+        pins=[*pins_from(args.pin, False), *pins_from(args.forbid, True)],
+        contention=contention, frames_per_round=args.frames_per_round,
+        weights=dict(args.weight), deadlines=dict(args.deadline))
+    if args.contention_strength is not None:
+        from dataclasses import replace
+
+        if not problem.contention.enabled and args.contention_strength > 0:
+            raise CommandError("--contention-strength needs contention on: the tables need "
+                               "gpu_bw_gbps/dla_bw_gbps columns")
+        problem = replace(problem, contention=problem.contention.scaled(
+            args.contention_strength))
+    return problem
+
+
+# ---------------------------------------------------------------------- parser helpers
+def add_json_flag(p: argparse.ArgumentParser) -> None:
+    """The ``--json`` flag every reporting command takes."""
+    p.add_argument("--json", action="store_true",
+                   help="print exactly one JSON object on stdout")
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, func: Command, help_: str,
+                examples: str, *, json_flag: bool = True, exit_codes: bool = True
+                ) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` running ``func``: its help, an ``examples:`` epilog (and the
+    exit-code note unless ``exit_codes=False``) and, unless ``json_flag=False``, ``--json``."""
+    epilog = "examples:\n" + examples + ("\n\n" + EPILOG if exit_codes else "")
+    p = sub.add_parser(name, help=help_, description=help_, epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    if json_flag:
+        add_json_flag(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def add_group(sub: argparse._SubParsersAction, name: str, help_: str, description: str,
+              examples: str, *, dest: str, metavar: str) -> argparse._SubParsersAction:
+    """A command made of steps (``layerswap plot gantt``): returns the steps' subparsers,
+    to which `add_command` adds each step."""
+    group = sub.add_parser(name, help=help_, description=description,
+                           epilog="examples:\n" + examples,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    return group.add_subparsers(dest=dest, metavar=metavar, required=True)
+
+
+# ---------------------------------------------------------------------- running a command
+def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]
+                       ) -> argparse.Namespace | int:
+    """The parsed arguments, or exit code 2 after a command-line error (argparse's usage
+    and message on stderr; with --json anywhere in ``argv`` also ``{"error", "exit_code":
+    2}`` on stdout). ``--help`` and ``--version`` still exit through SystemExit(0)."""
+    try:
+        return parser.parse_args(argv)
+    except UsageExit as exc:
+        if "--json" in argv:
+            emit_json({"error": " ".join(exc.message.split()), "exit_code": EXIT_USAGE})
+        return EXIT_USAGE
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command; a user error (`LayerswapError`) becomes one line on stderr
+    (and the ``{"error", "exit_code"}`` object under --json), exit 1 (2 for a
+    `UsageError`). Bugs keep their traceback."""
+    try:
+        return args.func(args)
+    except (LayerswapError, LayerswapRuntimeError) as exc:
+        message = " ".join(str(exc).split())
+        code = EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR
+        print(f"layerswap: error: {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            # a script parsing stdout gets an answer on bad input too
+            emit_json({"error": message, "exit_code": code})
+        return code
+    except KeyboardInterrupt:
+        print("layerswap: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,178 @@
+"""`layerswap solve | simulate | compare`: find, judge and compare schedules (thin wrappers
+over `solvers.solve`, `solvers.simulator` and `optimizer.api.compare`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from optimizer.cli.common import (
+    EXIT_INFEASIBLE,
+    EXIT_OK,
+    UsageError,
+    add_command,
+    add_export_options,
+    add_problem_options,
+    add_solver_options,
+    build_problem,
+    console,
+    emit_json,
+    fmt,
+    integer,
+    number,
+    onnx_map,
+    solver_list,
+    spinner,
+    status_exit,
+    step_progress,
+)
+
+DEFAULT_GANTT = "out/default_gantt.png"
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from solvers.render import render_text
+    from solvers.schedule import result_to_dict, save_schedule_file
+    from solvers.solve import solve
+
+    problem = build_problem(args)
+    if bool(args.export) != bool(args.onnx):
+        raise UsageError("--export DIR and --onnx MODEL=FILE go together")
+    with spinner(f"solving with {args.solver}…", not args.json) as progress:
+        result = solve(problem, args.solver, time_limit=args.time_limit, workers=args.workers,
+                       progress=progress)
+    written: dict[str, Any] = {}
+    if args.output and result.schedule is not None:
+        save_schedule_file(args.output, problem, result.schedule, result)
+        written["schedule"] = str(args.output)
+    if args.export and result.schedule is not None:
+        from export.exporter import export_schedule
+
+        with spinner(f"exporting to {args.export}…", not args.json):
+            export_schedule(problem, result.schedule, onnx_map(args.onnx), args.export,
+                            result=result, trt_version=args.trt_version,
+                            precision=args.precision, allow_gpu_fallback=args.allow_gpu_fallback)
+        written["export"] = str(args.export)
+    plot = args.plot
+    if plot is None and not args.tables and not args.no_plot:
+        plot = DEFAULT_GANTT  # the embedded default demo always shows its chart
+    if plot and result.timeline is not None:
+        from optimizer.plots import plot_gantt, save_figure
+
+        fig = plot_gantt(problem, result.timeline)
+        written["plot"] = [str(p) for p in save_figure(fig, plot)]
+    if args.json:
+        doc = result_to_dict(problem, result)
+        doc["written"] = written
+        emit_json(doc)
+    else:
+        con = console()
+        for w in problem.warnings:
+            con.print(f"[yellow]warning:[/yellow] {w}")
+        con.print(render_text(problem, result))
+        for kind, path in written.items():
+            con.print(f"wrote {kind}: {path if isinstance(path, str) else ', '.join(path)}")
+    return status_exit(result.status.value)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from solvers.render import render_text
+    from solvers.schedule import load_schedule_file
+    from solvers.simulator import simulate
+
+    problem, schedule = load_schedule_file(args.schedule)
+    timeline = simulate(problem, schedule)
+    if args.json:
+        doc: dict[str, Any] = {
+            "objective_kind": problem.objective.value,
+            "objective": timeline.objective_ms,
+            "makespan_ms": timeline.makespan_ms,
+            "busy_ms": {d.value: v for d, v in timeline.busy_ms.items()},
+            "idle_ms": {d.value: timeline.idle_ms(d) for d in timeline.busy_ms},
+            "loadables": {d.value: n for d, n in timeline.loadables.items()},
+            "violations": list(timeline.violations),
+            "segments": [{"model": problem.jobs[t.job].name, "index": t.index,
+                          "first_group": t.segment.first_group,
+                          "last_group": t.segment.last_group, "device": t.segment.device.value,
+                          "start_ms": t.start_ms, "end_ms": t.end_ms,
+                          "contention_ms": t.contention_ms} for t in timeline.segments],
+        }
+        if timeline.period_ms is not None:
+            doc["period_ms"] = timeline.period_ms
+            doc["throughput_fps"] = timeline.throughput_fps
+        emit_json(doc)
+    else:
+        console().print(render_text(problem, timeline, schedule=schedule))
+    return EXIT_INFEASIBLE if timeline.violations else EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from optimizer.api import compare
+
+    problem = build_problem(args)
+    solvers = args.solvers
+    with step_progress(len(solvers) + 1, enabled=not args.json) as progress:
+        frame = compare(problem, solvers=solvers, time_limit=args.time_limit,
+                        workers=args.workers, progress=progress)
+    records = json.loads(frame.to_json(orient="records"))
+    if args.json:
+        emit_json({"objective_kind": problem.objective.value,
+                   "platform": problem.platform.name,
+                   "models": [j.name for j in problem.jobs], "rows": records})
+        return EXIT_OK
+    from rich.table import Table
+
+    unit = "period ms" if problem.objective.value == "throughput" else "latency ms"
+    table = Table(title=f"{' + '.join(j.name for j in problem.jobs)} on "
+                        f"{problem.platform.name} ({problem.objective.value})")
+    for col, justify in (("name", "left"), ("kind", "left"), (unit, "right"),
+                         ("gain", "right"), ("status", "left"), ("gap", "right"),
+                         ("solve s", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.caption = ("gain: over the best baseline; gap: to the proven lower bound "
+                     "(the solver's, or a cheap load/chain bound for baselines)")
+    for r in records:
+        table.add_row(r["name"], r["kind"], fmt(r.get("objective"), "{:.4f}"),
+                      fmt(r.get("gain_pct"), "{:+.1f} %"), str(r.get("status", "")),
+                      fmt(r.get("gap"), "{:.2%}"), fmt(r.get("solve_seconds"), "{:.2f}"))
+    console().print(table)
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `solve`, `simulate` and `compare`."""
+    p = add_command(
+        sub, "solve", cmd_solve, "find the transition layers of every model (exact solvers)",
+        "  layerswap solve                          # GoogleNet + AlexNet, Xavier\n"
+        "  layerswap solve yolo.csv gan.csv --platform orin-agx --objective throughput\n"
+        "  layerswap solve a.csv b.csv --max-transitions 1 --solver ilp --json\n"
+        "  layerswap solve a.csv b.csv -o schedule.json --plot gantt.png\n"
+        "  layerswap solve gan.csv --export out/gan --onnx gan=gan.onnx   # + engines plan")
+    add_problem_options(p)
+    add_solver_options(p)
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the self-contained schedule (problem + schedule) as JSON")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="write the Gantt chart (PNG and SVG next to it); with no TABLE it "
+                        f"defaults to {DEFAULT_GANTT}")
+    p.add_argument("--no-plot", action="store_true",
+                   help="do not write the default pair's Gantt chart")
+    add_export_options(p, standalone=False)
+
+    p = add_command(sub, "simulate", cmd_simulate,
+                    "judge a saved schedule with the event-driven simulator",
+                    "  layerswap simulate schedule.json\n"
+                    "  layerswap simulate schedule.json --json")
+    p.add_argument("schedule", help="schedule file written by `layerswap solve -o`")
+
+    p = add_command(sub, "compare", cmd_compare,
+                    "run every baseline and backend on one problem and tabulate them",
+                    "  layerswap compare\n"
+                    "  layerswap compare a.csv b.csv --solvers cpsat,ilp --json")
+    add_problem_options(p)
+    p.add_argument("--solvers", default="cpsat,ilp,sat", type=solver_list,
+                   help="backends to run, comma-separated (default: %(default)s)")
+    p.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
+                   help="per-backend time limit in seconds (default: %(default)s)")
+    p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N")

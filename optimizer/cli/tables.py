@@ -1,0 +1,101 @@
+"""`layerswap tables | check | regress`: the stored cost tables, table validation and the
+recorded-schedule regression check (thin wrappers over `profiles.costtable` and
+`optimizer.regression`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from optimizer.cli.common import (
+    EXIT_OK,
+    EXIT_REGRESSION,
+    add_command,
+    console,
+    emit_json,
+    resolve_table,
+)
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from profiles.costtable import load_published, published_names
+
+    names = published_names()
+    tables = [load_published(n) for n in names]
+    if args.json:
+        emit_json({"tables": [{"name": n, "model": t.model, "platform": t.platform,
+                                "source": t.source, "groups": t.n_groups,
+                                "provenance": t.metadata.get("provenance", "")}
+                               for n, t in zip(names, tables, strict=True)]})
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title="stored cost tables (profiles/data)")
+    for col in ("name", "model", "platform", "source", "groups"):
+        table.add_column(col)
+    for n, t in zip(names, tables, strict=True):
+        table.add_row(n, t.model, t.platform, t.source, str(t.n_groups))
+    console().print(table)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate cost tables; one line per table (errors exit 1 at the first bad one)."""
+    reports = []
+    for ref in args.tables:
+        t = resolve_table(ref)
+        reports.append({"table": ref, "model": t.model, "platform": t.platform,
+                        "source": t.source, "groups": t.n_groups,
+                        "dla_ineligible_groups": [r.group for r in t.rows if r.dla_ms is None],
+                        "gpu_ms_total": sum(t.gpu_ms),
+                        "has_bandwidth": all(r.gpu_bw_gbps is not None for r in t.rows)})
+    if args.json:
+        emit_json({"valid": True, "tables": reports})
+    else:
+        con = console()
+        for r in reports:
+            con.print(f"[green]ok[/green] {r['table']}: {r['model']} on {r['platform']}, "
+                      f"{r['groups']} groups, {r['source']}, GPU total "
+                      f"{r['gpu_ms_total']:.4f} ms")
+    return EXIT_OK
+
+
+def cmd_regress(args: argparse.Namespace) -> int:
+    from optimizer.regression import check_expectations, update_expectations
+
+    if args.update:
+        paths = update_expectations(args.directory)
+        if args.json:
+            emit_json({"updated": [str(p) for p in paths]})
+        else:
+            folder = paths[0].parent if paths else args.directory
+            console().print(f"updated {len(paths)} expectation file(s) in {folder}")
+        return EXIT_OK
+    failures = check_expectations(args.directory)
+    if args.json:
+        emit_json({"passed": not failures, "failures": failures})
+    else:
+        con = console()
+        for f in failures:
+            con.print(f"[red]changed[/red] {f}")
+        if not failures:
+            con.print("all stored profile expectations hold")
+    return EXIT_REGRESSION if failures else EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `tables`, `check` and `regress`."""
+    add_command(sub, "tables", cmd_tables, "list the stored cost tables (profiles/data)",
+                "  layerswap tables\n  layerswap tables --json")
+
+    p = add_command(sub, "check", cmd_check, "validate cost-table CSV files against the contract",
+                    "  layerswap check my_model.csv\n  layerswap check googlenet_xavier --json")
+    p.add_argument("tables", nargs="+", metavar="TABLE")
+
+    p = add_command(sub, "regress", cmd_regress,
+                    "check (or --update) the recorded schedules of every stored profile pair",
+                    "  layerswap regress               # exit 5 when a result changed\n"
+                    "  layerswap regress --update      # record the current results")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite the expectation files from the current results")
+    p.add_argument("--directory", default=None, metavar="DIR",
+                   help="expectation folder (default: tests/expected in the source tree)")
