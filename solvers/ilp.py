@@ -404,7 +404,8 @@ def _parameters(options: SolveOptions, *, presolve: bool = True,
 
 
 def _known_schedule(problem: Problem, jobs: tuple[IntegerJob, ...],
-                    hint: Schedule | None) -> tuple[Schedule, int] | None:
+                    hint: Schedule | None, deadline: float | None = None
+                    ) -> tuple[Schedule, int] | None:
     """A feasible schedule and its exact objective (integer ns, weighted; throughput: the
     round's cycle time): the hint, else the greedy baseline. It bounds the big-Ms (latency)
     and checks HiGHS's claim of optimality afterwards."""
@@ -412,7 +413,7 @@ def _known_schedule(problem: Problem, jobs: tuple[IntegerJob, ...],
 
     candidate = hint
     if candidate is None:
-        candidate = greedy(problem).schedule
+        candidate = greedy(problem, deadline=deadline).schedule
     if candidate is None:
         return None
     if candidate.order is None:
@@ -443,7 +444,9 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     t0 = time.perf_counter()
     deadline = None if options.time_limit is None else t0 + options.time_limit
     mip = _Mip()
-    known = _known_schedule(problem, integer_view(problem), options.hint)
+    # without a hint, greedy starts no new pass after a quarter of the limit
+    known = _known_schedule(problem, integer_view(problem), options.hint,
+                            None if deadline is None else t0 + 0.25 * options.time_limit)
     model = IlpModel(problem, mip, known_ns=None if known is None else known[1] + 1)
     model.build()
     model_params = None
