@@ -189,7 +189,7 @@ def herald_like(problem: Problem) -> Result:
                 best = key
         if best is None:
             return _judge(problem, "herald_like", None, t0,
-                          f"{problem.jobs[j].name} group {g}: no device left (switch budget "
+                          f"{problem.jobs[j].name} group {g}: no device left (max transitions "
                           "or loadable limit exhausted)")
         finish, _, d, start = best
         if cur[j] is not None and d != cur[j]:
@@ -495,7 +495,7 @@ def greedy(problem: Problem, deadline: float | None = None) -> Result:
             best = (value, Schedule(sched.segments, simulate(problem, sched).order))
     if best is None:
         return _judge(problem, "greedy", None, t0, "greedy found no placement within the "
-                      "pins, switch budget and loadable limit")
+                      "pins, max transitions and loadable limit")
     return _judge(problem, "greedy", best[1], t0)
 
 
