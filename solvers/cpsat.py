@@ -210,7 +210,11 @@ class CpSatModel:
                     "solver='sat' or 'ilp'")
             self.units_per_ms //= 10
             self.jobs = integer_view(problem, self.units_per_ms)
-        self.rounding_units = 0.0 if _exact_in(problem, self.units_per_ms) else 0.5 * (
+        # ns rounding is the convention (docs/model.md section 6: sub-ns digits are noise);
+        # a coarser unit that does not hold the times exactly is declared
+        coarse = self.units_per_ms < NS_PER_MS
+        self.rounding_units = 0.0 if not coarse or _exact_in(problem, self.units_per_ms) \
+            else 0.5 * (
             sum(j.n_groups for j in self.jobs)
             + len(self.jobs) * (problem.max_transitions + 1))
         if self.contention and self.units_per_ms == NS_PER_MS:
