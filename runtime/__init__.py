@@ -7,4 +7,10 @@ the backends). The manifest format is defined by ``runtime/manifest.schema.json`
 Schema draft 2020-12, ``format: layerswap-manifest``, ``version: 1``) and loaded by
 `runtime.manifest.load_manifest`, which validates the schema and then the semantics
 (files, digests, hand-offs, device orders). Errors are `runtime.errors.ManifestError`.
+
+Execution: `runtime.api.run_manifest` (command line: ``layerswap run``) builds a
+`runtime.plan.Plan`, loads every segment through a backend (`runtime.backends`), streams
+frames through `runtime.executor.Executor` (one worker thread per device) and reports with
+`runtime.report` (Chrome trace, utilisation, predicted vs measured). Run errors are
+`runtime.errors.RuntimeExecutionError`, naming segment and frame.
 """

@@ -8,7 +8,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, dla, export, plots, profiles, solve, tables
+from optimizer.cli import (
+    calibrate,
+    dla,
+    estimate,
+    export,
+    plots,
+    profiles,
+    run,
+    solve,
+    tables,
+)
 from optimizer.cli.common import (
     EPILOG,
     EXIT_USAGE,
@@ -18,7 +28,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, tables, profiles, calibrate, plots, dla)
+FAMILIES = (solve, export, run, tables, profiles, estimate, calibrate, plots, dla)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +46,7 @@ typical flow:
   layerswap simulate s.json                          # judge a saved schedule
   layerswap compare examples/detector.csv examples/segmenter.csv --platform orin-agx
   layerswap export s.json --onnx a=a.onnx -o out/    # sub-models, build script, manifest
+  layerswap run out/manifest.json --frames 100       # execute it: workers, trace, report
   layerswap dla model.onnx --platform orin-agx --trt-version 10.3   # DLA refusals, islands
   layerswap rewrite model.onnx -o model_dla.onnx     # exact DLA rewrites, verified
 """,

@@ -1,0 +1,156 @@
+"""Frame inputs and saved outputs.
+
+Inputs: `random_inputs` draws seeded tensors of the manifest's shapes, one frame at a time
+(the same seed gives the same frames, whatever the thread timing); `npz_inputs` reads one
+.npz keyed ``MODEL/INPUT_NAME`` whose arrays have a leading frames axis.
+
+Outputs: `OutputWriter` receives complete frames in order (the executor's ``on_frame``)
+and writes ``DIR/MODEL.npz`` keyed by output name with a leading frames axis. Frames go into
+pre-sized memory-mapped ``.npy`` scratch files as they arrive (memory stays bounded on long
+runs); `close` packs the frames completed so far into the .npz (written to a temporary name,
+then renamed) and removes the scratch files, so a run that stops early still leaves every
+completed frame, intact. The .npz is byte-identical for identical outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from runtime.errors import RuntimeExecutionError
+from runtime.plan import Plan
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def random_inputs(plan: Plan, seed: int = 0):
+    """An input source drawing frame ``f`` of model ``m`` from a generator seeded by
+    (seed, model index, f): floats uniform in [-1, 1), integers in [0, 10)."""
+    index = {m.name: i for i, m in enumerate(plan.models)}
+
+    def source(model: str, frame: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([seed, index[model], frame])
+        out = {}
+        for spec in plan.model(model).inputs:
+            dtype = spec.numpy_dtype
+            if np.issubdtype(dtype, np.floating):
+                out[spec.name] = rng.uniform(-1.0, 1.0, spec.shape).astype(dtype)
+            elif dtype == np.bool_:
+                out[spec.name] = rng.integers(0, 2, spec.shape).astype(dtype)
+            else:
+                out[spec.name] = rng.integers(0, 10, spec.shape).astype(dtype)
+        return out
+
+    return source
+
+
+def npz_inputs(plan: Plan, path: str | Path, frames: int | None = None):
+    """(source, frames): an input source over an .npz keyed ``MODEL/INPUT_NAME`` with a
+    leading frames axis, and the number of frames to run (``frames`` or what the file holds).
+    Raises `RuntimeExecutionError` naming the file and key when a key is missing, a shape or
+    dtype differs from the manifest, or the file holds fewer frames than asked."""
+    path = Path(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise RuntimeExecutionError(f"{path}: cannot read the inputs .npz ({exc})") from exc
+    arrays: dict[str, np.ndarray] = {}
+    with archive:
+        for model in plan.models:
+            for spec in model.inputs:
+                key = f"{model.name}/{spec.name}"
+                if key not in archive.files:
+                    raise RuntimeExecutionError(
+                        f"{path}: no array {key!r} (keys must be MODEL/INPUT_NAME; the file "
+                        f"has {sorted(archive.files)})")
+                value = archive[key]
+                if value.shape[1:] != spec.shape or value.dtype != spec.numpy_dtype:
+                    raise RuntimeExecutionError(
+                        f"{path}: {key!r} is {list(value.shape)} {value.dtype}; expected "
+                        f"[frames, {', '.join(map(str, spec.shape))}] {spec.dtype}")
+                arrays[key] = value
+    available = min(a.shape[0] for a in arrays.values()) if arrays else 0
+    wanted = available if frames is None else frames
+    if wanted > available or wanted < 1:
+        raise RuntimeExecutionError(
+            f"{path}: holds {available} frames, {wanted} asked (pass --frames <= {available})")
+
+    def source(model: str, frame: int) -> dict[str, np.ndarray]:
+        return {spec.name: arrays[f"{model}/{spec.name}"][frame]
+                for spec in plan.model(model).inputs}
+
+    return source, wanted
+
+
+class OutputWriter:
+    """Collects complete frames (in order) into ``directory/MODEL.npz``; see module doc."""
+
+    def __init__(self, plan: Plan, directory: str | Path, frames: int) -> None:
+        self.plan = plan
+        self.directory = Path(directory)
+        self.frames = frames
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix=".layerswap-outputs-", dir=self.directory))
+        self._maps: dict[str, dict[str, np.memmap]] = {}
+        self.count = {m.name: 0 for m in plan.models}
+        for model in plan.models:
+            self._maps[model.name] = {
+                spec.name: np.lib.format.open_memmap(
+                    self._scratch / f"{model.name}.{i}.npy", mode="w+",
+                    dtype=spec.numpy_dtype, shape=(frames, *spec.shape))
+                for i, spec in enumerate(model.outputs)}
+
+    def __call__(self, model: str, frame: int, outputs: Mapping[str, np.ndarray]) -> None:
+        if frame != self.count[model]:
+            raise ValueError(f"{model}: frame {frame} arrived, frame {self.count[model]} expected")
+        for name, target in self._maps[model].items():
+            target[frame] = outputs[name]
+        self.count[model] = frame + 1
+
+    def close(self) -> dict[str, Path]:
+        """Write every model's completed frames; returns the written paths."""
+        written = {}
+        try:
+            for model in self.plan.models:
+                path = self.directory / f"{model.name}.npz"
+                _write_npz(path, {name: mm[: self.count[model.name]]
+                                  for name, mm in self._maps[model.name].items()})
+                written[model.name] = path
+        finally:
+            for maps in self._maps.values():
+                for mm in maps.values():
+                    mm._mmap.close()  # type: ignore[attr-defined]
+            self._maps = {}
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        return written
+
+
+def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """An uncompressed .npz (what np.savez writes) with fixed timestamps, written to a
+    temporary file and renamed, copying each array in slices (bounded memory)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name in sorted(arrays):
+                array = arrays[name]
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_DATE)
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=True) as fh:
+                    header = {"descr": np.lib.format.dtype_to_descr(array.dtype),
+                              "fortran_order": False, "shape": tuple(array.shape)}
+                    np.lib.format.write_array_header_1_0(fh, header)
+                    step = max(1, (1 << 24) // max(1, array[0:1].nbytes))
+                    for i in range(0, array.shape[0], step):
+                        fh.write(np.ascontiguousarray(array[i:i + step]).tobytes())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,69 @@
+"""`layerswap estimate`: the command over profiles.estimate (tables, --json, errors)."""
+
+from __future__ import annotations
+
+import pytest
+
+from export.zoo import save
+from profiles.costtable import CostTable
+from tests.optimizer.cli_helpers import run, run_json
+
+
+@pytest.fixture(scope="module")
+def googlenet_onnx(tmp_path_factory):
+    path = tmp_path_factory.mktemp("est") / "googlenet.onnx"
+    save("googlenet", path)
+    return path
+
+
+def test_estimate_writes_a_checkable_table(googlenet_onnx, tmp_path, capsys):
+    out = tmp_path / "g.csv"
+    code, stdout, _ = run(capsys, "estimate", str(googlenet_onnx), "--platform", "xavier-agx",
+                          "--groups", "8", "-o", str(out))
+    assert code == 0 and f"wrote {out}" in stdout and "prob" in stdout
+    table = CostTable.from_csv(out)
+    assert table.n_groups == 8 and table.source.startswith("estimated")
+    assert table.rows[-1].dla_ms is None  # Softmax refused on Xavier
+    code, _, _ = run(capsys, "check", str(out))
+    assert code == 0
+
+
+def test_estimate_json_without_output_carries_the_csv(googlenet_onnx, capsys):
+    code, obj = run_json(capsys, "estimate", str(googlenet_onnx), "--platform", "orin-agx-32",
+                         "--precision", "int8", "--groups", "5")
+    assert code == 0
+    assert obj["module"] == "orin-agx-32" and obj["platform"] == "orin-agx"
+    assert obj["groups"] == 5 and obj["written"] is None
+    assert obj["metadata"]["precision"] == "int8"
+    assert CostTable.from_csv_text(obj["csv"]).n_groups == 5
+    assert "dla_tflops_per_core.fp16" in obj["assumed_figures"]
+
+
+def test_estimate_without_output_prints_only_the_csv(googlenet_onnx, capsys):
+    code, stdout, stderr = run(capsys, "estimate", str(googlenet_onnx), "--groups", "3")
+    assert code == 0
+    assert CostTable.from_csv_text(stdout).n_groups == 3
+    assert "estimated" in stderr
+
+
+def test_estimate_errors_are_one_line(googlenet_onnx, tmp_path, capsys):
+    code, obj = run_json(capsys, "estimate", str(tmp_path / "missing.onnx"))
+    assert code == 1 and "not found" in obj["error"]
+    code, _, err = run(capsys, "estimate", str(googlenet_onnx), "--platform", "orin-nano")
+    assert code == 1 and "unknown platform 'orin-nano'" in err and "Traceback" not in err
+    code, _, err = run(capsys, "estimate", str(googlenet_onnx), "--groups", "500")
+    assert code == 1 and "--groups" in err
+    bad = tmp_path / "bad.onnx"
+    bad.write_text("not a model")
+    code, obj = run_json(capsys, "estimate", str(bad))
+    assert code == 1 and "ONNX" in obj["error"]
+
+
+def test_estimate_is_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        run(capsys, "--help")
+    assert "estimate" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run(capsys, "estimate", "--help")
+    text = capsys.readouterr().out
+    assert "--max-crossing" in text and "layerswap estimate gan.onnx" in text

@@ -1,0 +1,101 @@
+"""`layerswap run`: JSON report, saved outputs equal to the unsplit models, inputs from an
+.npz, trace file, one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import runtime_kit as kit
+
+from optimizer.cli import main
+from runtime.api import load_plan
+from runtime.io import random_inputs
+
+TOL = 1e-5
+
+
+def layerswap(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_streams_frames_saves_outputs_and_reports(capsys, tmp_path, throughput_export,
+                                                      tiny_models):
+    code, out, err = layerswap(capsys, "run", str(throughput_export), "--frames", "100",
+                               "--threads", "2", "--seed", "4", "--save-outputs",
+                               str(tmp_path / "out"), "--trace", str(tmp_path / "t.json"),
+                               "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["frames"] == 100 and doc["backend"] == "ort" and set(doc["fps"]) == {"a", "b"}
+    assert set(doc["utilisation"]) == {"GPU", "DLA0", "DLA1"}
+    assert {"makespan_ms", "period_ms", "throughput_fps"} <= set(doc["predicted"])
+    assert doc["measured"]["period_ms"] > 0
+    assert len(doc["segments"]) == 9
+    trace = json.loads((tmp_path / "t.json").read_text())
+    assert sum(e["ph"] == "X" and e["pid"] < 10 for e in trace["traceEvents"]) == 50 * 9
+    source = random_inputs(load_plan(throughput_export), 4)
+    for name in ("a", "b"):
+        with np.load(tmp_path / "out" / f"{name}.npz") as saved:
+            assert saved["y"].shape[0] == saved["early"].shape[0] == 100
+            for f in range(100):
+                ref = kit.reference(tiny_models[name], source(name, f))
+                for key in ("y", "early"):
+                    assert np.max(np.abs(saved[key][f] - ref[key])) <= TOL
+
+
+def test_run_reads_inputs_npz_and_prints_a_table(capsys, tmp_path, latency_export,
+                                                 tiny_models):
+    rng = np.random.default_rng(2)
+    arrays = {"a/x": rng.standard_normal((3, 1, 4, 8, 8)).astype(np.float32),
+              "b/x": rng.standard_normal((3, 1, 3, 6, 6)).astype(np.float32)}
+    np.savez(tmp_path / "in.npz", **arrays)
+    code, out, err = layerswap(capsys, "run", str(latency_export), "--inputs",
+                               str(tmp_path / "in.npz"), "--save-outputs", str(tmp_path / "o"))
+    assert code == 0, err
+    assert "3 frame(s) per model" in out and "utilisation" not in err
+    for name in ("a", "b"):
+        with np.load(tmp_path / "o" / f"{name}.npz") as saved:
+            for f in range(3):
+                ref = kit.reference(tiny_models[name], {"x": arrays[f"{name}/x"][f]})
+                assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
+
+
+def test_run_failure_is_one_line_and_keeps_completed_frames(capsys, tmp_path):
+    model = kit.gather_net()
+    path = kit.write_export(tmp_path / "g", {"g": model}, {("g", 0): [(0, "GPU"), (3, "DLA0")]})
+    x = np.tile(np.arange(8, dtype=np.float32), (12, 1, 1))
+    x[5, 0, 0] = 50.0
+    np.savez(tmp_path / "in.npz", **{"g/x": x})
+    code, out, err = layerswap(capsys, "run", str(path), "--inputs", str(tmp_path / "in.npz"),
+                               "--save-outputs", str(tmp_path / "o"), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["exit_code"] == 1
+    assert "segment 'g#0/1'" in doc["error"] and "frame 5" in doc["error"]
+    assert "completed frames saved" in doc["error"] and "g: 5" in doc["error"]
+    assert err.count("\n") == 1 and err.startswith("layerswap: error: ")
+    with np.load(tmp_path / "o" / "g.npz") as saved:
+        assert saved["y"].shape == (5, 1, 8)
+
+
+def test_run_errors_name_the_file_or_what_to_install(capsys, tmp_path, latency_export):
+    code, out, err = layerswap(capsys, "run", str(tmp_path / "none" / "manifest.json"))
+    assert code == 1 and "no such file" in err and "Traceback" not in err
+    if importlib.util.find_spec("tensorrt") is None:
+        code, out, err = layerswap(capsys, "run", str(latency_export), "--backend", "trt")
+        assert code == 1 and 'pip install -e ".[trt]"' in err
+    code, out, err = layerswap(capsys, "run", str(latency_export), "--frames", "0", "--json")
+    assert code == 2 and json.loads(out)["exit_code"] == 2
+
+
+def test_run_help_has_examples(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "layerswap run out/manifest.json --frames 500" in out and "--save-outputs" in out
