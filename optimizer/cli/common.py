@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from optimizer.defaults import TIME_LIMIT
 from profiles.errors import LayerswapError
 from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (ships alone)
 
@@ -284,7 +285,7 @@ def add_solver_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("solver")
     g.add_argument("--solver", choices=SOLVER_CHOICES, default="cpsat",
                    help="backend (default: %(default)s)")
-    g.add_argument("--time-limit", type=time_limit, default="auto", metavar="S",
+    g.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
                    help="seconds, or auto: 10 s plus 0.025 s per group of every model "
                         "(2 x 600 groups: 40 s); on expiry the best schedule found is "
                         "returned with its gap, and the output says when more time may pay. "

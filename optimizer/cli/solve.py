@@ -27,7 +27,7 @@ from optimizer.cli.common import (
     step_progress,
     time_limit,
 )
-from optimizer.defaults import COMPARE_SOLVERS
+from optimizer.defaults import COMPARE_SOLVERS, TIME_LIMIT
 
 DEFAULT_GANTT = "out/default_gantt.png"
 
@@ -194,7 +194,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_problem_options(p)
     p.add_argument("--solvers", default=",".join(COMPARE_SOLVERS), type=solver_list,
                    help="backends to run, comma-separated (default: %(default)s)")
-    p.add_argument("--time-limit", type=time_limit, default="auto", metavar="S",
+    p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
                    help="per-backend time limit in seconds, or auto (10 s plus 0.025 s per "
                         "group; default: %(default)s)")
     p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N")
