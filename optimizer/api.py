@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from optimizer.defaults import COMPARE_SOLVERS, MAX_TRANSITIONS_SWEEP
+from optimizer.defaults import COMPARE_SOLVERS, MAX_TRANSITIONS_SWEEP, TIME_LIMIT
 from optimizer.plots import pareto_mask, plot_gantt, plot_pareto, plot_solve_times, save_figure
 from profiles.costtable import CostTable, load_published, published_names, replace_rows
 from profiles.errors import ProfileError
@@ -191,7 +191,7 @@ def compare(
     solvers: Iterable[str] = COMPARE_SOLVERS,
     *,
     baselines: bool = True,
-    time_limit: float | None = 10.0,
+    time_limit: float | str | None = TIME_LIMIT,
     workers: int = 2,
     progress: Callable[[str], None] | None = None,
     results: dict[str, Result] | None = None,
@@ -285,7 +285,7 @@ def sweep_max_transitions(
     *,
     platform: str = "xavier-agx",
     solver: str = "cpsat",
-    time_limit: float | None = 10.0,
+    time_limit: float | str | None = TIME_LIMIT,
     workers: int = 2,
     contention: ContentionModel | str | None = "auto",
     strength: float | None = None,
@@ -362,7 +362,7 @@ def sweep_contention(
     max_transitions: int = 2,
     platform: str = "xavier-agx",
     solver: str = "cpsat",
-    time_limit: float | None = 10.0,
+    time_limit: float | str | None = TIME_LIMIT,
     workers: int = 2,
     frames_per_round: int = 1,
     progress: Callable[[str], None] | None = None,

@@ -6,8 +6,9 @@ from __future__ import annotations
 COMPARE_SOLVERS: tuple[str, ...] = ("cpsat", "ilp", "sat")
 """Backends `layerswap compare` and `optimizer.api.compare` run by default."""
 
-TIME_LIMIT_S = 10.0
-"""Per-solve time limit (seconds) of `solve`, `compare` and the sweeps."""
+TIME_LIMIT: float | str = "auto"
+"""Per-solve time limit of `solve`, `compare` and the sweeps: ``"auto"`` is
+`solvers.solve.suggested_time_limit` (10 s plus 0.025 s per group), or seconds."""
 
 MAX_TRANSITIONS = 2
 """Device transitions allowed within each model unless told otherwise."""

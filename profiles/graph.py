@@ -231,7 +231,9 @@ class LayerGraph:
         shapes_known = True
         if infer_shapes:
             try:
-                proto = onnx.shape_inference.infer_shapes(proto)
+                # structure only: weights do not change shapes, and copying them
+                # through shape inference takes seconds on a full-size model
+                proto = onnx.shape_inference.infer_shapes(without_weights(proto))
             except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
                     ValueError):
                 shapes_known = False  # sizes stay None; order and cuts do not need them
@@ -521,6 +523,34 @@ class LayerGraph:
 
 # ---------------------------------------------------------------------- ONNX signature
 SIGNATURE_VERSION = 1
+
+
+WEIGHT_DATA_LIMIT = 1024
+"""Float initializers with more elements than this are weights: `without_weights` drops
+their values (shape inference, work counts and DLA rules need only their dims)."""
+_FLOAT_TENSOR_TYPES = (1, 10, 11, 16)  # float32, float16, float64, bfloat16
+
+
+def is_weight(init: Any) -> bool:
+    """Whether an initializer is a weight (a large float tensor) rather than a shape, scale
+    or axis constant whose values matter to shape inference and to the DLA rules."""
+    return init.data_type in _FLOAT_TENSOR_TYPES and math.prod(init.dims) > WEIGHT_DATA_LIMIT
+
+
+def without_weights(model: Any) -> Any:
+    """A copy of ``model`` whose weights (`is_weight`) keep their dims but not their values.
+    ONNX shape inference serialises the whole model on every call (seconds for ResNet-50 or
+    a full-size Pix2Pix); the copy gives the same shapes, work and graph signature in
+    milliseconds. Small and integer initializers (shapes, scales, axes) are kept."""
+    import onnx
+
+    light = onnx.ModelProto()
+    light.CopyFrom(model)
+    for init in light.graph.initializer:
+        if is_weight(init):
+            for fld in ("raw_data", "float_data", "double_data", "int32_data"):
+                init.ClearField(fld)
+    return light
 
 
 def onnx_graph_signature(model: str | os.PathLike[str] | Any) -> str:

@@ -50,6 +50,8 @@ def render_text(problem: Problem, what: Result | Timeline | Schedule,
             gap = "" if what.gap is None else f", gap {what.gap:.2%}"
             header.append(f"lower bound {_ms(what.lower_bound)}{gap}; "
                           f"solve time {what.solve_seconds:.3f} s")
+        if what.stats.get("advice"):
+            header.append(f"note: {what.stats['advice']}")
     elif isinstance(what, Schedule):
         schedule = what
         timeline = simulate(problem, schedule)

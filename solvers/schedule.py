@@ -311,6 +311,8 @@ def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
         "platform": problem.platform.name,
         "models": models,
         "message": result.message,
+        "more_time_may_help": bool(result.stats.get("more_time_may_help", False)),
+        "advice": result.stats.get("advice"),
         "warnings": list(problem.warnings),
         "contention": {"model": problem.contention.name,
                        "enabled": problem.contention.enabled,

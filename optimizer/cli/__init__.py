@@ -12,6 +12,7 @@ from optimizer.cli import (
     calibrate,
     dla,
     estimate,
+    example,
     export,
     plots,
     profiles,
@@ -28,7 +29,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, run, tables, profiles, estimate, calibrate, plots, dla)
+FAMILIES = (solve, export, run, tables, profiles, estimate, calibrate, plots, dla, example)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +50,7 @@ typical flow:
   layerswap run out/manifest.json --frames 100       # execute it: workers, trace, report
   layerswap dla model.onnx --platform orin-agx --trt-version 10.3   # DLA refusals, islands
   layerswap rewrite model.onnx -o model_dla.onnx     # exact DLA rewrites, verified
+  layerswap example medical -o out/medical           # the seed scenario, end to end
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -13,7 +13,8 @@ errors keep argparse's usage + message on stderr, exit 2 (with ``--json`` also
 
 Exit codes: 0 success (optimal or feasible schedule), 1 bad input or unsupported request,
 2 bad command line, 3 the problem is infeasible, 4 no schedule found within the time limit,
-5 regression check failed.
+5 regression check failed, 6 internal error (a backend claimed optimality, infeasibility or a
+bound that the cross-check in `solvers.solve` refutes: one line, never a result).
 
 How to add a command
 --------------------
@@ -49,6 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from optimizer.defaults import TIME_LIMIT
 from profiles.errors import LayerswapError
 from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (ships alone)
 
@@ -56,7 +58,8 @@ if TYPE_CHECKING:
     from profiles.costtable import CostTable
     from solvers.problem import Pin, Problem
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION = range(6)
+(EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION,
+ EXIT_INTERNAL) = range(7)
 MAX_FRAMES = 64  # solvers.problem.MAX_FRAMES_PER_ROUND (not imported: --help stays fast)
 DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
 
@@ -64,9 +67,10 @@ SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
 
 EPILOG = """\
 exit codes: 0 ok, 1 bad input, 2 bad command line, 3 infeasible, 4 no schedule in time,
-5 regression check failed. With --json, stdout holds exactly one JSON object; on bad
-input or a bad command line it is {"error": MESSAGE, "exit_code": 1 or 2} (the message
-also goes to stderr).
+5 regression check failed, 6 internal error (a solver claim refuted by the cross-check).
+With --json, stdout holds exactly one JSON object; on bad input, a bad command line or an
+internal error it is {"error": MESSAGE, "exit_code": 1, 2 or 6} (the message also goes to
+stderr).
 """
 
 Command = Callable[[argparse.Namespace], int]
@@ -281,9 +285,11 @@ def add_solver_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("solver")
     g.add_argument("--solver", choices=SOLVER_CHOICES, default="cpsat",
                    help="backend (default: %(default)s)")
-    g.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
-                   help="seconds; on expiry the best schedule found is returned with its "
-                        "gap. With memory contention the last quarter is kept for a local "
+    g.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
+                   help="seconds, or auto: 10 s plus 0.025 s per group of every model "
+                        "(2 x 600 groups: 40 s); on expiry the best schedule found is "
+                        "returned with its gap, and the output says when more time may pay. "
+                        "With memory contention the last quarter is kept for a local "
                         "search judged by the simulator (throughput has no exact model; "
                         "latency uses it when the exact model stops with a gap) "
                         "(default: %(default)s)")
@@ -311,6 +317,11 @@ def number(*, minimum: float | None = None, above: float | None = None
         return value
 
     return parse
+
+
+def time_limit(text: str) -> float | str:
+    """``--time-limit``: ``auto`` (`solvers.solve.suggested_time_limit`) or seconds > 0."""
+    return "auto" if text.strip().lower() == "auto" else number(above=0)(text)
 
 
 def integer(*, minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
@@ -519,7 +530,8 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; a user error (`LayerswapError`) becomes one line on stderr
     (and the ``{"error", "exit_code"}`` object under --json), exit 1 (2 for a
-    `UsageError`). Bugs keep their traceback."""
+    `UsageError`); a solver claim the cross-check refutes (`BackendClaimError`) is one
+    ``layerswap: internal error: ...`` line, exit 6. Other bugs keep their traceback."""
     try:
         return args.func(args)
     except (LayerswapError, LayerswapRuntimeError) as exc:
@@ -535,3 +547,14 @@ def run_command(args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except RuntimeError as exc:
+        from solvers.errors import BackendClaimError  # lazy: `--help` stays fast
+
+        if not isinstance(exc, BackendClaimError):
+            raise  # a bug: keep its traceback
+        # a solver claim refuted by the cross-check: one line, never a result
+        message = " ".join(str(exc).split())
+        print(f"layerswap: {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            emit_json({"error": message, "exit_code": EXIT_INTERNAL})
+        return EXIT_INTERNAL

@@ -16,10 +16,10 @@ from optimizer.cli.common import (
     build_problem,
     emit_json,
     integer,
-    number,
     step_progress,
+    time_limit,
 )
-from optimizer.defaults import MAX_TRANSITIONS_SWEEP
+from optimizer.defaults import MAX_TRANSITIONS_SWEEP, TIME_LIMIT
 from solvers.errors import ProblemError
 
 
@@ -129,8 +129,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=argparse.SUPPRESS)  # deprecated name of --max-transitions
     p.add_argument("--objective", dest="objective_given", default=None,
                    help=argparse.SUPPRESS)  # refused with a message: both are solved
-    p.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
-                   help="seconds per solve (default: %(default)s)")
+    p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
+                   help="seconds per solve, or auto (10 s plus 0.025 s per group; "
+                        "default: %(default)s)")
     p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
                    help="solver threads (default: %(default)s)")
 

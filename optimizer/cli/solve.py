@@ -20,14 +20,14 @@ from optimizer.cli.common import (
     emit_json,
     fmt,
     integer,
-    number,
     onnx_map,
     solver_list,
     spinner,
     status_exit,
     step_progress,
+    time_limit,
 )
-from optimizer.defaults import COMPARE_SOLVERS
+from optimizer.defaults import COMPARE_SOLVERS, TIME_LIMIT
 
 DEFAULT_GANTT = "out/default_gantt.png"
 
@@ -194,6 +194,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_problem_options(p)
     p.add_argument("--solvers", default=",".join(COMPARE_SOLVERS), type=solver_list,
                    help="backends to run, comma-separated (default: %(default)s)")
-    p.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
-                   help="per-backend time limit in seconds (default: %(default)s)")
+    p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
+                   help="per-backend time limit in seconds, or auto (10 s plus 0.025 s per "
+                        "group; default: %(default)s)")
     p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from profiles.dla.target import DlaError, Target
+from profiles.graph import is_weight, without_weights
 
 FLOAT_TYPES = {1, 10, 16}  # float32, float16, bfloat16 (TensorProto enum)
 INT8_TYPES = {2, 3}  # uint8, int8
@@ -186,12 +187,12 @@ def _tensor_info(type_proto: Any) -> tuple[tuple[int, ...] | None, int | None]:
 def load_model(model: Any) -> ModelView:
     """Read, check static inputs, infer shapes and collect constants (see module doc)."""
     import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
     proto, source = _load(model)
     _check_static_inputs(proto, source)
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(without_weights(proto), data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
             ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -199,8 +200,14 @@ def load_model(model: Any) -> ModelView:
                        "inconsistent: check it with onnx.checker", source=source) from None
     graph = inferred.graph
     constants: dict[str, np.ndarray] = {}
-    for init in graph.initializer:
-        constants[init.name] = numpy_helper.to_array(init)
+    for init in proto.graph.initializer:
+        if is_weight(init):
+            # the rules need a weight's shape and dtype only: a NaN placeholder of the right
+            # shape costs no memory, and a rule that ever read its values would see NaN
+            dtype = helper.tensor_dtype_to_np_dtype(init.data_type)
+            constants[init.name] = np.broadcast_to(np.array(np.nan, dtype), tuple(init.dims))
+        else:
+            constants[init.name] = numpy_helper.to_array(init)
     shapes: dict[str, tuple[int, ...] | None] = {}
     types: dict[str, int] = {}
     for vi in [*graph.input, *graph.value_info, *graph.output]:

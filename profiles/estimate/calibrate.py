@@ -36,9 +36,8 @@ from profiles.estimate.work import (
     EstimateError,
     NodeWork,
     model_work,
-    without_weights,
 )
-from profiles.graph import LayerGraph
+from profiles.graph import LayerGraph, without_weights
 
 TENSOR_CLASSES = ("conv", "deconv", "gemm")
 FIT_NAMES = ("tensor_efficiency", "memory_efficiency", "overhead_us")

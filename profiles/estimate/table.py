@@ -38,9 +38,8 @@ from profiles.estimate.work import (
     EstimateError,
     NodeWork,
     model_work,
-    without_weights,
 )
-from profiles.graph import LayerGraph
+from profiles.graph import LayerGraph, without_weights
 
 DEFAULT_GROUPS = 16
 ESTIMATOR_VERSION = "1"

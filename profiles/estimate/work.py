@@ -157,25 +157,6 @@ def known_ops() -> frozenset[str]:
 
 
 # ---------------------------------------------------------------------- graph walk
-WEIGHT_DATA_LIMIT = 1024
-"""Float initializers with more elements than this are weights: `without_weights` drops
-their values (shape inference and the work counts need only their dims)."""
-
-
-def without_weights(model: Any) -> Any:
-    """A copy of ``model`` whose large float initializers keep their dims but not their
-    values. ONNX shape inference serialises the whole model on every call (seconds for
-    ResNet-50 or Pix2Pix); the copy gives the same shapes, work and graph signature in
-    milliseconds. Small and integer initializers (shapes, scales, axes) are kept."""
-    import onnx
-
-    light = onnx.ModelProto()
-    light.CopyFrom(model)
-    for init in light.graph.initializer:
-        if init.data_type in (1, 10, 11, 16) and math.prod(init.dims) > WEIGHT_DATA_LIMIT:
-            for fld in ("raw_data", "float_data", "double_data", "int32_data"):
-                init.ClearField(fld)
-    return light
 
 
 
@@ -375,5 +356,4 @@ __all__ = [
     "known_ops",
     "model_work",
     "op_class",
-    "without_weights",
 ]

@@ -1,0 +1,365 @@
+"""The steps of the medical example (`optimizer.medical.run_medical`), one method each.
+
+Every method calls the library piece that does the work and returns plain values for the
+report; the calls into pieces whose signatures are young (zoo, DLA checker, rewrite and
+verify, estimator, exporter, runtime) sit in small ``_lib_*`` helpers at the bottom, so
+that an API change touches one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optimizer.medical import (
+    OBJECTIVES,
+    SCENARIOS,
+    VARIANTS,
+    MedicalError,
+    MedicalOptions,
+    Progress,
+    ct_phantom,
+    gan_inputs,
+    key_name,
+    max_abs,
+    yolo_inputs,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from solvers.problem import Problem
+    from solvers.schedule import Result
+
+GAN_SIZE = 256
+"""Pix2Pix's U-Net with 8 down-sampling blocks needs 256 x 256 (the zoo's contract)."""
+VERIFY_SAMPLES = 2
+"""Seeded inputs on which the rewrite is verified against the original."""
+RUN_TOLERANCE = 1e-5
+"""fp32 max abs difference allowed between a split run and the unsplit model."""
+
+
+@dataclass
+class Solved:
+    """One solve of the example: the problem, the solver's result, baselines, compare rows."""
+
+    variant: str
+    scenario: str
+    objective: str
+    problem: Problem
+    result: Result               # the exact solver's
+    baselines: dict[str, Result]  # baseline name -> its result
+    compare: pd.DataFrame        # optimizer.api.compare: baselines and the solver, one row each
+    onnx: dict[str, Path]        # problem model name -> ONNX file
+
+    @property
+    def name(self) -> str:
+        return key_name(self.variant, self.scenario, self.objective)
+
+
+class Steps:
+    """The example's steps on one output folder (see `optimizer.medical`)."""
+
+    def __init__(self, opts: MedicalOptions, out: Path, say: Progress) -> None:
+        self.opts = opts
+        self.out = out
+        self.say = say
+        self.paths: dict[str, Path] = {}
+        self.tables: dict[str, Any] = {}
+        self.solved: list[Solved] = []
+        self.exported: dict[str, Path] = {}
+
+    # ------------------------------------------------------------------ 1. build
+    def build_models(self) -> dict[str, dict[str, Any]]:
+        o = self.opts
+        folder = self.out / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        built: dict[str, dict[str, Any]] = {}
+        for key, name, kwargs in (
+                ("gan_original", "pix2pix", {"in_channels": 1, "out_channels": 1,
+                                             "ngf": o.ngf, "size": GAN_SIZE}),
+                ("yolo", "yolov8n", {"size": o.yolo_size})):
+            model = _lib_build(name, seed=o.seed, **kwargs)
+            path = folder / f"{key}.onnx"
+            _save_onnx(model, path)
+            self.paths[key] = path
+            built[key] = {"zoo": name, "options": kwargs, "file": _rel(path, self.out),
+                          **_model_stats(model)}
+        return built
+
+    # ------------------------------------------------------------------ 2. DLA report
+    def dla_reports(self) -> dict[str, Any]:
+        return {key: self._check(key) for key in ("gan_original", "yolo")}
+
+    def _check(self, key: str) -> Any:
+        o = self.opts
+        return _lib_check(self.paths[key], platform=o.platform, trt_version=o.trt_version,
+                          precision=o.precision)
+
+    # ------------------------------------------------------------------ 3. rewrite
+    def rewrite_generator(self) -> dict[str, Any]:
+        path = self.out / "models" / "gan_rewritten.onnx"
+        rewritten, applied = _lib_rewrite(self.paths["gan_original"])
+        _save_onnx(rewritten, path)
+        self.paths["gan_rewritten"] = path
+        metrics = _lib_verify(self.paths["gan_original"], path, seed=self.opts.seed,
+                              samples=VERIFY_SAMPLES)
+        if not metrics["passed"]:
+            raise MedicalError(
+                f"medical example: the rewritten generator differs from the original (max abs "
+                f"diff {metrics['max_abs_diff']:.3g} > {metrics['tolerance']:g} on seeded "
+                "inputs); an exact rewrite must not change the outputs: report it as a bug of "
+                "export.rewrite")
+        return {"file": _rel(path, self.out), "changes": applied, "verify": metrics,
+                "dla": self._check("gan_rewritten"), **_model_stats(rewritten)}
+
+    # ------------------------------------------------------------------ 4. estimate
+    def estimate_tables(self) -> dict[str, Any]:
+        o = self.opts
+        folder = self.out / "tables"
+        folder.mkdir(parents=True, exist_ok=True)
+        out: dict[str, Any] = {}
+        for key, groups in (("gan_original", o.gan_groups), ("gan_rewritten", o.gan_groups),
+                            ("yolo", o.yolo_groups)):
+            table = _lib_estimate(self.paths[key], platform=o.platform,
+                                  precision=o.precision, groups=groups,
+                                  trt_version=o.trt_version, max_crossing=o.max_crossing)
+            path = folder / f"{key}.csv"
+            table.to_csv(path)
+            self.tables[key] = table
+            out[key] = {"file": _rel(path, self.out), "table": table}
+        return out
+
+    # ------------------------------------------------------------------ 5. solve
+    def solve_all(self) -> list[Solved]:
+        from optimizer import api
+        from solvers.problem import ModelSpec
+
+        o = self.opts
+        for scenario in SCENARIOS:
+            for objective in OBJECTIVES:
+                for variant in VARIANTS:
+                    gan_key = f"gan_{variant}"
+                    gan = self.tables[gan_key]
+                    frames = 1
+                    if scenario == "gan2" and objective == "latency":
+                        specs = [ModelSpec(gan, "gan1"), ModelSpec(gan, "gan2")]
+                        onnx = {"gan1": self.paths[gan_key], "gan2": self.paths[gan_key]}
+                    elif scenario == "gan2":
+                        specs = [ModelSpec(gan, "gan")]
+                        onnx = {"gan": self.paths[gan_key]}
+                        frames = 2
+                    else:
+                        specs = [ModelSpec(gan, "gan"), ModelSpec(self.tables["yolo"], "yolo")]
+                        onnx = {"gan": self.paths[gan_key], "yolo": self.paths["yolo"]}
+                    problem = api.make_problem(specs, o.platform, objective, o.max_transitions,
+                                               o.contention, frames_per_round=frames)
+                    self.say(f"      solving {key_name(variant, scenario, objective)}")
+                    results: dict[str, Any] = {}
+                    frame = api.compare(problem, (o.solver,), time_limit=o.time_limit,
+                                        workers=o.workers, results=results)
+                    result = results.get(o.solver)
+                    if result is None or result.schedule is None:
+                        raise MedicalError(
+                            f"medical example: {o.solver} found no schedule for "
+                            f"{key_name(variant, scenario, objective)} "
+                            f"({'' if result is None else result.status.value}); raise "
+                            "--time-limit or choose another solver")
+                    baselines = {k: v for k, v in results.items() if k != o.solver}
+                    self.solved.append(Solved(variant, scenario, objective, problem, result,
+                                              baselines, frame, onnx))
+        return self.solved
+
+    # ------------------------------------------------------------------ 6. export
+    def export_all(self) -> dict[str, Path]:
+        for s in self.solved:
+            folder = self.out / "schedules" / s.name
+            self.exported[s.name] = _lib_export(s.problem, s.result, s.onnx, folder,
+                                                trt_version=self.opts.trt_version,
+                                                precision=self.opts.precision)
+        return self.exported
+
+    # ------------------------------------------------------------------ 7. run
+    def run_all(self) -> dict[str, Any]:
+        o = self.opts
+        phantom = ct_phantom(GAN_SIZE, frames=o.frames, seed=o.seed, noise=o.noise)
+        frames = {"gan": gan_inputs(phantom), "yolo": yolo_inputs(phantom, o.yolo_size)}
+        reference: dict[str, dict[str, np.ndarray]] = {}
+        for key in ("gan_original", "gan_rewritten", "yolo"):
+            reference[key] = _run_whole(self.paths[key], frames["yolo" if key == "yolo"
+                                                                  else "gan"])
+        out: dict[str, Any] = {"frames": o.frames, "tolerance": RUN_TOLERANCE,
+                               "manifests": {},
+                               "rewrite_on_phantom": _image_metrics(
+                                   reference["gan_original"], reference["gan_rewritten"],
+                                   o.frames)}
+        for s in self.solved:
+            manifest = self.exported[s.name]
+            inputs: dict[str, np.ndarray] = {}
+            refs: dict[str, dict[str, np.ndarray]] = {}
+            for model, path in s.onnx.items():
+                kind = "yolo" if model == "yolo" else "gan"
+                for name in _input_names(path):
+                    inputs[f"{model}/{name}"] = frames[kind]
+                refs[model] = reference["yolo" if kind == "yolo" else f"gan_{s.variant}"]
+            outputs = _lib_run(manifest, inputs, o.frames)
+            diffs: dict[str, float] = {}
+            for model, ref in refs.items():
+                for name, value in ref.items():
+                    got = outputs.get(model, {}).get(name)
+                    diffs[f"{model}/{name}"] = (float("inf") if got is None
+                                                else max_abs(np.asarray(got), value))
+            worst = max(diffs.values()) if diffs else float("inf")
+            out["manifests"][s.name] = {"max_abs_diff": diffs, "worst": worst,
+                                        "ok": worst <= RUN_TOLERANCE}
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+def _rel(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _save_onnx(model: Any, path: Path) -> None:
+    from profiles.fileio import atomic_write_bytes
+
+    atomic_write_bytes(path, model.SerializeToString())
+
+
+def _model_stats(model: Any) -> dict[str, Any]:
+    """Node count, parameter count and op histogram of an ONNX model."""
+    from onnx import numpy_helper
+
+    params = sum(int(np.prod(numpy_helper.to_array(t).shape)) for t in model.graph.initializer)
+    ops: dict[str, int] = {}
+    for node in model.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    return {"nodes": len(model.graph.node), "parameters": params,
+            "ops": dict(sorted(ops.items()))}
+
+
+def _image_metrics(original: dict[str, np.ndarray], rewritten: dict[str, np.ndarray],
+                   frames: int) -> dict[str, Any]:
+    """The rewritten generator against the original on the phantom frames (scikit-image's
+    PSNR and SSIM over the Tanh output range [-1, 1]); PSNR None when identical."""
+    from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+    (name,) = original
+    a = original[name].astype(np.float64).reshape(frames, *original[name].shape[-2:])
+    b = rewritten[name].astype(np.float64).reshape(frames, *rewritten[name].shape[-2:])
+    mse = float(mean_squared_error(a, b))
+    return {"output": name, "frames": frames, "max_abs_diff": max_abs(a, b), "mse": mse,
+            "psnr_db": None if mse == 0 else float(peak_signal_noise_ratio(a, b,
+                                                                            data_range=2.0)),
+            "ssim": float(np.mean([structural_similarity(x, y, data_range=2.0)
+                                   for x, y in zip(a, b, strict=True)]))}
+
+
+def _input_names(path: Path) -> list[str]:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    inits = {t.name for t in model.graph.initializer}
+    return [vi.name for vi in model.graph.input if vi.name not in inits]
+
+
+def _run_whole(path: Path, frames: np.ndarray) -> dict[str, np.ndarray]:
+    """The unsplit model run by ONNX Runtime frame by frame: output name -> (F, ...)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    (inp,) = [i.name for i in sess.get_inputs()]
+    names = [o.name for o in sess.get_outputs()]
+    per: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for frame in frames:
+        for n, v in zip(names, sess.run(names, {inp: frame}), strict=True):
+            per[n].append(v)
+    return {n: np.stack(v) for n, v in per.items()}
+
+
+# --------------------------------------------------------------------------- library calls
+def _lib_build(name: str, *, seed: int, **kwargs: Any) -> Any:
+    from export import zoo
+
+    return zoo.build(name, seed=seed, **kwargs)
+
+
+def _lib_check(path: Path, *, platform: str, trt_version: str, precision: str) -> Any:
+    from profiles.dla import check_model
+
+    return check_model(path, platform=platform, trt_version=trt_version, precision=precision)
+
+
+def _lib_rewrite(path: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """Every exact DLA rewrite pass (`export.rewrite.rewrite`); returns the model and the
+    changes the passes applied (pass, node, detail)."""
+    import onnx
+
+    from export.rewrite import rewrite
+
+    result = rewrite(onnx.load(str(path)))
+    return result.model, [c.to_dict() for c in result.applied]
+
+
+def _lib_verify(original: Path, rewritten: Path, *, seed: int, samples: int
+                ) -> dict[str, Any]:
+    """`export.verify.verify` on seeded inputs: max abs diff, MSE, PSNR, SSIM per output."""
+    import onnx
+
+    from export.verify import verify
+
+    report = verify(onnx.load(str(original)), onnx.load(str(rewritten)), seed=seed,
+                    samples=samples)
+    return report.to_dict()
+
+
+def _lib_estimate(path: Path, *, platform: str, precision: str, groups: int,
+                  trt_version: str, max_crossing: int) -> Any:
+    from profiles.estimate import estimate
+
+    return estimate(path, platform=platform, precision=precision, groups=groups,
+                    trt_version=trt_version, max_crossing=max_crossing).table
+
+
+def _lib_export(problem: Any, result: Any, onnx: dict[str, Path], folder: Path, *,
+                trt_version: str, precision: str) -> Path:
+    """`export.exporter.export_schedule`: sub-models, build script, summary, manifest."""
+    from export.exporter import export_schedule
+
+    export_schedule(problem, result.schedule, onnx, folder, result=result,
+                    trt_version=trt_version, precision=precision)
+    return folder / "manifest.json"
+
+
+def _lib_run(manifest: Path, inputs: dict[str, np.ndarray], frames: int
+             ) -> dict[str, dict[str, np.ndarray]]:
+    """Run ``frames`` frames of every model of the manifest with the runtime's ONNX Runtime
+    CPU backend; ``inputs`` is keyed ``MODEL/INPUT`` with a leading frames axis. Returns
+    model -> output name -> (frames, ...) in frame order; the runtime also saves them next to
+    the manifest (``outputs/MODEL.npz``) so anyone can check them again."""
+    from runtime.api import run_manifest
+
+    def source(model: str, frame: int) -> dict[str, np.ndarray]:
+        prefix = f"{model}/"
+        return {k[len(prefix):]: v[frame] for k, v in inputs.items() if k.startswith(prefix)}
+
+    got: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+
+    def sink(model: str, frame: int, outputs: dict[str, np.ndarray]) -> None:
+        got.setdefault(model, {})[frame] = {k: np.array(v) for k, v in outputs.items()}
+
+    run_manifest(manifest, frames=frames, backend="ort", threads=2, inputs=source,
+                 on_frame=sink, save_outputs=Path(manifest).parent / "outputs")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for model, per_frame in got.items():
+        names = sorted({n for f in per_frame.values() for n in f})
+        out[model] = {n: np.stack([per_frame[f][n] for f in sorted(per_frame)])
+                      for n in names}
+    return out
