@@ -13,7 +13,9 @@ A `CostTable` is the validated, immutable form of the cost-table CSV contract
 
 Metadata sits in leading ``# key: value`` lines (``model``, ``platform``, ``source`` at
 least). A missing, negative, NaN or infinite timing is a `ProfileError`, never a number:
-nothing here fills a gap with zero. Writing and reading a table is lossless.
+nothing here fills a gap with zero. So is a value outside the supported range
+(`MAX_TIME_MS`, `MIN_TIME_MS`, `MAX_GROUPS`, `MAX_BANDWIDTH_GBPS`; docs/model.md section 6).
+Writing and reading a table is lossless.
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ KNOWN_OPTIONAL = ("first_layer", "last_layer", "layers", "gpu_bw_gbps", "dla_bw_
 REQUIRED_METADATA = ("model", "platform", "source")
 _FLOAT_OPTIONAL = ("gpu_bw_gbps", "dla_bw_gbps")
 _INT_OPTIONAL = ("layers", "out_bytes")
+
+# Supported range (docs/model.md section 6). Every backend is exact for group times from
+# 1 us to 10 s and tables of up to 2000 groups; the limits below leave a margin above that
+# and are refused at load time, so no solver meets a number it cannot represent (1e12 ms
+# overflowed CP-SAT's 64-bit domains, 1e9 ms broke HiGHS).
+MAX_TIME_MS = 100_000.0
+"""Largest time accepted in any time column (100 s per group or transition)."""
+MIN_TIME_MS = 1e-6
+"""Smallest non-zero time accepted (1 ns: the integer backends count in ns at the finest)."""
+MAX_GROUPS = 10_000
+"""Most groups in one table."""
+MAX_BANDWIDTH_GBPS = 10_000.0
+"""Largest bandwidth demand accepted in ``gpu_bw_gbps`` / ``dla_bw_gbps``."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,10 @@ class CostTable:
             raise ProfileError("the table has no rows; a model needs at least one group",
                                source=src)
         n = len(self.rows)
+        if n > MAX_GROUPS:
+            raise ProfileError(
+                f"the table has {n} groups, more than the supported {MAX_GROUPS}; merge "
+                "groups (fewer, larger groups: `CostTable.merge_groups`)", source=src)
         for i, row in enumerate(self.rows):
             entry = f"row {i} (group {row.group})"
             if row.group != i:
@@ -152,7 +171,8 @@ class CostTable:
                         source=src, entry=entry)
                 _check_time(value, col, src, entry, positive=False, optional=True)
             for col in _FLOAT_OPTIONAL:
-                _check_time(getattr(row, col), col, src, entry, positive=False, optional=True)
+                _check_time(getattr(row, col), col, src, entry, positive=False, optional=True,
+                            limit=MAX_BANDWIDTH_GBPS, unit="GB/s")
             for col in _INT_OPTIONAL:
                 value = getattr(row, col)
                 if value is not None and value < 0:
@@ -367,7 +387,7 @@ def _weighted(chunk: Sequence[GroupCost], bw_col: str, t_col: str) -> float | No
 
 
 def _check_time(value: float | None, col: str, src: str, entry: str, *, positive: bool,
-                optional: bool) -> None:
+                optional: bool, limit: float = MAX_TIME_MS, unit: str = "ms") -> None:
     if value is None:
         if optional:
             return
@@ -382,7 +402,15 @@ def _check_time(value: float | None, col: str, src: str, entry: str, *, positive
                            "measurement error (re-run the sweep or merge the group)",
                            source=src, entry=entry)
     if value < 0:
-        raise ProfileError(f"{col} must be >= 0 ms, found {value}", source=src, entry=entry)
+        raise ProfileError(f"{col} must be >= 0 {unit}, found {value}", source=src, entry=entry)
+    if value > limit:
+        raise ProfileError(f"{col} is {value:g} {unit}, above the supported limit of {limit:g} "
+                           f"{unit}; check the unit (the table is in milliseconds) or split "
+                           "the group", source=src, entry=entry)
+    if unit == "ms" and 0 < value < MIN_TIME_MS:
+        raise ProfileError(f"{col} is {value:g} ms, below the 1 ns resolution of the solvers "
+                           f"({MIN_TIME_MS:g} ms); merge the group with a neighbour or "
+                           "write 0 for a free transition", source=src, entry=entry)
 
 
 def _parse_float(text: Any, col: str, src: str, entry: str) -> float | None:

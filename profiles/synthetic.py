@@ -49,3 +49,36 @@ def synthetic_table(
             "precision": "fp16", "source": "synthetic",
             "provenance": f"profiles.synthetic.synthetic_table(n_groups={n_groups}, seed={seed})"}
     return CostTable.build(rows, meta, origin=f"<synthetic {n_groups} groups, seed {seed}>")
+
+
+def scaled_table(table: CostTable, low: float, high: float, seed: int = 0, *,
+                 decimals: int = 4) -> CostTable:
+    """``table`` with every time of group ``g`` (its GPU and DLA times and the transitions
+    after it) multiplied by a factor drawn uniformly from ``[low, high]`` (rounded to
+    ``decimals`` places; same seed, same table). Used for large-time problems: x60-100 turns
+    the synthetic 0.02-1.4 ms groups into 1-140 ms ones, where the ILP once returned a wrong
+    optimum (issue 11)."""
+    rng = random.Random(f"layerswap-scaled-{seed}-{table.model}")
+
+    def times(x: float | None, factor: float) -> float | None:
+        return None if x is None else max(round(x * factor, decimals), 10.0 ** -decimals)
+
+    rows = []
+    for row in table.rows:
+        f = rng.uniform(low, high)
+        rows.append(GroupCost(
+            group=row.group, gpu_ms=times(row.gpu_ms, f) or 0.0, dla_ms=times(row.dla_ms, f),
+            gpu_to_dla_ms=times(row.gpu_to_dla_ms, f), dla_to_gpu_ms=times(row.dla_to_gpu_ms, f),
+            first_layer=row.first_layer, last_layer=row.last_layer, layers=row.layers,
+            gpu_bw_gbps=row.gpu_bw_gbps, dla_bw_gbps=row.dla_bw_gbps))
+    meta = dict(table.metadata)
+    meta["provenance"] = (f"profiles.synthetic.scaled_table({meta.get('provenance', table.model)},"
+                          f" low={low}, high={high}, seed={seed})")
+    return CostTable.build(rows, meta, origin=f"<{table.origin} x{low}-{high}>")
+
+
+def large_times_pair() -> tuple[CostTable, CostTable]:
+    """The issue-11 example: two 8-group synthetic tables with every time x60-100 (groups of
+    ~1-140 ms). `layerswap compare` must agree across backends on it."""
+    return (scaled_table(synthetic_table(8, 1, model="big_a"), 60, 100, seed=1),
+            scaled_table(synthetic_table(8, 2, model="big_b"), 60, 100, seed=2))

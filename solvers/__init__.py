@@ -1,7 +1,7 @@
 """solvers: the scheduling problem, the simulator that judges schedules, and the backends."""
 
 from solvers.contention import ContentionModel, PiecewiseLinear, no_contention
-from solvers.errors import ProblemError, UnsupportedFeatureError
+from solvers.errors import BackendClaimError, ProblemError, UnsupportedFeatureError
 from solvers.problem import (
     PLATFORMS,
     Device,
@@ -17,6 +17,7 @@ from solvers.schedule import Result, Schedule, Segment, SolveStatus, Timeline
 
 __all__ = [
     "PLATFORMS",
+    "BackendClaimError",
     "ContentionModel",
     "Device",
     "Job",

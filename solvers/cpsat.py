@@ -104,6 +104,7 @@ from solvers.backend import (
     to_ns,
 )
 from solvers.bounds import fluid_load
+from solvers.errors import ProblemError
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, Segment, SegmentRef, SolveStatus
 
@@ -142,6 +143,10 @@ KINDS = ("gpu", "dla")
 PAIRS = (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla"))
 CONTENTION_SCALE = 10_000_000
 """Loss rates are scaled to integers by this factor (0.1 ppm) in the contention equation."""
+VALUE_LIMIT = 2**50
+"""Largest horizon x integer weight in model units (CP-SAT refuses models whose variable
+domains or linear expressions may overflow int64: 1e12 ms in ns did); beyond it the
+model counts in 10x coarser units (`CpSatModel.__init__`)."""
 CONTENTION_PRODUCT_LIMIT = 2**60
 """Largest horizon x CONTENTION_SCALE x co-runners product allowed in 100 ps units (CP-SAT
 linear expressions must stay below 2^62); beyond it the model falls back to ns units."""
@@ -183,7 +188,23 @@ class CpSatModel:
         # units stall CP-SAT's bound on some 3-job cases, ns units leave ~1e-5)
         self.units_per_ms = NS_PER_MS
         self.jobs: tuple[IntegerJob, ...] = integer_view(problem, NS_PER_MS)
-        if self.contention:
+        # huge times (or weights): coarser units keep every value and product in int64
+        # (docs/model.md section 6); exact when the times are multiples of the unit
+        weight_max = 1
+        if not self.throughput:
+            weight_max = max(_integer_weights([problem.weight(j.index)
+                                               for j in problem.jobs])[1])
+        while self._horizon() * weight_max > VALUE_LIMIT:
+            if self.units_per_ms == 1:
+                raise ProblemError(
+                    "times too large for CP-SAT even in ms units (horizon "
+                    f"{self._horizon()} ms x weight {weight_max}); use smaller weights")
+            self.units_per_ms //= 10
+            self.jobs = integer_view(problem, self.units_per_ms)
+        self.rounding_units = 0.0 if _exact_in(problem, self.units_per_ms) else 0.5 * (
+            sum(j.n_groups for j in self.jobs)
+            + len(self.jobs) * (problem.max_transitions + 1))
+        if self.contention and self.units_per_ms == NS_PER_MS:
             slots = (problem.max_transitions + 1) * len(problem.jobs)  # co-runners, at most
             fine = self._horizon() * (FINE_UNITS_PER_MS // NS_PER_MS)
             if fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT:
@@ -607,6 +628,8 @@ class CpSatModel:
             deadline = self.problem.deadline(j)
             if deadline is not None:
                 limit = math.floor(deadline * self.units_per_ms + 1e-6)
+                if limit >= self.horizon:
+                    continue   # never binding (and a huge deadline would overflow int64)
                 m.add(finish <= limit)
                 overlaps = self.job_overlaps.get(j, [])
                 if overlaps:
@@ -675,6 +698,17 @@ class CpSatModel:
             refs = [r for r in starts if segments[r[0]][r[1]].device == d]
             order[d] = tuple(sorted(refs, key=lambda r: (starts[r], r)))
         return Schedule(tuple(segments), order), starts
+
+
+def _exact_in(problem: Problem, units_per_ms: int) -> bool:
+    """Every time of ``problem`` is a whole number of units (up to float noise)."""
+    for job in problem.jobs:
+        for row in problem.table(job.index).rows:
+            for v in (row.gpu_ms, row.dla_ms, row.gpu_to_dla_ms, row.dla_to_gpu_ms):
+                if v is not None and abs(v * units_per_ms - round(v * units_per_ms)) > \
+                        1e-6 + 1e-12 * v * units_per_ms:
+                    return False
+    return True
 
 
 def _integer_weights(weights: list[float]) -> tuple[int, list[int]]:
@@ -774,13 +808,26 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         "branches": solver.num_branches,
         "conflicts": solver.num_conflicts,
         "cpsat_status": solver.status_name(code),
-        "horizon_ns": model.horizon,
+        "horizon_units": model.horizon,
+        "time_unit_ns": NS_PER_MS / model.units_per_ms,
         "slots_per_job": model.n_slots,
         "notes": list(model.notes),
     }
     if model.contention:
         stats["time_unit_ps"] = 1_000_000_000 // model.units_per_ms
         stats["objective_tolerance_ms"] = model.rounding_bound_units / model.units_per_ms
+    rounding_ms = 0.0
+    if model.rounding_units:
+        # coarse units that do not hold the times exactly: the model's optimum may sit this
+        # far from the true one, so it proves no optimality (and its bound is lowered)
+        weight = 1.0 if model.throughput else max(problem.weight(j.index)
+                                                  for j in problem.jobs)
+        frames = problem.frames_per_round if model.throughput else 1
+        rounding_ms = model.rounding_units / model.units_per_ms * weight / frames
+        stats["objective_tolerance_ms"] = max(stats.get("objective_tolerance_ms", 0.0),
+                                              rounding_ms)
+        stats["notes"].append(f"times rounded to {NS_PER_MS / model.units_per_ms:g} ns "
+                              f"units (within {rounding_ms:g} ms): not proven optimal")
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
         if code == cp_model.OPTIMAL and params.num_workers > 1:
@@ -792,6 +839,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         objective = solver.objective_value * to_ms_factor
         bound = solver.best_objective_bound * to_ms_factor
         status = SolveStatus.OPTIMAL if code == cp_model.OPTIMAL else SolveStatus.FEASIBLE
+        if rounding_ms:
+            status, bound = SolveStatus.FEASIBLE, bound - rounding_ms
         stats["start_units"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
         answer = BackendAnswer(status, schedule, objective, bound, stats)
         return contention_free(answer) if contention_ignored(problem) else answer
@@ -801,7 +850,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the model: {model.m.validate()}")
     raw_bound = solver.best_objective_bound
-    bound = raw_bound * to_ms_factor if math.isfinite(raw_bound) else None
+    bound = raw_bound * to_ms_factor - rounding_ms if math.isfinite(raw_bound) else None
     if options.hint is not None:
         # the hint is a valid schedule: the best one known when the search found none
         stats["returned_hint"] = True

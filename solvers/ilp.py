@@ -1,6 +1,8 @@
 """ILP backend: a mixed-integer program solved by a MIP solver bundled with OR-Tools.
 
-How the model works (docs/model.md; times in ns, see `solvers.backend.integer_view`):
+How the model works (docs/model.md; times are continuous, in a power-of-ten multiple of
+1 ns chosen per problem, `mip_units_per_ns`; the exact costs are the integer ns of
+`solvers.backend.integer_view`):
 
 - **Slots.** Job ``j`` has slots ``k = 0..T`` (``T = max_transitions``); slot ``k`` holds
   its ``k``-th segment. Binary ``z[j,g,k,d]``: group ``g`` runs in slot ``k`` on device
@@ -13,7 +15,9 @@ How the model works (docs/model.md; times in ns, see `solvers.backend.integer_vi
   ``dla_to_gpu`` of the cut's last group if slot ``k`` is on a DLA plus ``gpu_to_dla`` if
   slot ``k+1`` is (DLA0 <-> DLA1 pays both), linearised with cut indicators.
 - **Devices.** For two slots of different jobs on the same device, an order binary picks
-  which ends before the other starts (big-M = the serial horizon). Throughput adds, per
+  which ends before the other starts (big-M: in latency mode the latest end of the job
+  that goes first, from the objective of a known schedule (the hint or the greedy
+  baseline) divided by its weight; else the serial horizon). Throughput adds, per
   device, "the round fits in a window of ``P``": ``E[q] - S[p] <= P`` for any two slots on
   it (the modulo model of model.md section 4).
 - **Loadables.** At most ``dla_loadable_limit`` used slots per DLA core.
@@ -25,10 +29,15 @@ solver's optimum is the model's optimum. The answer is re-derived from the binar
 devices, order by start time) and re-timed exactly in integers (`exact_common.evaluate`),
 so tolerances of the MIP solver cannot leak into the reported value.
 
+Trust: ``optimal`` is reported only when HiGHS says OPTIMAL *and* its objective and bound
+agree with the exact value of its schedule (`TRUST_RTOL`) *and* no known schedule is
+better. Otherwise the answer is ``feasible`` (the better of HiGHS's schedule and the known
+one), without HiGHS's bound, and ``stats["distrusted"]`` says why.
+
 Engine: HiGHS through OR-Tools MathOpt (bundled with the ortools wheel; single thread, fixed
 seed, so deterministic). On 2 x 10 groups it was 2-7x faster than SCIP (pywraplp or GSCIP)
-and CBC. Gap tolerances are 0 and feasibility tolerances 1e-9, because a big-M of ~1e8 ns
-times the default 1e-6 integrality slack would be worth ~100 ns.
+and CBC. Gap tolerances are 0 and feasibility tolerances 1e-9 (relative to a horizon of at
+most `MIP_HORIZON_UNITS` units: ~1e-13 of it).
 Memory contention is refused in latency mode (use the CP-SAT backend); in throughput mode
 the contention-free optimum is a lower bound and the answer is only ``feasible``
 (model.md section 4).
@@ -47,13 +56,13 @@ from datetime import timedelta
 from typing import Any
 
 from solvers.backend import (
+    NS_PER_MS,
     BackendAnswer,
     IntegerJob,
     SolveOptions,
     contention_free,
     contention_ignored,
     integer_view,
-    to_ms,
     to_ns,
 )
 from solvers.exact_common import (
@@ -69,6 +78,24 @@ from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, Segment, SolveStatus
 
 ENGINE = "HiGHS (OR-Tools MathOpt)"
+MIP_HORIZON_UNITS = 1e4
+"""The MIP counts time in a power-of-ten multiple of 1 ns chosen per problem so that the
+serial horizon is at most this many units. In ns, two 8-group tables of ~1-140 ms groups
+(`profiles.synthetic.large_times_pair`) gave coefficients and bounds of ~1e9 and HiGHS
+returned a wrong "optimal" (324.52 ms where the oracle proves 240.11 ms; its dual bound
+was wrong at the root); one 1000 ms GPU time in a 3-group table sufficed. Continuous times in
+scaled units keep the numbers inside HiGHS's comfortable range; nothing is rounded, since
+times are continuous variables and the answer is re-timed exactly in integer ns."""
+TRUST_RTOL = 1e-6
+"""The MIP's own objective and bound, converted back, must agree with the exact integer
+value of its schedule to this relative tolerance, else its ``optimal`` is not reported."""
+
+
+def mip_units_per_ns(horizon_ns: int) -> float:
+    """MIP units per ns: 10^-e with the smallest e >= 0 that brings ``horizon_ns`` to at
+    most `MIP_HORIZON_UNITS` units (1.0, i.e. ns, for horizons up to 10 us)."""
+    e = max(0, math.ceil(math.log10(max(horizon_ns, 1) / MIP_HORIZON_UNITS)))
+    return 10.0 ** -e
 
 
 
@@ -86,12 +113,24 @@ class _Vars:
 class IlpModel:
     """The MIP of one problem: variables, then one method per constraint family."""
 
-    def __init__(self, problem: Problem, solver: Any) -> None:
+    def __init__(self, problem: Problem, solver: Any, known_ns: int | None = None) -> None:
         self.p = problem
         self.s = solver
         self.jobs: tuple[IntegerJob, ...] = integer_view(problem)
         self.T = problem.max_transitions
-        self.H = horizon_ns(problem, self.jobs)
+        self.horizon_ns = horizon_ns(problem, self.jobs)
+        # the MIP's unit: a power of ten of ns that brings the horizon to at most
+        # MIP_HORIZON_UNITS (times are continuous, so nothing is rounded; the exact value is
+        # re-derived in integer ns afterwards)
+        self.unit = mip_units_per_ns(self.horizon_ns)
+        self.H = self.horizon_ns * self.unit
+        # latency: the objective of a known schedule bounds every job's completion, hence
+        # every time and every big-M of that job (much tighter than the serial horizon)
+        self.job_ub: list[float] = [self.H] * len(self.jobs)
+        self.objective_ub = math.inf if known_ns is None else known_ns * self.unit
+        if known_ns is not None and problem.objective is Objective.LATENCY:
+            for j in range(len(self.jobs)):
+                self.job_ub[j] = min(self.H, known_ns * self.unit / problem.weight(j))
         self.inf = solver.infinity()
         self.v = _Vars()
         self.slots: list[Slot] = [(j, k) for j in range(len(self.jobs))
@@ -109,7 +148,7 @@ class IlpModel:
     def base(self, j: int, k: int) -> Any:
         """Base time (ns) of slot k of job j: its groups' costs on its device kind."""
         job = self.jobs[j]
-        return sum(segment_base_ns(job, g, g, d) * var
+        return sum(segment_base_ns(job, g, g, d) * self.unit * var
                    for (g, d), var in self._z_by_slot.get((j, k), {}).items())
 
     # ------------------------------------------------------------------ variables
@@ -136,8 +175,9 @@ class IlpModel:
             for k in range(self.T + 1):
                 for d in p.devices:
                     self.v.a[(j, k, d)] = s.BoolVar(f"{name}_slot{k}_on_{d.value}")
-                self.v.start[(j, k)] = s.NumVar(0, self.H, f"{name}_slot{k}_start")
-                self.v.end[(j, k)] = s.NumVar(0, self.H, f"{name}_slot{k}_end")
+                ub = self.job_ub[j]
+                self.v.start[(j, k)] = s.NumVar(0, ub, f"{name}_slot{k}_start")
+                self.v.end[(j, k)] = s.NumVar(0, ub, f"{name}_slot{k}_end")
 
     # ------------------------------------------------------------------ constraint families
     def add_assignment(self) -> None:
@@ -184,11 +224,11 @@ class IlpModel:
                     if d2g:
                         out = s.NumVar(0, 1, f"{name}_cut_after_group{g}_slot{k}_leaves_dla")
                         s.Add(out >= cut[0] + cut[1] + self.dla(j, k) - 2)
-                        delay += d2g * out
+                        delay += d2g * self.unit * out
                     if g2d:
                         into = s.NumVar(0, 1, f"{name}_cut_after_group{g}_slot{k}_enters_dla")
                         s.Add(into >= cut[0] + cut[1] + self.dla(j, k + 1) - 2)
-                        delay += g2d * into
+                        delay += g2d * self.unit * into
                 s.Add(self.v.start[(j, k + 1)] >= self.v.end[(j, k)] + delay)
 
     def _forbid_missing_transitions(self, j: int, g: int, k: int, cut: list[Any]) -> None:
@@ -200,8 +240,9 @@ class IlpModel:
                 self.s.Add(cut[0] + cut[1] + kinds[src](k) + kinds[dst](k + 1) <= 3)
 
     def add_device_exclusivity(self) -> None:
-        """Two slots of different jobs on one device do not overlap (order binary)."""
-        s, p, H = self.s, self.p, self.H
+        """Two slots of different jobs on one device do not overlap (order binary). Big-M
+        per pair: the latest end of the slot that would come first (``job_ub``)."""
+        s, p = self.s, self.p
         self.same: dict[tuple[Slot, Slot], Any] = {}
         for ai, sa in enumerate(self.slots):
             for sb in self.slots[ai + 1:]:
@@ -215,8 +256,9 @@ class IlpModel:
                 if sa[0] == sb[0]:
                     continue   # one job's slots are ordered by its own chain
                 first = s.BoolVar(f"first_{name}")
-                s.Add(self.v.end[sa] <= self.v.start[sb] + H * (1 - first) + H * (1 - same))
-                s.Add(self.v.end[sb] <= self.v.start[sa] + H * first + H * (1 - same))
+                ma, mb = self.job_ub[sa[0]], self.job_ub[sb[0]]
+                s.Add(self.v.end[sa] <= self.v.start[sb] + ma * (1 - first) + ma * (1 - same))
+                s.Add(self.v.end[sb] <= self.v.start[sa] + mb * first + mb * (1 - same))
 
     def add_loadable_limit(self) -> None:
         for d in self.p.platform.dla_cores:
@@ -236,14 +278,14 @@ class IlpModel:
         s, p = self.s, self.p
         last = self.T
         if p.objective is Objective.LATENCY:
-            self.v.objective = s.NumVar(0, self.inf, "weighted_makespan")
+            self.v.objective = s.NumVar(0, self.objective_ub, "weighted_makespan")
             for j in range(len(self.jobs)):
                 s.Add(self.v.objective >= p.weight(j) * self.v.end[(j, last)])
                 dl = p.deadline(j)
                 if dl is not None:
-                    s.Add(self.v.end[(j, last)] <= to_ns(dl))
+                    s.Add(self.v.end[(j, last)] <= to_ns(dl) * self.unit)
         else:
-            self.v.objective = s.NumVar(0, self.inf, "round_cycle_time")
+            self.v.objective = s.NumVar(0, self.objective_ub, "round_cycle_time")
             P = self.v.objective
             for slot in self.slots:
                 s.Add(self.v.end[slot] - self.v.start[slot] <= P)
@@ -345,7 +387,8 @@ def _stdout_silenced(keep: bool) -> Iterator[None]:
         os.close(target)
 
 
-def _parameters(options: SolveOptions, *, presolve: bool = True) -> Any:
+def _parameters(options: SolveOptions, *, presolve: bool = True,
+                time_limit: float | None = None) -> Any:
     from ortools.math_opt.python import mathopt
     from ortools.math_opt.solvers import highs_pb2
 
@@ -354,10 +397,42 @@ def _parameters(options: SolveOptions, *, presolve: bool = True) -> Any:
                         "primal_feasibility_tolerance": 1e-9},
         int_options={"threads": 1, "random_seed": options.seed},
         string_options={} if presolve else {"presolve": "off"})
-    limit = None if options.time_limit is None else timedelta(seconds=options.time_limit)
+    limit = None if time_limit is None else timedelta(seconds=time_limit)
     return mathopt.SolveParameters(time_limit=limit, relative_gap_tolerance=0.0,
                                    absolute_gap_tolerance=0.0, enable_output=options.log,
                                    highs=highs)
+
+
+def _known_schedule(problem: Problem, jobs: tuple[IntegerJob, ...],
+                    hint: Schedule | None) -> tuple[Schedule, int] | None:
+    """A feasible schedule and its exact objective (integer ns, weighted; throughput: the
+    round's cycle time): the hint, else the greedy baseline. It bounds the big-Ms (latency)
+    and checks HiGHS's claim of optimality afterwards."""
+    from solvers.baselines import greedy
+
+    candidate = hint
+    if candidate is None:
+        candidate = greedy(problem).schedule
+    if candidate is None:
+        return None
+    if candidate.order is None:
+        from solvers.simulator import simulate
+
+        candidate = Schedule(candidate.segments, simulate(problem, candidate).order)
+    value = exact_value_ns(problem, jobs, candidate)
+    return None if value is None else (candidate, value)
+
+
+def exact_value_ns(problem: Problem, jobs: tuple[IntegerJob, ...],
+                   schedule: Schedule) -> int | None:
+    """The exact contention-free objective of ``schedule`` in integer ns, rounded up
+    (weighted makespan, or the round's cycle time); None if it deadlocks or misses a
+    deadline."""
+    exact = evaluate(problem, jobs, schedule)
+    if exact.objective_ms is None or not exact.meets_deadlines:
+        return None
+    frames = problem.frames_per_round if problem.objective is Objective.THROUGHPUT else 1
+    return math.ceil(exact.objective_ms * NS_PER_MS * frames * (1 + 1e-12))
 
 
 def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
@@ -366,8 +441,10 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     from ortools.math_opt.python import mathopt
 
     t0 = time.perf_counter()
+    deadline = None if options.time_limit is None else t0 + options.time_limit
     mip = _Mip()
-    model = IlpModel(problem, mip)
+    known = _known_schedule(problem, integer_view(problem), options.hint)
+    model = IlpModel(problem, mip, known_ns=None if known is None else known[1] + 1)
     model.build()
     model_params = None
     if options.hint is not None:
@@ -375,11 +452,12 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
             solution_hints=[mathopt.SolutionHint(variable_values=model.hint_values(options.hint))])
     if options.progress:
         options.progress(f"ilp: {mip.n_vars} variables, {mip.n_cons} constraints, "
-                         f"engine {ENGINE}")
+                         f"engine {ENGINE}, time unit {1 / model.unit:g} ns")
 
     def highs(presolve: bool) -> Any:
+        left = None if deadline is None else max(0.01, deadline - time.perf_counter())
         return mathopt.solve(mip.model, mathopt.SolverType.HIGHS,
-                             params=_parameters(options, presolve=presolve),
+                             params=_parameters(options, presolve=presolve, time_limit=left),
                              model_params=model_params)
 
     presolve = True
@@ -394,35 +472,100 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
             try:
                 result = highs(presolve)
             except Exception as second:
-                raise RuntimeError(f"HiGHS failed on this model with and without presolve "
-                                   f"({first!r}; {second!r})") from second
+                why = (f"HiGHS failed on this model with and without presolve "
+                       f"({_describe(first)}; {_describe(second)})")
+                stats0 = {"engine": ENGINE, "variables": mip.n_vars,
+                          "constraints": mip.n_cons, "time_unit_ns": 1 / model.unit,
+                          "seconds": time.perf_counter() - t0}
+                return _distrust(problem, known, stats0, why)
     reason = result.termination.reason
     stats: dict[str, Any] = {
         "engine": ENGINE, "variables": mip.n_vars, "constraints": mip.n_cons,
         "termination": reason.name, "seconds": time.perf_counter() - t0,
-        "presolve": presolve,
+        "presolve": presolve, "time_unit_ns": 1 / model.unit,
     }
-    scale = problem.frames_per_round if problem.objective is Objective.THROUGHPUT else 1
+    frames = problem.frames_per_round if problem.objective is Objective.THROUGHPUT else 1
+    per_ns = NS_PER_MS * frames   # MIP value in ns -> objective in ms: / per_ns
     if reason in (mathopt.TerminationReason.INFEASIBLE,
                   mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED):
+        if known is not None:
+            # HiGHS says infeasible although a valid schedule is known: its numbers failed
+            return _distrust(problem, known, stats,
+                             f"HiGHS reported {reason.name} although a valid schedule exists")
         return BackendAnswer(SolveStatus.INFEASIBLE, None, stats=stats,
                              message="no schedule meets the deadlines, pins and loadable "
                                      "limit (the MIP is infeasible)")
     if not result.has_primal_feasible_solution():
+        if known is not None and options.hint is not None:
+            stats["returned_hint"] = True
+            return BackendAnswer(SolveStatus.FEASIBLE, known[0], known[1] / per_ns, None,
+                                 stats, "time limit reached before HiGHS found a schedule; "
+                                        "returning the hint schedule")
         return BackendAnswer(SolveStatus.UNKNOWN, None, stats=stats,
                              message="no schedule found within the time limit "
                                      f"({result.termination.detail or reason.name})")
     optimal = reason is mathopt.TerminationReason.OPTIMAL
-    bound = result.dual_bound()
-    bound_ms = to_ms(bound) / scale if math.isfinite(bound) else None
+    raw_bound = result.dual_bound()
+    bound_ns = raw_bound / model.unit if math.isfinite(raw_bound) else None
+    mip_ns = result.objective_value() / model.unit
     schedule = model.decode(result.variable_values())
-    exact = evaluate(problem, model.jobs, schedule)
-    stats["mip_objective_ms"] = to_ms(result.objective_value()) / scale
+    exact_ns = exact_value_ns(problem, model.jobs, schedule)
+    stats["mip_objective_ms"] = mip_ns / per_ns
+    if exact_ns is None:
+        return _distrust(problem, known, stats, "HiGHS's solution decodes to a schedule that "
+                         "deadlocks or misses a deadline (numerical trouble)")
+    slack = TRUST_RTOL * max(exact_ns, 1) + 1
+    if known is not None and known[1] < exact_ns - slack:
+        # a schedule better than HiGHS's is known: its "optimal" (and bound) are wrong
+        return _distrust(problem, known, stats,
+                         f"HiGHS returned {exact_ns / per_ns} ms ({reason.name}) but a known "
+                         f"schedule achieves {known[1] / per_ns} ms")
+    notes = []
+    if abs(mip_ns - exact_ns) > slack:
+        notes.append(f"HiGHS's objective {mip_ns / per_ns} ms differs from the exact value "
+                     f"{exact_ns / per_ns} ms of its schedule")
+    if bound_ns is not None and bound_ns > exact_ns + slack:
+        notes.append(f"HiGHS's bound {bound_ns / per_ns} ms exceeds the exact value of its "
+                     "schedule")
+        bound_ns = None
+    if notes:
+        stats["distrusted"] = "; ".join(notes)
+        optimal = False
+    bound_ms = None if bound_ns is None else min(bound_ns, exact_ns) / per_ns
+    if not optimal and bound_ms is not None and bound_ns is not None and notes:
+        bound_ms = None   # a bound from a run whose numbers disagree is not a proof
     status = SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE
-    message = "" if optimal else "time limit reached: best schedule found, with the MIP's bound"
-    objective_ms = exact.objective_ms
-    if optimal and objective_ms is not None and bound_ms is not None:
-        bound_ms = min(bound_ms, objective_ms)   # the MIP's feasibility tolerance
-    answer = BackendAnswer(status, schedule, objective_ms=objective_ms, bound_ms=bound_ms,
-                           stats=stats, message=message)
+    message = "" if optimal else (
+        "HiGHS's answer failed the exactness check (" + "; ".join(notes) + "): not optimal"
+        if notes else "time limit reached: best schedule found, with the MIP's bound")
+    exact = evaluate(problem, model.jobs, schedule)
+    answer = BackendAnswer(status, schedule, objective_ms=exact.objective_ms,
+                           bound_ms=bound_ms, stats=stats, message=message)
     return contention_free(answer) if contention_ignored(problem) else answer
+
+
+def _distrust(problem: Problem, known: tuple[Schedule, int] | None, stats: dict[str, Any],
+              why: str) -> BackendAnswer:
+    """HiGHS's answer failed a check: return the known schedule, ``feasible``, no bound."""
+    stats["distrusted"] = why
+    if known is None:
+        return BackendAnswer(SolveStatus.UNKNOWN, None, stats=stats,
+                             message=f"{why}; no trustworthy schedule")
+    exact = evaluate(problem, integer_view(problem), known[0])
+    answer = BackendAnswer(SolveStatus.FEASIBLE, known[0], exact.objective_ms, None, stats,
+                           f"{why}; returning the known schedule (not proven optimal)")
+    return contention_free(answer) if contention_ignored(problem) else answer
+
+
+def _describe(error: BaseException) -> str:
+    """A one-line description of a HiGHS/MathOpt failure. OR-Tools' own handler of
+    HiGHS's ``StatusNotOk`` raises AttributeError (``canonical_code``; seen with times of
+    1e9 ms in ns units): describe the StatusNotOk it was handling instead."""
+    inner = error.__context__
+    if isinstance(error, AttributeError) and inner is not None:
+        error = inner
+    try:
+        text = str(error)
+    except Exception:  # a broken __str__ must not hide the original failure
+        text = "<no message>"
+    return f"{type(error).__name__}: {text}"

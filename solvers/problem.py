@@ -46,6 +46,12 @@ class Objective(StrEnum):
     THROUGHPUT = "throughput"
 
 
+
+MIN_WEIGHT = 1e-3
+MAX_WEIGHT = 1e3
+"""Supported model weights (docs/model.md section 6): integer backends scale them exactly
+to at most 6 decimals and multiply them with times; a weight of 1e300 overflowed CP-SAT."""
+
 @dataclass(frozen=True)
 class Platform:
     name: str
@@ -240,6 +246,10 @@ class Problem:
             if not (math.isfinite(m.weight) and m.weight > 0):
                 raise ProblemError(f"model {m.name}: weight must be a finite number > 0, "
                                    f"got {m.weight}")
+            if not MIN_WEIGHT <= m.weight <= MAX_WEIGHT:
+                raise ProblemError(f"model {m.name}: weight {m.weight:g} is outside the "
+                                   f"supported range {MIN_WEIGHT:g}..{MAX_WEIGHT:g} (only "
+                                   "ratios matter: scale all weights together)")
             if m.deadline_ms is not None and not (math.isfinite(m.deadline_ms)
                                                   and m.deadline_ms > 0):
                 raise ProblemError(f"model {m.name}: deadline must be > 0 ms, "

@@ -8,20 +8,26 @@ cheap bound (`solvers.bounds.lower_bound`), capped at the objective. The
 backend's objective is compared with the simulator's; the difference goes to ``stats``
 (``objective_mismatch`` is set when it exceeds 1e-6 relative plus a few ns, which on an
 ``optimal`` claim is a bug that the tests make loud).
+
+Cross-check (issue 11): an ``optimal`` claim whose (simulated) objective exceeds a schedule
+already known (the hint, the all-GPU baseline), or lies below the cheap lower bound, and a
+backend bound above a known schedule, raise `BackendClaimError` ("internal error: backend
+X claimed optimal ... but ..."), never a result. The tolerance follows the declared
+rounding: 1e-6 relative plus ``stats["objective_tolerance_ms"]`` and a few ns per segment.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from solvers.backend import Backend, BackendAnswer, SolveOptions
-from solvers.baselines import greedy
+from solvers.baselines import gpu_only, greedy
 from solvers.bounds import lower_bound
-from solvers.errors import ProblemError
+from solvers.errors import BackendClaimError, ProblemError
 from solvers.problem import Objective, Problem
 from solvers.schedule import Result, Schedule, SolveStatus, Timeline
 from solvers.simulator import simulate
@@ -69,34 +75,89 @@ def solve(
     problem: Problem,
     solver: str = "cpsat",
     *,
-    time_limit: float | None = 10.0,
+    time_limit: float | str | None = 10.0,
     workers: int = 2,
     seed: int = 0,
     hint: str | Schedule | None = "greedy",
     log: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Result:
-    """Solve ``problem`` with backend ``solver`` and judge the answer with the simulator."""
+    """Solve ``problem`` with backend ``solver`` and judge the answer with the simulator.
+
+    ``time_limit`` (seconds, ``"auto"`` for `suggested_time_limit`, or None) is one
+    deadline for every phase: the greedy hint, the backend (model build, search, its
+    canonical phase or retries) and the local search each get what is left of it; only the
+    final simulation of the answer comes after it. ``stats["phases_s"]`` records where the
+    time went, and a run stopped by the limit with a gap says in ``stats["advice"]`` that
+    more time may pay."""
     backend = backend_function(solver)
-    if time_limit is not None and not time_limit > 0:
-        raise ProblemError(f"time_limit must be > 0 seconds (or None), got {time_limit}")
+    if time_limit == AUTO:
+        time_limit = suggested_time_limit(problem)
+    if isinstance(time_limit, str) or (time_limit is not None and not time_limit > 0):
+        raise ProblemError(f"time limit must be > 0 seconds, 'auto' or None, got {time_limit}")
     if workers < 1:
         raise ProblemError(f"workers must be >= 1, got {workers}")
     t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
     # the oracle enumerates everything: a hint would only cost the greedy run
-    hint_schedule, hint_note = _hint(problem, None if solver == "exhaustive" else hint)
+    hint_schedule, hint_note, known = _hint(problem, None if solver == "exhaustive" else hint)
+    t_hint = time.perf_counter()
     polish = needs_local_search(problem) and solver != "exhaustive"
-    backend_limit = time_limit
-    if polish and time_limit is not None:
-        backend_limit = time_limit * (1 - LOCAL_SEARCH_SHARE)
+    backend_limit = None
+    if deadline is not None:
+        left = deadline - t_hint
+        if polish:
+            left -= time_limit * LOCAL_SEARCH_SHARE
+        backend_limit = max(MIN_BACKEND_SECONDS, left)
     options = SolveOptions(time_limit=backend_limit, workers=workers, seed=seed,
                            hint=hint_schedule, log=log, progress=progress)
     answer = backend(problem, options)
+    t_backend = time.perf_counter()
     if polish:
-        deadline = None if time_limit is None else t0 + time_limit
         answer = _local_search(problem, answer, hint_schedule, deadline, progress, seed)
-    seconds = time.perf_counter() - t0
-    return judge(problem, solver, answer, seconds, hint_note=hint_note)
+    t_end = time.perf_counter()
+    seconds = t_end - t0
+    phases = {"hint_s": round(t_hint - t0, 4), "backend_s": round(t_backend - t_hint, 4),
+              "local_search_s": round(t_end - t_backend, 4)}
+    answer = replace(answer, stats={**answer.stats, "phases_s": phases,
+                                    "time_limit_s": time_limit})
+    result = judge(problem, solver, answer, seconds, hint_note=hint_note,
+                   known=known + _cheap_known(problem))
+    return _advise(problem, result, time_limit, t_backend - t_hint, backend_limit)
+
+
+AUTO = "auto"
+"""``time_limit=AUTO`` picks `suggested_time_limit` from the problem's size."""
+MIN_BACKEND_SECONDS = 0.05
+"""A backend always gets at least this long (it returns the hint if it finds nothing)."""
+SECONDS_PER_GROUP = 0.025
+"""`suggested_time_limit`: measured, CP-SAT proves 2 x 600 groups optimal in ~40 s on the
+2-core benchmark box (benchmarks/results/solvers.md) and the default 10 s left a 28 % gap."""
+
+
+def suggested_time_limit(problem: Problem) -> float:
+    """A time limit that suits the problem's size: 10 s, plus `SECONDS_PER_GROUP` per group
+    of every job (2 x 600 groups: 40 s)."""
+    groups = sum(problem.n_groups(j.index) for j in problem.jobs)
+    return round(10.0 + SECONDS_PER_GROUP * groups, 1)
+
+
+def _advise(problem: Problem, result: Result, time_limit: float | None, backend_s: float,
+            backend_limit: float | None) -> Result:
+    """Say in ``stats`` whether more time may pay: the backend used its whole budget and
+    the answer is not proven optimal (``more_time_may_help`` and a one-line ``advice``)."""
+    hit = backend_limit is not None and backend_s >= backend_limit * 0.95
+    unproven = result.status in (SolveStatus.FEASIBLE, SolveStatus.UNKNOWN)
+    more = bool(hit and unproven and time_limit is not None)
+    stats = dict(result.stats)
+    stats["more_time_may_help"] = more
+    if more:
+        assert time_limit is not None
+        suggest = max(2 * time_limit, suggested_time_limit(problem))
+        gap = "" if result.gap is None else f" with a {100 * result.gap:.1f} % gap"
+        stats["advice"] = (f"stopped at the {time_limit:g} s time limit{gap}: a longer limit "
+                           f"(e.g. {suggest:g} s) may find a better schedule or prove it optimal")
+    return replace(result, stats=stats)
 
 
 def needs_local_search(problem: Problem) -> bool:
@@ -138,14 +199,20 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
 
 
 def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, *,
-          hint_note: str = "") -> Result:
-    """Turn a backend's answer into a `Result` whose numbers come from the simulator."""
+          hint_note: str = "", known: Sequence[tuple[str, float]] = ()) -> Result:
+    """Turn a backend's answer into a `Result` whose numbers come from the simulator.
+    ``known``: (name, simulated objective ms) of schedules already known, for the
+    cross-check of optimality claims (`BackendClaimError`)."""
     stats: dict[str, Any] = dict(answer.stats)
     if hint_note:
         stats["hint"] = hint_note
     cheap = cheap_lower_bound(problem)
     stats["cheap_lower_bound_ms"] = cheap
+    if known:
+        stats["known_schedules_ms"] = dict(known)
     if answer.schedule is None:
+        _cross_check(solver, answer, None, cheap, known, float(stats.get(
+            "objective_tolerance_ms", 0.0)))
         status = answer.status
         if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             raise RuntimeError(f"backend {solver} claimed {status} without a schedule")
@@ -175,6 +242,9 @@ def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, 
         stats["backend_objective_ms"] = answer.objective_ms
         stats["objective_difference_ms"] = diff
         stats["objective_mismatch"] = abs(diff) > OBJECTIVE_RTOL * abs(objective) + atol
+    _cross_check(solver, answer, objective, cheap, known,
+                 atol if answer.objective_ms is not None else float(stats.get(
+                     "objective_tolerance_ms", 0.0)))
     bound = _max_opt(answer.bound_ms, cheap)
     if bound is not None:
         if status is SolveStatus.FEASIBLE and objective <= bound * (1 + 1e-9):
@@ -182,6 +252,40 @@ def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, 
         bound = min(bound, objective)
     return Result(status, solver, schedule, timeline, objective, bound, seconds, stats,
                   message)
+
+
+def _cross_check(solver: str, answer: BackendAnswer, objective: float | None, cheap: float,
+                 known: Sequence[tuple[str, float]], atol: float) -> None:
+    """Refute impossible claims (see the module docstring): raise `BackendClaimError`."""
+    def tol(value: float) -> float:
+        return OBJECTIVE_RTOL * abs(value) + atol + 1e-9
+
+    if answer.status is SolveStatus.OPTIMAL and objective is not None:
+        for name, value in known:
+            if objective > value + tol(value):
+                raise BackendClaimError(solver, f"optimal {objective:.6f} ms",
+                                        f"the {name} schedule achieves {value:.6f} ms")
+        if objective < cheap - tol(cheap):
+            raise BackendClaimError(solver, f"optimal {objective:.6f} ms",
+                                    f"the cheap lower bound is {cheap:.6f} ms")
+    if answer.status is SolveStatus.INFEASIBLE and known:
+        name, value = known[0]
+        raise BackendClaimError(solver, "infeasible",
+                                f"the {name} schedule is feasible ({value:.6f} ms)")
+    if answer.bound_ms is not None:
+        for name, value in known:
+            if answer.bound_ms > value + tol(value):
+                raise BackendClaimError(solver, f"a lower bound of {answer.bound_ms:.6f} ms",
+                                        f"the {name} schedule achieves {value:.6f} ms")
+
+
+def _cheap_known(problem: Problem) -> list[tuple[str, float]]:
+    """Schedules known at almost no cost: the all-GPU baseline, when it is feasible."""
+    result = gpu_only(problem)
+    if result.objective is None or result.status not in (SolveStatus.OPTIMAL,
+                                                         SolveStatus.FEASIBLE):
+        return []
+    return [("all-GPU baseline", result.objective)]
 
 
 def cheap_lower_bound(problem: Problem) -> float:
@@ -194,15 +298,24 @@ def _max_opt(a: float | None, b: float | None) -> float | None:
     return max(values) if values else None
 
 
-def _hint(problem: Problem, hint: str | Schedule | None) -> tuple[Schedule | None, str]:
+def _hint(problem: Problem, hint: str | Schedule | None
+          ) -> tuple[Schedule | None, str, list[tuple[str, float]]]:
+    """The starting schedule, a note for ``stats``, and its (name, simulated ms) for the
+    cross-check (empty when it misses a deadline: then it bounds nothing)."""
     if hint is None:
-        return None, ""
+        return None, "", []
     if isinstance(hint, Schedule):
         hint.validate(problem)
-        return hint, "given schedule"
+        timeline = simulate(problem, hint)
+        known = [] if timeline.violations else [("given hint", timeline.objective_ms)]
+        return hint, "given schedule", known
     if hint != "greedy":
         raise ProblemError(f"hint must be 'greedy', a Schedule or None, not {hint!r}")
     result = greedy(problem)
     if result.schedule is None:
-        return None, f"greedy baseline found no schedule ({result.message})"
-    return result.schedule, f"greedy baseline ({result.objective} ms)"
+        return None, f"greedy baseline found no schedule ({result.message})", []
+    known = []
+    if result.objective is not None and result.status in (SolveStatus.OPTIMAL,
+                                                          SolveStatus.FEASIBLE):
+        known = [("greedy baseline", result.objective)]
+    return result.schedule, f"greedy baseline ({result.objective} ms)", known
