@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from optimizer.defaults import COMPARE_SOLVERS, MAX_TRANSITIONS_SWEEP
 from optimizer.plots import pareto_mask, plot_gantt, plot_pareto, plot_solve_times, save_figure
 from profiles.costtable import CostTable, load_published, published_names, replace_rows
 from profiles.errors import ProfileError
@@ -163,10 +164,31 @@ def gantt(problem: Problem, what: Result | Timeline | Schedule,
     return plot_gantt(problem, timeline_of(problem, what), path, title=title)
 
 
+# --------------------------------------------------------------------------- rounding
+COMPARE_DECIMALS = {"objective": 6, "lower_bound": 6, "gap": 6, "gain_pct": 2,
+                    "solve_seconds": 3}
+"""Decimals kept in `compare`'s columns: times to the nanosecond (ms), gaps to 1e-6 (a
+fraction: 0.000001 = 0.0001 %), percentages to 0.01, seconds to the millisecond. Float
+noise such as a gap of 1.8e-16 (objective == bound up to rounding) shows as 0."""
+
+SWEEP_DECIMALS = {"latency_ms": 6, "period_ms": 6, "throughput_fps": 3, "latency_gap": 6,
+                  "throughput_gap": 6, "aware_ms": 6, "blind_ms": 6, "baseline_ms": 6,
+                  "contention_ms": 6, "blind_penalty_pct": 2, "gain_vs_baseline_pct": 2}
+
+
+def _rounded(frame: pd.DataFrame, decimals: Mapping[str, int]) -> pd.DataFrame:
+    """``frame`` with its float columns rounded as ``decimals`` says (and -0.0 as 0.0)."""
+    cols = {c: d for c, d in decimals.items() if c in frame.columns}
+    out = frame.round(cols)
+    for c in cols:
+        out[c] = out[c] + 0.0
+    return out
+
+
 # --------------------------------------------------------------------------- compare
 def compare(
     problem: Problem,
-    solvers: Iterable[str] = ("cpsat",),
+    solvers: Iterable[str] = COMPARE_SOLVERS,
     *,
     baselines: bool = True,
     time_limit: float | None = 10.0,
@@ -174,7 +196,8 @@ def compare(
     progress: Callable[[str], None] | None = None,
     results: dict[str, Result] | None = None,
 ) -> pd.DataFrame:
-    """One row per baseline and per backend (columns `COMPARE_COLUMNS`).
+    """One row per baseline and per backend (columns `COMPARE_COLUMNS`); by default the
+    backends `layerswap compare` runs (`optimizer.defaults.COMPARE_SOLVERS`).
 
     ``gain_pct`` is ``(best_baseline - objective) / best_baseline * 100``: positive when
     the row beats every baseline. A backend that cannot express this problem
@@ -214,9 +237,37 @@ def compare(
                          else (best - r["objective"]) / best * 100.0)
     if results is not None:
         results.update(got)
-    return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS)).astype(
+    frame = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS)).astype(
         {"objective": "float64", "gain_pct": "float64", "lower_bound": "float64",
          "gap": "float64", "solve_seconds": "float64"})
+    frame = _rounded(frame, COMPARE_DECIMALS)
+    frame.attrs["disagreement"] = disagreements(
+        {n: r for n, r in got.items() if n in names})
+    return frame
+
+
+DISAGREEMENT_REL_TOL = 1e-6
+"""Two backends that both claim ``optimal`` must agree on the objective to this relative
+tolerance; beyond it one of them is wrong (`disagreements`)."""
+
+
+def disagreements(results: Mapping[str, Result], rel_tol: float = DISAGREEMENT_REL_TOL
+                  ) -> list[dict[str, Any]]:
+    """Pairs of backends that both claim ``optimal`` but whose objectives differ by more
+    than ``rel_tol`` (relative to the larger): ``{"solvers": [a, b], "objectives": [x, y],
+    "relative_difference": r}``. An optimum is unique, so any entry means a backend's
+    proof is wrong (`compare` records them in ``frame.attrs["disagreement"]``)."""
+    optimal = [(n, float(r.objective)) for n, r in results.items()
+               if r.status is SolveStatus.OPTIMAL and r.objective is not None]
+    out = []
+    for i, (a, x) in enumerate(optimal):
+        for b, y in optimal[i + 1:]:
+            scale = max(abs(x), abs(y))
+            diff = abs(x - y) / scale if scale > 0 else 0.0
+            if diff > rel_tol:
+                out.append({"solvers": [a, b], "objectives": [round(x, 9), round(y, 9)],
+                            "relative_difference": round(diff, 9)})
+    return out
 
 
 def _row(name: str, kind: str, res: Result) -> dict[str, Any]:
@@ -228,9 +279,9 @@ def _row(name: str, kind: str, res: Result) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- sweeps
-def sweep_switch_budget(
-    tables: TableRef | Sequence[TableRef],
-    budgets: Iterable[int] = (0, 1, 2, 3),
+def sweep_max_transitions(
+    tables: TableRef | Sequence[TableRef] | Problem,
+    max_transitions: Iterable[int] = MAX_TRANSITIONS_SWEEP,
     *,
     platform: str = "xavier-agx",
     solver: str = "cpsat",
@@ -238,35 +289,54 @@ def sweep_switch_budget(
     workers: int = 2,
     contention: ContentionModel | str | None = "auto",
     strength: float | None = None,
-    frames_per_round: int = 1,
+    frames_per_round: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Latency and throughput optima for each switch budget T (for `plot_pareto`).
+    """Latency and throughput optima for each max transitions value T (for `plot_pareto`).
 
-    One row per budget: ``max_transitions``, ``latency_ms`` / ``latency_status`` /
+    ``tables``: tables (then ``platform``, ``contention``, ``strength`` build the problem)
+    or a `Problem`, whose every other setting (pins, weights, deadlines, loadable limit,
+    contention) is kept; only its objective and max transitions vary. Throughput uses
+    ``frames_per_round`` (default: the problem's, else 1).
+
+    One row per T: ``max_transitions``, ``latency_ms`` / ``latency_status`` /
     ``latency_gap`` (makespan of one concurrent inference), ``period_ms`` /
     ``throughput_fps`` / ``throughput_status`` / ``throughput_gap`` (steady-state stream).
-    With an exact solver that proves optimality, more switches are never worse: every
-    schedule with T switches is also allowed with T + 1.
+    With an exact solver that proves optimality, more transitions are never worse: every
+    schedule allowed with T is also allowed with T + 1.
     """
-    specs = _specs(tables)
+    if isinstance(tables, Problem):
+        base = tables
+        frames = frames_per_round or base.frames_per_round
+
+        def problem_for(objective: str, t: int) -> Problem:
+            return replace(base, objective=Objective(objective), max_transitions=t,
+                           frames_per_round=frames if objective == "throughput" else 1,
+                           warnings=())
+    else:
+        specs = _specs(tables)
+        frames = frames_per_round or 1
+
+        def problem_for(objective: str, t: int) -> Problem:
+            return make_problem(specs, platform, objective, t, contention, strength,
+                                frames_per_round=frames if objective == "throughput" else 1)
+
     rows = []
-    for budget in budgets:
-        row: dict[str, Any] = {"max_transitions": int(budget)}
-        for objective, key in (("latency", "latency"), ("throughput", "throughput")):
-            problem = make_problem(specs, platform, objective, int(budget), contention,
-                                   strength, frames_per_round=frames_per_round
-                                   if objective == "throughput" else 1)
+    for value in max_transitions:
+        t = int(value)
+        row: dict[str, Any] = {"max_transitions": t}
+        for key in ("latency", "throughput"):
+            problem = problem_for(key, t)
             if progress:
-                progress(f"T={budget}: {objective}")
+                progress(f"max transitions {t}: {key}")
             res = solve(problem, solver, time_limit=time_limit, workers=workers)
             ok = res.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
-            value = res.objective if ok else None
+            value_ms = res.objective if ok else None
             if key == "latency":
-                row["latency_ms"] = value
+                row["latency_ms"] = value_ms
             else:
-                row["period_ms"] = value
-                row["throughput_fps"] = None if value is None else 1000.0 / value
+                row["period_ms"] = value_ms
+                row["throughput_fps"] = None if value_ms is None else 1000.0 / value_ms
             row[f"{key}_status"] = res.status.value
             row[f"{key}_gap"] = res.gap
         rows.append(row)
@@ -274,7 +344,14 @@ def sweep_switch_budget(
                                        "latency_gap", "period_ms", "throughput_fps",
                                        "throughput_status", "throughput_gap"]).astype(
         {"latency_ms": "float64", "period_ms": "float64", "throughput_fps": "float64",
-         "latency_gap": "float64", "throughput_gap": "float64"})
+         "latency_gap": "float64", "throughput_gap": "float64"}).pipe(_rounded, SWEEP_DECIMALS)
+
+
+def sweep_switch_budget(tables: TableRef | Sequence[TableRef] | Problem,
+                        budgets: Iterable[int] = MAX_TRANSITIONS_SWEEP, **options: Any
+                        ) -> pd.DataFrame:
+    """Deprecated name of `sweep_max_transitions` (``budgets`` = its ``max_transitions``)."""
+    return sweep_max_transitions(tables, budgets, **options)
 
 
 def sweep_contention(
@@ -330,7 +407,8 @@ def sweep_contention(
         })
     return pd.DataFrame(rows).astype(
         {c: "float64" for c in ("aware_ms", "blind_ms", "baseline_ms", "contention_ms",
-                                "blind_penalty_pct", "gain_vs_baseline_pct")})
+                                "blind_penalty_pct", "gain_vs_baseline_pct")}).pipe(
+        _rounded, SWEEP_DECIMALS)
 
 
 def pareto_front(df: pd.DataFrame, x: str = "latency_ms", y: str = "throughput_fps"
@@ -356,6 +434,7 @@ __all__ = [
     "SOLVERS",
     "assume_bandwidth",
     "compare",
+    "disagreements",
     "gantt",
     "get_platform",
     "load_table",
@@ -371,7 +450,7 @@ __all__ = [
     "solve",
     "stored_tables",
     "sweep_contention",
-    "sweep_switch_budget",
+    "sweep_max_transitions",
     "timeline_of",
 ]
 

@@ -28,7 +28,7 @@ from matplotlib.ticker import NullFormatter
 
 from profiles.fileio import atomic_write_bytes
 from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Timeline
+from solvers.schedule import Schedule, SegmentTiming, Timeline
 
 DPI = 120
 """Fixed resolution of the PNG files (deterministic pixels)."""
@@ -65,8 +65,13 @@ def _new_figure(width: float, height: float) -> Figure:
 
 # --------------------------------------------------------------------------- Gantt
 def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str] | None = None,
-               *, title: str | None = None) -> Figure:
-    """One row per device, one bar per segment of the simulated (steady-state) round.
+               *, title: str | None = None, rounds: int | None = None) -> Figure:
+    """One row per device, one bar per segment of the simulated schedule.
+
+    Latency: the one concurrent inference. Throughput: ``rounds`` consecutive steady-state
+    rounds (default 3; `solvers.simulator.simulate_rounds`), later rounds lighter, so the
+    pipelining (round r + 1 starting before round r ends) is visible; the first drawn
+    round is marked with its round period.
 
     A bar's solid part is the segment's standalone time; the hatched tail is the extra
     time lost to memory contention (``contention_ms``: the simulator spreads it over the
@@ -74,44 +79,30 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
     consecutive segments: from the end of one to the moment the next is ready (end plus
     the transition delay); a dotted line continues to its start if it then waits for its
     device. Latency mode marks the makespan; throughput mode marks one period of the
-    round. Each patch carries a gid (``segment:J:K``, ``contention:J:K``) so tests and
-    SVG readers can find it. If ``path`` is given the figure is also saved (PNG + SVG).
+    round. Each patch carries a gid (``segment:J:K``, ``contention:J:K``; in later rounds
+    ``segment:J:K:rN``) so tests and SVG readers can find it. If ``path`` is given the
+    figure is also saved (PNG + SVG).
     """
     devices = list(problem.devices)
     row_of = {d: i for i, d in enumerate(devices)}
     jobs = problem.jobs
-    span_end = max((t.end_ms for t in timeline.segments), default=0.0)
-    span_start = min((t.start_ms for t in timeline.segments), default=0.0)
-    width = 10.0
+    drawn = _rounds_to_draw(problem, timeline, rounds)
+    everything = [t for rnd in drawn for t in rnd]
+    span_end = max((t.end_ms for t in everything), default=0.0)
+    span_start = min((t.start_ms for t in everything), default=0.0)
+    width = 10.0 if len(drawn) == 1 else 12.0
     fig = _new_figure(width, 1.3 + 0.75 * len(devices))
     with matplotlib.rc_context(_RC):
         ax = fig.add_subplot()
         bar_h = 0.6
         span = max(span_end - span_start, 1e-9)
-        for t in sorted(timeline.segments, key=lambda s: (s.job, s.index)):
-            y = row_of[t.segment.device]
-            color = job_color(t.job)
-            solid = max(t.end_ms - t.start_ms - t.contention_ms, 0.0)
-            bar = Rectangle((t.start_ms, y - bar_h / 2), solid, bar_h, facecolor=color,
-                            edgecolor="black", linewidth=0.6)
-            bar.set_gid(f"segment:{t.job}:{t.index}")
-            ax.add_patch(bar)
-            if t.contention_ms > 0:
-                extra = Rectangle((t.start_ms + solid, y - bar_h / 2), t.contention_ms, bar_h,
-                                  facecolor="white", edgecolor=color, hatch="////",
-                                  linewidth=0.6)
-                extra.set_gid(f"contention:{t.job}:{t.index}")
-                ax.add_patch(extra)
-            label = _segment_label(jobs[t.job].name, t.segment.first_group,
-                                   t.segment.last_group)
-            frac = (t.end_ms - t.start_ms) / span
-            ax.text(t.start_ms + (t.end_ms - t.start_ms) / 2, y,
-                    label if frac > 0.09 else _short_label(t.segment.first_group,
-                                                           t.segment.last_group),
-                    ha="center", va="center", fontsize=7 if frac > 0.09 else 6,
-                    color="white" if frac > 0.09 else "black", clip_on=True,
-                    rotation=0 if frac > 0.04 else 90)
-        _draw_transitions(ax, timeline, row_of, bar_h)
+        for r, segments in enumerate(drawn):
+            suffix = f":r{r}" if r else ""
+            alpha = 1.0 if r == 0 else max(0.3, 0.75 - 0.25 * (r - 1))
+            for t in sorted(segments, key=lambda s: (s.job, s.index)):
+                _draw_segment(ax, t, row_of[t.segment.device], bar_h, alpha, suffix,
+                              jobs[t.job].name, span, label_round=r if len(drawn) > 1 else None)
+            _draw_transitions(ax, segments, row_of, bar_h, suffix, alpha)
         _mark_span(ax, problem, timeline, span_start)
         ax.set_yticks(range(len(devices)))
         ax.set_yticklabels([f"{d.value}\nbusy {timeline.busy_ms.get(d, 0.0):.3f} ms"
@@ -124,9 +115,12 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
         ax.set_xlim(span_start - pad, right + 3 * pad)
         ax.set_xlabel("time (ms)")
         ax.grid(axis="x", linewidth=0.3, alpha=0.6)
-        ax.set_title(title or _gantt_title(problem, timeline), fontsize=10)
+        ax.set_title(title or _gantt_title(problem, timeline, len(drawn)), fontsize=10)
         handles: list[Any] = [Patch(facecolor=job_color(j.index), edgecolor="black",
                                     label=j.name) for j in jobs]
+        if len(drawn) > 1:
+            handles.append(Patch(facecolor="#B0B0B0", edgecolor="black", alpha=0.5,
+                                 label="later rounds"))
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
                              label="contention"))
         handles.append(Line2D([0], [0], color="black", linewidth=0.8, label="transition"))
@@ -137,18 +131,63 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
     return fig
 
 
-def _segment_label(job_name: str, first: int, last: int) -> str:
-    return f"{job_name}\n{_short_label(first, last)}"
+GANTT_ROUNDS = 3
+"""Consecutive steady-state rounds a throughput Gantt chart draws by default."""
+
+
+def _rounds_to_draw(problem: Problem, timeline: Timeline, rounds: int | None
+                    ) -> list[tuple[SegmentTiming, ...]]:
+    """The timeline's own round (latency, or ``rounds=1``), else the last ``rounds``
+    steady-state rounds re-simulated from the timeline's segments and device order."""
+    if problem.objective is not Objective.THROUGHPUT:
+        return [tuple(timeline.segments)]
+    n = GANTT_ROUNDS if rounds is None else rounds
+    if n <= 1:
+        return [tuple(timeline.segments)]
+    from solvers.simulator import simulate_rounds
+
+    per_job: dict[int, list[SegmentTiming]] = {}
+    for t in timeline.segments:
+        per_job.setdefault(t.job, []).append(t)
+    schedule = Schedule(tuple(tuple(t.segment for t in sorted(per_job[j], key=lambda x: x.index))
+                              for j in range(len(problem.jobs))), dict(timeline.order))
+    return list(simulate_rounds(problem, schedule, n))
+
+
+def _draw_segment(ax: Any, t: SegmentTiming, y: int, bar_h: float, alpha: float, suffix: str,
+                  job_name: str, span: float, *, label_round: int | None) -> None:
+    color = job_color(t.job)
+    solid = max(t.end_ms - t.start_ms - t.contention_ms, 0.0)
+    bar = Rectangle((t.start_ms, y - bar_h / 2), solid, bar_h, facecolor=color,
+                    edgecolor="black", linewidth=0.6, alpha=alpha)
+    bar.set_gid(f"segment:{t.job}:{t.index}{suffix}")
+    ax.add_patch(bar)
+    if t.contention_ms > 0:
+        extra = Rectangle((t.start_ms + solid, y - bar_h / 2), t.contention_ms, bar_h,
+                          facecolor="white", edgecolor=color, hatch="////", linewidth=0.6,
+                          alpha=alpha)
+        extra.set_gid(f"contention:{t.job}:{t.index}{suffix}")
+        ax.add_patch(extra)
+    frac = (t.end_ms - t.start_ms) / span
+    short = _short_label(t.segment.first_group, t.segment.last_group)
+    if label_round is not None:
+        short = f"{short} r{label_round}"
+    ax.text(t.start_ms + (t.end_ms - t.start_ms) / 2, y,
+            f"{job_name}\n{short}" if frac > 0.09 else short,
+            ha="center", va="center", fontsize=7 if frac > 0.09 else 6,
+            color="white" if frac > 0.09 and alpha >= 0.7 else "black", clip_on=True,
+            rotation=0 if frac > 0.04 else 90)
 
 
 def _short_label(first: int, last: int) -> str:
     return f"g{first}" if first == last else f"g{first}-{last}"
 
 
-def _draw_transitions(ax: Any, timeline: Timeline, row_of: Mapping[Device, int],
-                      bar_h: float) -> None:
+def _draw_transitions(ax: Any, segments: Iterable[SegmentTiming],
+                      row_of: Mapping[Device, int], bar_h: float, suffix: str = "",
+                      alpha: float = 1.0) -> None:
     by_job: dict[int, list[Any]] = {}
-    for t in timeline.segments:
+    for t in segments:
         by_job.setdefault(t.job, []).append(t)
     for job in sorted(by_job):
         segs = sorted(by_job[job], key=lambda s: s.index)
@@ -158,12 +197,12 @@ def _draw_transitions(ax: Any, timeline: Timeline, row_of: Mapping[Device, int],
             offset = bar_h / 2 if y1 > y0 else -bar_h / 2
             arrow = FancyArrowPatch((prev.end_ms, y0 + offset), (ready, y1 - offset),
                                     arrowstyle="-|>", mutation_scale=7, linewidth=0.8,
-                                    color=job_color(job), shrinkA=0, shrinkB=0)
-            arrow.set_gid(f"transition:{job}:{nxt.index}")
+                                    color=job_color(job), shrinkA=0, shrinkB=0, alpha=alpha)
+            arrow.set_gid(f"transition:{job}:{nxt.index}{suffix}")
             ax.add_patch(arrow)
             if nxt.start_ms > ready + 1e-12:
                 ax.plot([ready, nxt.start_ms], [y1 - offset, y1 - offset], linestyle=":",
-                        linewidth=0.8, color=job_color(job))
+                        linewidth=0.8, color=job_color(job), alpha=alpha)
 
 
 def _mark_span(ax: Any, problem: Problem, timeline: Timeline, span_start: float) -> None:
@@ -181,11 +220,12 @@ def _mark_span(ax: Any, problem: Problem, timeline: Timeline, span_start: float)
                 ha="right", va="bottom", fontsize=7)
 
 
-def _gantt_title(problem: Problem, timeline: Timeline) -> str:
+def _gantt_title(problem: Problem, timeline: Timeline, rounds: int = 1) -> str:
     names = " + ".join(m.name for m in problem.models)
     if problem.objective is Objective.THROUGHPUT and timeline.period_ms:
         head = (f"period {timeline.period_ms:.3f} ms/frame "
-                f"({timeline.throughput_fps:.1f} fps, {problem.frames_per_round} frame(s)/round)")
+                f"({timeline.throughput_fps:.1f} fps, {problem.frames_per_round} frame(s)/round"
+                + (f"; {rounds} consecutive rounds" if rounds > 1 else "") + ")")
     else:
         head = f"makespan {timeline.makespan_ms:.3f} ms"
     extra = f", contention x{problem.contention.strength:g}" if problem.contention.enabled else ""
@@ -223,9 +263,9 @@ def _records(data: Any) -> list[dict[str, Any]]:
 
 def plot_pareto(points: Any, path: str | os.PathLike[str] | None = None, *,
                 title: str | None = None) -> Figure:
-    """Latency (x, ms) against throughput (y, fps) over switch budgets.
+    """Latency (x, ms) against throughput (y, fps) over max transitions values T.
 
-    ``points``: a DataFrame (e.g. `optimizer.api.sweep_switch_budget`) or mappings with
+    ``points``: a DataFrame (e.g. `optimizer.api.sweep_max_transitions`) or mappings with
     ``max_transitions``, ``latency_ms`` and ``throughput_fps`` (or ``period_ms``, converted
     to fps). Every point is labelled ``T=k``; the non-dominated ones are joined and
     highlighted.
@@ -254,17 +294,17 @@ def plot_pareto(points: Any, path: str | os.PathLike[str] | None = None, *,
                 color="#C44E52", linewidth=1.2, zorder=3, label="Pareto front",
                 gid="pareto-front")
         same: dict[tuple[float, float], list[int]] = {}
-        for i in ok:  # budgets with the same optimum share one label: "T=2,3"
+        for i in ok:  # T values with the same optimum share one label: "T=2,3"
             same.setdefault((xs[i], ys[i]), []).append(int(rows[i]["max_transitions"]))
-        for (x, y), budgets in sorted(same.items()):
-            ax.annotate("T=" + ",".join(str(b) for b in sorted(budgets)), (x, y),
+        for (x, y), values in sorted(same.items()):
+            ax.annotate("T=" + ",".join(str(b) for b in sorted(values)), (x, y),
                         textcoords="offset points", xytext=(5, 5), fontsize=8)
         ax.set_xlabel("latency: makespan of one concurrent inference (ms)")
         ax.set_ylabel("throughput (frames/s)")
         ax.grid(linewidth=0.3, alpha=0.6)
         ax.margins(0.15)
         ax.legend(fontsize=8, frameon=False)
-        ax.set_title(title or "latency vs throughput over the switch budget T", fontsize=10)
+        ax.set_title(title or "latency vs throughput over max transitions T", fontsize=10)
     if path is not None:
         save_figure(fig, path)
     return fig

@@ -1,7 +1,7 @@
 """The cost table: per-group GPU/DLA times and transition costs of one model.
 
 A `CostTable` is the validated, immutable form of the cost-table CSV contract
-(``shared/docs/design.md`` section 4): one row per layer group in execution order with
+(``docs/formats.md``): one row per layer group in execution order with
 
 - ``group`` (0-based, consecutive), ``gpu_ms`` (> 0),
 - ``dla_ms`` (> 0, or empty when the group cannot run on a DLA),

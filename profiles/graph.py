@@ -31,6 +31,7 @@ of range) are `ProfileError` naming the file and the entry.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -215,16 +216,25 @@ class LayerGraph:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_onnx(cls, model: str | os.PathLike[str] | Any, *,
-                  allow_unknown_ops: bool = False) -> LayerGraph:
-        """Build from an ONNX file path or an ``onnx.ModelProto`` (shapes inferred)."""
+                  allow_unknown_ops: bool = False, infer_shapes: bool = True,
+                  source: str | None = None) -> LayerGraph:
+        """Build from an ONNX file path or an ``onnx.ModelProto`` (shapes inferred).
+
+        ``infer_shapes=False`` trusts the model's ``value_info`` (a model that already went
+        through shape inference: saves a pass over a large model); ``source`` names the
+        model in errors when a ModelProto is given.
+        """
         import onnx
 
-        proto, source = _load_onnx(model)
+        proto, source_ = _load_onnx(model)
+        source = source or source_
         shapes_known = True
-        try:
-            proto = onnx.shape_inference.infer_shapes(proto)
-        except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError, ValueError):
-            shapes_known = False  # sizes stay None; order and cuts do not need them
+        if infer_shapes:
+            try:
+                proto = onnx.shape_inference.infer_shapes(proto)
+            except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError,
+                    ValueError):
+                shapes_known = False  # sizes stay None; order and cuts do not need them
         graph = proto.graph
         opsets = {imp.domain or "": imp.version for imp in proto.opset_import}
         initializers = {init.name for init in graph.initializer}
@@ -509,6 +519,53 @@ class LayerGraph:
         return np.asarray(values, dtype=float)
 
 
+# ---------------------------------------------------------------------- ONNX signature
+SIGNATURE_VERSION = 1
+
+
+def onnx_graph_signature(model: str | os.PathLike[str] | Any) -> str:
+    """SHA-256 (hex) of an ONNX graph's *structure*: the key that ties a cost table to a model.
+
+    Hashed, in this order, as canonical JSON (``sort_keys``, no spaces): the signature
+    version, then every node of ``graph.node`` in file order as ``[name, op_type, domain,
+    inputs, outputs]`` (empty optional inputs kept as ``""`` so positions stay meaningful;
+    ``Constant`` nodes included, their values not), then the graph inputs that are not
+    initializers and the graph outputs as ``[name, shape]`` with ``shape`` a list of ints
+    (static dims), strings (symbolic dims) or ``null`` (unknown dim / no shape).
+
+    Weights (initializers, ``Constant`` values, attributes) are excluded on purpose: the
+    same network re-exported with other weights keeps its cost table, while renaming a
+    node, reordering nodes or changing an input shape changes the signature. Accepts an
+    ONNX file path or an ``onnx.ModelProto``; a missing or unreadable file is a
+    `ProfileError`.
+    """
+    proto, _source = _load_onnx(model)
+    graph = proto.graph
+    initializers = {init.name for init in graph.initializer}
+    nodes = [[n.name, n.op_type, n.domain if n.domain != "ai.onnx" else "",
+              list(n.input), list(n.output)] for n in graph.node]
+    inputs = [[vi.name, _signature_shape(vi.type)] for vi in graph.input
+              if vi.name not in initializers]
+    outputs = [[vi.name, _signature_shape(vi.type)] for vi in graph.output]
+    doc = {"version": SIGNATURE_VERSION, "nodes": nodes, "inputs": inputs, "outputs": outputs}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _signature_shape(type_proto: Any) -> list[int | str | None] | None:
+    if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
+        return None
+    dims: list[int | str | None] = []
+    for d in type_proto.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param"):
+            dims.append(str(d.dim_param))
+        else:
+            dims.append(None)
+    return dims
+
+
 # ---------------------------------------------------------------------- helpers
 def _bottleneck_partition(prefix: np.ndarray, valid: Sequence[int], k: int) -> list[int]:
     """Exact min-max partition into k groups; boundaries among ``valid`` cut positions.
@@ -651,4 +708,5 @@ __all__ = [
     "LayerGraph",
     "LayerInfo",
     "TensorInfo",
+    "onnx_graph_signature",
 ]

@@ -57,7 +57,8 @@ import numpy as np
 from profiles.costtable import CostTable, GroupCost
 from profiles.errors import ProfileError
 from profiles.fileio import atomic_write_bytes, atomic_write_text
-from profiles.graph import LayerGraph
+from profiles.graph import LayerGraph, onnx_graph_signature
+from profiles.onnxmap import CUT_TENSORS, SIGNATURE_KEY
 
 MANIFEST_NAME = "sweep_plan.json"
 SCRIPT_NAME = "sweep.sh"
@@ -597,6 +598,7 @@ class SweepResult:
             result = self._merged()
         rows = []
         m = len(result.groups)
+        cut_tensors = {c.position: c.tensors for c in self.plan.cuts}
         for g in result.groups:
             last = g.index == m - 1
             cut = None if last else result.cuts[g.index]
@@ -609,7 +611,9 @@ class SweepResult:
                 extra={"gpu_ms_std": _fmt_std(g.gpu), "dla_ms_std": _fmt_std(g.dla),
                        "gpu_to_dla_ms_std": "" if cut is None else _fmt_std(cut.gpu_to_dla),
                        "dla_to_gpu_ms_std": "" if cut is None else _fmt_std(cut.dla_to_gpu),
-                       "repeats": str(g.gpu.n)}))
+                       "repeats": str(g.gpu.n),
+                       CUT_TENSORS: "" if cut is None else ";".join(
+                           sorted(cut_tensors.get(cut.position, ())))}))
         plan = self.plan
         n_runs = sum(len(e.runs) for e in plan.engines)
         meta = {
@@ -622,6 +626,10 @@ class SweepResult:
         }
         if result.merged:
             meta["merged_noisy_groups"] = " | ".join(result.merged)
+        # the ONNX mapping (profiles.onnxmap): the planner saved the swept model unchanged
+        swept = Path(self.directory) / "models" / "model.onnx"
+        if swept.is_file():
+            meta[SIGNATURE_KEY] = onnx_graph_signature(swept)
         return CostTable.build(rows, meta, origin=self.directory)
 
     def _merged(self) -> SweepResult:

@@ -82,3 +82,58 @@ def large_times_pair() -> tuple[CostTable, CostTable]:
     ~1-140 ms). `layerswap compare` must agree across backends on it."""
     return (scaled_table(synthetic_table(8, 1, model="big_a"), 60, 100, seed=1),
             scaled_table(synthetic_table(8, 2, model="big_b"), 60, 100, seed=2))
+
+
+def synthetic_onnx_table(
+    model: object,
+    n_groups: int,
+    seed: int = 0,
+    *,
+    name: str | None = None,
+    platform: str = "xavier-agx",
+    max_crossing: int | None = None,
+    ineligible_fraction: float = 0.0,
+    bandwidth: bool = True,
+) -> CostTable:
+    """A synthetic table whose groups are real layer ranges of an ONNX model.
+
+    The model (path or ``onnx.ModelProto``) is grouped with `LayerGraph.group` into
+    ``n_groups`` groups with at most ``max_crossing`` tensors crossing each boundary (None:
+    any cut), and the table records the ONNX mapping (``first_layer``, ``last_layer``,
+    ``cut_tensors``, ``# onnx_graph:``), so it can be exported; the times are those of
+    `synthetic_table` with the same seed (``source: synthetic``).
+    """
+    from profiles.graph import LayerGraph
+    from profiles.onnxmap import mapped_table
+
+    graph = LayerGraph.from_onnx(model, allow_unknown_ops=True)
+    limit = len(graph.tensors) + 1 if max_crossing is None else max_crossing
+    grouping = graph.group(n_groups, max_crossing=limit)
+    times = synthetic_table(n_groups, seed, model=name, platform=platform,
+                            ineligible_fraction=ineligible_fraction, bandwidth=bandwidth)
+    meta = dict(times.metadata)
+    meta["provenance"] = (f"profiles.synthetic.synthetic_onnx_table(n_groups={n_groups}, "
+                          f"seed={seed}) on {graph.source}")
+    if name is None:
+        meta["model"] = str(getattr(getattr(model, "graph", None), "name", "") or
+                            meta["model"])
+    table = mapped_table(
+        grouping, model, gpu_ms=[r.gpu_ms for r in times.rows],
+        dla_ms=[r.dla_ms for r in times.rows],
+        gpu_to_dla_ms=[r.gpu_to_dla_ms for r in times.rows],
+        dla_to_gpu_ms=[r.dla_to_gpu_ms for r in times.rows], metadata=meta,
+        origin=f"<synthetic {n_groups} groups of {graph.source}, seed {seed}>")
+    if bandwidth:
+        from profiles.costtable import replace_rows
+
+        rows = [GroupCost(**{**_asdict(r), "gpu_bw_gbps": t.gpu_bw_gbps,
+                             "dla_bw_gbps": t.dla_bw_gbps})
+                for r, t in zip(table.rows, times.rows, strict=True)]
+        table = replace_rows(table, rows)
+    return table
+
+
+def _asdict(row: GroupCost) -> dict[str, object]:
+    from dataclasses import fields
+
+    return {f.name: getattr(row, f.name) for f in fields(row)}

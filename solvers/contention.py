@@ -169,7 +169,7 @@ def xavier_preset() -> ContentionModel:
     return ContentionModel(
         name="xavier-agx", gpu=gpu, dla=dla,
         provenance="HaX-CoNN PPoPP'24 artifact PCCS constants for Xavier AGX, made continuous "
-                   "and capped (shared/docs/domain.md section 3)",
+                   "and capped (profiles/data/SOURCES.md)",
         placeholders=("join between GPU regimes 38.1-96.2 GB/s", "cap k_max=0.45"),
     )
 

@@ -158,6 +158,13 @@ VALUE_LIMIT = 2**50
 """Largest horizon x integer weight in model units (CP-SAT refuses models whose variable
 domains or linear expressions may overflow int64: 1e12 ms in ns did); beyond it the
 model counts in 10x coarser units (`CpSatModel.__init__`)."""
+HORIZON_LIMIT = 2**31 - 1
+"""Largest horizon (time-variable domain) in model units. Measured with OR-Tools 9.15: once
+the horizon passes 2^31 units, CP-SAT's presolve returns wrong optima as OPTIMAL (found by
+the metamorphic test: a 2-job latency problem with one 1939.227 ms group, horizon 2.9e9
+ns, answered 2908.86 ms where 1939.267 ms is optimal; the same model without presolve, or
+at horizons 2.04e9 / 2.12e9, is right, at 2.15e9 wrong; throughput too). Beyond it the
+model counts in 10x coarser units."""
 CONTENTION_PRODUCT_LIMIT = 2**60
 """Largest horizon x CONTENTION_SCALE x co-runners product allowed in 100 ps units (CP-SAT
 linear expressions must stay below 2^62); beyond it the model falls back to ns units."""
@@ -205,20 +212,27 @@ class CpSatModel:
         if not self.throughput:
             weight_max = max(_integer_weights([problem.weight(j.index)
                                                for j in problem.jobs])[1])
-        while self._horizon() * weight_max > VALUE_LIMIT:
+        while (self._horizon() > HORIZON_LIMIT
+               or self._horizon() * weight_max > VALUE_LIMIT):
             if self.units_per_ms == 1:
                 raise ProblemError(
-                    "times too large for CP-SAT even in ms units (horizon "
-                    f"{self._horizon()} ms x weight {weight_max}); use smaller weights")
+                    f"the problem's serial horizon ({self._horizon()} ms, weight "
+                    f"{weight_max}) is beyond CP-SAT's range even in ms units; use "
+                    "solver='sat' or 'ilp'")
             self.units_per_ms //= 10
             self.jobs = integer_view(problem, self.units_per_ms)
-        self.rounding_units = 0.0 if _exact_in(problem, self.units_per_ms) else 0.5 * (
+        # ns rounding is the convention (docs/model.md section 6: sub-ns digits are noise);
+        # a coarser unit that does not hold the times exactly is declared
+        coarse = self.units_per_ms < NS_PER_MS
+        self.rounding_units = 0.0 if not coarse or _exact_in(problem, self.units_per_ms) \
+            else 0.5 * (
             sum(j.n_groups for j in self.jobs)
             + len(self.jobs) * (problem.max_transitions + 1))
         if self.contention and self.units_per_ms == NS_PER_MS:
             slots = (problem.max_transitions + 1) * len(problem.jobs)  # co-runners, at most
             fine = self._horizon() * (FINE_UNITS_PER_MS // NS_PER_MS)
-            if fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT:
+            if (fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT
+                    and fine <= HORIZON_LIMIT):
                 self.units_per_ms = FINE_UNITS_PER_MS
                 self.jobs = integer_view(problem, FINE_UNITS_PER_MS)
         self.n_slots = problem.max_transitions + 1
@@ -778,8 +792,10 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     params = solver.parameters
     params.random_seed = options.seed
     params.num_workers = max(1, options.workers)
-    if options.time_limit is not None:
-        params.max_time_in_seconds = float(options.time_limit)
+    deadline = None if options.time_limit is None else t0 + options.time_limit
+    if deadline is not None:
+        # the model build counts against the limit (on 2 x 600 groups it takes seconds)
+        params.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
     params.log_search_progress = bool(options.log)
     params.linearization_level = LINEARIZATION_THROUGHPUT if model.throughput else LINEARIZATION
     if (len(model.jobs) >= GROUP_VIEW_MIN_JOBS and not model.throughput
@@ -848,12 +864,17 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
                               f"units (within {rounding_ms:g} ms): not proven optimal")
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
-        if code == cp_model.OPTIMAL and params.num_workers > 1:
+        left = None if deadline is None else deadline - time.perf_counter()
+        if code == cp_model.OPTIMAL and params.num_workers > 1 and (
+                left is None or left > 2 * build_s + CANONICAL_MIN_SECONDS):
             canonical = _canonical_solution(problem, options, round(solver.objective_value),
-                                            lp_free=many_latency)
+                                            lp_free=many_latency, deadline=deadline)
             stats["canonical_phase"] = "done" if canonical else "skipped (limit), parallel answer"
             if canonical is not None:
                 schedule, starts = canonical
+        elif code == cp_model.OPTIMAL and params.num_workers > 1:
+            stats["canonical_phase"] = ("skipped (no time left before the limit), parallel "
+                                        "answer")
         objective = solver.objective_value * to_ms_factor
         bound = solver.best_objective_bound * to_ms_factor
         status = SolveStatus.OPTIMAL if code == cp_model.OPTIMAL else SolveStatus.FEASIBLE
@@ -881,10 +902,13 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
 
 CANONICAL_DETERMINISTIC_LIMIT = 20.0
 """Deterministic-time budget of the canonicalisation phase (not wall-clock: reproducible)."""
+CANONICAL_MIN_SECONDS = 0.2
+"""The canonical phase runs only if this much (plus twice the model build) is left before
+the time limit; it also stops at the limit (wall clock), keeping the parallel answer."""
 
 
 def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
-                        lp_free: bool = False
+                        lp_free: bool = False, deadline: float | None = None
                         ) -> tuple[Schedule, dict[SegmentRef, int]] | None:
     """Re-find an optimal schedule with one deterministic worker and no hint.
 
@@ -901,6 +925,9 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = options.seed
     solver.parameters.max_deterministic_time = CANONICAL_DETERMINISTIC_LIMIT
+    if deadline is not None:
+        # the time limit is a promise: past it, keep the parallel answer (not reproducible)
+        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
     if lp_free:
         # 3+ jobs carry the group-level LP view: with the LP the single worker ran out of
         # its budget on 3 x 30 (20 deterministic s); without it, it found the schedule in 1 s

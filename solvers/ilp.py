@@ -415,7 +415,8 @@ def _parameters(options: SolveOptions, *, presolve: bool = True,
 
 
 def _known_schedule(problem: Problem, jobs: tuple[IntegerJob, ...],
-                    hint: Schedule | None, value_ns: Any = None
+                    hint: Schedule | None, deadline: float | None = None,
+                    value_ns: Any = None
                     ) -> tuple[Schedule, int] | None:
     """A feasible schedule and its exact objective (integer ns, weighted; throughput: the
     round's cycle time): the hint, else the greedy baseline. It bounds the big-Ms (latency)
@@ -424,7 +425,7 @@ def _known_schedule(problem: Problem, jobs: tuple[IntegerJob, ...],
 
     candidate = hint
     if candidate is None:
-        candidate = greedy(problem).schedule
+        candidate = greedy(problem, deadline=deadline).schedule
     if candidate is None:
         return None
     if candidate.order is None:
@@ -461,7 +462,10 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     t0 = time.perf_counter()
     deadline = None if options.time_limit is None else t0 + options.time_limit
     mip = _Mip()
-    known = _known_schedule(problem, integer_view(problem), options.hint, value_ns)
+    # without a hint, greedy starts no new pass after a quarter of the limit
+    known = _known_schedule(problem, integer_view(problem), options.hint,
+                            None if deadline is None else t0 + 0.25 * options.time_limit,
+                            value_ns)
     model_class = ilp_contention.ContentionIlpModel if contention else IlpModel
     model = model_class(problem, mip, known_ns=None if known is None else known[1] + 1)
     model.build()

@@ -176,16 +176,23 @@ class Problem:
         specs = [t if isinstance(t, ModelSpec) else ModelSpec(t) for t in tables]
         names = [s.name for s in specs]
         specs = [_rename_duplicate(s, names, i) for i, s in enumerate(specs)]
+        renamed = [f"{old} -> {new.name}" for old, new in zip(names, specs, strict=True)
+                   if new.name != old]
+        rename_warnings = [
+            f"several tables name the same model, renamed {', '.join(renamed)}; name them "
+            "yourself (CLI: NAME=TABLE.csv; API: ModelSpec(table, name)) so options such as "
+            "pins, weights and deadlines can refer to them"] if renamed else []
         weights = dict(weights or {})
         deadlines = dict(deadlines or {})
         known = {s.name for s in specs}
         for key in [*weights, *deadlines]:
             if key not in known:
                 raise ProblemError(f"weight/deadline given for unknown model {key!r}; "
-                                   f"models are {', '.join(sorted(known))}")
+                                   f"models are {', '.join(sorted(known))}"
+                                   f"{_renamed_hint(key, known)}")
         specs = [ModelSpec(s.table, s.name, weights.get(s.name, s.weight),
                            deadlines.get(s.name, s.deadline_ms)) for s in specs]
-        warnings: list[str] = []
+        warnings: list[str] = list(rename_warnings)
         if isinstance(contention, ContentionModel):
             model = contention
         elif contention in (None, "none", "off"):
@@ -265,7 +272,7 @@ class Problem:
         for pin in self.pins:
             if pin.model not in names:
                 raise ProblemError(f"pin names unknown model {pin.model!r}; models are "
-                                   f"{', '.join(names)}")
+                                   f"{', '.join(names)}{_renamed_hint(pin.model, names)}")
             n = self.models[names.index(pin.model)].table.n_groups
             if not (0 <= pin.first_group <= pin.last_group < n):
                 raise ProblemError(f"pin on {pin.model}: groups {pin.first_group}.."
@@ -481,6 +488,14 @@ class Problem:
 def _has_bandwidth(table: CostTable) -> bool:
     return all(r.gpu_bw_gbps is not None and (r.dla_ms is None or r.dla_bw_gbps is not None)
                for r in table.rows)
+
+
+def _renamed_hint(name: str, known: Iterable[str]) -> str:
+    """A hint when ``name`` was renamed ``name-1``, ``name-2`` as a duplicate."""
+    if any(k.startswith(f"{name}-") and k[len(name) + 1:].isdigit() for k in known):
+        return (f" (several tables name the model {name}, so they were renamed; name each "
+                "with NAME=TABLE on the command line or ModelSpec(table, name))")
+    return ""
 
 
 def _rename_duplicate(spec: ModelSpec, names: list[str], index: int) -> ModelSpec:

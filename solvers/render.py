@@ -8,14 +8,8 @@ time and loadables; the objective (makespan, or period and fps in throughput mod
 from __future__ import annotations
 
 from solvers.problem import Objective, Problem
-from solvers.schedule import Result, Schedule, Timeline
+from solvers.schedule import Result, Schedule, Timeline, after_point
 from solvers.simulator import simulate
-
-
-def _layer(problem: Problem, job: int, group: int, which: str) -> str:
-    row = problem.table(job).rows[group]
-    name = row.first_layer if which == "first" else row.last_layer
-    return str(name) if name not in (None, "") else f"group {group}"
 
 
 def _span(problem: Problem, job: int, first: int, last: int) -> str:
@@ -88,8 +82,8 @@ def render_text(problem: Problem, what: Result | Timeline | Schedule,
             t = timeline.timing(j, k)
             if k:
                 prev = segs[k - 1]
-                lines.append(f"    {prev.device} -> {seg.device} after layer "
-                             f"{_layer(problem, j, prev.last_group, 'last')} "
+                lines.append(f"    {prev.device} -> {seg.device} after "
+                             f"{after_point(problem, j, prev.last_group)} "
                              f"(transition {_ms(t.transition_in_ms)})")
             lines.append(
                 f"  [{k}] groups {seg.first_group}-{seg.last_group} on {seg.device}:"

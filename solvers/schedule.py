@@ -250,15 +250,33 @@ class Result:
         return max(0.0, (self.objective - self.lower_bound) / self.objective)
 
 
-def transition_layers(problem: Problem, schedule: Schedule, job: int) -> list[str]:
-    """Human names of the cut points of a job: the first layer of each later segment."""
+def after_point(problem: Problem, job: int, group: int) -> str:
+    """Where a cut after ``group`` sits, in the one convention used everywhere (text, JSON,
+    plots): ``layer N`` with N the group's last layer, or ``group G`` when the table names
+    no layers."""
+    name = problem.table(job).rows[group].last_layer
+    return f"layer {name}" if name not in (None, "") else f"group {group}"
+
+
+def transitions(problem: Problem, schedule: Schedule, job: int) -> list[dict[str, Any]]:
+    """The device transitions of a job, structured: ``{after_layer, after_group, from, to,
+    cost_ms}`` per cut, in order. ``after_layer`` is the last layer of the group before the
+    cut (None when the table names no layers); ``cost_ms`` the table's transition cost."""
     table = problem.table(job)
     out = []
     for a, b in zip(schedule.segments[job], schedule.segments[job][1:], strict=False):
-        row = table.rows[b.first_group]
-        layer = row.first_layer if row.first_layer is not None else f"group {b.first_group}"
-        out.append(f"{a.device}->{b.device} before {layer}")
+        name = table.rows[a.last_group].last_layer
+        out.append({"after_layer": None if name in (None, "") else str(name),
+                    "after_group": a.last_group, "from": a.device.value, "to": b.device.value,
+                    "cost_ms": _r(problem.transition(job, a.last_group, a.device, b.device))})
     return out
+
+
+def transition_layers(problem: Problem, schedule: Schedule, job: int) -> list[str]:
+    """The cuts of a job as text, ``GPU->DLA0 after layer 38`` (the `transitions` fields in
+    words; the same convention as the text rendering)."""
+    return [f"{a.device}->{b.device} after {after_point(problem, job, a.last_group)}"
+            for a, b in zip(schedule.segments[job], schedule.segments[job][1:], strict=False)]
 
 
 def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
@@ -279,6 +297,7 @@ def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
                 })
             models.append({"name": job.name, "model": problem.models[job.model_index].name,
                            "segments": entries,
+                           "transitions": transitions(problem, result.schedule, job.index),
                            "transition_layers": transition_layers(problem, result.schedule,
                                                                   job.index)})
     out: dict[str, Any] = {

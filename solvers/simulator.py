@@ -672,6 +672,30 @@ def order_from_mapping(prep: Prepared, order: Mapping[Device, Sequence[SegmentRe
     return out
 
 
+def simulate_rounds(problem: Problem, schedule: Schedule, rounds: int = 3
+                    ) -> tuple[tuple[SegmentTiming, ...], ...]:
+    """Throughput mode: the timings of ``rounds`` consecutive steady-state rounds (the last
+    ones the event simulation ran, so the same regime `simulate` reports), shifted so the
+    first of them starts at 0. Rounds overlap in time (pipelining); drawing several shows
+    it. Fewer rounds come back if the simulation ran fewer."""
+    if problem.objective is not Objective.THROUGHPUT:
+        raise ProblemError("simulate_rounds: rounds exist in throughput mode only")
+    if rounds < 1:
+        raise ProblemError(f"simulate_rounds: rounds must be >= 1, got {rounds}")
+    prep = prepare(problem, schedule)
+    order = _resolve_order(prep, schedule)
+    try:
+        cycle_time_prepared(prep, order)  # rejects deadlocking orders
+        run = _run_throughput(prep, order)
+    except _Deadlock as exc:
+        raise _deadlock_error(prep, exc.waiting) from None
+    first = max(0, len(run.starts) - rounds)
+    t0 = min(run.starts[first])
+    return tuple(_timings(schedule, prep, [x - t0 for x in run.starts[r]],
+                          [x - t0 for x in run.ends[r]])
+                 for r in range(first, len(run.starts)))
+
+
 def simulated_cycle_time(problem: Problem, schedule: Schedule) -> tuple[float, bool]:
     """Round cycle time measured by the event-driven throughput simulation (contention as
     in ``problem``), and whether the round timing became periodic. `simulate` reports the

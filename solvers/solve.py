@@ -100,7 +100,9 @@ def solve(
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     # the oracle enumerates everything: a hint would only cost the greedy run
-    hint_schedule, hint_note, known = _hint(problem, None if solver == "exhaustive" else hint)
+    hint_deadline = None if time_limit is None else t0 + HINT_SHARE * time_limit
+    hint_schedule, hint_note, known = _hint(problem, None if solver == "exhaustive" else hint,
+                                            hint_deadline)
     t_hint = time.perf_counter()
     polish = needs_local_search(problem) and solver != "exhaustive"
     backend_limit = None
@@ -126,6 +128,8 @@ def solve(
     return _advise(problem, result, time_limit, t_backend - t_hint, backend_limit)
 
 
+HINT_SHARE = 0.25
+"""The greedy hint starts no new pass after this share of the time limit."""
 AUTO = "auto"
 """``time_limit=AUTO`` picks `suggested_time_limit` from the problem's size."""
 MIN_BACKEND_SECONDS = 0.05
@@ -298,7 +302,7 @@ def _max_opt(a: float | None, b: float | None) -> float | None:
     return max(values) if values else None
 
 
-def _hint(problem: Problem, hint: str | Schedule | None
+def _hint(problem: Problem, hint: str | Schedule | None, deadline: float | None = None
           ) -> tuple[Schedule | None, str, list[tuple[str, float]]]:
     """The starting schedule, a note for ``stats``, and its (name, simulated ms) for the
     cross-check (empty when it misses a deadline: then it bounds nothing)."""
@@ -311,7 +315,7 @@ def _hint(problem: Problem, hint: str | Schedule | None
         return hint, "given schedule", known
     if hint != "greedy":
         raise ProblemError(f"hint must be 'greedy', a Schedule or None, not {hint!r}")
-    result = greedy(problem)
+    result = greedy(problem, deadline=deadline)
     if result.schedule is None:
         return None, f"greedy baseline found no schedule ({result.message})", []
     known = []

@@ -1,7 +1,9 @@
 """Shared pytest options: ``--solvers`` picks the exact backends the solver tests run on.
 
 ``--solvers cpsat,ilp`` runs every test that takes the ``backend`` fixture once per named
-backend; the default is every exact backend (cpsat, ilp, sat) whose module imports. A
+backend; the default is every exact backend (cpsat, ilp, sat) whose module imports. Tests
+that take ``any_backend`` also run on the exhaustive oracle (unless ``--solvers`` names
+the backends, which it then takes as given). A
 backend may raise `UnsupportedFeatureError` for a feature: tests then assert that it is
 raised, never skip a wrong answer.
 """
@@ -57,3 +59,8 @@ def selected_backends(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", selected_backends(metafunc.config))
+    if "any_backend" in metafunc.fixturenames:
+        names = selected_backends(metafunc.config)
+        if not metafunc.config.getoption("--solvers"):
+            names = [*names, "exhaustive"]
+        metafunc.parametrize("any_backend", names)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-PACKAGES = ("profiles", "solvers", "export", "optimizer")
+PACKAGES = ("profiles", "solvers", "export", "optimizer", "runtime")
 
 
 def all_modules() -> list[str]:
@@ -17,7 +17,9 @@ def all_modules() -> list[str]:
     for pkg in PACKAGES:
         module = importlib.import_module(pkg)
         names.append(pkg)
-        names += [m.name for m in pkgutil.walk_packages(module.__path__, prefix=f"{pkg}.")]
+        # __main__ modules run the program when imported (python -m): not library modules
+        names += [m.name for m in pkgutil.walk_packages(module.__path__, prefix=f"{pkg}.")
+                  if not m.name.endswith(".__main__")]
     return sorted(names)
 
 

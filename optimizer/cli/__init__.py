@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import calibrate, dla, plots, profiles, solve, tables
+from optimizer.cli import calibrate, dla, export, plots, profiles, solve, tables
 from optimizer.cli.common import (
     EPILOG,
     EXIT_USAGE,
@@ -18,7 +18,7 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, tables, profiles, calibrate, plots, dla)
+FAMILIES = (solve, export, tables, profiles, calibrate, plots, dla)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,9 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 typical flow:
   layerswap tables                                   # stored cost tables
   layerswap solve                                    # solve the embedded default pair
-  layerswap solve a.csv b.csv --platform orin-agx --objective throughput -o s.json
+  layerswap solve examples/detector.csv examples/segmenter.csv --platform orin-agx \\
+      --objective throughput -o s.json
   layerswap simulate s.json                          # judge a saved schedule
-  layerswap compare a.csv b.csv                      # every baseline and backend
+  layerswap compare examples/detector.csv examples/segmenter.csv --platform orin-agx
+  layerswap export s.json --onnx a=a.onnx -o out/    # sub-models, build script, manifest
   layerswap dla model.onnx --platform orin-agx --trt-version 10.3   # DLA refusals, islands
   layerswap rewrite model.onnx -o model_dla.onnx     # exact DLA rewrites, verified
 """,

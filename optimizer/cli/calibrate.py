@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli.common import add_command, emit_json, platform_name
+from optimizer.cli.common import add_command, emit_json, number, platform_name
 from solvers.errors import ProblemError
 
 COLUMNS = ("victim", "standalone_ms", "corun_ms", "corunner_bw_gbps")
@@ -45,13 +45,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from solvers.contention import calibrate, save_contention_model
     from solvers.problem import get_platform
 
-    breakpoints = None
-    if args.breakpoints:
-        try:
-            breakpoints = [float(b) for b in args.breakpoints.split(",") if b.strip()]
-        except ValueError:
-            raise ProblemError(f"--breakpoints {args.breakpoints!r}: expected numbers like "
-                               "0,20,40,80 (GB/s)") from None
+    breakpoints = args.breakpoints
     model = get_platform(args.platform).contention
     report: dict[str, Any] = {}
     for kind, rows in read_corun_csv(args.samples).items():
@@ -86,18 +80,32 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _breakpoints(text: str) -> list[float]:
+    """``0,20,40,80``: finite bandwidths in GB/s (--breakpoints)."""
+    parse = number(minimum=0)
+    try:
+        values = [parse(b.strip()) for b in text.split(",") if b.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected bandwidths >= 0 like 0,20,40,80 "
+                                         "(GB/s)")
+    return values
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `calibrate`."""
     p = add_command(sub, "calibrate", cmd_calibrate,
             "fit the memory-contention model from co-run measurements",
-            "  layerswap calibrate corun.csv --platform orin-agx -o orin_contention.json\n"
-            "  layerswap solve a.csv b.csv --contention-model orin_contention.json\n"
+            "  layerswap calibrate examples/corun.csv --platform orin-agx -o orin.json\n"
+            "  layerswap solve examples/detector.csv examples/segmenter.csv --platform "
+            "orin-agx --contention-model orin.json\n"
             "corun.csv columns: victim (gpu|dla), standalone_ms, corun_ms (fully overlapped\n"
             "by one co-runner), corunner_bw_gbps (the co-runner's bandwidth demand)")
     p.add_argument("samples", help="co-run CSV (see the columns below)")
     p.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="preset to start from; a kind without samples keeps its curve")
-    p.add_argument("--breakpoints", metavar="X,Y,...",
+    p.add_argument("--breakpoints", metavar="X,Y,...", type=_breakpoints,
                    help="bandwidths (GB/s) where the fitted curve may bend "
                         "(default: 0, the quartiles and the maximum of the samples)")
     p.add_argument("-o", "--output", metavar="FILE.json", help="write the fitted model")

@@ -6,9 +6,10 @@ per command family under `optimizer/cli/`, each importing only this module and t
 never `optimizer/cli/__init__.py` (which only assembles the families).
 
 Every reporting command takes ``--json`` and then prints exactly one JSON object on stdout
-(keys in docs/ and the README). User errors print one line ``layerswap: error: ...`` on
-stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}`` on stdout); bugs keep their
-traceback.
+(keys in docs/formats.md). User errors print one line ``layerswap: error: ...`` on
+stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}`` on stdout); command-line
+errors keep argparse's usage + message on stderr, exit 2 (with ``--json`` also
+``{"error": ..., "exit_code": 2}``); bugs keep their traceback.
 
 Exit codes: 0 success (optimal or feasible schedule), 1 bad input or unsupported request,
 2 bad command line, 3 the problem is infeasible, 4 no schedule found within the time limit,
@@ -28,10 +29,14 @@ the function so ``layerswap --help`` stays fast) and one entry point::
 then add the family to ``FAMILIES`` in ``optimizer/cli/__init__.py`` (one import, one list
 entry: the order there is the order in ``layerswap --help``). A command with steps (``plot
 gantt``) creates its own nested subparsers with ``add_group`` and adds each step with
-``add_command``. Raise a `LayerswapError` subclass (or `CommandError` for a bad option
-combination) for anything the user can fix: `run_command` prints it as one line, exit 1. Print
-results with `emit_json` under ``--json``; progress goes to stderr only (`spinner`,
-`step_progress`).
+``add_command``. Validate option values at parse time with the ``type=`` helpers here
+(`number`, `integer`, `platform_name`, `model_number`, `pin_spec`, `solver_list`, or your
+own raising ``argparse.ArgumentTypeError``): a bad value is then exit 2 naming the option
+as typed. Raise a `LayerswapError` subclass (`CommandError` when the inputs cannot satisfy
+the request) for anything the user can fix: `run_command` prints it as one line, exit 1;
+`UsageError` for a bad option combination found after parsing (exit 2). Print results
+with `emit_json` under ``--json``; progress goes to stderr only (`spinner`,
+`step_progress`, `say_err`), never stdout.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from profiles.errors import LayerswapError
+from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (ships alone)
 
 if TYPE_CHECKING:
     from profiles.costtable import CostTable
@@ -59,7 +65,8 @@ SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
 EPILOG = """\
 exit codes: 0 ok, 1 bad input, 2 bad command line, 3 infeasible, 4 no schedule in time,
 5 regression check failed. With --json, stdout holds exactly one JSON object; on bad
-input it is {"error": MESSAGE, "exit_code": 1} (the message also goes to stderr).
+input or a bad command line it is {"error": MESSAGE, "exit_code": 1 or 2} (the message
+also goes to stderr).
 """
 
 Command = Callable[[argparse.Namespace], int]
@@ -135,12 +142,33 @@ def spinner(message: str, enabled: bool) -> Iterator[Callable[[str], None] | Non
         yield lambda line: status.update(f"{message} {line}")
 
 
+STEP_MESSAGES = ("running baselines", "solving with", "max transitions")
+"""Progress messages that start a new step (the others are a backend's own news)."""
+
+
 @contextmanager
-def step_progress(steps: int, *, enabled: bool) -> Iterator[Callable[[str], None] | None]:
-    """A progress bar on stderr (terminals only) fed by one-line progress messages: the
-    top-level ones ('running baselines', 'solving with X') advance it, the others (a
-    backend's own news) update its text."""
-    if not enabled or not sys.stderr.isatty():
+def step_progress(steps: int, *, enabled: bool = True
+                  ) -> Iterator[Callable[[str], None] | None]:
+    """Progress of a multi-step command (compare, plot pareto) on stderr, never stdout.
+
+    On a terminal (unless ``enabled`` is False, e.g. under --json): a transient bar fed by
+    one-line messages; those starting with `STEP_MESSAGES` advance it, the others (a
+    backend's own news) update its text. Off a terminal (a pipe, a log, CI), where a
+    silent 10 s looks like a hang: one plain line per step, ``layerswap: [2/4] solving
+    with ilp``, whatever ``enabled`` says (stdout stays clean for --json).
+    """
+    if not sys.stderr.isatty():
+        done = [0]
+
+        def line(message: str) -> None:
+            if message.startswith(STEP_MESSAGES):
+                done[0] += 1
+                print(f"layerswap: [{done[0]}/{steps}] {message}", file=sys.stderr,
+                      flush=True)
+
+        yield line
+        return
+    if not enabled:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -151,7 +179,7 @@ def step_progress(steps: int, *, enabled: bool) -> Iterator[Callable[[str], None
         started = [False]
 
         def report(message: str) -> None:
-            if message.startswith(("running baselines", "solving with")):
+            if message.startswith(STEP_MESSAGES):
                 if started[0]:
                     bar.advance(task)
                 started[0] = True
@@ -182,21 +210,43 @@ def resolve_table(ref: str) -> CostTable:
         f"{', '.join(published_names())} (list them with `layerswap tables`)")
 
 
-def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True) -> None:
+def resolve_named_table(ref: str) -> tuple[str | None, CostTable]:
+    """``NAME=TABLE`` (the model's name in this problem, for --pin/--weight/--deadline and
+    the output) or a plain ``TABLE`` (named by its ``# model:`` line). A path that exists
+    as written wins, so a file name containing ``=`` still works."""
+    from pathlib import Path
+
+    name, sep, rest = ref.partition("=")
+    if not sep or Path(ref).exists():
+        return None, resolve_table(ref)
+    name = name.strip()
+    if not name or any(c in name for c in ":=,#") or not rest:
+        raise CommandError(f"{ref!r}: expected TABLE or NAME=TABLE with a NAME free of "
+                           "':', '=', ',' and '#'")
+    return name, resolve_table(rest)
+
+
+def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
+                        sweep: bool = False) -> None:
     """The problem option group (platform, objective, constraints, contention) and, unless
-    ``tables=False``, the TABLE positionals; `build_problem` reads them back."""
+    ``tables=False``, the TABLE positionals; `build_problem` reads them back. ``sweep=True``
+    leaves out --objective and --max-transitions (a command that varies them adds its
+    own)."""
     if tables:
         p.add_argument("tables", nargs="*", metavar="TABLE",
-                       help="cost-table CSV files or stored table names "
-                            f"(default: {' + '.join(DEFAULT_TABLES)})")
+                       help="cost-table CSV files or stored table names, each optionally "
+                            "NAME=TABLE to name the model (needed when two tables name the "
+                            f"same model) (default: {' + '.join(DEFAULT_TABLES)})")
     g = p.add_argument_group("problem")
     g.add_argument("--platform", default="xavier-agx", type=platform_name,
                    help="xavier-agx | orin-agx | orin-nx | gpu-only (default: %(default)s)")
-    g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
-                   help="latency: makespan of one concurrent inference; throughput: period "
-                        "of a stream of frames (default: %(default)s)")
-    g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
-                   help="device switches allowed per model (default: %(default)s)")
+    if not sweep:
+        g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
+                       help="latency: makespan of one concurrent inference; throughput: "
+                            "period of a stream of frames (default: %(default)s)")
+        g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
+                       help="max transitions: device changes allowed within each model "
+                            "(default: %(default)s)")
     g.add_argument("--contention", choices=("auto", "none", "preset"), default="auto",
                    help="memory-contention model: auto uses the platform preset when the "
                         "tables have bandwidth columns (default: %(default)s)")
@@ -298,6 +348,48 @@ def model_number(text: str) -> tuple[str, float]:
     return name, parsed
 
 
+def model_file(text: str) -> tuple[str, str]:
+    """``MODEL=FILE`` (--onnx): a model name and an existing file."""
+    from pathlib import Path
+
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL=FILE.onnx")
+    if not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"{path}: no such ONNX file (in {text!r})")
+    return name, path
+
+
+def add_export_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
+    """The export option group (`layerswap export`, `layerswap solve --export DIR`)."""
+    g = p.add_argument_group("export")
+    if not standalone:
+        g.add_argument("--export", metavar="DIR",
+                       help="also export the schedule to DIR (manifest, sub-models, build "
+                            "script); needs --onnx for every model")
+    g.add_argument("--onnx", action="append", type=model_file, default=[],
+                   metavar="MODEL=FILE",
+                   help="the ONNX model a table was made from (repeat per model)")
+    g.add_argument("--trt-version", default="10.3", metavar="V",
+                   help="TensorRT of the target for the build script: 8.5, 8.6, 10.x (DLA: "
+                        "<= 10.7) or 11.4+ (default: %(default)s, JetPack 6.1/6.2)")
+    g.add_argument("--precision", choices=("fp16", "fp32"), default="fp16",
+                   help="engine precision (fp32: GPU-only schedules; default: %(default)s)")
+    g.add_argument("--allow-gpu-fallback", action="store_true",
+                   help="build DLA engines with --allowGPUFallback (default: a layer the DLA "
+                        "cannot run fails the build)")
+
+
+def onnx_map(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """--onnx pairs as a dict; a model named twice is a usage error."""
+    out: dict[str, str] = {}
+    for name, path in pairs:
+        if name in out:
+            raise UsageError(f"--onnx names model {name!r} twice")
+        out[name] = path
+    return out
+
+
 def _is_number(text: str) -> bool:
     try:
         return math.isfinite(float(text))
@@ -353,10 +445,10 @@ def pins_from(specs: Sequence[PinSpec], forbid: bool) -> list[Pin]:
 
 def build_problem(args: argparse.Namespace) -> Problem:
     """The `Problem` described by the options of `add_problem_options`."""
-    from solvers.problem import Problem
+    from solvers.problem import ModelSpec, Problem
 
     refs = list(getattr(args, "tables", None) or DEFAULT_TABLES)
-    tables = [resolve_table(r) for r in refs]
+    tables = [ModelSpec(table, name or "") for name, table in map(resolve_named_table, refs)]
     contention: Any = args.contention
     if args.contention_model:
         from solvers.contention import load_contention_model
@@ -430,7 +522,7 @@ def run_command(args: argparse.Namespace) -> int:
     `UsageError`). Bugs keep their traceback."""
     try:
         return args.func(args)
-    except LayerswapError as exc:
+    except (LayerswapError, LayerswapRuntimeError) as exc:
         message = " ".join(str(exc).split())
         code = EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR
         print(f"layerswap: error: {message}", file=sys.stderr)

@@ -9,12 +9,17 @@ from typing import Any
 
 from optimizer.cli.common import (
     Command,
+    UsageError,
     add_command,
     add_group,
     add_problem_options,
     build_problem,
     emit_json,
+    integer,
+    number,
+    step_progress,
 )
+from optimizer.defaults import MAX_TRANSITIONS_SWEEP
 from solvers.errors import ProblemError
 
 
@@ -38,22 +43,35 @@ def cmd_plot_gantt(args: argparse.Namespace) -> int:
 
 
 def cmd_plot_pareto(args: argparse.Namespace) -> int:
-    from optimizer.api import pareto_front, sweep_switch_budget
+    from optimizer.api import pareto_front, sweep_max_transitions
     from optimizer.plots import plot_pareto, save_figure
 
-    try:
-        budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
-    except ValueError:
-        raise ProblemError(f"--budgets {args.budgets!r}: expected integers like 0,1,2") from None
-    problem = build_problem(args)
-    tables = [m.table for m in problem.models]
-    frame = sweep_switch_budget(tables, budgets=budgets, platform=problem.platform.name,
-                                time_limit=args.time_limit, contention=problem.contention,
-                                frames_per_round=args.frames_per_round)
+    if args.objective_given is not None:
+        raise UsageError("plot pareto solves both objectives (latency and throughput) at "
+                         "every --max-transitions value; drop --objective")
+    values = args.max_transitions
+    # the base problem keeps pins, weights, deadlines, contention; the sweep varies T and
+    # the objective (throughput when frames per round > 1, which latency refuses)
+    base = argparse.Namespace(**{**vars(args), "max_transitions": max(values),
+                                 "objective": "throughput" if args.frames_per_round > 1
+                                 else "latency"})
+    problem = build_problem(base)
+    with step_progress(2 * len(values), enabled=not args.json) as progress:
+        frame = sweep_max_transitions(problem, values, time_limit=args.time_limit,
+                                      workers=args.workers, progress=progress)
     paths = save_figure(plot_pareto(frame), args.output)
     front = pareto_front(frame)
     return _done(args, paths, {"points": json.loads(frame.to_json(orient="records")),
                                "front": json.loads(front.to_json(orient="records"))})
+
+
+def _int_list(text: str) -> list[int]:
+    """``0,1,2,3``: whole numbers >= 0 (--max-transitions of `plot pareto`)."""
+    parse = integer(minimum=0)
+    values = [parse(v.strip()) for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected whole numbers like 0,1,2, got {text!r}")
+    return sorted(set(values))
 
 
 def cmd_plot_solve_times(args: argparse.Namespace) -> int:
@@ -79,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     steps = add_group(sub, "plot", "Gantt chart, Pareto front, solve times (PNG + SVG)",
                       "Draw figures; each is written as PNG and SVG.",
                       "  layerswap plot gantt schedule.json -o gantt.png\n"
-                      "  layerswap plot pareto --budgets 0,1,2,3 -o pareto.png\n"
+                      "  layerswap plot pareto --max-transitions 0,1,2,3 -o pareto.png\n"
                       "  layerswap plot solve-times benchmarks/results/solvers.json -o times.png",
                       dest="plot_command", metavar="FIGURE")
 
@@ -96,13 +114,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("schedule", help="schedule file from `layerswap solve -o`")
     p.add_argument("--title", default=None)
 
-    p = add("pareto", "latency vs throughput over switch budgets (exact solver per budget)",
+    p = add("pareto", "latency vs throughput over max transitions values (exact solver "
+                      "per value and objective)",
             "  layerswap plot pareto -o pareto.png\n"
-            "  layerswap plot pareto a.csv b.csv --platform orin-agx --budgets 0,1,2 -o p.png",
+            "  layerswap plot pareto a.csv b.csv --platform orin-agx --max-transitions 0,1,2 "
+            "-o p.png",
             cmd_plot_pareto)
-    add_problem_options(p)
-    p.add_argument("--budgets", default="0,1,2,3", help="switch budgets (default: %(default)s)")
-    p.add_argument("--time-limit", type=float, default=10.0, metavar="S")
+    add_problem_options(p, sweep=True)
+    p.add_argument("--max-transitions", type=_int_list, metavar="T,T,...",
+                   default=",".join(map(str, MAX_TRANSITIONS_SWEEP)),
+                   help="max transitions values to solve for, each with both objectives "
+                        "(default: %(default)s)")
+    p.add_argument("--budgets", type=_int_list, dest="max_transitions",
+                   help=argparse.SUPPRESS)  # deprecated name of --max-transitions
+    p.add_argument("--objective", dest="objective_given", default=None,
+                   help=argparse.SUPPRESS)  # refused with a message: both are solved
+    p.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
+                   help="seconds per solve (default: %(default)s)")
+    p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
+                   help="solver threads (default: %(default)s)")
 
     p = add("solve-times", "solve time against problem size from benchmark records",
             "  layerswap plot solve-times benchmarks/results/solvers.json -o times.png",

@@ -10,7 +10,9 @@ from typing import Any
 from optimizer.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_OK,
+    UsageError,
     add_command,
+    add_export_options,
     add_problem_options,
     add_solver_options,
     build_problem,
@@ -19,11 +21,13 @@ from optimizer.cli.common import (
     fmt,
     integer,
     number,
+    onnx_map,
     solver_list,
     spinner,
     status_exit,
     step_progress,
 )
+from optimizer.defaults import COMPARE_SOLVERS
 
 DEFAULT_GANTT = "out/default_gantt.png"
 
@@ -34,6 +38,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from solvers.solve import solve
 
     problem = build_problem(args)
+    if bool(args.export) != bool(args.onnx):
+        raise UsageError("--export DIR and --onnx MODEL=FILE go together")
     with spinner(f"solving with {args.solver}…", not args.json) as progress:
         result = solve(problem, args.solver, time_limit=args.time_limit, workers=args.workers,
                        progress=progress)
@@ -41,6 +47,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.output and result.schedule is not None:
         save_schedule_file(args.output, problem, result.schedule, result)
         written["schedule"] = str(args.output)
+    if args.export and result.schedule is not None:
+        from export.exporter import export_schedule
+
+        with spinner(f"exporting to {args.export}…", not args.json):
+            export_schedule(problem, result.schedule, onnx_map(args.onnx), args.export,
+                            result=result, trt_version=args.trt_version,
+                            precision=args.precision, allow_gpu_fallback=args.allow_gpu_fallback)
+        written["export"] = str(args.export)
     plot = args.plot
     if plot is None and not args.tables and not args.no_plot:
         plot = DEFAULT_GANTT  # the embedded default demo always shows its chart
@@ -65,7 +79,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from solvers.render import render_text
-    from solvers.schedule import load_schedule_file
+    from solvers.schedule import load_schedule_file, transitions
     from solvers.simulator import simulate
 
     problem, schedule = load_schedule_file(args.schedule)
@@ -79,6 +93,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             "idle_ms": {d.value: timeline.idle_ms(d) for d in timeline.busy_ms},
             "loadables": {d.value: n for d, n in timeline.loadables.items()},
             "violations": list(timeline.violations),
+            "models": [{"name": job.name, "transitions": transitions(problem, schedule,
+                                                                      job.index)}
+                       for job in problem.jobs],
             "segments": [{"model": problem.jobs[t.job].name, "index": t.index,
                           "first_group": t.segment.first_group,
                           "last_group": t.segment.last_group, "device": t.segment.device.value,
@@ -103,10 +120,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         frame = compare(problem, solvers=solvers, time_limit=args.time_limit,
                         workers=args.workers, progress=progress)
     records = json.loads(frame.to_json(orient="records"))
+    disagreement = frame.attrs.get("disagreement", [])
     if args.json:
         emit_json({"objective_kind": problem.objective.value,
                    "platform": problem.platform.name,
-                   "models": [j.name for j in problem.jobs], "rows": records})
+                   "models": [j.name for j in problem.jobs], "rows": records,
+                   "disagreement": disagreement, "warnings": [
+                       *problem.warnings, *map(_disagreement_text, disagreement)]})
         return EXIT_OK
     from rich.table import Table
 
@@ -123,8 +143,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
         table.add_row(r["name"], r["kind"], fmt(r.get("objective"), "{:.4f}"),
                       fmt(r.get("gain_pct"), "{:+.1f} %"), str(r.get("status", "")),
                       fmt(r.get("gap"), "{:.2%}"), fmt(r.get("solve_seconds"), "{:.2f}"))
-    console().print(table)
+    con = console()
+    for w in [*problem.warnings, *map(_disagreement_text, disagreement)]:
+        con.print(f"[yellow]warning:[/yellow] {w}")
+    con.print(table)
     return EXIT_OK
+
+
+def _disagreement_text(d: dict[str, Any]) -> str:
+    (a, b), (x, y) = d["solvers"], d["objectives"]
+    return (f"{a} and {b} both claim optimal but disagree: {x:.6g} vs {y:.6g} ms "
+            f"({d['relative_difference']:.2%} apart); at most one of them is right, check "
+            "with a longer --time-limit or the exhaustive solver on a smaller problem")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -133,8 +163,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub, "solve", cmd_solve, "find the transition layers of every model (exact solvers)",
         "  layerswap solve                          # GoogleNet + AlexNet, Xavier\n"
         "  layerswap solve yolo.csv gan.csv --platform orin-agx --objective throughput\n"
-        "  layerswap solve a.csv b.csv --max-transitions 1 --solver ilp --json\n"
-        "  layerswap solve a.csv b.csv -o schedule.json --plot gantt.png")
+        "  layerswap solve googlenet_xavier alexnet_xavier --max-transitions 1 --solver ilp "
+        "--json\n"
+        "  layerswap solve examples/detector.csv examples/segmenter.csv --platform orin-agx "
+        "-o schedule.json --plot gantt.png\n"
+        "  layerswap solve left=googlenet_xavier right=googlenet_xavier --pin left:0-4:GPU\n"
+        "  layerswap solve gan.csv --export out/gan --onnx gan=gan.onnx   # + engines plan")
     add_problem_options(p)
     add_solver_options(p)
     p.add_argument("-o", "--output", metavar="FILE",
@@ -144,6 +178,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"defaults to {DEFAULT_GANTT}")
     p.add_argument("--no-plot", action="store_true",
                    help="do not write the default pair's Gantt chart")
+    add_export_options(p, standalone=False)
 
     p = add_command(sub, "simulate", cmd_simulate,
                     "judge a saved schedule with the event-driven simulator",
@@ -154,9 +189,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "compare", cmd_compare,
                     "run every baseline and backend on one problem and tabulate them",
                     "  layerswap compare\n"
-                    "  layerswap compare a.csv b.csv --solvers cpsat,ilp --json")
+                    "  layerswap compare examples/detector.csv examples/segmenter.csv "
+                    "--platform orin-agx --solvers cpsat,ilp --json")
     add_problem_options(p)
-    p.add_argument("--solvers", default="cpsat,ilp,sat", type=solver_list,
+    p.add_argument("--solvers", default=",".join(COMPARE_SOLVERS), type=solver_list,
                    help="backends to run, comma-separated (default: %(default)s)")
     p.add_argument("--time-limit", type=number(above=0), default=10.0, metavar="S",
                    help="per-backend time limit in seconds (default: %(default)s)")

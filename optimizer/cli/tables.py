@@ -88,7 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                 "  layerswap tables\n  layerswap tables --json")
 
     p = add_command(sub, "check", cmd_check, "validate cost-table CSV files against the contract",
-                    "  layerswap check my_model.csv\n  layerswap check googlenet_xavier --json")
+                    "  layerswap check examples/detector.csv\n"
+                    "  layerswap check googlenet_xavier --json")
     p.add_argument("tables", nargs="+", metavar="TABLE")
 
     p = add_command(sub, "regress", cmd_regress,

@@ -8,7 +8,7 @@
 - `parse_engine_name`: fused engine names back to the source layers.
 
 ``parse_*`` variants take text; ``read_*`` take a path. Format notes:
-``shared/docs/trtexec_formats.md``.
+``docs/trtexec_formats.md``.
 """
 
 from profiles.trtexec.build_log import (

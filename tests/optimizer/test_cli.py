@@ -268,3 +268,88 @@ def test_solve_with_a_placeholder_contention_preset_says_so(capsys, tmp_path):
     code, doc = run_json(capsys, "solve", *paths, "--platform", "orin-nx", "--contention",
                          "none", "--time-limit", "10")
     assert doc["contention"]["placeholder"] is False
+
+
+def test_compare_off_a_terminal_prints_progress_lines_on_stderr_only(capsys, monkeypatch):
+    """Issue 11: piped, compare was silent for 5-10 s. Progress goes to stderr, one line
+    per step, and stdout still holds exactly the JSON object."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    code, out, err = run(capsys, "compare", "--solvers", "cpsat,sat", "--time-limit", "20",
+                         "--json")
+    assert code == 0
+    json.loads(out)
+    lines = err.splitlines()
+    assert lines == ["layerswap: [1/3] running baselines", "layerswap: [2/3] solving with cpsat",
+                     "layerswap: [3/3] solving with sat"]
+
+
+def test_compare_defaults_agree_between_cli_and_api():
+    import inspect
+
+    from optimizer import api
+
+    parser = build_parser()
+    compare = next(a for a in parser._actions if a.dest == "command").choices["compare"]
+    cli_default = next(a for a in compare._actions if a.dest == "solvers").default
+    api_default = inspect.signature(api.compare).parameters["solvers"].default
+    assert cli_default.split(",") == list(api_default) == ["cpsat", "ilp", "sat"]
+
+
+def test_compare_json_has_the_disagreement_field(capsys):
+    code, doc = run_json(capsys, "compare", "--solvers", "cpsat,sat", "--time-limit", "20")
+    assert code == 0 and doc["disagreement"] == []
+    from optimizer.cli.solve import _disagreement_text
+
+    text = _disagreement_text({"solvers": ["cpsat", "ilp"], "objectives": [310.86, 412.96],
+                               "relative_difference": 0.2472})
+    assert text.startswith("cpsat and ilp both claim optimal but disagree: 310.86 vs 412.96")
+
+
+def test_transitions_use_one_convention_in_text_and_json(capsys, tmp_path):
+    """Issue 11: text said 'after layer 80', JSON 'before 81' as a string. Now both say
+    'after layer N' and JSON has structured {after_layer, after_group, from, to, cost_ms}."""
+    sched = tmp_path / "s.json"
+    code, doc = run_json(capsys, "solve", "--time-limit", "20", "--no-plot", "-o", str(sched))
+    assert code == 0
+    code, out, _ = run(capsys, "solve", "--time-limit", "20", "--no-plot")
+    table = {m: load_published(f"{m}_xavier") for m in ("googlenet", "alexnet")}
+    cuts = 0
+    for model in doc["models"]:
+        segs = model["segments"]
+        assert len(model["transitions"]) == len(segs) - 1
+        for t, a, b in zip(model["transitions"], segs, segs[1:], strict=False):
+            row = table[model["name"]].rows[a["last_group"]]
+            assert t == {"after_layer": row.last_layer, "after_group": a["last_group"],
+                         "from": a["device"], "to": b["device"], "cost_ms": t["cost_ms"]}
+            assert t["cost_ms"] > 0
+            assert f"{t['from']} -> {t['to']} after layer {t['after_layer']}" in out
+            cuts += 1
+        assert model["transition_layers"] == [
+            f"{t['from']}->{t['to']} after layer {t['after_layer']}" for t in model["transitions"]]
+    assert cuts and "before" not in out
+    code, sim = run_json(capsys, "simulate", str(sched))
+    assert [m["transitions"] for m in sim["models"]] == [m["transitions"] for m in doc["models"]]
+
+
+def test_tables_naming_the_same_model_warn_and_can_be_named(capsys):
+    """Issue 11: two tables of one model were silently renamed name-1, name-2, and options
+    naming the model then failed. Now: a warning, and NAME=TABLE names them."""
+    code, doc = run_json(capsys, "solve", "googlenet_xavier", "googlenet_xavier",
+                         "--no-plot", "--time-limit", "20")
+    assert code == 0
+    assert [m["name"] for m in doc["models"]] == ["googlenet-1", "googlenet-2"]
+    assert any("renamed googlenet -> googlenet-1" in w and "NAME=TABLE" in w
+               for w in doc["warnings"])
+    code, _, err = run(capsys, "solve", "googlenet_xavier", "googlenet_xavier",
+                         "--pin", "googlenet:0-9:GPU", "--no-plot")
+    assert code == 1 and "NAME=TABLE" in err
+    code, doc = run_json(capsys, "solve", "left=googlenet_xavier", "right=googlenet_xavier",
+                         "--pin", "left:0-9:GPU", "--weight", "right=2", "--no-plot",
+                         "--time-limit", "20")
+    assert code == 0, doc
+    assert [m["name"] for m in doc["models"]] == ["left", "right"]
+    assert not any("renamed" in w for w in doc["warnings"])
+    left = doc["models"][0]["segments"]
+    assert [s["device"] for s in left] == ["GPU"]  # the pin reached the named model
+    code, _, err = run(capsys, "solve", "=googlenet_xavier", "--no-plot")
+    assert code == 1 and "NAME=TABLE" in err

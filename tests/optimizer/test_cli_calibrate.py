@@ -81,3 +81,11 @@ def test_solve_refuses_a_file_that_is_not_a_contention_model(capsys, tmp_path):
     bad.write_text('{"format": "something else"}')
     code, _, err = run(capsys, "solve", "--contention-model", str(bad))
     assert code == 1 and "not a layerswap contention model" in err
+
+
+def test_bad_breakpoints_are_a_command_line_error(capsys, tmp_path):
+    samples = tmp_path / "s.csv"
+    samples.write_text("victim,standalone_ms,corun_ms,corunner_bw_gbps\ngpu,1,1.1,20\n")
+    code, out, err = run(capsys, "calibrate", str(samples), "--breakpoints", "0,x", "--json")
+    assert code == 2 and "argument --breakpoints" in err
+    assert json.loads(out)["exit_code"] == 2

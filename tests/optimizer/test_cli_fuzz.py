@@ -140,3 +140,70 @@ def test_hand_edited_segment_past_the_table_is_one_line_naming_the_model(
         _assert_clean(code, out, err, path, f"{argv[0]} {segment_field}={value!r}")
         if code == 1:
             assert "googlenet" in err, err  # the model by name, not job 0
+
+
+# ---------------------------------------------------------------------- extreme numbers
+def _extreme_table(path: Path, change: str) -> Path:
+    """A small valid table (6 groups, bandwidth columns) with one extreme edit, written as
+    CSV text (not through `CostTable`, which may refuse to build it)."""
+    import csv
+    import io
+
+    from profiles.synthetic import synthetic_table
+
+    n = 10_050 if change == "many_groups" else 6
+    lines = synthetic_table(min(n, 50), seed=5, model="extreme").to_csv_text().splitlines()
+    meta = [ln for ln in lines if ln.startswith("#")]
+    rows = list(csv.DictReader([ln for ln in lines if not ln.startswith("#")]))
+    if change == "many_groups":  # repeat the 50 groups' timings up to n groups
+        last = dict(rows[-1])
+        rows = [dict(rows[i % 49], group=str(i)) for i in range(n - 1)]
+        rows.append(dict(last, group=str(n - 1)))
+    else:
+        column, value = change.split("=")
+        targets = rows if column == "all_times" else [rows[2]]
+        columns = ("gpu_ms", "dla_ms", "gpu_to_dla_ms", "dla_to_gpu_ms") \
+            if column == "all_times" else (column,)
+        for row in targets:
+            for col in columns:
+                if row[col] != "":
+                    row[col] = value
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text("\n".join(meta) + "\n" + out.getvalue(), encoding="utf-8")
+    return path
+
+
+EXTREMES = ["gpu_ms=1e300", "gpu_ms=1e15", "gpu_ms=1e9", "gpu_ms=1000.0", "dla_ms=1e-12",
+            "gpu_to_dla_ms=1e300", "gpu_bw_gbps=1e300", "layers=1000000000000000000000000000",
+            "all_times=1e-12", "all_times=1e6", "many_groups"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", EXTREMES)
+def test_extreme_numbers_in_a_table_never_give_a_traceback(change, tmp_path, capsys):
+    """check / solve (every backend) / simulate on a table with an extreme value: a clean
+    refusal (one line, exit 1) or a clean result, never a traceback. (Which values are
+    refused is the cost table's business; this test only asks for a clean answer.)"""
+    path = _extreme_table(tmp_path / "extreme.csv", change)
+    other = "googlenet_xavier"
+    runs = [["check", str(path)]]
+    if change != "many_groups":
+        for solver in ("cpsat", "ilp", "sat"):
+            out_file = tmp_path / f"{solver}.json"
+            runs.append(["solve", str(path), other, "--solver", solver, "--time-limit", "2",
+                         "--no-plot", "-o", str(out_file)])
+            runs.append(["simulate", str(out_file)])
+    for argv in runs:
+        if argv[0] == "simulate" and not Path(argv[1]).exists():
+            continue  # the solve refused the table or found no schedule
+        code = main(argv)
+        out, err = capsys.readouterr()
+        what = f"{change}: layerswap {' '.join(argv)}"
+        assert "Traceback" not in err, what
+        assert code in (0, 1, 3, 4), (what, code, err)
+        if code == 1:
+            assert err.startswith("layerswap: error: ") and err.count("\n") == 1, (what, err)
+            assert out == "", what

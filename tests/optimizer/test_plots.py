@@ -128,6 +128,38 @@ def test_gantt_throughput_marks_the_round_period() -> None:
     assert "ms/frame" in ax.get_title()
 
 
+def test_gantt_throughput_draws_consecutive_rounds_so_pipelining_shows() -> None:
+    """Issue 11: one round hid the pipelining. Three consecutive steady-state rounds are
+    drawn as the simulator ran them (the last is the round `simulate` reports), and
+    round r + 1 starts before round r ends."""
+    from solvers.simulator import simulate_rounds
+
+    problem = _published("throughput")
+    schedule = _split_schedule(problem)
+    timeline = simulate(problem, schedule)
+    fig = _gantt(problem, timeline)
+    bars = {a.get_gid(): a for a in artists_with_gid(fig, "segment:")}
+    schedule = Schedule(schedule.segments, timeline.order)
+    rounds = simulate_rounds(problem, schedule, 3)
+    assert len(rounds) == 3
+    for r, timings in enumerate(rounds):
+        for t in timings:
+            bar = bars[f"segment:{t.job}:{t.index}" + (f":r{r}" if r else "")]
+            assert bar.get_x() == pytest.approx(t.start_ms)
+    # the last drawn round is the reported one, up to the shift to 0
+    last = sorted((t.job, t.index, t.start_ms - rounds[2][0].start_ms) for t in rounds[2])
+    reported = sorted((t.job, t.index, t.start_ms - timeline.segments[0].start_ms)
+                      for t in timeline.segments)
+    assert [x[:2] for x in last] == [x[:2] for x in reported]
+    assert [x[2] for x in last] == pytest.approx([x[2] for x in reported])
+    round0_end = max(t.end_ms for t in rounds[0])
+    round1_start = min(t.start_ms for t in rounds[1])
+    assert round1_start < round0_end  # pipelined: the next round starts before this ends
+    assert "3 consecutive rounds" in fig.axes[0].get_title()
+    one = plot_gantt(problem, timeline, rounds=1)
+    assert not [a for a in artists_with_gid(one, "segment:") if ":r" in a.get_gid()]
+
+
 # ---------------------------------------------------------------------- files
 def test_save_figure_writes_png_and_svg_atomically(tmp_path: Path) -> None:
     problem = _published()

@@ -21,6 +21,7 @@ from solvers.schedule import (
     result_to_dict,
     save_schedule_file,
     transition_layers,
+    transitions,
 )
 from solvers.simulator import simulate
 
@@ -88,7 +89,11 @@ def test_render_names_transition_layers_and_devices(pair: Problem) -> None:
     assert "groups 3-9 on DLA0: layers 39..140" in text
     assert "DLA1: busy" in text and "makespan" in text
     assert text == render_text(pair, sched)      # deterministic
-    assert transition_layers(pair, sched, 0) == ["GPU->DLA0 before 39"]
+    assert transition_layers(pair, sched, 0) == ["GPU->DLA0 after layer 38"]
+    assert transitions(pair, sched, 0) == [{"after_layer": "38", "after_group": 2,
+                                            "from": "GPU", "to": "DLA0",
+                                            "cost_ms": pair.transition(0, 2, "GPU", "DLA0")}]
+    assert transitions(pair, sched, 1) == []
     res = exhaustive(pair)
     out = render_text(pair, res)
     assert "solver exhaustive: optimal" in out and "gap 0.00%" in out

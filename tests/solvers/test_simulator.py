@@ -168,7 +168,7 @@ def test_invalid_schedule_is_an_error() -> None:
     p = problem(TABLE_A, TABLE_B)
     with pytest.raises(ProblemError, match="both on"):
         simulate(p, Schedule(((seg(0, 0, GPU), seg(1, 2, GPU)), (seg(0, 2, GPU),))))
-    with pytest.raises(ProblemError, match="max_transitions"):
+    with pytest.raises(ProblemError, match="exceed max transitions"):
         simulate(problem(TABLE_A, TABLE_B, max_transitions=1), Schedule(SEGS))
 
 
