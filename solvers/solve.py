@@ -88,8 +88,8 @@ def solve(
     deadline for every phase: the greedy hint, the backend (model build, search, its
     canonical phase or retries) and the local search each get what is left of it; only the
     final simulation of the answer comes after it. ``stats["phases_s"]`` records where the
-    time went, and a run stopped by the limit with a gap says in ``stats["advice"]`` that
-    more time may pay."""
+    time went, and a run stopped by the limit without a proof says in ``stats["advice"]``
+    that more time may pay."""
     backend = backend_function(solver)
     if time_limit == AUTO:
         time_limit = suggested_time_limit(problem)
@@ -125,7 +125,7 @@ def solve(
                                     "time_limit_s": time_limit})
     result = judge(problem, solver, answer, seconds, hint_note=hint_note,
                    known=known + _cheap_known(problem))
-    return _advise(problem, result, time_limit, t_backend - t_hint, backend_limit)
+    return _advise(problem, result, time_limit)
 
 
 HINT_SHARE = 0.25
@@ -146,14 +146,16 @@ def suggested_time_limit(problem: Problem) -> float:
     return round(10.0 + SECONDS_PER_GROUP * groups, 1)
 
 
-def _advise(problem: Problem, result: Result, time_limit: float | None, backend_s: float,
-            backend_limit: float | None) -> Result:
-    """Say in ``stats`` whether more time may pay: the backend used its whole budget and
-    the answer is not proven optimal (``more_time_may_help`` and a one-line ``advice``)."""
-    hit = backend_limit is not None and backend_s >= backend_limit * 0.95
-    unproven = result.status in (SolveStatus.FEASIBLE, SolveStatus.UNKNOWN)
-    more = bool(hit and unproven and time_limit is not None)
+def _advise(problem: Problem, result: Result, time_limit: float | None) -> Result:
+    """Say in ``stats`` whether more time may pay (``more_time_may_help`` and a one-line
+    ``advice``): a time limit was set and the answer is not proven optimal although the
+    backend's own search did not finish (CP-SAT or HiGHS did not report OPTIMAL for their
+    model, or a SAT/oracle search was cut) and its numbers were not distrusted."""
     stats = dict(result.stats)
+    unproven = result.status in (SolveStatus.FEASIBLE, SolveStatus.UNKNOWN)
+    finished = (stats.get("cpsat_status") == "OPTIMAL" or stats.get("termination") == "OPTIMAL"
+                or "distrusted" in stats)
+    more = bool(unproven and not finished and time_limit is not None)
     stats["more_time_may_help"] = more
     if more:
         assert time_limit is not None
