@@ -45,9 +45,9 @@ PAIRS = (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla"))
 
 
 def models_contention(problem: Problem) -> bool:
-    """The ILP models contention exactly here: latency, contention on, several devices."""
-    return (problem.contention.enabled and problem.objective is Objective.LATENCY
-            and len(problem.devices) > 1)
+    """The ILP models contention exactly here: latency with contention (one device: no
+    pair is charged, the model is the contention-free one plus semi-active starts)."""
+    return problem.contention.enabled and problem.objective is Objective.LATENCY
 
 
 def contention_horizon_factor(problem: Problem) -> float:

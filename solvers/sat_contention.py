@@ -37,9 +37,9 @@ floating noise of the event simulation must not pass for an improvement."""
 
 
 def models_contention(problem: Problem) -> bool:
-    """The SAT backend models contention exactly here: latency, contention on, >1 device."""
-    return (problem.contention.enabled and problem.objective is Objective.LATENCY
-            and len(problem.devices) > 1)
+    """The SAT backend models contention exactly here: latency with contention (on one
+    device the simulator charges nothing and the judgement equals the contention-free one)."""
+    return problem.contention.enabled and problem.objective is Objective.LATENCY
 
 
 def simulated(problem: Problem, schedule: Schedule) -> tuple[float, bool]:
