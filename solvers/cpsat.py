@@ -132,6 +132,17 @@ contention: there the portfolio plus lb_tree_search stalled a few 100 ps units a
 rounding gap limit on tiny 3-job problems (4 found by the oracle property test: 16 of 20
 runs hit a 15 s limit; with this pair 20 of 20 proven in < 1 s). On 2-job contention
 problems the portfolio stays (the pair was slower: 2 x 60 24 s vs 15 s)."""
+SINGLE_WORKER = "one worker (--workers 1)"
+"""With one worker CP-SAT runs a single search, and two set-ups were pathological (measured
+with 20 s limits on the 2-core box, deterministic time in parentheses): throughput 2 x 30
+with the greedy hint ended feasible at 7.43 ms (0.75 dt) where the same worker without the
+hint proves 7.4066 ms optimal in 5 s (0.27 dt): the single search follows the hint and its
+bound never leaves the load bound; other single-worker branchings (fixed, pseudo-cost, LP,
+portfolio) or interleaving the FEW_JOBS_WORKERS pair stalled the same way. So one worker
+gets no throughput hint (it is still returned if nothing is found). Latency 3 x 10 without
+contention ended feasible with a 7 % gap (both with and without hint) where two workers
+(MANY_JOBS_WORKERS) prove it in 3.5 s: one worker now interleaves that same pair in its
+thread (``interleave_search``): optimal in 3.6 s (0.09 dt)."""
 LINEARIZATION_MANY_JOBS = 2
 """Linearization level for latency without contention from GROUP_VIEW_MIN_JOBS jobs on:
 measured on 4 x 30 (2 workers, 30 s), level 2 lifts the proven bound from 13.82 to 13.865 ms
@@ -774,7 +785,9 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     t0 = time.perf_counter()
     model = CpSatModel(problem, options)
     model.build()
-    if options.hint is not None:
+    if options.hint is not None and not (options.workers <= 1 and model.throughput):
+        # one worker follows a throughput hint and stalls there (SINGLE_WORKER docstring);
+        # the hint still comes back below when the search finds nothing
         model.add_hint(options.hint)
     solver = cp_model.CpSolver()
     params = solver.parameters
@@ -804,6 +817,11 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         # FEW_JOBS_WORKERS' docstring)
         params.subsolvers.extend(FEW_JOBS_WORKERS)
         params.num_full_subsolvers = len(FEW_JOBS_WORKERS)
+    elif many_latency and params.num_workers == 1:
+        # one thread: interleave the same two full searches (SINGLE_WORKER docstring)
+        params.interleave_search = True
+        params.subsolvers.extend(MANY_JOBS_WORKERS)
+        params.num_full_subsolvers = len(MANY_JOBS_WORKERS)
     elif len(model.jobs) >= GROUP_VIEW_MIN_JOBS and params.num_workers > 1:
         # measured on 4 x 30: the LB-tree-search worker lifts the proven bound from 13.33
         # to 13.85 ms (incumbent 13.99) in 60 s; on 2 jobs the default portfolio is faster

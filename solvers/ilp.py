@@ -38,9 +38,11 @@ Engine: HiGHS through OR-Tools MathOpt (bundled with the ortools wheel; single t
 seed, so deterministic). On 2 x 10 groups it was 2-7x faster than SCIP (pywraplp or GSCIP)
 and CBC. Gap tolerances are 0 and feasibility tolerances 1e-9 (relative to a horizon of at
 most `MIP_HORIZON_UNITS` units: ~1e-13 of it).
-Memory contention is refused in latency mode (use the CP-SAT backend); in throughput mode
-the contention-free optimum is a lower bound and the answer is only ``feasible``
-(model.md section 4).
+Memory contention in latency mode is modelled exactly by `solvers.ilp_contention`
+(overlap-linear slowdown and semi-active starts, big-M from the known schedule's simulated
+objective; the known schedule and the trust checks are judged by the simulator there); in
+throughput mode the contention-free optimum is a lower bound and the answer is only
+``feasible`` (model.md section 4).
 """
 
 from __future__ import annotations
@@ -135,6 +137,11 @@ class IlpModel:
         self.v = _Vars()
         self.slots: list[Slot] = [(j, k) for j in range(len(self.jobs))
                                   for k in range(self.T + 1)]
+        # hooks for `solvers.ilp_contention`: a slot's contention delay (added to its
+        # duration) and the transition after it (its successor's ready time)
+        self.extra: dict[Slot, Any] = {}
+        self.delay: dict[Slot, Any] = {}
+        self.transition_flags: list[tuple[Any, list[Any]]] = []   # (flag, its factors)
 
     # ------------------------------------------------------------------ helpers
     def x(self, j: int, g: int, k: int) -> Any:
@@ -213,7 +220,8 @@ class IlpModel:
         for j, job in enumerate(self.jobs):
             name = self.p.jobs[j].name
             for k in range(self.T + 1):
-                s.Add(self.v.end[(j, k)] == self.v.start[(j, k)] + self.base(j, k))
+                s.Add(self.v.end[(j, k)] == self.v.start[(j, k)] + self.base(j, k)
+                      + self.extra.get((j, k), 0))
             for k in range(self.T):
                 delay = 0
                 for g in range(k, job.n_groups - 1):
@@ -224,11 +232,14 @@ class IlpModel:
                     if d2g:
                         out = s.NumVar(0, 1, f"{name}_cut_after_group{g}_slot{k}_leaves_dla")
                         s.Add(out >= cut[0] + cut[1] + self.dla(j, k) - 2)
+                        self.transition_flags.append((out, [*cut, self.dla(j, k)]))
                         delay += d2g * self.unit * out
                     if g2d:
                         into = s.NumVar(0, 1, f"{name}_cut_after_group{g}_slot{k}_enters_dla")
                         s.Add(into >= cut[0] + cut[1] + self.dla(j, k + 1) - 2)
+                        self.transition_flags.append((into, [*cut, self.dla(j, k + 1)]))
                         delay += g2d * self.unit * into
+                self.delay[(j, k)] = delay
                 s.Add(self.v.start[(j, k + 1)] >= self.v.end[(j, k)] + delay)
 
     def _forbid_missing_transitions(self, j: int, g: int, k: int, cut: list[Any]) -> None:
@@ -404,7 +415,8 @@ def _parameters(options: SolveOptions, *, presolve: bool = True,
 
 
 def _known_schedule(problem: Problem, jobs: tuple[IntegerJob, ...],
-                    hint: Schedule | None, deadline: float | None = None
+                    hint: Schedule | None, deadline: float | None = None,
+                    value_ns: Any = None
                     ) -> tuple[Schedule, int] | None:
     """A feasible schedule and its exact objective (integer ns, weighted; throughput: the
     round's cycle time): the hint, else the greedy baseline. It bounds the big-Ms (latency)
@@ -420,7 +432,7 @@ def _known_schedule(problem: Problem, jobs: tuple[IntegerJob, ...],
         from solvers.simulator import simulate
 
         candidate = Schedule(candidate.segments, simulate(problem, candidate).order)
-    value = exact_value_ns(problem, jobs, candidate)
+    value = (value_ns or exact_value_ns)(problem, jobs, candidate)
     return None if value is None else (candidate, value)
 
 
@@ -438,16 +450,24 @@ def exact_value_ns(problem: Problem, jobs: tuple[IntegerJob, ...],
 
 def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     """Solve ``problem`` exactly with a MIP (see the module docstring)."""
-    check_supported(problem, "ilp")
     from ortools.math_opt.python import mathopt
 
+    from solvers import ilp_contention
+
+    contention = ilp_contention.models_contention(problem)
+    if not contention:
+        check_supported(problem, "ilp")
+    value_ns = (ilp_contention.exact_value_ns_with_contention if contention
+                else exact_value_ns)
     t0 = time.perf_counter()
     deadline = None if options.time_limit is None else t0 + options.time_limit
     mip = _Mip()
     # without a hint, greedy starts no new pass after a quarter of the limit
     known = _known_schedule(problem, integer_view(problem), options.hint,
-                            None if deadline is None else t0 + 0.25 * options.time_limit)
-    model = IlpModel(problem, mip, known_ns=None if known is None else known[1] + 1)
+                            None if deadline is None else t0 + 0.25 * options.time_limit,
+                            value_ns)
+    model_class = ilp_contention.ContentionIlpModel if contention else IlpModel
+    model = model_class(problem, mip, known_ns=None if known is None else known[1] + 1)
     model.build()
     model_params = None
     if options.hint is not None:
@@ -512,7 +532,7 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     bound_ns = raw_bound / model.unit if math.isfinite(raw_bound) else None
     mip_ns = result.objective_value() / model.unit
     schedule = model.decode(result.variable_values())
-    exact_ns = exact_value_ns(problem, model.jobs, schedule)
+    exact_ns = value_ns(problem, model.jobs, schedule)
     stats["mip_objective_ms"] = mip_ns / per_ns
     if exact_ns is None:
         return _distrust(problem, known, stats, "HiGHS's solution decodes to a schedule that "
@@ -541,8 +561,9 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     message = "" if optimal else (
         "HiGHS's answer failed the exactness check (" + "; ".join(notes) + "): not optimal"
         if notes else "time limit reached: best schedule found, with the MIP's bound")
-    exact = evaluate(problem, model.jobs, schedule)
-    answer = BackendAnswer(status, schedule, objective_ms=exact.objective_ms,
+    objective_ms = (ilp_contention.simulated_value(problem, schedule) or (None,))[0] \
+        if contention else evaluate(problem, model.jobs, schedule).objective_ms
+    answer = BackendAnswer(status, schedule, objective_ms=objective_ms,
                            bound_ms=bound_ms, stats=stats, message=message)
     return contention_free(answer) if contention_ignored(problem) else answer
 
@@ -554,8 +575,13 @@ def _distrust(problem: Problem, known: tuple[Schedule, int] | None, stats: dict[
     if known is None:
         return BackendAnswer(SolveStatus.UNKNOWN, None, stats=stats,
                              message=f"{why}; no trustworthy schedule")
-    exact = evaluate(problem, integer_view(problem), known[0])
-    answer = BackendAnswer(SolveStatus.FEASIBLE, known[0], exact.objective_ms, None, stats,
+    from solvers import ilp_contention
+
+    if ilp_contention.models_contention(problem):
+        value = (ilp_contention.simulated_value(problem, known[0]) or (None,))[0]
+    else:
+        value = evaluate(problem, integer_view(problem), known[0]).objective_ms
+    answer = BackendAnswer(SolveStatus.FEASIBLE, known[0], value, None, stats,
                            f"{why}; returning the known schedule (not proven optimal)")
     return contention_free(answer) if contention_ignored(problem) else answer
 

@@ -25,9 +25,10 @@ How the model works (docs/model.md; integer ns times, see `solvers.backend.integ
   (`ENGINE`, Glucose 4) serves the whole search; UNSAT proves the incumbent optimal (or
   the problem infeasible).
 
-Memory contention is refused in latency mode (use the CP-SAT backend); in throughput mode
-the contention-free optimum is only a lower bound and the answer ``feasible``
-(model.md section 4).
+Memory contention in latency mode: the theory judges models with the simulator and learns
+the contention-free critical path where it suffices, else a clause forbidding the one
+schedule (`solvers.sat_contention`); in throughput mode the contention-free optimum is
+only a lower bound and the answer ``feasible`` (model.md section 4).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from itertools import combinations
 from typing import Any
 
 from solvers.backend import (
+    NS_PER_MS,
     BackendAnswer,
     IntegerJob,
     SolveOptions,
@@ -115,6 +117,10 @@ class SatModel:
         self.slots: list[Slot] = [(j, k) for j in range(len(self.jobs))
                                   for k in range(self.T + 1)]
         self.throughput = problem.objective is Objective.THROUGHPUT
+        from solvers import sat_contention
+
+        # latency contention: the theory judges models with the simulator
+        self.contention = sat_contention.models_contention(problem)
 
     # ------------------------------------------------------------------ variables
     def X(self, j: int, g: int, k: int) -> int:
@@ -360,6 +366,10 @@ def _check(model: SatModel, dec: _Decoded, search: _Search) -> tuple[Any, list[l
     """Exact timing of a decoded model: (its value or None, clauses to learn). A model
     with no clause to learn is a new incumbent; the caller records it."""
     p, g = model.p, dec.graph
+    if model.contention:
+        from solvers import sat_contention
+
+        return sat_contention.check(model, dec, search)
     if model.throughput:
         lam, cycle = max_cycle_ratio(g)
         nodes = [g.arcs[a].src for a in cycle]
@@ -390,6 +400,13 @@ def _start_from_hint(model: SatModel, hint: Schedule, search: _Search) -> None:
     """A valid hint meeting the deadlines is the first incumbent (the search must beat it)."""
     hint.validate(model.p)
     if hint.order is None:
+        return
+    if model.contention:
+        from solvers import sat_contention
+
+        value = sat_contention.hint_value(model.p, hint)
+        if value is not None:
+            search.best_value, search.best_schedule = value, hint
         return
     graph_model = model.p
     exact = evaluate(graph_model, model.jobs, hint)
@@ -428,8 +445,12 @@ def _solve_call(solver: Any, deadline: float | None) -> bool | None:
 
 def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     """Solve ``problem`` exactly with SAT + timing theory (see the module docstring)."""
-    check_supported(problem, "sat")
     from pysat.solvers import Solver
+
+    from solvers import sat_contention
+
+    if not sat_contention.models_contention(problem):
+        check_supported(problem, "sat")
 
     t0 = time.perf_counter()
     deadline = None if options.time_limit is None else t0 + options.time_limit
@@ -477,8 +498,10 @@ def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         return BackendAnswer(SolveStatus.UNKNOWN, None, stats=stats,
                              message="no schedule found within the time limit")
     schedule = search.best_schedule
-    exact = evaluate(problem, model.jobs, schedule)
-    objective_ms = exact.objective_ms
+    if model.contention:
+        objective_ms = sat_contention.simulated(problem, schedule)[0] / NS_PER_MS
+    else:
+        objective_ms = evaluate(problem, model.jobs, schedule).objective_ms
     status = SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE
     bound_ms = objective_ms if proven else None
     message = "" if proven else "time limit reached: best schedule found so far"

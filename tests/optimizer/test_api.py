@@ -94,15 +94,19 @@ def test_compare_agrees_with_solve_and_baselines() -> None:
     assert rows[rows["kind"] == "baseline"]["gain_pct"].max() == pytest.approx(0.0)
 
 
-def test_compare_reports_unsupported_backends_instead_of_crashing() -> None:
+def test_compare_runs_every_backend_with_latency_contention() -> None:
+    """The ILP and SAT backends used to refuse latency contention (status 'unsupported');
+    they model it exactly now, so every backend answers with a valid schedule that is never
+    better than CP-SAT's proven optimum."""
     tables = [api.assume_bandwidth(n, 40.0, 15.0) for n in PAIR]
     problem = api.make_problem(tables, strength=1.0)
-    frame = api.compare(problem, solvers=("ilp", "cpsat"), baselines=False, time_limit=LIMIT)
+    frame = api.compare(problem, solvers=("ilp", "cpsat"), baselines=False, time_limit=10.0)
     rows = frame.set_index("name")
-    assert rows.loc["ilp", "status"] == "unsupported"
-    assert "contention" in rows.loc["ilp", "message"]
-    assert math.isnan(rows.loc["ilp", "objective"]) and math.isnan(rows.loc["ilp", "gain_pct"])
     assert rows.loc["cpsat", "status"] == "optimal"
+    assert rows.loc["ilp", "status"] in ("optimal", "feasible")
+    optimum = rows.loc["cpsat", "objective"]
+    assert not math.isnan(rows.loc["ilp", "objective"])
+    assert rows.loc["ilp", "objective"] >= optimum * (1 - 1e-6)
     with pytest.raises(ProblemError, match="z3"):
         api.compare(problem, solvers=("z3",))
 

@@ -15,13 +15,11 @@ import pytest
 
 from profiles.costtable import CostTable, GroupCost
 from profiles.synthetic import synthetic_table
-from solvers.backend import SolveOptions
-from solvers.errors import UnsupportedFeatureError
 from solvers.oracle import exhaustive
 from solvers.problem import Device, Pin, Problem
 from solvers.schedule import SolveStatus
 from solvers.simulator import simulate
-from solvers.solve import backend_function, solve
+from solvers.solve import solve
 
 
 def table(name: str, gpu: Sequence[float], dla: Sequence[float | None],
@@ -112,8 +110,15 @@ def hand_cases(backend: str) -> None:
 def contention_cases(backend: str) -> None:
     tables = [synthetic_table(3, 1), synthetic_table(3, 2)]
     latency = Problem.create(tables, "xavier-agx", contention="preset")
-    with pytest.raises(UnsupportedFeatureError, match="cpsat"):
-        backend_function(backend)(latency, SolveOptions(time_limit=10))
+    # both model latency contention exactly (solvers/ilp_contention.py, sat_contention.py)
+    result = solve(latency, backend, time_limit=60, hint=None)
+    oracle = exhaustive(latency)
+    assert result.status is SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(oracle.objective, rel=1e-6)
+    assert result.stats["objective_mismatch"] is False
+    free = solve(Problem.create(tables, "xavier-agx", contention="none"), backend,
+                 time_limit=60, hint=None)
+    assert result.objective > free.objective   # contention is charged
     throughput = Problem.create(tables, "xavier-agx", contention="preset",
                                 objective="throughput", max_transitions=1)
     result = solve(throughput, backend, time_limit=30, hint=None)

@@ -2,8 +2,8 @@
 backends: hand-checked optima, the oracle on random small problems, refusals,
 infeasibility, determinism and time limits (cases in exact_backend_cases.py).
 
-Both refuse latency contention (CP-SAT handles it), so these cases are theirs alone; the
-shared backend-vs-oracle properties in test_backends_vs_oracle.py cover CP-SAT too."""
+Both model latency contention exactly (solvers/ilp_contention.py, solvers/sat_contention.py),
+also checked against the oracle by the shared properties in test_backends_vs_oracle.py."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_matches_exhaustive_oracle(backend_name: str, seed: int) -> None:
 
 
 @BACKENDS
-def test_contention_refused_in_latency_and_bounded_in_throughput(backend_name: str) -> None:
+def test_contention_exact_in_latency_bounded_in_throughput(backend_name: str) -> None:
     cases.contention_cases(backend_name)
 
 

@@ -1,0 +1,191 @@
+"""The contention term in the ILP (latency objective): exact overlap-linear slowdown.
+
+docs/model.md section 3: while slot ``a`` runs, it loses ``k(a, b)`` of progress per ms
+for every slot ``b`` of another job running on another device, so exactly
+
+    E_a - S_a = base_a + sum_b k(a, b) * overlap(a, b),
+    overlap(a, b) = max(0, min(E_a, E_b) - max(S_a, S_b)),
+
+and starts are semi-active (a slot starts at its ready time or exactly when another slot
+on its device ends; deliberate idling is not allowed, because with contention it could
+pay). `ContentionIlpModel` adds both to `solvers.ilp.IlpModel` with big-M constraints.
+Times are continuous, so the durations are exact (no rounding as in CP-SAT); the only
+approximation is HiGHS's feasibility tolerance (1e-9 units of a horizon of at most 1e4
+units, `solvers.ilp.MIP_HORIZON_UNITS`).
+
+Per pair of slots ``a, b`` of different jobs (all big-Ms are ``M = max(ub_a, ub_b)``,
+``ub_j`` the latest completion of job ``j`` that can still beat the known schedule
+(`IlpModel.job_ub`, from its *simulated* objective, contention included)):
+
+- ``lo = min(E_a, E_b)``: ``lo <= E_a, lo <= E_b, lo >= E_a - M u, lo >= E_b - M (1-u)``;
+- ``hi = max(S_a, S_b)``: ``hi >= S_a, hi >= S_b, hi <= S_a + M v, hi <= S_b + M (1-v)``;
+- ``ov = max(0, lo - hi)``: ``ov >= lo - hi, ov <= lo - hi + M w, ov <= M (1-w)``;
+- per device-kind pair ``(ka, kb)`` (GPU/DLA, DLA/GPU, DLA/DLA: two slots on one core
+  never overlap), ``part = ov`` when ``a`` is on ``ka`` and ``b`` on ``kb``, else 0
+  (``part <= ov, part <= M both, part >= ov - M (1-both)``), and ``a`` is charged
+  ``k(kind ka victim, job b on kb) * part`` (``b`` symmetrically).
+
+Semi-active starts: for every slot ``i`` a binary ``r_i`` (``S_i <= ready_i + M (1-r_i)``;
+``S_i >= ready_i`` holds already) and for every other slot ``o`` a binary ``f_io`` (``S_i ==
+E_o`` within ``M (1-f_io)``, ``o`` on ``i``'s device); ``r_i + sum_o f_io >= 1``. With the
+device exclusivity this is ``S_i = max(ready_i, end of i's device predecessor)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from solvers.backend import NS_PER_MS, IntegerJob
+from solvers.ilp import IlpModel
+from solvers.problem import Device, Objective, Problem
+from solvers.schedule import Schedule
+
+PAIRS = (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla"))
+
+
+def models_contention(problem: Problem) -> bool:
+    """The ILP models contention exactly here: latency with contention (one device: no
+    pair is charged, the model is the contention-free one plus semi-active starts)."""
+    return problem.contention.enabled and problem.objective is Objective.LATENCY
+
+
+def contention_horizon_factor(problem: Problem) -> float:
+    """Durations grow at most by ``1 / (1 - k_max * (devices - 1))`` (every rate stays
+    above that): stretches the contention-free serial horizon into a valid one."""
+    k_max = problem.contention.k_max
+    return 1.0 / (1.0 - k_max * (len(problem.devices) - 1))
+
+
+def simulated_value(problem: Problem, schedule: Schedule) -> tuple[float, int] | None:
+    """The simulator's weighted makespan of ``schedule`` (ms, and rounded up to integer
+    ns), contention included; None if it misses a deadline."""
+    from solvers.simulator import simulate
+
+    timeline = simulate(problem, schedule)
+    if timeline.violations:
+        return None
+    value = timeline.objective_ms
+    return value, math.ceil(value * NS_PER_MS * (1 + 1e-12))
+
+
+class ContentionIlpModel(IlpModel):
+    """`IlpModel` plus the exact contention term and semi-active starts (module doc)."""
+
+    def __init__(self, problem: Problem, solver: Any, known_ns: int | None = None) -> None:
+        super().__init__(problem, solver, known_ns)
+        if known_ns is None:
+            # no known schedule: stretch the serial horizon by the worst slowdown
+            stretched = self.H * contention_horizon_factor(problem)
+            self.job_ub = [stretched] * len(self.jobs)
+            self.H = stretched
+        self.overlaps: dict[tuple[Any, Any], Any] = {}
+
+    def add_variables(self) -> None:
+        super().add_variables()
+        for slot in self.slots:
+            self.extra[slot] = self.s.NumVar(0, self.job_ub[slot[0]],
+                                             f"{self.p.jobs[slot[0]].name}_slot{slot[1]}"
+                                             "_contention")
+
+    def kind_flag(self, j: int, k: int, kind: str) -> Any:
+        return self.v.a[(j, k, Device.GPU)] if kind == "gpu" else self.dla(j, k)
+
+    def add_contention(self) -> None:
+        s, p, v = self.s, self.p, self.v
+        charged: dict[tuple[int, int], list[Any]] = {slot: [] for slot in self.slots}
+        kinds = {d.kind for d in p.devices}
+        for ai, sa in enumerate(self.slots):
+            for sb in self.slots[ai + 1:]:
+                if sa[0] == sb[0]:
+                    continue
+                name = f"{p.jobs[sa[0]].name}_slot{sa[1]}_{p.jobs[sb[0]].name}_slot{sb[1]}"
+                big = max(self.job_ub[sa[0]], self.job_ub[sb[0]])
+                small = min(self.job_ub[sa[0]], self.job_ub[sb[0]])
+                lo = s.NumVar(0, small, f"min_end_{name}")
+                u = s.BoolVar(f"a_ends_first_{name}")
+                s.Add(lo <= v.end[sa])
+                s.Add(lo <= v.end[sb])
+                s.Add(lo >= v.end[sa] - big * u)
+                s.Add(lo >= v.end[sb] - big * (1 - u))
+                hi = s.NumVar(0, big, f"max_start_{name}")
+                w_ = s.BoolVar(f"a_starts_last_{name}")
+                s.Add(hi >= v.start[sa])
+                s.Add(hi >= v.start[sb])
+                s.Add(hi <= v.start[sa] + big * (1 - w_))
+                s.Add(hi <= v.start[sb] + big * w_)
+                ov = s.NumVar(0, small, f"overlap_{name}")
+                apart = s.BoolVar(f"apart_{name}")
+                s.Add(ov >= lo - hi)
+                s.Add(ov <= lo - hi + big * apart)
+                s.Add(ov <= small * (1 - apart))
+                self.overlaps[(sa, sb)] = ov
+                for ka, kb in PAIRS:
+                    if ka not in kinds or kb not in kinds:
+                        continue
+                    k_ab = p.contention.loss_rate(ka, p.bandwidth(sb[0], kb))
+                    k_ba = p.contention.loss_rate(kb, p.bandwidth(sa[0], ka))
+                    if k_ab <= 0 and k_ba <= 0:
+                        continue
+                    fa, fb = self.kind_flag(*sa, ka), self.kind_flag(*sb, kb)
+                    both = s.NumVar(0, 1, f"{ka}_{kb}_{name}")
+                    s.Add(both >= fa + fb - 1)
+                    s.Add(both <= fa)
+                    s.Add(both <= fb)
+                    part = s.NumVar(0, small, f"overlap_{ka}_{kb}_{name}")
+                    s.Add(part <= ov)
+                    s.Add(part <= small * both)
+                    s.Add(part >= ov - small * (1 - both))
+                    if k_ab > 0:
+                        charged[sa].append(k_ab * part)
+                    if k_ba > 0:
+                        charged[sb].append(k_ba * part)
+        for slot in self.slots:
+            s.Add(self.extra[slot] == sum(charged[slot]))
+
+    def add_exact_transitions(self) -> None:
+        """A transition flag is exactly the product of its binaries (the base model only
+        bounds it from below, enough when delays only hurt): semi-active starts compare
+        with the ready time, which an inflated delay would otherwise push back."""
+        for flag, factors in self.transition_flags:
+            for factor in factors:
+                self.s.Add(flag <= factor)
+
+    def add_semi_active(self) -> None:
+        s, p, v = self.s, self.p, self.v
+        for i in self.slots:
+            j, k = i
+            ub = self.job_ub[j]
+            ready: Any = 0
+            if k:
+                ready = v.end[(j, k - 1)] + self.delay[(j, k - 1)]
+            name = f"{p.jobs[j].name}_slot{k}"
+            at_ready = s.BoolVar(f"{name}_starts_when_ready")
+            s.Add(v.start[i] <= ready + ub * (1 - at_ready))
+            choices = [at_ready]
+            for o in self.slots:
+                if o == i:
+                    continue
+                big = max(ub, self.job_ub[o[0]])
+                follows = s.BoolVar(f"{name}_follows_{p.jobs[o[0]].name}_slot{o[1]}")
+                s.Add(v.start[i] <= v.end[o] + big * (1 - follows))
+                s.Add(v.start[i] >= v.end[o] - big * (1 - follows))
+                for d in p.devices:
+                    s.Add(follows <= 1 - v.a[(*i, d)] + v.a[(*o, d)])
+                s.Add(follows <= sum(v.a[(*i, d)] for d in p.devices))
+                choices.append(follows)
+            s.Add(sum(choices) >= 1)
+
+    def build(self) -> None:
+        super().build()
+        self.add_contention()
+        self.add_exact_transitions()
+        self.add_semi_active()
+
+
+def exact_value_ns_with_contention(problem: Problem, jobs: tuple[IntegerJob, ...],
+                                   schedule: Schedule) -> int | None:
+    """`solvers.ilp.exact_value_ns` for problems the ILP models contention in: the
+    simulator's value (contention included), rounded up to integer ns."""
+    found = simulated_value(problem, schedule)
+    return None if found is None else found[1]

@@ -1,0 +1,108 @@
+"""The group-granularity reference simulation (solvers/reference_sim.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from profiles.costtable import CostTable, GroupCost
+from profiles.synthetic import synthetic_table
+from solvers.baselines import herald_like
+from solvers.problem import Device, Problem
+from solvers.reference_sim import reference_objective, segment_level_prepared
+from solvers.schedule import Schedule, Segment
+from solvers.simulator import latency_objective, order_indices, prepare, simulate
+
+
+def _flat_bw(table: CostTable) -> CostTable:
+    """Every group of the table gets the same demand per kind (the model mean)."""
+    rows = [dataclasses.replace(r, gpu_bw_gbps=30.0,
+                                dla_bw_gbps=None if r.dla_ms is None else 20.0)
+            for r in table.rows]
+    return dataclasses.replace(table, rows=tuple(rows))
+
+
+def _problem(flat: bool, objective: str, seeds: tuple[int, int], groups: int = 4,
+             contention: str = "auto") -> Problem:
+    tables = [synthetic_table(groups, s, model=f"m{s}") for s in seeds]
+    if flat:
+        tables = [_flat_bw(t) for t in tables]
+    return Problem.create(tables, "xavier-agx", objective=objective, contention=contention)
+
+
+def _schedule(problem: Problem) -> Schedule:
+    schedule = herald_like(problem).schedule
+    assert schedule is not None
+    return schedule
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(objective=st.sampled_from(["latency", "throughput"]),
+       seeds=st.tuples(st.integers(0, 999), st.integers(1000, 1999)))
+def test_uniform_demand_equals_the_model_mean_term(objective: str,
+                                                   seeds: tuple[int, int]) -> None:
+    """When every group of a model has the same demand, per-group, per-segment and
+    model-mean demand coincide: the reference must equal the simulator."""
+    problem = _problem(True, objective, seeds)
+    schedule = _schedule(problem)
+    assert math.isclose(reference_objective(problem, schedule),
+                        simulate(problem, schedule).objective_ms, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("objective", ["latency", "throughput"])
+def test_no_contention_equals_simulator(objective: str) -> None:
+    problem = _problem(False, objective, (3, 4), contention="none")
+    schedule = _schedule(problem)
+    assert math.isclose(reference_objective(problem, schedule),
+                        simulate(problem, schedule).objective_ms, rel_tol=1e-9)
+
+
+def test_demand_follows_the_group_running_now() -> None:
+    """Hand computation: job a (GPU, 10 ms, no demand) beside job b on DLA0 (two 1 ms
+    groups demanding 0 then 60 GB/s). The reference slows a by k(60) during b's second
+    millisecond only; the mean term charges k(30) (b's mean) for both milliseconds."""
+    a = CostTable.build([GroupCost(0, 10.0, None, None, None, gpu_bw_gbps=0.0)],
+                        {"model": "a", "platform": "xavier-agx", "source": "synthetic"})
+    b = CostTable.build([GroupCost(0, 5.0, 1.0, 0.1, 0.1, gpu_bw_gbps=0.0, dla_bw_gbps=0.0),
+                         GroupCost(1, 5.0, 1.0, None, None, gpu_bw_gbps=0.0,
+                                   dla_bw_gbps=60.0)],
+                        {"model": "b", "platform": "xavier-agx", "source": "synthetic"})
+    problem = Problem.create([a, b], "xavier-agx", contention="preset")
+    schedule = Schedule(((Segment(0, 0, Device.GPU),), (Segment(0, 1, Device.DLA0),)),
+                        {Device.GPU: ((0, 0),), Device.DLA0: ((1, 0),)})
+    k = problem.contention.loss_rate
+    assert k("gpu", 60.0) > 5 * k("gpu", 30.0) > 0
+    assert reference_objective(problem, schedule) == pytest.approx(10 + k("gpu", 60.0))
+    assert simulate(problem, schedule).objective_ms == pytest.approx(10 + 2 * k("gpu", 30.0))
+    # the segment-level term sees b's own segment: the same mean here (one segment)
+    prep = segment_level_prepared(problem, schedule)
+    seg = latency_objective(problem, prep, order_indices(prep, schedule))
+    assert seg is not None and seg[0] == pytest.approx(10 + 2 * k("gpu", 30.0))
+
+
+def test_segment_level_term_uses_the_segment_groups_only() -> None:
+    """b's DLA segment covers only its heavy group: segment level charges k(60), the
+    model mean k(30)."""
+    a = CostTable.build([GroupCost(0, 10.0, None, None, None, gpu_bw_gbps=0.0)],
+                        {"model": "a", "platform": "xavier-agx", "source": "synthetic"})
+    b = CostTable.build([GroupCost(0, 1.0, 1.0, 0.1, 0.1, gpu_bw_gbps=0.0, dla_bw_gbps=0.0),
+                         GroupCost(1, 5.0, 1.0, None, None, gpu_bw_gbps=0.0,
+                                   dla_bw_gbps=60.0)],
+                        {"model": "b", "platform": "xavier-agx", "source": "synthetic"})
+    problem = Problem.create([a, b], "xavier-agx", contention="preset")
+    schedule = Schedule(((Segment(0, 0, Device.GPU),),
+                         (Segment(0, 0, Device.DLA0), Segment(1, 1, Device.DLA1))),
+                        {Device.GPU: ((0, 0),), Device.DLA0: ((1, 0),),
+                         Device.DLA1: ((1, 1),)})
+    k = problem.contention.loss_rate
+    prep = segment_level_prepared(problem, schedule)
+    assert prep.k[0][2] == pytest.approx(k("gpu", 60.0))
+    assert prep.k[0][1] == pytest.approx(k("gpu", 0.0))
+    assert prepare(problem, schedule).k[0][2] == pytest.approx(k("gpu", 30.0))
+    seg = latency_objective(problem, prep, order_indices(prep, schedule))
+    assert seg is not None
+    assert seg[0] == pytest.approx(reference_objective(problem, schedule), rel=1e-9)
