@@ -101,10 +101,9 @@ from solvers.backend import (
     contention_free,
     contention_ignored,
     integer_view,
-    to_ms,
-    to_ns,
 )
 from solvers.bounds import fluid_load
+from solvers.diagnose import diagnose_infeasible
 from solvers.errors import ProblemError
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, Segment, SegmentRef, SolveStatus
@@ -979,84 +978,3 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return model.extract(solver)
-
-
-def diagnose_infeasible(problem: Problem) -> str:
-    """Name the constraint that makes ``problem`` infeasible, when a cheap check can."""
-    jobs = integer_view(problem)
-    reasons: list[str] = []
-    need_dla = 0
-    dla_cores = [d for d in problem.devices if d.kind == "dla"]
-    for j, job in enumerate(jobs):
-        name = problem.jobs[j].name
-        fastest = _fastest_path_ns(problem, job)
-        deadline = problem.deadline(j)
-        if fastest is None:
-            reasons.append(f"{name} cannot be split into at most "
-                           f"{problem.max_transitions + 1} segments on allowed devices "
-                           f"(raise max_transitions or relax the pins)")
-            continue
-        if deadline is not None and fastest > to_ns(deadline):
-            reasons.append(f"{name}: deadline {deadline} ms is below its fastest standalone "
-                           f"time {to_ms(fastest):.6f} ms")
-        # DLA-only runs: each maximal run of DLA-allowed groups containing a group that
-        # cannot run on the GPU needs its own DLA loadable.
-        g = 0
-        while g < job.n_groups:
-            if any(d.kind == "dla" for d in job.allowed[g]):
-                b, dla_only = g, False
-                while b < job.n_groups and any(d.kind == "dla" for d in job.allowed[b]):
-                    dla_only |= Device.GPU not in job.allowed[b]
-                    b += 1
-                need_dla += int(dla_only)
-                g = b
-            else:
-                g += 1
-    limit = problem.dla_loadable_limit
-    if dla_cores and need_dla > limit * len(dla_cores):
-        reasons.append(f"groups that cannot run on the GPU need at least {need_dla} DLA "
-                       f"loadables, more than the limit {limit} x {len(dla_cores)} cores "
-                       "(raise loadable_limit or relax the pins)")
-    if reasons:
-        return "infeasible: " + "; ".join(reasons)
-    return ("infeasible: no schedule satisfies the deadlines, loadable limit, pins and "
-            "max_transitions together (each holds on its own)")
-
-
-def _fastest_path_ns(problem: Problem, job: IntegerJob) -> int | None:
-    """Fastest standalone time of one job alone (costs + transitions, <= T switches)."""
-    devices = problem.devices
-    t_max = problem.max_transitions
-    inf = None
-    # best[(d, t)] = fastest time to finish group g on device d having used t switches
-    best: dict[tuple[Device, int], int | None] = {}
-    for d in devices:
-        for t in range(t_max + 1):
-            best[(d, t)] = inf
-    for g in range(job.n_groups):
-        new: dict[tuple[Device, int], int | None] = {}
-        for d in devices:
-            cost = job.prefix[d.kind][g + 1] - job.prefix[d.kind][g]
-            for t in range(t_max + 1):
-                if d not in job.allowed[g]:
-                    new[(d, t)] = inf
-                    continue
-                cands = []
-                if g == 0:
-                    if t == 0:
-                        cands.append(0)
-                else:
-                    if best[(d, t)] is not None:
-                        cands.append(best[(d, t)])
-                    if t > 0:
-                        for src in devices:
-                            prev = best[(src, t - 1)]
-                            if src == d or prev is None:
-                                continue
-                            tr = job.transition[(src.kind, d.kind)][g - 1]
-                            if tr is not None:
-                                cands.append(prev + tr)
-                new[(d, t)] = min(cands) + cost if cands else inf
-        best = new
-    finals = [v for v in best.values() if v is not None]
-    return min(finals) if finals else None

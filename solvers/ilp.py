@@ -67,6 +67,7 @@ from solvers.backend import (
     integer_view,
     to_ns,
 )
+from solvers.diagnose import diagnose_infeasible
 from solvers.exact_common import (
     Slot,
     check_supported,
@@ -516,8 +517,7 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
             return _distrust(problem, known, stats,
                              f"HiGHS reported {reason.name} although a valid schedule exists")
         return BackendAnswer(SolveStatus.INFEASIBLE, None, stats=stats,
-                             message="no schedule meets the deadlines, pins and loadable "
-                                     "limit (the MIP is infeasible)")
+                             message=diagnose_infeasible(problem))
     if not result.has_primal_feasible_solution():
         if known is not None and options.hint is not None:
             stats["returned_hint"] = True

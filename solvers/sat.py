@@ -52,6 +52,7 @@ from solvers.backend import (
     to_ms,
     to_ns,
 )
+from solvers.diagnose import diagnose_infeasible
 from solvers.exact_common import (
     Arc,
     Slot,
@@ -493,8 +494,7 @@ def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if search.best_schedule is None:
         if proven:
             return BackendAnswer(SolveStatus.INFEASIBLE, None, stats=stats,
-                                 message="no schedule meets the deadlines, pins and loadable "
-                                         "limit (the SAT search is exhausted)")
+                                 message=diagnose_infeasible(problem))
         return BackendAnswer(SolveStatus.UNKNOWN, None, stats=stats,
                              message="no schedule found within the time limit")
     schedule = search.best_schedule
