@@ -26,19 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from solvers.backend import IntegerJob, to_ms
-from solvers.errors import UnsupportedFeatureError
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, Segment, SegmentRef
-
-
-def check_supported(problem: Problem, backend: str) -> None:
-    """Refuse what these backends cannot model exactly (never answer another problem)."""
-    if problem.contention.enabled and problem.objective is Objective.LATENCY:
-        raise UnsupportedFeatureError(
-            f"the {backend} backend does not model memory contention (latency objective "
-            f"with contention model {problem.contention.name!r}); use solver='cpsat', or "
-            "build the problem with contention='none'")
-
 
 Slot = tuple[int, int]
 """(job, slot index): the k-th segment position of a job in the ILP and SAT models."""

@@ -70,7 +70,6 @@ from solvers.backend import (
 from solvers.diagnose import diagnose_infeasible
 from solvers.exact_common import (
     Slot,
-    check_supported,
     dla_symmetric,
     evaluate,
     horizon_ns,
@@ -456,8 +455,6 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     from solvers import ilp_contention
 
     contention = ilp_contention.models_contention(problem)
-    if not contention:
-        check_supported(problem, "ilp")
     value_ns = (ilp_contention.exact_value_ns_with_contention if contention
                 else exact_value_ns)
     t0 = time.perf_counter()

@@ -57,7 +57,6 @@ from solvers.exact_common import (
     Arc,
     Slot,
     TimingGraph,
-    check_supported,
     dla_symmetric,
     evaluate,
     longest_path,
@@ -449,9 +448,6 @@ def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     from pysat.solvers import Solver
 
     from solvers import sat_contention
-
-    if not sat_contention.models_contention(problem):
-        check_supported(problem, "sat")
 
     t0 = time.perf_counter()
     deadline = None if options.time_limit is None else t0 + options.time_limit
