@@ -8,7 +8,16 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from optimizer.cli.common import EXIT_ERROR, EXIT_OK, add_command, add_group, console, emit_json
+from optimizer.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    add_command,
+    add_group,
+    console,
+    emit_json,
+    integer,
+    number,
+)
 
 if TYPE_CHECKING:
     from optimizer.medical import MedicalRun
@@ -93,10 +102,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  layerswap example medical --json --progress    # one JSON object + step lines")
     p.add_argument("-o", "--output", default=DEFAULT_DIR, metavar="DIR",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--ngf", type=int, default=d.ngf, metavar="N",
+    p.add_argument("--ngf", type=integer(minimum=1), default=d.ngf, metavar="N",
                    help="generator base width: 64 is the seed paper's model; 8 runs in "
                         "seconds (default: %(default)s)")
-    p.add_argument("--yolo-size", type=int, default=d.yolo_size, metavar="S",
+    p.add_argument("--yolo-size", type=integer(minimum=32), default=d.yolo_size, metavar="S",
                    help="YOLOv8n input side, a multiple of 32 (default: %(default)s)")
     p.add_argument("--platform", default=d.platform, choices=("orin-agx", "orin-nx",
                                                               "xavier-agx"),
@@ -104,18 +113,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trt-version", default=d.trt_version, metavar="V",
                    help="TensorRT version for the DLA rules and loadable limit "
                         "(default: %(default)s)")
-    p.add_argument("--groups", type=int, default=d.gan_groups, metavar="K",
+    p.add_argument("--groups", type=integer(minimum=1), default=d.gan_groups, metavar="K",
                    help="layer groups per estimated cost table (default: %(default)s)")
-    p.add_argument("--max-transitions", type=int, default=d.max_transitions, metavar="T",
+    p.add_argument("--max-transitions", type=integer(minimum=0), default=d.max_transitions,
+                   metavar="T",
                    help="device switches per model instance (default: %(default)s)")
     p.add_argument("--solver", default=d.solver, choices=("cpsat", "ilp", "sat"),
                    help="exact backend (default: %(default)s)")
-    p.add_argument("--time-limit", type=float, default=d.time_limit, metavar="S",
+    p.add_argument("--time-limit", type=number(above=0), default=d.time_limit, metavar="S",
                    help="seconds per solve (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=d.workers, metavar="N")
-    p.add_argument("--frames", type=int, default=d.frames, metavar="N",
+    p.add_argument("--workers", type=integer(minimum=1), default=d.workers, metavar="N")
+    p.add_argument("--frames", type=integer(minimum=1), default=d.frames, metavar="N",
                    help="phantom frames each manifest runs (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, metavar="N",
+    p.add_argument("--seed", type=integer(minimum=0), default=d.seed, metavar="N",
                    help="seed of the zoo weights and the phantom noise (default: %(default)s)")
     p.add_argument("--contention", default=d.contention, choices=("none", "preset"),
                    help="memory contention in the solves: off, or the platform preset (an "

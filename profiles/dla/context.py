@@ -143,7 +143,8 @@ def _load(model: Any) -> tuple[Any, str]:
         proto = onnx.load(str(p))
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:
         raise DlaError(f"not an ONNX model file ({type(exc).__name__}); pass a .onnx file "
-                       "(e.g. from torch.onnx.export or `layerswap` zoo)", source=source) from None
+                       "(e.g. from torch.onnx.export, or a zoo model: `export.zoo.save`)",
+                       source=source) from None
     if not proto.graph.node:
         raise DlaError("not an ONNX model file (no graph nodes found); pass a .onnx file",
                        source=source)

@@ -201,6 +201,21 @@ def test_cli_bad_option_exits_1_with_json_error(tmp_path: Path,
     assert len(captured.err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("option", [["--ngf", "-1"], ["--frames", "0"], ["--time-limit", "0"]])
+def test_cli_out_of_range_option_is_a_command_line_error(option: list[str], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    from optimizer.cli import main
+
+    code = main(["example", "medical", "-o", str(tmp_path), *option, "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert json.loads(captured.out) == {
+        "error": captured.err.strip().splitlines()[-1].split(": error: ", 1)[1],
+        "exit_code": 2}
+    assert option[0] in captured.err and "Traceback" not in captured.err
+
+
 def test_phantom_is_a_seeded_head_not_noise() -> None:
     a = ct_phantom(256, frames=2, seed=3)
     b = ct_phantom(256, frames=2, seed=3)
