@@ -125,7 +125,8 @@ def fluid_load(problem: Problem) -> float:
 
 def min_loss_rate(problem: Problem, victim: Device, aggressor: Device) -> float:
     """Least loss rate ``k(i, j)`` of any segment on ``victim`` while any segment of a job
-    that may co-run with it runs on ``aggressor`` (model.md section 3): over every pair of
+    that may co-run with it runs on ``aggressor`` (model.md section 3; the least over every
+    segment the aggressor could form, `Problem.least_loss_rate`): over every pair of
     jobs that may use those devices, a job with itself only in throughput mode (other
     rounds of it do co-run there; in latency mode a job's segments never overlap). 0 when
     no pair can co-run."""
@@ -134,7 +135,8 @@ def min_loss_rate(problem: Problem, victim: Device, aggressor: Device) -> float:
     on_aggressor = [j for j in range(n) if _may_use(problem, j, aggressor)]
     pairs = [(i, j) for i in on_victim for j in on_aggressor
              if i != j or problem.objective is Objective.THROUGHPUT]
-    return min((problem.loss_rate(i, victim, j, aggressor) for i, j in pairs), default=0.0)
+    return min((problem.least_loss_rate(i, victim, j, aggressor) for i, j in pairs),
+               default=0.0)
 
 
 def _may_use(problem: Problem, job: int, device: Device) -> bool:

@@ -129,22 +129,25 @@ def _order_count(problem: Problem, combo: Sequence[_Option]) -> int:
 
 
 class _Loss:
-    """Loss-rate lookup by (victim job, device, aggressor job, device), cached."""
+    """`Problem.loss_rate` (victim job, device, aggressor job, device, aggressor's first
+    and last group), cached."""
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.cache: dict[tuple[int, Device, int, Device], float] = {}
+        self.cache: dict[tuple[int, Device, int, Device, int, int], float] = {}
 
-    def __call__(self, a: int, da: Device, b: int, db: Device) -> float:
-        key = (a, da, b, db)
+    def __call__(self, a: int, da: Device, b: int, db: Device, first: int, last: int
+                 ) -> float:
+        key = (a, da, b, db, first, last)
         if key not in self.cache:
-            self.cache[key] = self.problem.loss_rate(a, da, b, db)
+            self.cache[key] = self.problem.loss_rate(a, da, b, db, first, last)
         return self.cache[key]
 
 
 def _prepare_combo(problem: Problem, combo: Sequence[_Option], loss: _Loss) -> Prepared:
     return assemble(problem.devices,
                     [list(zip((seg.device for seg in opt.segments), opt.base, opt.tr_in,
+                              ((seg.first_group, seg.last_group) for seg in opt.segments),
                               strict=True)) for opt in combo],
                     loss)
 

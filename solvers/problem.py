@@ -380,33 +380,62 @@ class Problem:
             out.append(tuple(per_group))
         return tuple(out)
 
+    def segment_bandwidth(self, job: int, first: int, last: int, kind: str) -> float:
+        """Memory bandwidth demand (GB/s) of groups ``first..last`` of a job on a device kind:
+        their per-group ``gpu_bw_gbps`` / ``dla_bw_gbps`` weighted by their standalone times
+        there. The co-runner demand the contention term sees (docs/model.md section 3.1);
+        0 when those groups take no time there."""
+        t, tb = self._demand_prefix[job][kind]
+        total = t[last + 1] - t[first]
+        return (tb[last + 1] - tb[first]) / total if total > 0 else 0.0
+
     def bandwidth(self, job: int, kind: str) -> float:
-        """Mean memory bandwidth demand (GB/s) of a job on a device kind, time-weighted
-        over its groups: the co-runner bandwidth the contention model sees."""
-        return self._bandwidth[job][kind]
+        """Mean demand (GB/s) of a whole job on a device kind (`segment_bandwidth` over all
+        its groups). Informational: the contention term uses the segment's own demand."""
+        return self.segment_bandwidth(job, 0, self.n_groups(job) - 1, kind)
+
+    def least_bandwidth(self, job: int, kind: str) -> float:
+        """Least demand any segment of the job can have on a device kind: the smallest
+        per-group demand among its groups that take time there (a time-weighted mean is
+        never below its smallest term). Lower bounds use it."""
+        values = []
+        for row in self.table(job).rows:
+            t = row.gpu_ms if kind == "gpu" else row.dla_ms
+            bw = row.gpu_bw_gbps if kind == "gpu" else row.dla_bw_gbps
+            if t is not None and t > 0:
+                values.append(0.0 if bw is None else float(bw))
+        return min(values, default=0.0)
 
     @cached_property
-    def _bandwidth(self) -> tuple[dict[str, float], ...]:
+    def _demand_prefix(self) -> tuple[dict[str, tuple[tuple[float, ...], tuple[float, ...]]],
+                                      ...]:
+        """Per job and kind: prefix sums of group time and of time x bandwidth (groups that
+        cannot run there, or have no bandwidth, add 0)."""
         out = []
         for job in self.jobs:
-            table = self.models[job.model_index].table
+            rows = self.models[job.model_index].table.rows
             entry = {}
-            for kind, bw_col, t_col in (("gpu", "gpu_bw_gbps", "gpu_ms"),
-                                        ("dla", "dla_bw_gbps", "dla_ms")):
-                pairs = [(getattr(r, bw_col), getattr(r, t_col)) for r in table.rows
-                         if getattr(r, t_col) is not None and getattr(r, bw_col) is not None]
-                total = sum(t for _, t in pairs)
-                entry[kind] = sum(b * t for b, t in pairs) / total if total > 0 else 0.0
+            for kind in ("gpu", "dla"):
+                t_acc, tb_acc = [0.0], [0.0]
+                for r in rows:
+                    t = r.gpu_ms if kind == "gpu" else r.dla_ms
+                    bw = r.gpu_bw_gbps if kind == "gpu" else r.dla_bw_gbps
+                    if t is None or bw is None:
+                        t, bw = 0.0, 0.0
+                    t_acc.append(t_acc[-1] + t)
+                    tb_acc.append(tb_acc[-1] + t * bw)
+                entry[kind] = (tuple(t_acc), tuple(tb_acc))
             out.append(entry)
         return tuple(out)
 
     def loss_rate(self, victim_job: int, victim_device: Device | str, aggressor_job: int,
-                  aggressor_device: Device | str) -> float:
+                  aggressor_device: Device | str, first: int, last: int) -> float:
         """k(i, j): progress lost per ms by a segment of ``victim_job`` on ``victim_device``
-        while a segment of ``aggressor_job`` runs on ``aggressor_device``. Zero on the same
-        device (they cannot overlap) and between segments of one job (never concurrent in
-        latency mode; in throughput mode they belong to different frames and still share
-        DRAM, so they do count there)."""
+        while the segment of ``aggressor_job`` made of groups ``first..last`` runs on
+        ``aggressor_device``: the contention curve at that segment's own demand
+        (`segment_bandwidth`). Zero on the same device (they cannot overlap) and between
+        segments of one job in latency mode (never concurrent there; in throughput mode
+        they belong to different frames and still share DRAM, so they do count)."""
         vd, ad = Device(victim_device), Device(aggressor_device)
         if vd == ad:
             return 0.0
@@ -414,7 +443,19 @@ class Problem:
             return 0.0
         if not self.contention.enabled:
             return 0.0
-        return self.contention.loss_rate(vd.kind, self.bandwidth(aggressor_job, ad.kind))
+        return self.contention.loss_rate(
+            vd.kind, self.segment_bandwidth(aggressor_job, first, last, ad.kind))
+
+    def least_loss_rate(self, victim_job: int, victim_device: Device | str,
+                        aggressor_job: int, aggressor_device: Device | str) -> float:
+        """The smallest `loss_rate` any segment of ``aggressor_job`` on
+        ``aggressor_device`` can inflict (same zero rules): the curve is non-decreasing, so
+        it is the curve at `least_bandwidth`."""
+        vd, ad = Device(victim_device), Device(aggressor_device)
+        if vd == ad or not self.contention.enabled or (
+                victim_job == aggressor_job and self.objective is Objective.LATENCY):
+            return 0.0
+        return self.contention.loss_rate(vd.kind, self.least_bandwidth(aggressor_job, ad.kind))
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ How it works:
 
 - `prepare` flattens a schedule into arrays: one entry per segment with its job, device,
   base time (sum of its groups' costs), incoming transition delay, job predecessor, and
-  the loss-rate matrix ``K[i][j] = problem.loss_rate(...)`` between every pair of segments.
+  the loss-rate matrix ``K[i][j] = problem.loss_rate(...)`` between every pair of segments
+  (the co-runner ``j``'s demand is its own groups' time-weighted demand: segment level).
 - **Latency** (`_run_latency`): event-driven, semi-active. Between two events the set of
   running segments is fixed, so each runs at the constant rate ``1 - sum_j K[i][j]``; the
   next event is the earliest of the running segments' completions and of the ready times
@@ -83,17 +84,19 @@ def prepare(problem: Problem, schedule: Schedule, *, validate: bool = True) -> P
             row.append((seg.device,
                         problem.segment_cost(j, seg.first_group, seg.last_group, seg.device),
                         0.0 if prev is None else
-                        problem.transition(j, prev.last_group, prev.device, seg.device)))
+                        problem.transition(j, prev.last_group, prev.device, seg.device),
+                        (seg.first_group, seg.last_group)))
         jobs.append(row)
     return assemble(problem.devices, jobs, problem.loss_rate)
 
 
 def assemble(devices: Sequence[Device],
-             jobs: Sequence[Sequence[tuple[Device, float, float]]],
-             loss_rate: Callable[[int, Device, int, Device], float]) -> Prepared:
-    """Flatten per-job segments, each ``(device, base_ms, transition_in_ms)``, into a
-    `Prepared` with its loss-rate matrix. Shared by `prepare` and the exhaustive oracle,
-    which precomputes bases and transitions once per job option."""
+             jobs: Sequence[Sequence[tuple[Device, float, float, tuple[int, int]]]],
+             loss_rate: Callable[[int, Device, int, Device, int, int], float]) -> Prepared:
+    """Flatten per-job segments, each ``(device, base_ms, transition_in_ms, (first_group,
+    last_group))``, into a `Prepared` with its loss-rate matrix (``loss_rate`` has
+    `Problem.loss_rate`'s signature). Shared by `prepare` and the exhaustive oracle, which
+    precomputes bases and transitions once per job option."""
     devices = tuple(devices)
     dindex = {d: n for n, d in enumerate(devices)}
     refs: list[SegmentRef] = []
@@ -103,9 +106,11 @@ def assemble(devices: Sequence[Device],
     tr_in: list[float] = []
     pred: list[int] = []
     last_of_job: list[int] = []
+    groups: list[tuple[int, int]] = []
     for j, segs in enumerate(jobs):
-        for s, (device, base_ms, tr_ms) in enumerate(segs):
+        for s, (device, base_ms, tr_ms, span) in enumerate(segs):
             refs.append((j, s))
+            groups.append(span)
             job.append(j)
             dev.append(dindex[device])
             base.append(base_ms)
@@ -121,7 +126,7 @@ def assemble(devices: Sequence[Device],
             if dev[a] == dev[b]:
                 row.append(0.0)
                 continue
-            value = loss_rate(job[a], devices[dev[a]], job[b], devices[dev[b]])
+            value = loss_rate(job[a], devices[dev[a]], job[b], devices[dev[b]], *groups[b])
             any_k = any_k or value > 0
             row.append(value)
         k_rows.append(tuple(row))

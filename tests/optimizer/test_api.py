@@ -54,8 +54,8 @@ def test_strength_needs_bandwidth_and_scales_the_preset() -> None:
     assert one.contention.enabled and one.contention.strength == 1.0
     assert two.contention.strength == 2.0
     assert not off.contention.enabled
-    k1 = one.loss_rate(0, "GPU", 1, "DLA0")
-    assert 0 < k1 < two.loss_rate(0, "GPU", 1, "DLA0") <= two.contention.k_max
+    k1 = one.loss_rate(0, "GPU", 1, "DLA0", 0, 0)
+    assert 0 < k1 < two.loss_rate(0, "GPU", 1, "DLA0", 0, 0) <= two.contention.k_max
     with pytest.raises(ProfileError, match="gpu_gbps"):
         api.assume_bandwidth("alexnet_xavier", -1.0, 10.0)
 

@@ -30,15 +30,35 @@ def test_create_defaults_and_accessors() -> None:
     assert p.segment_cost(0, 0, 1, "GPU") == pytest.approx(T1.rows[0].gpu_ms + T1.rows[1].gpu_ms)
     assert p.transition(0, 0, Device.DLA0, Device.DLA1) == pytest.approx(
         T1.rows[0].dla_to_gpu_ms + T1.rows[0].gpu_to_dla_ms)
-    assert p.loss_rate(0, Device.GPU, 0, Device.DLA0) == 0  # same job in latency mode
-    assert p.loss_rate(0, Device.GPU, 1, Device.GPU) == 0   # same device
-    assert p.loss_rate(0, Device.GPU, 1, Device.DLA0) > 0
+    assert p.loss_rate(0, Device.GPU, 0, Device.DLA0, 0, 0) == 0  # same job in latency mode
+    assert p.loss_rate(0, Device.GPU, 1, Device.GPU, 0, 0) == 0   # same device
+    assert p.loss_rate(0, Device.GPU, 1, Device.DLA0, 0, 0) > 0
+
+
+def test_the_co_runner_demand_is_the_segments_own_time_weighted_demand() -> None:
+    p = Problem.create([T1, T2])
+    rows = T2.rows
+    for first, last in [(0, 0), (1, 3), (0, len(rows) - 1), (2, 2)]:
+        span = rows[first:last + 1]
+        for kind, t_of, bw_of in (("gpu", "gpu_ms", "gpu_bw_gbps"),
+                                  ("dla", "dla_ms", "dla_bw_gbps")):
+            pairs = [(getattr(r, t_of), getattr(r, bw_of)) for r in span
+                     if getattr(r, t_of) is not None]
+            want = sum(t * b for t, b in pairs) / sum(t for t, _ in pairs)
+            assert p.segment_bandwidth(1, first, last, kind) == pytest.approx(want, rel=1e-12)
+            assert p.least_bandwidth(1, kind) <= p.segment_bandwidth(1, first, last, kind)
+        k = p.loss_rate(0, Device.GPU, 1, Device.DLA0, first, last)
+        assert k == pytest.approx(p.contention.loss_rate(
+            "gpu", p.segment_bandwidth(1, first, last, "dla")))
+        assert p.least_loss_rate(0, Device.GPU, 1, Device.DLA0) <= k
+    assert p.bandwidth(1, "gpu") == pytest.approx(
+        p.segment_bandwidth(1, 0, len(rows) - 1, "gpu"))
 
 
 def test_throughput_jobs_are_instances() -> None:
     p = Problem.create([T1], objective="throughput", frames_per_round=2)
     assert [j.name for j in p.jobs] == [f"{T1.model}#0", f"{T1.model}#1"]
-    assert p.loss_rate(0, Device.GPU, 0, Device.DLA0) > 0  # frames of one job do contend
+    assert p.loss_rate(0, Device.GPU, 0, Device.DLA0, 0, 0) > 0  # frames of one job do contend
 
 
 def test_published_tables_warn_when_contention_is_off() -> None:

@@ -96,7 +96,8 @@ def test_latency_contention_is_exactly_the_overlap_formula(problem: Problem,
             if devs[a] == devs[b]:
                 continue
             overlap = max(0.0, min(a.end_ms, b.end_ms) - max(a.start_ms, b.start_ms))
-            extra += problem.loss_rate(a.job, devs[a], b.job, devs[b]) * overlap
+            extra += problem.loss_rate(a.job, devs[a], b.job, devs[b], b.segment.first_group,
+                                       b.segment.last_group) * overlap
         assert a.end_ms - a.start_ms == pytest.approx(a.base_ms + extra, rel=1e-9, abs=1e-12)
 
 
