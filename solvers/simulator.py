@@ -71,6 +71,24 @@ class Prepared:
     on_device: tuple[tuple[int, ...], ...]  # per device index: its segments (ref order)
 
 
+@dataclass(frozen=True)
+class Pieces:
+    """Work units finer than segments, for a loss rate that changes inside a segment.
+
+    The event engines judge a segment as one unit of work whose co-runners cost it
+    ``K[i][j]`` (constant per segment pair). Given ``Pieces``, segment ``i`` instead runs
+    pieces ``first[i] .. first[i + 1] - 1`` one after the other, piece ``p`` being
+    ``work[p]`` ms of work at rate 1, and a running segment ``i`` loses ``loss[i][p]`` per
+    ms while piece ``p`` runs on another device (0 where the two cannot interfere). The
+    group-level reference (`solvers.reference_sim`) uses one piece per group; without
+    ``Pieces`` the engines use one piece per segment with ``loss = K``."""
+
+    first: tuple[int, ...]               # per segment, then the total: len n + 1
+    work: tuple[float, ...]              # per piece
+    loss: tuple[tuple[float, ...], ...]  # [victim segment][aggressor piece]
+    contention: bool                     # any loss > 0
+
+
 def prepare(problem: Problem, schedule: Schedule, *, validate: bool = True) -> Prepared:
     """Validate ``schedule`` for ``problem`` and flatten it (see `Prepared`)."""
     if validate:
@@ -183,14 +201,21 @@ def _deadlock_error(prep: Prepared, waiting: Sequence[int]) -> ProblemError:
 
 
 # ---------------------------------------------------------------------- latency engine
-def _run_latency(prep: Prepared, order: list[list[int]] | None
+def _run_latency(prep: Prepared, order: list[list[int]] | None,
+                 pieces: Pieces | None = None
                  ) -> tuple[list[float], list[float], list[list[int]]]:
     """Event-driven semi-active simulation of one inference: (start, end, order used).
 
-    Raises `_Deadlock` if the order makes segments wait on each other in a cycle."""
+    ``pieces``: see `Pieces` (default: one piece per segment, loss ``prep.k``). Raises
+    `_Deadlock` if the order makes segments wait on each other in a cycle."""
     n = len(prep.base)
     ndev = len(prep.devices)
-    base, tr_in, pred, k = prep.base, prep.tr_in, prep.pred, prep.k
+    base, tr_in, pred = prep.base, prep.tr_in, prep.pred
+    if pieces is None:
+        pieced, k, contention = False, prep.k, prep.contention
+    else:
+        pieced, k, contention = True, pieces.loss, pieces.contention
+        pfirst, pwork = pieces.first, pieces.work
     start = [math.nan] * n
     end = [math.nan] * n
     ready = [math.inf] * n
@@ -207,10 +232,11 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None
     used: list[list[int]] = [[] for _ in range(ndev)] if not fixed else order  # type: ignore
     pending: list[list[int]] = [] if fixed else [list(prep.on_device[d]) for d in range(ndev)]
     running = [-1] * ndev
-    remaining = [0.0] * n
+    # piece running on each device (one piece per segment: the segment itself)
+    cur = [-1] * ndev if pieced else running
+    remaining = [0.0] * n          # of the current piece
     now = 0.0
     done = 0
-    contention = prep.contention
     while done < n:
         # start whatever can start now
         for d in range(ndev):
@@ -225,7 +251,11 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None
                     pos[d] += 1
                     running[d] = i
                     start[i] = now
-                    remaining[i] = base[i]
+                    if pieced:
+                        p = cur[d] = pfirst[i]
+                        remaining[i] = pwork[p]
+                    else:
+                        remaining[i] = base[i]
             else:
                 cands = pending[d]
                 best = -1
@@ -237,7 +267,11 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None
                     used[d].append(best)
                     running[d] = best
                     start[best] = now
-                    remaining[best] = base[best]
+                    if pieced:
+                        p = cur[d] = pfirst[best]
+                        remaining[best] = pwork[p]
+                    else:
+                        remaining[best] = base[best]
         # next event
         t_next = math.inf
         rates = [1.0] * ndev
@@ -251,7 +285,7 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None
                 r = 1.0
                 ki = k[i]
                 for e in range(ndev):
-                    o = running[e]
+                    o = cur[e]
                     if o >= 0 and e != d:
                         r -= ki[o]
                 rates[d] = r
@@ -284,6 +318,13 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None
             t_done = now + remaining[i] / rates[d]
             rem = remaining[i] - rates[d] * dt
             if t_done <= t_next or rem <= _DONE_RTOL * base[i]:
+                if pieced:
+                    p = cur[d] + 1
+                    if p < pfirst[i + 1]:   # next piece of the same segment
+                        cur[d] = p
+                        remaining[i] = pwork[p]
+                        continue
+                    cur[d] = -1
                 remaining[i] = 0.0
                 end[i] = t_next
                 running[d] = -1
@@ -308,24 +349,32 @@ class _ThroughputRun:
 
 
 def _run_throughput(prep: Prepared, order: list[list[int]], *,
-                    max_rounds: int = MAX_ROUNDS) -> _ThroughputRun:
+                    max_rounds: int = MAX_ROUNDS,
+                    pieces: Pieces | None = None) -> _ThroughputRun:
     """Event-driven simulation of rounds with cyclic device orders (docs/model.md 4).
 
-    The caller must have rejected deadlocking orders (`cycle_time_prepared` does): a
-    device with independent work would otherwise run on forever. As a memory guard, if
-    some device gets `RUN_AHEAD_CAP` x ``max_rounds`` rounds ahead the run stops and
-    reports the complete rounds as not converged."""
+    ``pieces``: see `Pieces` (default: one piece per segment, loss ``prep.k``). The
+    caller must have rejected deadlocking orders (`cycle_time_prepared` does): a device
+    with independent work would otherwise run on forever. As a memory guard, if some
+    device gets `RUN_AHEAD_CAP` x ``max_rounds`` rounds ahead the run stops and reports
+    the complete rounds as not converged."""
     n = len(prep.base)
     ndev = len(prep.devices)
-    base, tr_in, pred, k = prep.base, prep.tr_in, prep.pred, prep.k
+    base, tr_in, pred = prep.base, prep.tr_in, prep.pred
+    if pieces is None:
+        pieced, k, contention = False, prep.k, prep.contention
+    else:
+        pieced, k, contention = True, pieces.loss, pieces.contention
+        pfirst, pwork = pieces.first, pieces.work
     starts: list[list[float]] = []
     ends: list[list[float]] = []
     ended_in_round: list[int] = []
     rnd = [0] * ndev
     pos = [0] * ndev
     running = [-1] * ndev          # flat segment index
+    cur = [-1] * ndev if pieced else running   # piece running on each device
     running_round = [0] * ndev
-    remaining = [0.0] * ndev
+    remaining = [0.0] * ndev       # of the current piece
     now = 0.0
     active = [d for d in range(ndev) if order[d]]
     complete_rounds = 0
@@ -357,7 +406,11 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 starts[r][i] = now
                 running[d] = i
                 running_round[d] = r
-                remaining[d] = base[i]
+                if pieced:
+                    p = cur[d] = pfirst[i]
+                    remaining[d] = pwork[p]
+                else:
+                    remaining[d] = base[i]
                 pos[d] += 1
                 if pos[d] == len(order[d]):
                     pos[d] = 0
@@ -370,12 +423,13 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
             if i < 0:
                 continue
             any_running = True
-            if prep.contention:
+            if contention:
                 rate = 1.0
+                ki = k[i]
                 for e in active:
-                    o = running[e]
+                    o = cur[e]
                     if o >= 0 and e != d:
-                        rate -= k[i][o]
+                        rate -= ki[o]
                 rates[d] = rate
             t = now + remaining[d] / rates[d]
             if t < t_next:
@@ -396,6 +450,13 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
             t_done = now + remaining[d] / rates[d]
             rem = remaining[d] - rates[d] * dt
             if t_done <= t_next or rem <= _DONE_RTOL * base[i]:
+                if pieced:
+                    p = cur[d] + 1
+                    if p < pfirst[i + 1]:   # next piece of the same segment
+                        cur[d] = p
+                        remaining[d] = pwork[p]
+                        continue
+                    cur[d] = -1
                 r = running_round[d]
                 ends[r][i] = t_next
                 running[d] = -1
