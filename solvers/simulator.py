@@ -26,6 +26,9 @@ How it works:
   Without contention the simulator reports the exact `cycle_time` (maximum cycle ratio)
   as the period, and the event simulation is used for the segment timings only (tests
   check that both agree).
+- Both engines also accept `Pieces`: finer work units inside segments with a loss table
+  per piece. The simulator never uses them; the group-level reference
+  (`solvers.reference_sim`) runs these same engines with one piece per group.
 
 Invalid schedules (`Schedule.validate`), DLA loadable-limit overruns and deadlocking
 orders raise `ProblemError`. Missed deadlines are not errors: they are listed in
