@@ -15,6 +15,10 @@ overlap``). Learned clauses explain violations in two strengths:
   one schedule: every slot's first and last group and exact device, and every device order
   literal between slots sharing a device (weak, but sound: nothing else is excluded).
 
+Both stay sound under the segment-level term (a co-runner's loss rate set by its own
+segment's groups, `Problem.loss_rate`): the first needs only loss rates >= 0; the second
+fixes every slot's group range and device, which is all a segment's loss rate depends on.
+
 Values are the simulator's weighted makespan in ns (floats); an incumbent must be
 strictly better than the last one (relative `STRICT_RTOL`), so UNSAT proves optimality.
 """
