@@ -189,6 +189,15 @@ class _Slot:
     trans_out: Any = 0             # delay after this slot (0 if the next slot is unused)
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A contention loss read that varies with the slot's group span (`_loss_reads`)."""
+
+    var: cp_model.IntVar
+    low: int
+    high: int
+
+
 class CpSatModel:
     """Builds the CP-SAT model of one problem; one method per constraint family."""
 
@@ -246,6 +255,7 @@ class CpSatModel:
         self.contention_tol_units = 0
         self.parts: dict[tuple[int, int, Device], Any] = {}
         self.job_overlaps: dict[int, list[Any]] = {}
+        self.loss_tables: dict[int, dict[tuple[str, str], dict[tuple[int, int], int]]] = {}
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:
@@ -442,12 +452,21 @@ class CpSatModel:
             self.m.add(sum(s.on[d] for row in self.slots for s in row) <= limit)
 
     def _contention(self) -> None:
-        """end - start = base + sum_j k(i, j) * overlap(i, j) (within a few ns of rounding)."""
-        m, p = self.m, self.problem
+        """end - start = base + sum_j k(i, j) * overlap(i, j) (within a few ns of rounding).
+
+        ``k(i, j)`` is the loss curve for i's device kind at the demand of j's own groups on
+        j's device kind (`Problem.loss_rate`, segment level): a table over j's group span
+        ``(previous cut, cut)`` read by `_loss_reads`. Where that table is one value on
+        every span j can take, ``k * overlap`` is linear in the overlap split by kind pair;
+        otherwise one product ``L(i, j) * overlap`` per ordered pair, ``L`` the read for the
+        pair's kinds, bracketed by the table's least and largest value per kind pair (a
+        redundant linear envelope for the LP, which does not see products)."""
+        m = self.m
         flat = [s for row in self.slots for s in row]
         extra: dict[int, list[Any]] = {id(s): [] for s in flat}
         n_others = {id(s): 0 for s in flat}
         kinds = [kind for kind in KINDS if any(d.kind == kind for d in self.devices)]
+        reads = {id(s): self._loss_reads(s, kinds) for s in flat}
         for a_i, a in enumerate(flat):
             for b in flat[a_i + 1:]:
                 if a.job == b.job:
@@ -459,6 +478,8 @@ class CpSatModel:
                 overlap = m.new_int_var(0, self.horizon, f"{a.name}_{b.name}_overlap")
                 m.add_max_equality(overlap, [0, lo - hi])
                 parts = []
+                # per direction (victim, aggressor): (both flag, part, aggressor's read)
+                charged: dict[int, list[tuple[Any, Any, Any]]] = {id(a): [], id(b): []}
                 for ka in kinds:
                     for kb in kinds:
                         fa, fb = a.is_kind[ka], b.is_kind[kb]
@@ -473,17 +494,12 @@ class CpSatModel:
                                              f"{a.name}_{ka}_{b.name}_{kb}_overlap")
                         m.add(part == 0).only_enforce_if(both.Not())
                         parts.append(part)
-                        dev_a = Device.GPU if ka == "gpu" else self.dlas[0]
-                        dev_b = Device.GPU if kb == "gpu" else self.dlas[-1]
-                        k_ab = p.loss_rate(a.job, dev_a, b.job, dev_b) if dev_a != dev_b else (
-                            p.contention.loss_rate(ka, p.bandwidth(b.job, kb)))
-                        k_ba = p.loss_rate(b.job, dev_b, a.job, dev_a) if dev_a != dev_b else (
-                            p.contention.loss_rate(kb, p.bandwidth(a.job, ka)))
-                        if k_ab > 0:
-                            extra[id(a)].append(round(k_ab * CONTENTION_SCALE) * part)
-                        if k_ba > 0:
-                            extra[id(b)].append(round(k_ba * CONTENTION_SCALE) * part)
+                        charged[id(a)].append((both, part, reads[id(b)][(ka, kb)]))
+                        charged[id(b)].append((both, part, reads[id(a)][(kb, ka)]))
                 m.add(overlap == sum(parts))
+                for victim, aggressor in ((a, b), (b, a)):
+                    extra[id(victim)].extend(
+                        self._charge(victim, aggressor, charged[id(victim)]))
                 self.job_overlaps.setdefault(a.job, []).append(overlap)
                 self.job_overlaps.setdefault(b.job, []).append(overlap)
                 n_others[id(a)] += 1
@@ -497,6 +513,112 @@ class CpSatModel:
             m.add(scaled <= tol * CONTENTION_SCALE)
             m.add(s.duration >= s.base)
         self.contention_tol_units = tol_max
+
+    def _charge(self, victim: _Slot, aggressor: _Slot,
+                charged: list[tuple[Any, Any, Any]]) -> list[Any]:
+        """Terms (loss x CONTENTION_SCALE x overlap) charged to ``victim`` for overlapping
+        ``aggressor``: ``charged`` lists (both kinds chosen, that kind pair's overlap part,
+        the aggressor's read for it). Constant reads are linear in their part; the others
+        share one product with the sum of their parts (one kind pair is chosen at most)."""
+        m = self.m
+        terms: list[Any] = []
+        varying = []
+        for both, part, read in charged:
+            if not isinstance(read, _Read):
+                if read > 0:
+                    terms.append(read * part)
+            else:
+                varying.append((both, part, read))
+        if not varying:
+            return terms
+        name = f"{victim.name}_by_{aggressor.name}"
+        lo = min(read.low for _, _, read in varying)
+        hi = max(read.high for _, _, read in varying)
+        rate = m.new_int_var(lo, hi, f"{name}_loss")
+        for both, _, read in varying:
+            m.add(rate == read.var).only_enforce_if(both)
+        if len(varying) == 1:
+            overlap = varying[0][1]
+        else:
+            overlap = m.new_int_var(0, self.horizon, f"{name}_varying_overlap")
+            m.add(overlap == sum(part for _, part, _ in varying))
+        product = m.new_int_var(0, hi * self.horizon, f"{name}_loss_x_overlap")
+        m.add_multiplication_equality(product, [rate, overlap])
+        # redundant envelope for the LP: the read lies within its table's range
+        m.add(product >= sum(read.low * part for _, part, read in varying))
+        m.add(product <= sum(read.high * part for _, part, read in varying))
+        terms.append(product)
+        return terms
+
+    def _loss_reads(self, s: _Slot, kinds: list[str]) -> dict[tuple[str, str], Any]:
+        """Per (victim kind, kind of ``s``): round(loss x CONTENTION_SCALE) that ``s``
+        inflicts on a victim of that kind, at the demand of its own groups
+        ``[previous cut, cut)`` (`Problem.segment_bandwidth`). An int where that value is
+        the same on every span ``s`` may take on its kind; else a variable read by one
+        table constraint over (previous cut, cut). Spans ``s`` cannot take on a kind, and
+        empty spans (unused slots, no overlap), read an arbitrary value of the table."""
+        m = self.m
+        row = self.slots[s.job]
+        job = self.jobs[s.job]
+        g_count = job.n_groups
+        firsts = [0] if s.k == 0 else range(g_count + 1)
+        cuts = [g_count] if s.k == self.n_slots - 1 else range(g_count + 1)
+        spans = [(f, c) for f in firsts for c in cuts if f <= c]
+        tables = self._loss_tables(s.job, kinds)
+        out: dict[tuple[str, str], Any] = {}
+        columns: list[tuple[Any, dict[tuple[int, int], int]]] = []
+        for (kv, kb), table in tables.items():
+            possible = {table[span] for span in spans if span in table}
+            if not possible:
+                out[(kv, kb)] = 0
+                continue
+            if len(possible) == 1:
+                out[(kv, kb)] = possible.pop()
+                continue
+            low, high = min(possible), max(possible)
+            var = m.new_int_var(low, high, f"{s.name}_loss_{kv}_by_{kb}")
+            out[(kv, kb)] = _Read(var, low, high)
+            columns.append((var, {span: table.get(span, low) for span in spans}))
+        if columns:
+            keys: list[Any] = []
+            if s.k != 0:
+                keys.append(row[s.k - 1].cut)
+            if s.k != self.n_slots - 1:
+                keys.append(s.cut)
+            tuples = []
+            for f, c in spans:
+                key = ([f] if s.k != 0 else []) + ([c] if s.k != self.n_slots - 1 else [])
+                tuples.append(key + [values[(f, c)] for _, values in columns])
+            m.add_allowed_assignments(keys + [var for var, _ in columns], tuples)
+        return out
+
+    def _loss_tables(self, j: int, kinds: list[str]
+                     ) -> dict[tuple[str, str], dict[tuple[int, int], int]]:
+        """Per (victim kind, aggressor kind): round(loss x CONTENTION_SCALE) inflicted by
+        groups ``[f, c)`` of job ``j`` on that aggressor kind, for every span that may run
+        there (every group allowed on a device of that kind). Cached per job."""
+        cache = self.loss_tables
+        if j in cache:
+            return cache[j]
+        p, job = self.problem, self.jobs[j]
+        g_count = job.n_groups
+        out: dict[tuple[str, str], dict[tuple[int, int], int]] = {}
+        for kb in kinds:
+            runs_ok = [any(d.kind == kb for d in job.allowed[g]) for g in range(g_count)]
+            for kv in kinds:
+                if kv == kb == "gpu":
+                    continue
+                table: dict[tuple[int, int], int] = {}
+                for f in range(g_count):
+                    for c in range(f + 1, g_count + 1):
+                        if not runs_ok[c - 1]:
+                            break
+                        loss = p.contention.loss_rate(
+                            kv, p.segment_bandwidth(j, f, c - 1, kb))
+                        table[(f, c)] = round(loss * CONTENTION_SCALE)
+                out[(kv, kb)] = table
+        cache[j] = out
+        return out
 
     @property
     def rounding_bound_units(self) -> int:
