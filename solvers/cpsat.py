@@ -165,6 +165,11 @@ the metamorphic test: a 2-job latency problem with one 1939.227 ms group, horizo
 ns, answered 2908.86 ms where 1939.267 ms is optimal; the same model without presolve, or
 at horizons 2.04e9 / 2.12e9, is right, at 2.15e9 wrong; throughput too). Beyond it the
 model counts in 10x coarser units."""
+PROBING_WITH_SPAN_TABLES = 0
+"""CP-SAT probing level when a slot reads its contention loss from a (first, cut) span table
+(`CpSatModel._loss_reads`). Measured presolve on 2 x 60 groups with contention: 8.5 s at
+the default level (three probing rounds of ~2 s over the span Booleans), 10.4 s at 1,
+1.8 s at 0; without the span tables (contention at the model mean) it was 1.1 s."""
 CONTENTION_PRODUCT_LIMIT = 2**60
 """Largest horizon x CONTENTION_SCALE x co-runners product allowed in 100 ps units (CP-SAT
 linear expressions must stay below 2^62); beyond it the model falls back to ns units."""
@@ -256,6 +261,7 @@ class CpSatModel:
         self.parts: dict[tuple[int, int, Device], Any] = {}
         self.job_overlaps: dict[int, list[Any]] = {}
         self.loss_tables: dict[int, dict[tuple[str, str], dict[tuple[int, int], int]]] = {}
+        self.span_tables = False   # some slot reads its loss from a (first, cut) table
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:
@@ -579,17 +585,37 @@ class CpSatModel:
             var = m.new_int_var(low, high, f"{s.name}_loss_{kv}_by_{kb}")
             out[(kv, kb)] = _Read(var, low, high)
             columns.append((var, {span: table.get(span, low) for span in spans}))
-        if columns:
-            keys: list[Any] = []
-            if s.k != 0:
-                keys.append(row[s.k - 1].cut)
-            if s.k != self.n_slots - 1:
-                keys.append(s.cut)
-            tuples = []
-            for f, c in spans:
-                key = ([f] if s.k != 0 else []) + ([c] if s.k != self.n_slots - 1 else [])
-                tuples.append(key + [values[(f, c)] for _, values in columns])
-            m.add_allowed_assignments(keys + [var for var, _ in columns], tuples)
+        if not columns:
+            return out
+        if s.k == 0 or s.k == self.n_slots - 1:
+            # one free end: an element on it (its other end is 0 or the group count)
+            key = s.cut if s.k == 0 else row[s.k - 1].cut
+            at = 1 if s.k == 0 else 0   # the free end's place in (first, cut)
+            for var, values in columns:
+                arr = [min(values.values())] * (g_count + 1)
+                for span, v in values.items():
+                    arr[span[at]] = v
+                m.add_element(key, arr, var)
+            return out
+        # both ends free: one Boolean per span, channelled to both cuts' values, each fixing
+        # the reads. Measured on 2 x 60 groups: CP-SAT's table constraint (it encodes every
+        # value of every read), an element on a flattened index, or each read as one linear
+        # sum over the spans all kept its presolve busy for 30-60 s; this form takes ~2 s
+        # with presolve probing off (`PROBING_WITH_SPAN_TABLES`).
+        first, cut = row[s.k - 1].cut, s.cut
+        pick = {span: m.new_bool_var(f"{s.name}_span_{span[0]}_{span[1]}") for span in spans}
+        m.add_exactly_one(pick.values())
+        for end, at in ((first, 0), (cut, 1)):
+            for v in range(g_count + 1):
+                lits = [lit for span, lit in pick.items() if span[at] == v]
+                is_v = m.new_bool_var(f"{s.name}_{'first' if at == 0 else 'cut'}_is_{v}")
+                m.add(end == v).only_enforce_if(is_v)
+                m.add(end != v).only_enforce_if(is_v.Not())
+                m.add(sum(lits) == is_v)
+        for var, values in columns:
+            for span, lit in pick.items():
+                m.add(var == values[span]).only_enforce_if(lit)
+        self.span_tables = True
         return out
 
     def _loss_tables(self, j: int, kinds: list[str]
@@ -947,6 +973,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         # measured on 4 x 30: the LB-tree-search worker lifts the proven bound from 13.33
         # to 13.85 ms (incumbent 13.99) in 60 s; on 2 jobs the default portfolio is faster
         params.extra_subsolvers.append("lb_tree_search")
+    if model.span_tables:
+        params.cp_model_probing_level = PROBING_WITH_SPAN_TABLES
     if model.contention:
         # the model is exact only up to the rounding slack of each duration: stop once the
         # gap is inside it instead of chasing picoseconds (docs/model.md section 6)
@@ -1089,6 +1117,8 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = options.seed
     solver.parameters.max_deterministic_time = CANONICAL_DETERMINISTIC_LIMIT
+    if model.span_tables:
+        solver.parameters.cp_model_probing_level = PROBING_WITH_SPAN_TABLES
     if deadline is not None:
         # the time limit is a promise: past it, keep the parallel answer (not reproducible)
         solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
