@@ -29,6 +29,12 @@ How the model works
   ``overlap = max(0, min(end_i, end_j) - max(start_i, start_j))`` and ``k`` chosen by the
   device kinds of the pair (one overlap variable per kind pair, zero unless that pair of
   kinds is chosen); integer rounding is absorbed by a slack of a few ns per segment.
+  ``k(i, j)`` is the curve at the demand of j's *own groups* (segment level,
+  `Problem.loss_rate`): each slot reads ``round(k * CONTENTION_SCALE)`` per kind pair from
+  a table over its span ``(previous cut, cut)`` (an element on the free end for the first
+  and last slot, one Boolean per span for a middle one); a read that is one value on every
+  span stays a constant (linear charge), otherwise one product ``loss * overlap`` per
+  ordered slot pair, with a linear envelope for the LP (docs/model.md section 6).
   Semi-active starts are enforced: each slot starts at its ready time or exactly at the
   end of another slot on its device (with NoOverlap that is ``max(ready, end of the
   previous segment)``), so the optimum is the oracle's. `solvers.solve` keeps the last
