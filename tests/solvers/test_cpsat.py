@@ -110,6 +110,27 @@ def test_contention_charges_the_segment_demand_not_the_model_mean(
     assert simulate(problem, mean_optimum).objective_ms > 1.05 * oracle.objective
 
 
+def test_too_many_spans_make_a_relaxation_with_a_valid_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond SPAN_LIMIT a middle slot's loss is only bounded: CP-SAT then proves nothing by
+    itself (feasible, no own objective), its bound stays below the oracle's optimum and the
+    simulator judges its schedule."""
+    import solvers.cpsat as cpsat
+
+    monkeypatch.setattr(cpsat, "SPAN_LIMIT", 1)
+    a = _bw_table("a", [(2, 1, 0, 0), (4, 3, 150, 150), (3, 1, 150, 0)])
+    b = _bw_table("b", [(2, 5, 0, 150), (3, 2, 150, 150), (3, 5, 150, 0)])
+    problem = Problem.create([a, b], "xavier-agx", contention="preset", max_transitions=2)
+    answer = solve_cpsat(problem, SolveOptions(time_limit=60))
+    assert answer.status is SolveStatus.FEASIBLE and answer.objective_ms is None
+    assert any("relaxation" in note for note in answer.stats["notes"])
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    assert answer.bound_ms <= oracle.objective * (1 + 1e-6) + 1e-5
+    result = solve(problem, "cpsat", time_limit=60)
+    assert result.objective >= oracle.objective * (1 - 1e-6) - 1e-5
+    assert result.lower_bound <= oracle.objective * (1 + 1e-6) + 1e-5
+
+
 def test_throughput_with_contention_improves_on_the_contention_free_placement() -> None:
     problem = two(groups=5, contention="auto", objective="throughput", max_transitions=1)
     result = solve(problem, time_limit=30)
