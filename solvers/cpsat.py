@@ -34,7 +34,9 @@ How the model works
   a table over its span ``(previous cut, cut)`` (an element on the free end for the first
   and last slot, one Boolean per span for a middle one); a read that is one value on every
   span stays a constant (linear charge), otherwise one product ``loss * overlap`` per
-  ordered slot pair, with a linear envelope for the LP (docs/model.md section 6).
+  ordered slot pair, with a linear envelope for the LP (docs/model.md section 6). Beyond
+  `SPAN_LIMIT` spans a middle slot's loss is only bounded: a relaxation (feasible, valid
+  bound).
   Semi-active starts are enforced: each slot starts at its ready time or exactly at the
   end of another slot on its device (with NoOverlap that is ``max(ready, end of the
   previous segment)``), so the optimum is the oracle's. `solvers.solve` keeps the last
