@@ -29,6 +29,14 @@ How the model works
   ``overlap = max(0, min(end_i, end_j) - max(start_i, start_j))`` and ``k`` chosen by the
   device kinds of the pair (one overlap variable per kind pair, zero unless that pair of
   kinds is chosen); integer rounding is absorbed by a slack of a few ns per segment.
+  ``k(i, j)`` is the curve at the demand of j's *own groups* (segment level,
+  `Problem.loss_rate`): each slot reads ``round(k * CONTENTION_SCALE)`` per kind pair from
+  a table over its span ``(previous cut, cut)`` (an element on the free end for the first
+  and last slot, one Boolean per span for a middle one); a read that is one value on every
+  span stays a constant (linear charge), otherwise one product ``loss * overlap`` per
+  ordered slot pair, with a linear envelope for the LP (docs/model.md section 6). Beyond
+  `SPAN_LIMIT` spans a middle slot's loss is only bounded: a relaxation (feasible, valid
+  bound).
   Semi-active starts are enforced: each slot starts at its ready time or exactly at the
   end of another slot on its device (with NoOverlap that is ``max(ready, end of the
   previous segment)``), so the optimum is the oracle's. `solvers.solve` keeps the last
@@ -107,6 +115,7 @@ from solvers.diagnose import diagnose_infeasible
 from solvers.errors import ProblemError
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule, Segment, SegmentRef, SolveStatus
+from solvers.simulator import simulate
 
 THROUGHPUT_BISECT = True
 """Branch on the period by halving its domain first: the default objective search stalls
@@ -165,6 +174,18 @@ the metamorphic test: a 2-job latency problem with one 1939.227 ms group, horizo
 ns, answered 2908.86 ms where 1939.267 ms is optimal; the same model without presolve, or
 at horizons 2.04e9 / 2.12e9, is right, at 2.15e9 wrong; throughput too). Beyond it the
 model counts in 10x coarser units."""
+SPAN_LIMIT = 8_000
+"""Most (first, cut) spans a middle slot encodes for its segment-level loss (one Boolean
+each; `CpSatModel._loss_reads`). Measured presolve (probing off): 2 x 60 groups (1,891
+spans per middle slot) ~2 s, 2 x 120 (7,381) 8.4 s, 2 x 250 (31,626) 22 s after a 5.7 s
+build. Beyond it the slot's loss is only bounded by its job's least and largest: the model
+is then a relaxation (its optimum a valid lower bound, its schedule judged by the
+simulator, status feasible)."""
+PROBING_WITH_SPAN_TABLES = 0
+"""CP-SAT probing level when a slot reads its contention loss from a (first, cut) span table
+(`CpSatModel._loss_reads`). Measured presolve on 2 x 60 groups with contention: 8.5 s at
+the default level (three probing rounds of ~2 s over the span Booleans), 10.4 s at 1,
+1.8 s at 0; without the span tables (contention at the model mean) it was 1.1 s."""
 CONTENTION_PRODUCT_LIMIT = 2**60
 """Largest horizon x CONTENTION_SCALE x co-runners product allowed in 100 ps units (CP-SAT
 linear expressions must stay below 2^62); beyond it the model falls back to ns units."""
@@ -187,6 +208,15 @@ class _Slot:
     end: cp_model.IntVar
     ready: Any = 0                 # linear expression
     trans_out: Any = 0             # delay after this slot (0 if the next slot is unused)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A contention loss read that varies with the slot's group span (`_loss_reads`)."""
+
+    var: cp_model.IntVar
+    low: int
+    high: int
 
 
 class CpSatModel:
@@ -246,6 +276,9 @@ class CpSatModel:
         self.contention_tol_units = 0
         self.parts: dict[tuple[int, int, Device], Any] = {}
         self.job_overlaps: dict[int, list[Any]] = {}
+        self.blocked: dict[tuple[int, str], list[int]] = {}
+        self.span_tables = False   # some slot reads its loss from a (first, cut) table
+        self.relaxed_contention = False   # some slot's loss is only bounded (SPAN_LIMIT)
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:
@@ -442,12 +475,21 @@ class CpSatModel:
             self.m.add(sum(s.on[d] for row in self.slots for s in row) <= limit)
 
     def _contention(self) -> None:
-        """end - start = base + sum_j k(i, j) * overlap(i, j) (within a few ns of rounding)."""
-        m, p = self.m, self.problem
+        """end - start = base + sum_j k(i, j) * overlap(i, j) (within a few ns of rounding).
+
+        ``k(i, j)`` is the loss curve for i's device kind at the demand of j's own groups on
+        j's device kind (`Problem.loss_rate`, segment level): a table over j's group span
+        ``(previous cut, cut)`` read by `_loss_reads`. Where that table is one value on
+        every span j can take, ``k * overlap`` is linear in the overlap split by kind pair;
+        otherwise one product ``L(i, j) * overlap`` per ordered pair, ``L`` the read for the
+        pair's kinds, bracketed by the table's least and largest value per kind pair (a
+        redundant linear envelope for the LP, which does not see products)."""
+        m = self.m
         flat = [s for row in self.slots for s in row]
         extra: dict[int, list[Any]] = {id(s): [] for s in flat}
         n_others = {id(s): 0 for s in flat}
         kinds = [kind for kind in KINDS if any(d.kind == kind for d in self.devices)]
+        reads = {id(s): self._loss_reads(s, kinds) for s in flat}
         for a_i, a in enumerate(flat):
             for b in flat[a_i + 1:]:
                 if a.job == b.job:
@@ -459,6 +501,8 @@ class CpSatModel:
                 overlap = m.new_int_var(0, self.horizon, f"{a.name}_{b.name}_overlap")
                 m.add_max_equality(overlap, [0, lo - hi])
                 parts = []
+                # per direction (victim, aggressor): (both flag, part, aggressor's read)
+                charged: dict[int, list[tuple[Any, Any, Any]]] = {id(a): [], id(b): []}
                 for ka in kinds:
                     for kb in kinds:
                         fa, fb = a.is_kind[ka], b.is_kind[kb]
@@ -473,17 +517,12 @@ class CpSatModel:
                                              f"{a.name}_{ka}_{b.name}_{kb}_overlap")
                         m.add(part == 0).only_enforce_if(both.Not())
                         parts.append(part)
-                        dev_a = Device.GPU if ka == "gpu" else self.dlas[0]
-                        dev_b = Device.GPU if kb == "gpu" else self.dlas[-1]
-                        k_ab = p.loss_rate(a.job, dev_a, b.job, dev_b) if dev_a != dev_b else (
-                            p.contention.loss_rate(ka, p.bandwidth(b.job, kb)))
-                        k_ba = p.loss_rate(b.job, dev_b, a.job, dev_a) if dev_a != dev_b else (
-                            p.contention.loss_rate(kb, p.bandwidth(a.job, ka)))
-                        if k_ab > 0:
-                            extra[id(a)].append(round(k_ab * CONTENTION_SCALE) * part)
-                        if k_ba > 0:
-                            extra[id(b)].append(round(k_ba * CONTENTION_SCALE) * part)
+                        charged[id(a)].append((both, part, reads[id(b)][(ka, kb)]))
+                        charged[id(b)].append((both, part, reads[id(a)][(kb, ka)]))
                 m.add(overlap == sum(parts))
+                for victim, aggressor in ((a, b), (b, a)):
+                    extra[id(victim)].extend(
+                        self._charge(victim, aggressor, charged[id(victim)]))
                 self.job_overlaps.setdefault(a.job, []).append(overlap)
                 self.job_overlaps.setdefault(b.job, []).append(overlap)
                 n_others[id(a)] += 1
@@ -497,6 +536,166 @@ class CpSatModel:
             m.add(scaled <= tol * CONTENTION_SCALE)
             m.add(s.duration >= s.base)
         self.contention_tol_units = tol_max
+
+    def _charge(self, victim: _Slot, aggressor: _Slot,
+                charged: list[tuple[Any, Any, Any]]) -> list[Any]:
+        """Terms (loss x CONTENTION_SCALE x overlap) charged to ``victim`` for overlapping
+        ``aggressor``: ``charged`` lists (both kinds chosen, that kind pair's overlap part,
+        the aggressor's read for it). Constant reads are linear in their part; the others
+        share one product with the sum of their parts (one kind pair is chosen at most)."""
+        m = self.m
+        terms: list[Any] = []
+        varying = []
+        for both, part, read in charged:
+            if not isinstance(read, _Read):
+                if read > 0:
+                    terms.append(read * part)
+            else:
+                varying.append((both, part, read))
+        if not varying:
+            return terms
+        name = f"{victim.name}_by_{aggressor.name}"
+        lo = min(read.low for _, _, read in varying)
+        hi = max(read.high for _, _, read in varying)
+        rate = m.new_int_var(lo, hi, f"{name}_loss")
+        for both, _, read in varying:
+            m.add(rate == read.var).only_enforce_if(both)
+        if len(varying) == 1:
+            overlap = varying[0][1]
+        else:
+            overlap = m.new_int_var(0, self.horizon, f"{name}_varying_overlap")
+            m.add(overlap == sum(part for _, part, _ in varying))
+        product = m.new_int_var(0, hi * self.horizon, f"{name}_loss_x_overlap")
+        m.add_multiplication_equality(product, [rate, overlap])
+        # redundant envelope for the LP: the read lies within its table's range
+        m.add(product >= sum(read.low * part for _, part, read in varying))
+        m.add(product <= sum(read.high * part for _, part, read in varying))
+        terms.append(product)
+        return terms
+
+    def _loss_reads(self, s: _Slot, kinds: list[str]) -> dict[tuple[str, str], Any]:
+        """Per (victim kind, kind of ``s``): round(loss x CONTENTION_SCALE) that ``s``
+        inflicts on a victim of that kind, at the demand of its own groups
+        ``[previous cut, cut)`` (`Problem.segment_bandwidth`). An int where that value is
+        the same on every span ``s`` may take on its kind; else a `_Read` whose variable
+        is fixed by the span (an element on the free end of the first and last slot, span
+        Booleans for a middle slot). Spans ``s`` cannot take on a kind, and empty spans
+        (unused slots, no overlap), read an arbitrary value of the table. A middle slot with
+        more than `SPAN_LIMIT` spans only bounds its reads (`relaxed_contention`)."""
+        m = self.m
+        row = self.slots[s.job]
+        g_count = self.jobs[s.job].n_groups
+        firsts = [0] if s.k == 0 else range(g_count + 1)
+        cuts = [g_count] if s.k == self.n_slots - 1 else range(g_count + 1)
+        middle = 0 < s.k < self.n_slots - 1
+        if middle and (g_count + 1) * (g_count + 2) // 2 > SPAN_LIMIT:
+            # too many spans to encode: the reads are only bounded (a relaxation: every
+            # schedule keeps its true value, so the model's optimum is a lower bound)
+            out: dict[tuple[str, str], Any] = {}
+            for kv, kb in self._kind_pairs(kinds):
+                low, high = self._loss_range(s.job, kv, kb)
+                out[(kv, kb)] = low if low == high else _Read(
+                    m.new_int_var(low, high, f"{s.name}_loss_{kv}_by_{kb}"), low, high)
+            if any(isinstance(r, _Read) for r in out.values()):
+                self.relaxed_contention = True
+            return out
+        spans = [(f, c) for f in firsts for c in cuts if f <= c]
+        out = {}
+        columns: list[tuple[Any, dict[tuple[int, int], int]]] = []
+        for kv, kb in self._kind_pairs(kinds):
+            table = {span: self._loss_value(s.job, kv, kb, *span) for span in spans}
+            possible = {v for v in table.values() if v is not None}
+            if not possible:
+                out[(kv, kb)] = 0
+                continue
+            if len(possible) == 1:
+                out[(kv, kb)] = possible.pop()
+                continue
+            low, high = min(possible), max(possible)
+            var = m.new_int_var(low, high, f"{s.name}_loss_{kv}_by_{kb}")
+            out[(kv, kb)] = _Read(var, low, high)
+            columns.append((var, {span: low if v is None else v for span, v in table.items()}))
+        if not columns:
+            return out
+        if not middle:
+            # one free end: an element on it (its other end is 0 or the group count)
+            key = s.cut if s.k == 0 else row[s.k - 1].cut
+            at = 1 if s.k == 0 else 0   # the free end's place in (first, cut)
+            for var, values in columns:
+                arr = [min(values.values())] * (g_count + 1)
+                for span, v in values.items():
+                    arr[span[at]] = v
+                m.add_element(key, arr, var)
+            return out
+        # both ends free: one Boolean per span, channelled to both cuts' values, each fixing
+        # the reads. Measured on 2 x 60 groups: CP-SAT's table constraint (it encodes every
+        # value of every read), an element on a flattened index, or each read as one linear
+        # sum over the spans all kept its presolve busy for 30-60 s; this form takes ~2 s
+        # with presolve probing off (`PROBING_WITH_SPAN_TABLES`).
+        first, cut = row[s.k - 1].cut, s.cut
+        pick = {span: m.new_bool_var(f"{s.name}_span_{span[0]}_{span[1]}") for span in spans}
+        m.add_exactly_one(pick.values())
+        for end, at in ((first, 0), (cut, 1)):
+            for v in range(g_count + 1):
+                lits = [lit for span, lit in pick.items() if span[at] == v]
+                is_v = m.new_bool_var(f"{s.name}_{'first' if at == 0 else 'cut'}_is_{v}")
+                m.add(end == v).only_enforce_if(is_v)
+                m.add(end != v).only_enforce_if(is_v.Not())
+                m.add(sum(lits) == is_v)
+        for var, values in columns:
+            for span, lit in pick.items():
+                m.add(var == values[span]).only_enforce_if(lit)
+        self.span_tables = True
+        return out
+
+    @staticmethod
+    def _kind_pairs(kinds: list[str]) -> list[tuple[str, str]]:
+        """(victim kind, aggressor kind) pairs that can overlap (two GPU slots cannot)."""
+        return [(kv, kb) for kb in kinds for kv in kinds if not kv == kb == "gpu"]
+
+    def _loss_value(self, j: int, kv: str, kb: str, first: int, cut: int) -> int | None:
+        """round(loss x CONTENTION_SCALE) inflicted on a ``kv`` victim by groups
+        ``[first, cut)`` of job ``j`` on kind ``kb``; None for an empty span or one with a
+        group that may not run on ``kb``."""
+        if first >= cut or self._blocked(j, kb)[cut] > self._blocked(j, kb)[first]:
+            return None
+        p = self.problem
+        loss = p.contention.loss_rate(kv, p.segment_bandwidth(j, first, cut - 1, kb))
+        return round(loss * CONTENTION_SCALE)
+
+    def _blocked(self, j: int, kb: str) -> list[int]:
+        """Prefix counts of job ``j``'s groups that may not run on any ``kb`` device."""
+        key = (j, kb)
+        if key not in self.blocked:
+            acc = [0]
+            for allowed in self.jobs[j].allowed:
+                acc.append(acc[-1] + (not any(d.kind == kb for d in allowed)))
+            self.blocked[key] = acc
+        return self.blocked[key]
+
+    def _loss_range(self, j: int, kv: str, kb: str) -> tuple[int, int]:
+        """Least and largest `_loss_value` over every span of job ``j`` (O(groups)): a
+        span's demand is a time-weighted mean of its groups' demands (0 for a span with no
+        timed demand), so it lies between the least and the largest; the loss curve is
+        non-decreasing (else the whole range 0..k_max)."""
+        p = self.problem
+        curve = p.contention.gpu if kv == "gpu" else p.contention.dla
+        if not curve.is_non_decreasing:
+            return 0, round(p.contention.k_max * CONTENTION_SCALE)
+        demands, zero = [], False
+        for row, allowed in zip(p.table(j).rows, self.jobs[j].allowed, strict=True):
+            if not any(d.kind == kb for d in allowed):
+                continue
+            t = row.gpu_ms if kb == "gpu" else row.dla_ms
+            bw = row.gpu_bw_gbps if kb == "gpu" else row.dla_bw_gbps
+            if t is None or t <= 0 or bw is None:
+                zero = True
+            else:
+                demands.append(float(bw))
+        low_bw = 0.0 if zero or not demands else min(demands)
+        high_bw = max(demands, default=0.0)
+        return tuple(round(p.contention.loss_rate(kv, bw) * CONTENTION_SCALE)
+                     for bw in (low_bw, high_bw))  # type: ignore[return-value]
 
     @property
     def rounding_bound_units(self) -> int:
@@ -825,6 +1024,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         # measured on 4 x 30: the LB-tree-search worker lifts the proven bound from 13.33
         # to 13.85 ms (incumbent 13.99) in 60 s; on 2 jobs the default portfolio is faster
         params.extra_subsolvers.append("lb_tree_search")
+    if model.span_tables:
+        params.cp_model_probing_level = PROBING_WITH_SPAN_TABLES
     if model.contention:
         # the model is exact only up to the rounding slack of each duration: stop once the
         # gap is inside it instead of chasing picoseconds (docs/model.md section 6)
@@ -847,6 +1048,11 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         "slots_per_job": model.n_slots,
         "notes": list(model.notes),
     }
+    relaxed = model.relaxed_contention
+    if relaxed:
+        stats["notes"].append(
+            f"segment-level contention loss only bounded in middle slots with more than "
+            f"{SPAN_LIMIT} group spans: a relaxation (valid bound, not proven optimal)")
     if model.contention:
         stats["time_unit_ps"] = 1_000_000_000 // model.units_per_ms
         stats["objective_tolerance_ms"] = model.rounding_bound_units / model.units_per_ms
@@ -865,14 +1071,14 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
         left = None if deadline is None else deadline - time.perf_counter()
-        if code == cp_model.OPTIMAL and params.num_workers > 1 and (
+        if code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed and (
                 left is None or left > 2 * build_s + CANONICAL_MIN_SECONDS):
             canonical = _canonical_solution(problem, options, round(solver.objective_value),
                                             lp_free=many_latency, deadline=deadline)
             stats["canonical_phase"] = "done" if canonical else "skipped (limit), parallel answer"
             if canonical is not None:
                 schedule, starts = canonical
-        elif code == cp_model.OPTIMAL and params.num_workers > 1:
+        elif code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed:
             stats["canonical_phase"] = ("skipped (no time left before the limit), parallel "
                                         "answer")
         objective = solver.objective_value * to_ms_factor
@@ -880,6 +1086,18 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
         status = SolveStatus.OPTIMAL if code == cp_model.OPTIMAL else SolveStatus.FEASIBLE
         if rounding_ms:
             status, bound = SolveStatus.FEASIBLE, bound - rounding_ms
+        if relaxed:
+            # the model's own objective is not the schedule's (the simulator judges it), and
+            # its timing may meet a deadline that the true timing misses
+            status, objective = SolveStatus.FEASIBLE, None
+            if simulate(problem, schedule).violations:
+                stats["relaxed_schedule_missed_a_deadline"] = True
+                hint = options.hint
+                if hint is None or simulate(problem, hint).violations:
+                    return BackendAnswer(SolveStatus.UNKNOWN, None, None, bound, stats,
+                                         "the relaxed contention model's schedule misses "
+                                         "a deadline")
+                schedule, starts = hint, {}
         stats["start_units"] = {f"{j},{k}": v for (j, k), v in sorted(starts.items())}
         answer = BackendAnswer(status, schedule, objective, bound, stats)
         return contention_free(answer) if contention_ignored(problem) else answer
@@ -967,6 +1185,8 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = options.seed
     solver.parameters.max_deterministic_time = CANONICAL_DETERMINISTIC_LIMIT
+    if model.span_tables:
+        solver.parameters.cp_model_probing_level = PROBING_WITH_SPAN_TABLES
     if deadline is not None:
         # the time limit is a promise: past it, keep the parallel answer (not reproducible)
         solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
