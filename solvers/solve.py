@@ -249,12 +249,15 @@ def _pair_bound(problem: Problem, answer: BackendAnswer, known: Sequence[tuple[s
     found = pair_bound(problem, target, deadline)
     stats = dict(answer.stats)
     if found is None:
-        stats["pair_bound"] = {"finished": False}
-        return replace(answer, stats=stats), ()
+        return answer, ()
     stats["pair_bound"] = {"bound_ms": found.bound_ms, "target_ms": found.target_ms,
                            "pairs": found.pairs, "below_target": found.below_target,
                            "refined": found.refined, "seconds": round(found.seconds, 3),
-                           "complete": found.complete, "finished": True}
+                           "complete": found.complete,
+                           "finished": found.bound_ms is not None}
+    if found.bound_ms is None:
+        # cut by the deadline: no bound, but the pairs tested so far still seed the search
+        return replace(answer, stats=stats), found.candidates
     bound = found.bound_ms if answer.bound_ms is None else max(answer.bound_ms,
                                                                found.bound_ms)
     return replace(answer, bound_ms=bound, stats=stats), found.candidates

@@ -5,17 +5,19 @@ simulator gives, and `pair_bound` never exceeds the exhaustive oracle's optimum.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from profiles.synthetic import synthetic_table
 from solvers.bounds import lower_bound, segment_bound
-from solvers.oracle import job_options
+from solvers.oracle import count_space, job_options
 from solvers.pair_bound import applies, pair_bound
 from solvers.problem import Pin, Problem
 from solvers.solve import solve
 from tests.solvers.test_simulator_properties import random_schedule
 
+ORACLE_SPACE = 400
+"""Largest oracle space (schedules) the oracle comparison takes on."""
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -50,10 +52,14 @@ def test_segment_bound_below_every_simulated_schedule(problem: Problem, seed: in
     assert segment_bound(problem, schedule.segments) <= period * (1 + 1e-9)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(problem=throughput_problems(jobs=(2, 2), max_groups=3))
 def test_pair_bound_below_the_oracle_optimum(problem: Problem) -> None:
     assert applies(problem)
+    # the oracle simulates every order of every placement (up to thousands of rounds each
+    # with contention): keep its space small
+    assume(count_space(problem) <= ORACLE_SPACE)
     oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
     assert oracle.objective is not None
     # any target is valid; the optimum itself and a looser one
@@ -102,3 +108,23 @@ def test_solve_reports_the_pair_bound() -> None:
     assert lower_bound(problem) < result.lower_bound <= result.objective
     assert result.objective == pytest.approx(0.920349, rel=1e-5)
     assert result.lower_bound >= 0.998 * result.objective
+
+
+def test_pair_bound_cut_by_its_deadline_gives_no_bound() -> None:
+    tables = [synthetic_table(4, s, model=f"m{s}") for s in (1, 2)]
+    problem = Problem.create(tables, "xavier-agx", objective="throughput")
+    found = pair_bound(problem, 100.0, deadline=0.0)   # long past
+    assert found is not None and found.bound_ms is None and not found.complete
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=throughput_problems(jobs=(2, 2), max_groups=5))
+def test_pair_bound_enumerates_the_oracles_segmentations(problem: Problem) -> None:
+    from solvers.pair_bound import _options
+
+    for j in range(2):
+        mine = _options(problem, j)
+        theirs = job_options(problem, j)
+        assert [o.segments for o in mine] == [o.segments for o in theirs]
+        assert [o.base for o in mine] == [o.base for o in theirs]
+        assert [o.tr_in for o in mine] == [o.tr_in for o in theirs]
