@@ -267,7 +267,7 @@ def segment_bound_lp(problem: Problem, segments: Sequence[Sequence[Segment]]
     jobs on one device, whichever first segment comes first in the order adds its duration
     to the other chain (one LP per choice, the least is the bound). Unlike
     `contention_load`, every aggressor is charged its own segment's loss rate instead of
-    the least one. Measured on the benchmark's 2 x 30 throughput pair: 9.249 ms for a
+    the least one. Measured on the benchmark's 2 x 30 throughput pair: 9.258 ms for a
     schedule that simulates to 9.267 ms.
 
     Returns the bound and the LP's segment durations (ms per round, segments in job then

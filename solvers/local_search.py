@@ -24,6 +24,18 @@ judging every neighbour with the simulator, the reference for both objectives:
   give the same schedule; a run stopped by the deadline depends on speed, like any
   time-limited search.
 
+Throughput with contention (`uses_surrogate`) adds two things. Before the climbs, a
+*surrogate* search (`_surrogate_search`) runs the same climb and perturbations on a cheap
+per-segmentation value instead of the simulator: `bounds.segment_bound` (an LP, valid for
+every device order), raised to the contention-free cycle time of the first-ready order
+with the LP's durations; it starts from the candidates and the extra ``seeds`` (the pair
+bound's least pairs, `solvers.pair_bound`), simulates the seeds it rates best and every
+segmentation that lowers its value, and the simulator-judged climb then starts from the
+best `SURROGATE_CLIMBS` schedules. And the climb does not simulate a neighbour whose
+`segment_bound` cannot beat the current value (exact: no better schedule is skipped).
+Measured on the 2 x 30 benchmark pair: the 30 s solve went from 9.454 to 9.122 ms
+(benchmarks/results/solvers.md).
+
 It never returns anything worse than the best candidate.
 """
 
