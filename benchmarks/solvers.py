@@ -204,8 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         doc["date"] = old["date"]
         doc["machine"] = old["machine"]
         doc["time_limit"] = old["time_limit"]
-    doc["uptime_at_end"] = subprocess.run(["uptime"], capture_output=True, text=True,
-                                          check=False).stdout.strip()
+        # the full run's end load, and records this script does not write (e.g.
+        # time_limit_records), stay as they were
+        doc = {**old, **doc}
+    else:
+        doc["uptime_at_end"] = subprocess.run(["uptime"], capture_output=True, text=True,
+                                              check=False).stdout.strip()
     atomic_write_text(args.out + ".json", json.dumps(doc, indent=2) + "\n")
     atomic_write_text(args.out + ".md", to_markdown(doc))
     return 0

@@ -19,6 +19,7 @@ rounding: 1e-6 relative plus ``stats["objective_tolerance_ms"]`` and a few ns pe
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -45,6 +46,12 @@ _BACKENDS: dict[str, tuple[str, str]] = {
 LOCAL_SEARCH_SHARE = 0.25
 """With contention: share of the time limit left to the simulator-guided local search
 (`solvers.local_search`) after the backend's answer (see `needs_local_search`)."""
+PAIR_BOUND_SHARE = 0.55
+"""Throughput with contention and two jobs: share of the time limit kept after the backend
+for the segmentation-pair bound (`solvers.pair_bound`; 2 x 30 groups: 6.9-9.2 s on the
+2-core benchmark box at load 3-5), which runs before the local search and seeds it; the
+backend, whose contention-free optimum bounds far lower (7.41 vs 9.00 ms there), keeps
+what is left (20 % of the limit)."""
 OBJECTIVE_RTOL = 1e-6
 """Backend objective vs simulator: relative tolerance (docs/model.md section 6)."""
 OBJECTIVE_ATOL_NS_PER_SEGMENT = 4
@@ -105,22 +112,32 @@ def solve(
                                             hint_deadline)
     t_hint = time.perf_counter()
     polish = needs_local_search(problem) and solver != "exhaustive"
+    pair = polish and pair_bound_applies(problem)
     backend_limit = None
     if deadline is not None:
         left = deadline - t_hint
         if polish:
-            left -= time_limit * LOCAL_SEARCH_SHARE
+            left -= time_limit * (LOCAL_SEARCH_SHARE + (PAIR_BOUND_SHARE if pair else 0.0))
         backend_limit = max(MIN_BACKEND_SECONDS, left)
     options = SolveOptions(time_limit=backend_limit, workers=workers, seed=seed,
                            hint=hint_schedule, log=log, progress=progress)
     answer = backend(problem, options)
     t_backend = time.perf_counter()
+    seeds: tuple = ()
+    if pair:
+        bound_deadline = None
+        if deadline is not None and time_limit is not None:
+            bound_deadline = deadline - LOCAL_SEARCH_SHARE * time_limit
+        answer, seeds = _pair_bound(problem, answer, known, bound_deadline, progress)
+    t_bound = time.perf_counter()
     if polish:
-        answer = _local_search(problem, answer, hint_schedule, deadline, progress, seed)
+        answer = _local_search(problem, answer, hint_schedule, deadline, progress, seed, seeds)
     t_end = time.perf_counter()
     seconds = t_end - t0
-    phases = {"hint_s": round(t_hint - t0, 4), "backend_s": round(t_backend - t_hint, 4),
-              "local_search_s": round(t_end - t_backend, 4)}
+    phases = {"hint_s": round(t_hint - t0, 4), "backend_s": round(t_backend - t_hint, 4)}
+    if pair:
+        phases["pair_bound_s"] = round(t_bound - t_backend, 4)
+    phases["local_search_s"] = round(t_end - t_bound, 4)
     answer = replace(answer, stats={**answer.stats, "phases_s": phases,
                                     "time_limit_s": time_limit})
     result = judge(problem, solver, answer, seconds, hint_note=hint_note,
@@ -177,7 +194,7 @@ def needs_local_search(problem: Problem) -> bool:
 
 def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None,
                   deadline: float | None, progress: Callable[[str], None] | None,
-                  seed: int = 0) -> BackendAnswer:
+                  seed: int = 0, seeds: Sequence = ()) -> BackendAnswer:
     from solvers.local_search import improve
 
     candidates = [s for s in (answer.schedule, hint) if s is not None]
@@ -185,14 +202,17 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
         return answer
     if progress:
         progress("local search: improving the placement under contention (simulator-judged)")
-    found = improve(problem, candidates, deadline=deadline, seed=seed, progress=progress)
+    found = improve(problem, candidates, deadline=deadline, seed=seed, progress=progress,
+                    seeds=seeds)
     if found is None:
         return answer
     stats = dict(answer.stats)
     stats["local_search"] = {"start_ms": found.start_objective_ms,
                              "result_ms": found.objective_ms,
                              "evaluations": found.evaluations, "moves": found.moves,
-                             "kicks": found.kicks, "stopped": found.stopped}
+                             "kicks": found.kicks, "stopped": found.stopped,
+                             "bound_evaluations": found.bound_evaluations,
+                             "pruned": found.pruned}
     if found.schedule is answer.schedule:
         # nothing better than the backend's own schedule: keep its answer (and its
         # objective, which judge() still checks against the simulator)
@@ -202,6 +222,47 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
     # no proof: the backend's answer was feasible, or unknown (nothing found in its share)
     return BackendAnswer(SolveStatus.FEASIBLE, found.schedule, None, answer.bound_ms, stats,
                          message)
+
+
+def pair_bound_applies(problem: Problem) -> bool:
+    """`solvers.pair_bound` bounds this problem (throughput, contention, two jobs)."""
+    from solvers.pair_bound import applies
+
+    return applies(problem)
+
+
+def _pair_bound(problem: Problem, answer: BackendAnswer, known: Sequence[tuple[str, float]],
+                deadline: float | None, progress: Callable[[str], None] | None
+                ) -> tuple[BackendAnswer, tuple]:
+    """Raise the answer's bound by `solvers.pair_bound` at the best period known; also its
+    candidate segmentation pairs (seeds of the local search)."""
+    from solvers.baselines import simulated_value
+    from solvers.pair_bound import pair_bound
+
+    values = [v for _, v in known]
+    if answer.schedule is not None:
+        values.append(simulated_value(problem, answer.schedule))
+    target = min(values, default=math.inf)
+    if not math.isfinite(target):
+        return answer, ()
+    if progress:
+        progress("lower bound: every segmentation pair charged its own loss rates "
+                 "(solvers.pair_bound)")
+    found = pair_bound(problem, target, deadline)
+    stats = dict(answer.stats)
+    if found is None:
+        return answer, ()
+    stats["pair_bound"] = {"bound_ms": found.bound_ms, "target_ms": found.target_ms,
+                           "pairs": found.pairs, "below_target": found.below_target,
+                           "refined": found.refined, "seconds": round(found.seconds, 3),
+                           "complete": found.complete,
+                           "finished": found.bound_ms is not None}
+    if found.bound_ms is None:
+        # cut by the deadline: no bound, but the pairs tested so far still seed the search
+        return replace(answer, stats=stats), found.candidates
+    bound = found.bound_ms if answer.bound_ms is None else max(answer.bound_ms,
+                                                               found.bound_ms)
+    return replace(answer, bound_ms=bound, stats=stats), found.candidates
 
 
 def judge(problem: Problem, solver: str, answer: BackendAnswer, seconds: float, *,
