@@ -178,12 +178,16 @@ class ContentionIlpModel(IlpModel):
         p = self.p
         j, k = slot
         job = self.jobs[j]
+        # the rate depends on the kinds only: any two distinct devices of them stand in
+        # (none on a platform with one DLA core, for DLA/DLA); the span must fit on some
+        # device of the kind, e.g. a span pinned off DLA1 still runs on DLA0
         victim = next(d for d in p.devices if d.kind == victim_kind)
-        aggressors = [d for d in p.devices if d.kind == kind and d != victim]
+        devices = [d for d in p.devices if d.kind == kind]
+        aggressor = next((d for d in devices if d != victim), None)
         by_span: dict[tuple[int, int], float] = {}
-        for f, e in _possible_spans(job, k, self.T):
-            if any(all(d in job.allowed[g] for g in range(f, e + 1)) for d in aggressors):
-                by_span[(f, e)] = p.loss_rate(victim_job, victim, j, aggressors[0], f, e)
+        for f, e in _possible_spans(job, k, self.T) if aggressor is not None else ():
+            if any(all(d in job.allowed[g] for g in range(f, e + 1)) for d in devices):
+                by_span[(f, e)] = p.loss_rate(victim_job, victim, j, aggressor, f, e)
         groups: list[tuple[float, list[tuple[int, int]]]] = []
         for span, rate in sorted(by_span.items(), key=lambda e: e[1]):
             if groups and rate - groups[-1][0] <= RATE_MERGE:

@@ -8,7 +8,7 @@ import dataclasses
 import math
 
 from profiles.costtable import CostTable, GroupCost
-from solvers.problem import Problem
+from solvers.problem import Device, Pin, Problem
 from solvers.schedule import SolveStatus
 from solvers.simulator import simulate
 from solvers.solve import solve
@@ -97,3 +97,22 @@ def test_varying_demand_splits_the_overlap() -> None:
     for (_, _, slot, _), options in model.rates.items():
         if len(options) > 1:
             assert len(options) <= len(model.span_flags[slot])
+
+
+def test_dla_pair_with_a_span_pinned_off_one_core() -> None:
+    """Both models are fastest on a DLA, one pinned off DLA0, the other off DLA1, so they
+    run concurrently on the two cores. The rate of a span that fits only on DLA0 is still
+    charged to the model on DLA1 (the rate depends on the device kinds, not on which core
+    stands for them)."""
+    tables = [_table("a", [(6.4, 1.5, HEAVY), (6.3, 1.4, HEAVY)]),
+              _table("b", [(6.3, 1.4, HEAVY), (6.3, 1.5, LIGHT), (6.2, 1.3, HEAVY)])]
+    pins = [Pin.forbid("a", 0, 1, [Device.DLA0]), Pin.forbid("b", 0, 2, [Device.DLA1])]
+    problem = Problem.create(tables, "xavier-agx", contention="preset", max_transitions=1,
+                             pins=pins)
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    assert oracle.schedule is not None
+    assert {seg.device for segs in oracle.schedule.segments for seg in segs} == {
+        Device.DLA0, Device.DLA1}
+    result = solve(problem, "ilp", time_limit=120)
+    assert result.status is SolveStatus.OPTIMAL, result.message
+    assert math.isclose(result.objective, oracle.objective, rel_tol=1e-6)
