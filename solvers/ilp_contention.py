@@ -10,8 +10,8 @@ and starts are semi-active (a slot starts at its ready time or exactly when anot
 on its device ends; deliberate idling is not allowed, because with contention it could
 pay). `ContentionIlpModel` adds both to `solvers.ilp.IlpModel` with big-M constraints.
 Times are continuous, so the durations are exact (no rounding as in CP-SAT); the only
-approximation is HiGHS's feasibility tolerance (1e-9 units of a horizon of at most 1e4
-units, `solvers.ilp.MIP_HORIZON_UNITS`).
+approximation is HiGHS's feasibility tolerance (1e-7, `solvers.ilp._parameters`; times in
+units that bring the horizon to at most 1e4, `solvers.ilp.MIP_HORIZON_UNITS`).
 
 Per pair of slots ``a, b`` of different jobs (all big-Ms are ``M = max(ub_a, ub_b)``,
 ``ub_j`` the latest completion of job ``j`` that can still beat the known schedule
