@@ -139,3 +139,21 @@ def test_highs_tolerance_does_not_cut_the_optimum(specs: tuple[tuple[int, int], 
     assert result.status is SolveStatus.OPTIMAL, result.message
     assert math.isclose(result.objective, oracle.objective, rel_tol=1e-6), (
         result.objective, oracle.objective)
+
+
+@pytest.mark.xfail(strict=True, reason="HiGHS (OR-Tools 9.15) answers OPTIMAL at 0.839234 ms "
+                   "with feasibility tolerances 1e-7 (right at 1e-9 and without presolve)")
+def test_highs_wrong_optimal_at_1e7() -> None:
+    """Found by the oracle property test after the switch to 1e-7: the oracle's schedule
+    (0.835622 ms) is in HiGHS's model, and with its binaries fixed and the objective cut
+    below 0.839 ms HiGHS still says INFEASIBLE with presolve. The tolerance moves the
+    failures, it does not cure them: a known limit of the ILP with contention."""
+    specs = ((2, 642, 0.0), (2, 343, 0.0), (2, 197, 0.3))
+    tables = [synthetic_table(n, seed, model=f"m{j}", ineligible_fraction=frac)
+              for j, (n, seed, frac) in enumerate(specs)]
+    problem = Problem.create(tables, "xavier-agx", contention="auto", max_transitions=1)
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    result = solve(problem, "ilp", time_limit=120)
+    assert result.status is SolveStatus.OPTIMAL, result.message
+    assert math.isclose(result.objective, oracle.objective, rel_tol=1e-6), (
+        result.objective, oracle.objective)
