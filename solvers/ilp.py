@@ -36,8 +36,18 @@ one), without HiGHS's bound, and ``stats["distrusted"]`` says why.
 
 Engine: HiGHS through OR-Tools MathOpt (bundled with the ortools wheel; single thread, fixed
 seed, so deterministic). On 2 x 10 groups it was 2-7x faster than SCIP (pywraplp or GSCIP)
-and CBC. Gap tolerances are 0 and feasibility tolerances 1e-9 (relative to a horizon of at
-most `MIP_HORIZON_UNITS` units: ~1e-13 of it).
+and CBC. Gap tolerances are 0 and feasibility tolerances 1e-7: an integrality slack of 1e-7
+lets a big-M constraint give way by 1e-7 of its M, i.e. of the known objective (or of a
+horizon of at most `MIP_HORIZON_UNITS` units), far inside `TRUST_RTOL`, and the reported
+value is re-derived exactly anyway. They were 1e-9, and with the contention model HiGHS
+(OR-Tools 9.15) then answered OPTIMAL 2-3e-4 above the optimum of its own model on two
+3-model problems found by the oracle property test (`tests/solvers/test_ilp_contention.py`);
+1e-7 and the defaults solve both. This is not a cure: at 1e-7 HiGHS answers OPTIMAL 0.4 %
+above the optimum on a third such problem (right at 1e-9; a strict xfail there), and with
+the oracle's binaries fixed it has called feasible LPs infeasible (at 1e-9 without
+presolve on the first problem, at 1e-7 with presolve on the third). The trust checks cannot
+see this (HiGHS's value is that of its schedule), so with contention an ILP ``optimal`` on
+3-model problems can be 0.02-0.4 % above the true optimum.
 Memory contention in latency mode is modelled exactly by `solvers.ilp_contention`
 (overlap-linear slowdown and semi-active starts, big-M from the known schedule's simulated
 objective; the known schedule and the trust checks are judged by the simulator there); in
@@ -404,8 +414,8 @@ def _parameters(options: SolveOptions, *, presolve: bool = True,
     from ortools.math_opt.solvers import highs_pb2
 
     highs = highs_pb2.HighsOptionsProto(
-        double_options={"mip_feasibility_tolerance": 1e-9,
-                        "primal_feasibility_tolerance": 1e-9},
+        double_options={"mip_feasibility_tolerance": 1e-7,
+                        "primal_feasibility_tolerance": 1e-7},
         int_options={"threads": 1, "random_seed": options.seed},
         string_options={} if presolve else {"presolve": "off"})
     limit = None if time_limit is None else timedelta(seconds=time_limit)

@@ -10,8 +10,8 @@ and starts are semi-active (a slot starts at its ready time or exactly when anot
 on its device ends; deliberate idling is not allowed, because with contention it could
 pay). `ContentionIlpModel` adds both to `solvers.ilp.IlpModel` with big-M constraints.
 Times are continuous, so the durations are exact (no rounding as in CP-SAT); the only
-approximation is HiGHS's feasibility tolerance (1e-9 units of a horizon of at most 1e4
-units, `solvers.ilp.MIP_HORIZON_UNITS`).
+approximation is HiGHS's feasibility tolerance (1e-7, `solvers.ilp._parameters`; times in
+units that bring the horizon to at most 1e4, `solvers.ilp.MIP_HORIZON_UNITS`).
 
 Per pair of slots ``a, b`` of different jobs (all big-Ms are ``M = max(ub_a, ub_b)``,
 ``ub_j`` the latest completion of job ``j`` that can still beat the known schedule
@@ -23,7 +23,20 @@ Per pair of slots ``a, b`` of different jobs (all big-Ms are ``M = max(ub_a, ub_
 - per device-kind pair ``(ka, kb)`` (GPU/DLA, DLA/GPU, DLA/DLA: two slots on one core
   never overlap), ``part = ov`` when ``a`` is on ``ka`` and ``b`` on ``kb``, else 0
   (``part <= ov, part <= M both, part >= ov - M (1-both)``), and ``a`` is charged
-  ``k(kind ka victim, job b on kb) * part`` (``b`` symmetrically).
+  ``k(ka victim, b's span on kb) * part`` (``b`` symmetrically).
+
+The rate is the segment-level one (`Problem.loss_rate`: the curve at the aggressor
+segment's own time-weighted demand), so it depends on which groups ``b`` holds, and
+``k * part`` is bilinear. It is made exact with the span's discreteness: the spans ``(f,
+l)`` slot ``b`` can hold (`_possible_spans`) are grouped by their rate (rates closer than
+`RATE_MERGE` are one), and ``part`` is split into one piece per rate ``r``:
+``sum_r piece_r = part``, ``0 <= piece_r <= M Y_r``, charge ``sum_r r piece_r``, where
+``Y_r`` (sum of span indicators ``y[f, l]`` of that rate) is 1 for exactly the rate of
+``b``'s span. The indicators are continuous: ``first_f`` (``f`` starts the slot:
+``x(f) and not x(f-1)``, three inequalities) and ``last_l`` likewise, and ``y`` is their
+transport plan (``sum_l y[f, l] = first_f``, ``sum_f y[f, l] = last_l``), integral once
+the ``z`` are. Only slots with more than one rate on some kind get indicators; a table
+whose demand is constant per kind needs none, and its model is the model-mean one.
 
 Semi-active starts: for every slot ``i`` a binary ``r_i`` (``S_i <= ready_i + M (1-r_i)``;
 ``S_i >= ready_i`` holds already) and for every other slot ``o`` a binary ``f_io`` (``S_i ==
@@ -37,11 +50,34 @@ import math
 from typing import Any
 
 from solvers.backend import NS_PER_MS, IntegerJob
+from solvers.exact_common import Slot
 from solvers.ilp import IlpModel
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Schedule
 
 PAIRS = (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla"))
+RATE_MERGE = 1e-12
+"""Loss rates of one slot's spans closer than this share a piece: a constant demand gives
+spans whose prefix-sum means differ in the last bits (29.99999999999978 vs 30.000000000000448
+GB/s on 30 groups), which must not split the overlap. The charge moves by at most this
+times an overlap: ~1e-12 of a duration, far inside `solvers.ilp.TRUST_RTOL`."""
+
+
+def _possible_spans(job: IntegerJob, k: int, last_slot: int) -> list[tuple[int, int]]:
+    """The group ranges ``(f, l)`` slot ``k`` can hold: slots are used from 0 on without
+    gaps, so slot 0 starts at group 0 and slot ``k`` at group ``k`` or later; the last slot
+    ends at the last group; all its groups allow one common device."""
+    n = job.n_groups
+    spans = []
+    for f in ([0] if k == 0 else range(k, n)):
+        common = set(job.allowed[f])
+        for e in range(f, n):
+            common &= job.allowed[e]
+            if not common:
+                break
+            if k < last_slot or e == n - 1:
+                spans.append((f, e))
+    return spans
 
 
 def models_contention(problem: Problem) -> bool:
@@ -80,6 +116,8 @@ class ContentionIlpModel(IlpModel):
             self.job_ub = [stretched] * len(self.jobs)
             self.H = stretched
         self.overlaps: dict[tuple[Any, Any], Any] = {}
+        self.span_flags: dict[Slot, dict[tuple[int, int], Any]] = {}
+        self.rates: dict[tuple[int, str, Slot, str], list[tuple[float, Any]]] = {}
 
     def add_variables(self) -> None:
         super().add_variables()
@@ -90,6 +128,93 @@ class ContentionIlpModel(IlpModel):
 
     def kind_flag(self, j: int, k: int, kind: str) -> Any:
         return self.v.a[(j, k, Device.GPU)] if kind == "gpu" else self.dla(j, k)
+
+    def spans(self, slot: Slot) -> dict[tuple[int, int], Any]:
+        """Indicators ``y[f, l]`` (continuous in [0, 1], integral once the ``z`` are) that
+        ``slot`` holds exactly groups ``f..l``, over the spans it can hold (module doc),
+        made on first use: ``first_f`` / ``last_l`` say that ``f`` starts / ``l`` ends the
+        slot, and the ``y`` are their transport plan (row sums ``first``, column sums
+        ``last``): one first and one last group make the plan a single 1."""
+        if slot in self.span_flags:
+            return self.span_flags[slot]
+        s, p = self.s, self.p
+        j, k = slot
+        job = self.jobs[j]
+        n = job.n_groups
+        name = f"{p.jobs[j].name}_slot{k}"
+        x = self.x
+        first: dict[int, Any] = {}
+        last: dict[int, Any] = {}
+        for g in range(n):
+            for flags, other, where in ((first, g - 1, "starts"), (last, g + 1, "ends")):
+                if not 0 <= other < n:
+                    flags[g] = x(j, g, k)
+                    continue
+                flag = s.NumVar(0, 1, f"{name}_{where}_at_group{g}")
+                s.Add(flag >= x(j, g, k) - x(j, other, k))
+                s.Add(flag <= x(j, g, k))
+                s.Add(flag <= 1 - x(j, other, k))
+                flags[g] = flag
+        y: dict[tuple[int, int], Any] = {}
+        for f, e in _possible_spans(job, k, self.T):
+            y[(f, e)] = s.NumVar(0, 1, f"{name}_holds_groups{f}_{e}")
+        for g in range(n):
+            for flag, end in ((first[g], 0), (last[g], 1)):
+                plan = [var for span, var in y.items() if span[end] == g]
+                if plan or not isinstance(flag, int):
+                    s.Add(sum(plan) - flag == 0)
+        self.span_flags[slot] = y
+        return y
+
+    def rate_options(self, victim_job: int, victim_kind: str, slot: Slot,
+                     kind: str) -> list[tuple[float, Any]]:
+        """The loss rates that ``slot`` on a device of ``kind`` can inflict on a victim
+        on ``victim_kind`` (its spans' own demand, `Problem.loss_rate`), grouped by value
+        (within `RATE_MERGE`), each with the expression that is 1 iff the slot's span has
+        that rate. One value (e.g. constant demand): ``[(rate, 1)]``, no span indicators."""
+        key = (victim_job, victim_kind, slot, kind)
+        if key in self.rates:
+            return self.rates[key]
+        p = self.p
+        j, k = slot
+        job = self.jobs[j]
+        # the rate depends on the kinds only: any two distinct devices of them stand in
+        # (none on a platform with one DLA core, for DLA/DLA); the span must fit on some
+        # device of the kind, e.g. a span pinned off DLA1 still runs on DLA0
+        victim = next(d for d in p.devices if d.kind == victim_kind)
+        devices = [d for d in p.devices if d.kind == kind]
+        aggressor = next((d for d in devices if d != victim), None)
+        by_span: dict[tuple[int, int], float] = {}
+        for f, e in _possible_spans(job, k, self.T) if aggressor is not None else ():
+            if any(all(d in job.allowed[g] for g in range(f, e + 1)) for d in devices):
+                by_span[(f, e)] = p.loss_rate(victim_job, victim, j, aggressor, f, e)
+        groups: list[tuple[float, list[tuple[int, int]]]] = []
+        for span, rate in sorted(by_span.items(), key=lambda e: e[1]):
+            if groups and rate - groups[-1][0] <= RATE_MERGE:
+                groups[-1][1].append(span)
+            else:
+                groups.append((rate, [span]))
+        if len(groups) <= 1:
+            options: list[tuple[float, Any]] = [(rate, 1) for rate, _ in groups]
+        else:
+            y = self.spans(slot)
+            options = [(rate, sum(y[span] for span in spans)) for rate, spans in groups]
+        self.rates[key] = options
+        return options
+
+    def charge(self, part: Any, options: list[tuple[float, Any]], bound: float,
+               name: str) -> Any:
+        """``rate(span) * part`` exactly: ``part`` split into one piece per rate option,
+        each at most ``bound`` times its indicator (one option: no split)."""
+        if len(options) == 1:
+            return options[0][0] * part
+        pieces = []
+        for i, (rate, flag) in enumerate(options):
+            piece = self.s.NumVar(0, bound, f"{name}_rate{i}")
+            self.s.Add(piece <= bound * flag)
+            pieces.append((rate, piece))
+        self.s.Add(sum(piece for _, piece in pieces) == part)
+        return sum(rate * piece for rate, piece in pieces if rate > 0)
 
     def add_contention(self) -> None:
         s, p, v = self.s, self.p, self.v
@@ -123,9 +248,10 @@ class ContentionIlpModel(IlpModel):
                 for ka, kb in PAIRS:
                     if ka not in kinds or kb not in kinds:
                         continue
-                    k_ab = p.contention.loss_rate(ka, p.bandwidth(sb[0], kb))
-                    k_ba = p.contention.loss_rate(kb, p.bandwidth(sa[0], ka))
-                    if k_ab <= 0 and k_ba <= 0:
+                    # a (on ka) loses at b's span's rate, b (on kb) at a's
+                    rates_ab = self.rate_options(sa[0], ka, sb, kb)
+                    rates_ba = self.rate_options(sb[0], kb, sa, ka)
+                    if all(r <= 0 for r, _ in rates_ab + rates_ba):
                         continue
                     fa, fb = self.kind_flag(*sa, ka), self.kind_flag(*sb, kb)
                     both = s.NumVar(0, 1, f"{ka}_{kb}_{name}")
@@ -136,10 +262,12 @@ class ContentionIlpModel(IlpModel):
                     s.Add(part <= ov)
                     s.Add(part <= small * both)
                     s.Add(part >= ov - small * (1 - both))
-                    if k_ab > 0:
-                        charged[sa].append(k_ab * part)
-                    if k_ba > 0:
-                        charged[sb].append(k_ba * part)
+                    if any(r > 0 for r, _ in rates_ab):
+                        charged[sa].append(self.charge(part, rates_ab, small,
+                                                       f"overlap_{ka}_{kb}_{name}_a"))
+                    if any(r > 0 for r, _ in rates_ba):
+                        charged[sb].append(self.charge(part, rates_ba, small,
+                                                       f"overlap_{ka}_{kb}_{name}_b"))
         for slot in self.slots:
             s.Add(self.extra[slot] == sum(charged[slot]))
 
