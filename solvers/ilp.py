@@ -46,8 +46,8 @@ value is re-derived exactly anyway. They were 1e-9, and with the contention mode
 above the optimum on a third such problem (right at 1e-9; a strict xfail there), and with
 the oracle's binaries fixed it has called feasible LPs infeasible (at 1e-9 without
 presolve on the first problem, at 1e-7 with presolve on the third). The trust checks cannot
-see this (HiGHS's value is that of its schedule), so with contention an ILP ``optimal`` on
-3-model problems can be 0.02-0.4 % above the true optimum.
+see this (HiGHS's value is that of its schedule), so from `UNTRUSTED_CONTENTION_JOBS` jobs on
+an OPTIMAL on the contention model is reported as ``feasible`` without HiGHS's bound.
 Memory contention in latency mode is modelled exactly by `solvers.ilp_contention`
 (overlap-linear slowdown and semi-active starts, big-M from the known schedule's simulated
 objective; the known schedule and the trust checks are judged by the simulator there); in
@@ -558,6 +558,11 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
         notes.append(f"HiGHS's bound {bound_ns / per_ns} ms exceeds the exact value of its "
                      "schedule")
         bound_ns = None
+    if optimal and contention and len(problem.jobs) >= UNTRUSTED_CONTENTION_JOBS:
+        notes.append(f"HiGHS's OPTIMAL on the contention model of {len(problem.jobs)} jobs is "
+                     "not trusted (it has been 0.02-0.4 % above the optimum there); its "
+                     "bound is not used")
+        bound_ns = None
     if notes:
         stats["distrusted"] = "; ".join(notes)
         optimal = False
@@ -566,13 +571,22 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
         bound_ms = None   # a bound from a run whose numbers disagree is not a proof
     status = SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE
     message = "" if optimal else (
-        "HiGHS's answer failed the exactness check (" + "; ".join(notes) + "): not optimal"
+        "HiGHS's answer is not taken as a proof (" + "; ".join(notes) + "): not optimal"
         if notes else "time limit reached: best schedule found, with the MIP's bound")
     objective_ms = (ilp_contention.simulated_value(problem, schedule) or (None,))[0] \
         if contention else evaluate(problem, model.jobs, schedule).objective_ms
     answer = BackendAnswer(status, schedule, objective_ms=objective_ms,
                            bound_ms=bound_ms, stats=stats, message=message)
     return contention_free(answer) if contention_ignored(problem) else answer
+
+
+UNTRUSTED_CONTENTION_JOBS = 3
+"""From this many jobs on, HiGHS's OPTIMAL on the latency contention model is reported as
+``feasible`` without its bound: on 3-model problems found by the oracle property test HiGHS
+(OR-Tools 9.15) answered OPTIMAL 0.02-0.4 % above the optimum of its own model, at
+feasibility tolerances 1e-9 and 1e-7 alike (`tests/solvers/test_ilp_contention.py`), and no
+check here can see it (the value is that of its schedule). No such case was seen with two
+jobs."""
 
 
 def _distrust(problem: Problem, known: tuple[Schedule, int] | None, stats: dict[str, Any],
