@@ -32,7 +32,6 @@ constraints), in increasing ``Phi`` until the time is up. Valid for any ``beta``
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import numpy as np
 
 from solvers.bounds import CONTENTION_LP_MARGIN, segment_bound
 from solvers.exact_common import dla_symmetric
+from solvers.oracle import job_options
 from solvers.problem import Device, Objective, Problem
 from solvers.schedule import Segment
 
@@ -82,56 +82,6 @@ def _count(problem: Problem, job: int) -> int:
     for m in range(1, min(problem.max_transitions + 1, n) + 1):
         total += math.comb(n - 1, m - 1) * d * (d - 1) ** (m - 1)
     return total
-
-
-@dataclass(frozen=True)
-class _Option:
-    segments: tuple[Segment, ...]
-    base: tuple[float, ...]
-    tr_in: tuple[float, ...]
-
-
-def _options(problem: Problem, job: int) -> list[_Option]:
-    """`oracle.job_options` (the same segmentations in the same order) with the segment
-    costs and transitions cached per span (2 x 30 groups: ~10x faster)."""
-    cost: dict[tuple[int, int, Device], float] = {}
-    trans: dict[tuple[int, Device, Device], float] = {}
-
-    def seg_cost(a: int, b: int, d: Device) -> float:
-        if (a, b, d) not in cost:
-            cost[a, b, d] = problem.segment_cost(job, a, b, d)
-        return cost[a, b, d]
-
-    def transition(g: int, src: Device, dst: Device) -> float:
-        if (g, src, dst) not in trans:
-            trans[g, src, dst] = problem.transition(job, g, src, dst)
-        return trans[g, src, dst]
-
-    n = problem.n_groups(job)
-    devices = problem.devices
-    allowed = [problem.allowed(job, g) for g in range(n)]
-    ok_devices: dict[tuple[int, int], list[Device]] = {}
-    out: list[_Option] = []
-    for m in range(1, min(problem.max_transitions + 1, n) + 1):
-        for cuts in itertools.combinations(range(1, n), m - 1):
-            bounds = (0, *cuts, n)
-            ranges = [(bounds[i], bounds[i + 1] - 1) for i in range(m)]
-            per_range = []
-            for a, b in ranges:
-                if (a, b) not in ok_devices:
-                    ok_devices[a, b] = [d for d in devices
-                                        if all(d in allowed[g] for g in range(a, b + 1))]
-                per_range.append(ok_devices[a, b])
-            for devs in itertools.product(*per_range):
-                if any(x == y for x, y in itertools.pairwise(devs)):
-                    continue
-                segs = tuple(Segment(a, b, d) for (a, b), d in zip(ranges, devs, strict=True))
-                base = tuple(seg_cost(s.first_group, s.last_group, s.device) for s in segs)
-                tr = tuple(0.0 if k == 0 else transition(segs[k - 1].last_group,
-                                                         segs[k - 1].device, segs[k].device)
-                           for k in range(m))
-                out.append(_Option(segs, base, tr))
-    return out
 
 
 def _features(problem: Problem, job: int, options: list) -> dict[str, np.ndarray]:
@@ -230,7 +180,7 @@ def pair_bound(problem: Problem, target_ms: float, deadline: float | None = None
     t0 = time.perf_counter()
     frames = problem.frames_per_round
     beta = target_ms * frames
-    options = [_options(problem, j) for j in range(2)]
+    options = [job_options(problem, j) for j in range(2)]
     fa, fb = (_features(problem, j, options[j]) for j in range(2))
     gpu = problem.devices.index(Device.GPU) if Device.GPU in problem.devices else None
     na, nb = len(options[0]), len(options[1])

@@ -119,12 +119,21 @@ def test_pair_bound_cut_by_its_deadline_gives_no_bound() -> None:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=throughput_problems(jobs=(2, 2), max_groups=5))
-def test_pair_bound_enumerates_the_oracles_segmentations(problem: Problem) -> None:
-    from solvers.pair_bound import _options
+def test_job_options_caches_nothing_wrong(problem: Problem) -> None:
+    """The segmentations the pair bound enumerates (oracle.job_options, costs cached per
+    span): each distinct, each valid, with the problem's own costs and transitions, and as
+    many as the pair bound's count when every group may run everywhere."""
+    from solvers.pair_bound import _count
 
     for j in range(2):
-        mine = _options(problem, j)
-        theirs = job_options(problem, j)
-        assert [o.segments for o in mine] == [o.segments for o in theirs]
-        assert [o.base for o in mine] == [o.base for o in theirs]
-        assert [o.tr_in for o in mine] == [o.tr_in for o in theirs]
+        options = job_options(problem, j)
+        assert len({o.segments for o in options}) == len(options)
+        for o in options:
+            assert o.base == tuple(problem.segment_cost(j, s.first_group, s.last_group,
+                                                        s.device) for s in o.segments)
+            assert o.tr_in == tuple(0.0 if k == 0 else problem.transition(
+                j, o.segments[k - 1].last_group, o.segments[k - 1].device, s.device)
+                for k, s in enumerate(o.segments))
+        if all(set(problem.allowed(j, g)) == set(problem.devices)
+               for g in range(problem.n_groups(j))):
+            assert len(options) == _count(problem, j)
