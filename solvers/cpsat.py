@@ -139,7 +139,9 @@ included, throughput with LINEARIZATION_THROUGHPUT): throughput 2 x 30 0.8 vs 16
 contention: there the portfolio plus lb_tree_search stalled a few 100 ps units above the
 rounding gap limit on tiny 3-job problems (4 found by the oracle property test: 16 of 20
 runs hit a 15 s limit; with this pair 20 of 20 proven in < 1 s). On 2-job contention
-problems the portfolio stays (the pair was slower: 2 x 60 24 s vs 15 s)."""
+problems the portfolio stays (the pair was slower: 2 x 60 24 s vs 15 s, measured under the
+earlier model-mean contention term; with the segment-level term neither proves 2 x 60 within
+40 s and on 2 x 30 they are within noise, 21 vs 24 s)."""
 SINGLE_WORKER = "one worker (--workers 1)"
 """With one worker CP-SAT runs a single search, and two set-ups were pathological (measured
 with 20 s limits on the 2-core box, deterministic time in parentheses): throughput 2 x 30
