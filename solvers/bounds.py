@@ -234,6 +234,15 @@ def lower_bound(problem: Problem) -> float:
     return max(chain, w_min * loads)
 
 
+def least_rate_on(problem: Problem, victim: Device, job: int, device: Device, first: int,
+                  last: int) -> float:
+    """Least loss rate the segment of ``job`` made of groups ``first..last`` on ``device``
+    inflicts on a segment of any job on ``victim`` (`Problem.loss_rate` over every victim
+    job: the bounds of throughput mode do not know which job co-runs)."""
+    return min(problem.loss_rate(v, victim, job, device, first, last)
+               for v in range(len(problem.jobs)))
+
+
 SEGMENT_BOUND_MAX_BRANCHES = 8
 """`segment_bound` solves one LP per way of ordering the first segments of same-device
 chains of different jobs (2 ** pairs); above this many it leaves those constraints out."""
@@ -276,7 +285,6 @@ def segment_bound_lp(problem: Problem, segments: Sequence[Sequence[Segment]]
     if problem.objective is not Objective.THROUGHPUT:
         raise ValueError("segment_bound is a throughput bound")
     devices = problem.devices
-    n_jobs = len(problem.jobs)
     segs: list[tuple[int, int, Device, float, float, tuple[int, int]]] = []
     for j, row in enumerate(segments):
         for s, seg in enumerate(row):
@@ -297,7 +305,7 @@ def segment_bound_lp(problem: Problem, segments: Sequence[Sequence[Segment]]
     for n, (j, _, dev, _, _, span) in enumerate(segs):
         for d in devices:
             if d != dev:
-                rates[d, n] = min(problem.loss_rate(v, d, j, dev, *span) for v in range(n_jobs))
+                rates[d, n] = least_rate_on(problem, d, j, dev, *span)
     best, best_dur = math.inf, [x[3] for x in segs]
     for branch in itertools.product((False, True), repeat=len(crossing)):
         lp = pywraplp.Solver.CreateSolver("GLOP")

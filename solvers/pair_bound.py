@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.bounds import CONTENTION_LP_MARGIN, segment_bound
+from solvers.bounds import CONTENTION_LP_MARGIN, least_rate_on, segment_bound
 from solvers.exact_common import dla_symmetric
 from solvers.oracle import job_options
 from solvers.problem import Device, Objective, Problem
@@ -101,14 +101,13 @@ def _features(problem: Problem, job: int, options: list) -> dict[str, np.ndarray
     canonical = np.ones(n, dtype=bool)    # first DLA segment on DLA0 (or none)
     has_dla = np.zeros(n, dtype=bool)
     dla_victim = next((d for d in devices if d.kind == "dla"), None)
-    victims = range(len(problem.jobs))
     rates: dict[tuple[Device, Device, int, int], float] = {}
 
     def loss(victim: Device, seg: Segment) -> float:
         key = (victim, seg.device, seg.first_group, seg.last_group)
         if key not in rates:
-            rates[key] = min(problem.loss_rate(v, victim, job, seg.device, seg.first_group,
-                                               seg.last_group) for v in victims)
+            rates[key] = least_rate_on(problem, victim, job, seg.device, seg.first_group,
+                                       seg.last_group)
         return rates[key]
 
     for o, opt in enumerate(options):

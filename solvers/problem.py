@@ -19,7 +19,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from profiles.costtable import CostTable
+from profiles.costtable import CostTable, GroupCost
 from profiles.dla.target import loadable_limit_for_trt  # moved down; re-exported here
 from profiles.errors import LayerswapError
 from solvers.contention import ContentionModel, no_contention, orin_preset, xavier_preset
@@ -400,8 +400,7 @@ class Problem:
         never below its smallest term). Lower bounds use it."""
         values = []
         for row in self.table(job).rows:
-            t = row.gpu_ms if kind == "gpu" else row.dla_ms
-            bw = row.gpu_bw_gbps if kind == "gpu" else row.dla_bw_gbps
+            t, bw = _time_and_demand(row, kind)
             if t is not None and t > 0:
                 values.append(0.0 if bw is None else float(bw))
         return min(values, default=0.0)
@@ -418,8 +417,7 @@ class Problem:
             for kind in ("gpu", "dla"):
                 t_acc, tb_acc = [0.0], [0.0]
                 for r in rows:
-                    t = r.gpu_ms if kind == "gpu" else r.dla_ms
-                    bw = r.gpu_bw_gbps if kind == "gpu" else r.dla_bw_gbps
+                    t, bw = _time_and_demand(r, kind)
                     if t is None or bw is None:
                         t, bw = 0.0, 0.0
                     t_acc.append(t_acc[-1] + t)
@@ -524,6 +522,13 @@ class Problem:
                 as_object(contention, f"{w}.contention")),
             frames_per_round=as_int(data.get("frames_per_round", 1), f"{w}.frames_per_round",
                                     minimum=1, maximum=MAX_FRAMES_PER_ROUND))
+
+
+def _time_and_demand(row: GroupCost, kind: str) -> tuple[float | None, float | None]:
+    """A group's standalone time (ms) and bandwidth demand (GB/s) on a device kind."""
+    if kind == "gpu":
+        return row.gpu_ms, row.gpu_bw_gbps
+    return row.dla_ms, row.dla_bw_gbps
 
 
 def _has_bandwidth(table: CostTable) -> bool:
