@@ -61,18 +61,25 @@ def test_no_contention_equals_simulator(objective: str) -> None:
                         simulate(problem, schedule).objective_ms, rel_tol=1e-9)
 
 
+def _gpu_job_beside(b_groups: list[GroupCost]) -> Problem:
+    """Job a (10 ms on the GPU, no demand) beside job b made of ``b_groups`` (preset
+    contention, Xavier)."""
+    a = CostTable.build([GroupCost(0, 10.0, None, None, None, gpu_bw_gbps=0.0)],
+                        {"model": "a", "platform": "xavier-agx", "source": "synthetic"})
+    b = CostTable.build(b_groups,
+                        {"model": "b", "platform": "xavier-agx", "source": "synthetic"})
+    return Problem.create([a, b], "xavier-agx", contention="preset")
+
+
 def test_demand_follows_the_group_running_now() -> None:
     """Hand computation: job a (GPU, 10 ms, no demand) beside job b on DLA0 (two 1 ms
     groups demanding 0 then 60 GB/s). The reference slows a by k(60) during b's second
     millisecond only; the segment-level term charges k(30) (the mean of b's segment, here
     its whole model) for both milliseconds."""
-    a = CostTable.build([GroupCost(0, 10.0, None, None, None, gpu_bw_gbps=0.0)],
-                        {"model": "a", "platform": "xavier-agx", "source": "synthetic"})
-    b = CostTable.build([GroupCost(0, 5.0, 1.0, 0.1, 0.1, gpu_bw_gbps=0.0, dla_bw_gbps=0.0),
-                         GroupCost(1, 5.0, 1.0, None, None, gpu_bw_gbps=0.0,
-                                   dla_bw_gbps=60.0)],
-                        {"model": "b", "platform": "xavier-agx", "source": "synthetic"})
-    problem = Problem.create([a, b], "xavier-agx", contention="preset")
+    problem = _gpu_job_beside([
+        GroupCost(0, 5.0, 1.0, 0.1, 0.1, gpu_bw_gbps=0.0, dla_bw_gbps=0.0),
+        GroupCost(1, 5.0, 1.0, None, None, gpu_bw_gbps=0.0, dla_bw_gbps=60.0),
+    ])
     schedule = Schedule(((Segment(0, 0, Device.GPU),), (Segment(0, 1, Device.DLA0),)),
                         {Device.GPU: ((0, 0),), Device.DLA0: ((1, 0),)})
     k = problem.contention.loss_rate
@@ -85,13 +92,10 @@ def test_segment_level_term_uses_the_segment_groups_only() -> None:
     """b's DLA1 segment covers only its heavy group: the simulator's segment-level term
     charges k(60) (the model mean would be k(30)) and, one group per segment, equals the
     reference."""
-    a = CostTable.build([GroupCost(0, 10.0, None, None, None, gpu_bw_gbps=0.0)],
-                        {"model": "a", "platform": "xavier-agx", "source": "synthetic"})
-    b = CostTable.build([GroupCost(0, 1.0, 1.0, 0.1, 0.1, gpu_bw_gbps=0.0, dla_bw_gbps=0.0),
-                         GroupCost(1, 5.0, 1.0, None, None, gpu_bw_gbps=0.0,
-                                   dla_bw_gbps=60.0)],
-                        {"model": "b", "platform": "xavier-agx", "source": "synthetic"})
-    problem = Problem.create([a, b], "xavier-agx", contention="preset")
+    problem = _gpu_job_beside([
+        GroupCost(0, 1.0, 1.0, 0.1, 0.1, gpu_bw_gbps=0.0, dla_bw_gbps=0.0),
+        GroupCost(1, 5.0, 1.0, None, None, gpu_bw_gbps=0.0, dla_bw_gbps=60.0),
+    ])
     schedule = Schedule(((Segment(0, 0, Device.GPU),),
                          (Segment(0, 0, Device.DLA0), Segment(1, 1, Device.DLA1))),
                         {Device.GPU: ((0, 0),), Device.DLA0: ((1, 0),),
@@ -110,13 +114,10 @@ def test_segment_level_term_uses_the_segment_groups_only() -> None:
 def test_group_pieces_loss_table() -> None:
     """One piece per group that takes time; the loss follows the piece's own demand, and
     the zero rules of `Problem.loss_rate` hold (same device, same job in latency)."""
-    a = CostTable.build([GroupCost(0, 10.0, None, None, None, gpu_bw_gbps=0.0)],
-                        {"model": "a", "platform": "xavier-agx", "source": "synthetic"})
-    b = CostTable.build([GroupCost(0, 1.0, 1.0, 0.1, 0.1, gpu_bw_gbps=50.0, dla_bw_gbps=10.0),
-                         GroupCost(1, 5.0, 2.0, None, None, gpu_bw_gbps=5.0,
-                                   dla_bw_gbps=60.0)],
-                        {"model": "b", "platform": "xavier-agx", "source": "synthetic"})
-    problem = Problem.create([a, b], "xavier-agx", contention="preset")
+    problem = _gpu_job_beside([
+        GroupCost(0, 1.0, 1.0, 0.1, 0.1, gpu_bw_gbps=50.0, dla_bw_gbps=10.0),
+        GroupCost(1, 5.0, 2.0, None, None, gpu_bw_gbps=5.0, dla_bw_gbps=60.0),
+    ])
     schedule = Schedule(((Segment(0, 0, Device.GPU),), (Segment(0, 1, Device.DLA0),)),
                         {Device.GPU: ((0, 0),), Device.DLA0: ((1, 0),)})
     prep = prepare(problem, schedule)
