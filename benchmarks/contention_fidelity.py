@@ -4,7 +4,7 @@ The solvers (docs/model.md section 3) charge a victim a loss rate set by its co-
 *segment*'s own time-weighted bandwidth (`Problem.segment_bandwidth`: the segment-level
 term, one constant per pair of segments). Before issue 17 they used the co-runner's
 *model-mean* bandwidth over all its groups (the mean term); this script keeps that term
-locally (`mean_term_prepared`) for the before/after comparison. `solvers.reference_sim`
+locally (`mean_term_prepared`) for the before/after comparison. `solvers.judges.reference_sim`
 simulates the finer truth: groups run one after the other, each with its own demand, and
 the loss rate follows the group running on the other device at each instant. This script
 measures, on random synthetic tables (per-group demand uniform in 5-60 GB/s on the GPU,
@@ -21,7 +21,7 @@ commit 3afba13, Xavier AGX fp16):
 2. **Solver part** (realistic sizes): a solver's schedule under the segment-level term,
    its objective against the mean-term and reference values of the same schedule. The
    solver is CP-SAT through `solvers.solve` (which models the segment-level term), so
-   where CP-SAT stops unproven the simulator-guided local search (`solvers.local_search`)
+   where CP-SAT stops unproven the simulator-guided local search (`solvers.heuristics.local_search`)
    gets the last share of the time limit; the row says when it replaced CP-SAT's schedule.
 
 Usage: ``python benchmarks/contention_fidelity.py [--time-limit 20] [--quick]``; writes
@@ -48,11 +48,9 @@ from benchmarks.solvers import machine  # noqa: E402
 from profiles.costtable import CostTable  # noqa: E402
 from profiles.fileio import atomic_write_text  # noqa: E402
 from profiles.synthetic import synthetic_table  # noqa: E402
-from solvers.oracle import _combos, _Loss, _orders, _prepare_combo, job_options  # noqa: E402
-from solvers.problem import Objective, Problem  # noqa: E402
-from solvers.reference_sim import reference_objective  # noqa: E402
-from solvers.schedule import Schedule  # noqa: E402
-from solvers.simulator import (  # noqa: E402
+from solvers.judges.oracle import _combos, _Loss, _orders, _prepare_combo, job_options  # noqa: E402
+from solvers.judges.reference_sim import reference_objective  # noqa: E402
+from solvers.judges.simulator import (  # noqa: E402
     Prepared,
     latency_objective,
     order_indices,
@@ -60,6 +58,8 @@ from solvers.simulator import (  # noqa: E402
     simulate,
     throughput_objective,
 )
+from solvers.model.problem import Objective, Problem  # noqa: E402
+from solvers.model.schedule import Schedule  # noqa: E402
 from solvers.solve import solve  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "estimated"
@@ -229,7 +229,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         "- **segment term** = the solvers' contention term now (co-runner demand = the "
         "overlapping segment's own time-weighted demand, `Problem.segment_bandwidth`); "
         "**mean term** = the term before issue 17 (co-runner demand = its whole model's "
-        "mean), kept in the script only; **reference** = `solvers.reference_sim` (loss rate "
+        "mean), kept in the script only; **reference** = `solvers.judges.reference_sim` (loss rate "
         "follows the group running at each instant)",
         "",
         "## Every schedule of small problems",

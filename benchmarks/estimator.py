@@ -74,7 +74,7 @@ def pct(x: float) -> str:
 
 
 def solve_pair(gnet_table: Any) -> tuple[list[tuple[int, int, str]], float]:
-    from solvers.problem import Problem
+    from solvers.model.problem import Problem
     from solvers.solve import solve
 
     problem = Problem.create([gnet_table, load_published("alexnet_xavier")], "xavier-agx",

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from profiles.costtable import load_published  # noqa: E402
 from profiles.fileio import atomic_write_text  # noqa: E402
 from profiles.synthetic import synthetic_table  # noqa: E402
-from solvers.problem import Problem  # noqa: E402
+from solvers.model.problem import Problem  # noqa: E402
 from solvers.solve import solve  # noqa: E402
 
 TARGETS = {

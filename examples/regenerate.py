@@ -16,7 +16,7 @@ from pathlib import Path
 
 from profiles.fileio import atomic_write_text
 from profiles.synthetic import synthetic_table
-from solvers.contention import orin_preset
+from solvers.model.contention import orin_preset
 
 HERE = Path(__file__).resolve().parent
 

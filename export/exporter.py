@@ -13,7 +13,7 @@
 
 Every cost table must carry the ONNX mapping (`profiles.onnxmap`); its groups are mapped
 to the model's layers and checked against the ONNX file given for it. Predicted timings
-come from the simulator (`solvers.simulator.simulate`) for exactly this schedule, so they
+come from the simulator (`solvers.judges.simulator.simulate`) for exactly this schedule, so they
 are the schedule's own, whoever solved it. Provenance: each table's SHA-256 (of its
 canonical CSV text, `CostTable.to_csv_text`) and ``source``, the solver, status, objective
 and lower bound when a `Result` is given. Output files are byte-identical for equal
@@ -64,9 +64,9 @@ from runtime.manifest import (
     file_sha256,
     write_manifest,
 )
-from solvers.problem import Objective, Problem
-from solvers.schedule import Result, Schedule, Timeline
-from solvers.simulator import simulate
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Objective, Problem
+from solvers.model.schedule import Result, Schedule, Timeline
 
 DEFAULT_TRT_VERSION = "10.3"
 SUMMARY_NAME = "SUMMARY.md"

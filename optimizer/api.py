@@ -29,13 +29,13 @@ from optimizer.defaults import COMPARE_SOLVERS, MAX_TRANSITIONS_SWEEP, TIME_LIMI
 from optimizer.plots import pareto_mask, plot_gantt, plot_pareto, plot_solve_times, save_figure
 from profiles.costtable import CostTable, load_published, published_names, replace_rows
 from profiles.errors import ProfileError
-from solvers.baselines import run_baselines
-from solvers.contention import ContentionModel
 from solvers.errors import ProblemError, UnsupportedFeatureError
-from solvers.problem import ModelSpec, Objective, Pin, Problem, get_platform
-from solvers.render import render_text
-from solvers.schedule import Result, Schedule, SolveStatus, Timeline
-from solvers.simulator import simulate
+from solvers.heuristics.baselines import run_baselines
+from solvers.judges.simulator import simulate
+from solvers.model.contention import ContentionModel
+from solvers.model.problem import ModelSpec, Objective, Pin, Problem, get_platform
+from solvers.model.render import render_text
+from solvers.model.schedule import Result, Schedule, SolveStatus, Timeline
 from solvers.solve import SOLVERS, solve
 
 TableRef = str | os.PathLike[str] | CostTable | ModelSpec
@@ -139,7 +139,7 @@ def make_problem(
 
 
 def render(problem: Problem, what: Result | Timeline | Schedule) -> str:
-    """The text rendering of a result or schedule (`solvers.render.render_text`)."""
+    """The text rendering of a result or schedule (`solvers.model.render.render_text`)."""
     return render_text(problem, what)
 
 
@@ -424,7 +424,7 @@ def _num(v: Any) -> float:
 
 def platforms() -> list[str]:
     """Platform preset names for `make_problem`."""
-    from solvers.problem import PLATFORMS
+    from solvers.model.problem import PLATFORMS
 
     return list(PLATFORMS)
 

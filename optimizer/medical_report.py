@@ -40,7 +40,7 @@ def write(out: Path, opts: MedicalOptions, *, models: Mapping[str, Any],
           solved: Sequence[Any], exported: Mapping[str, Path],
           runs: Mapping[str, Any]) -> dict[str, Any]:
     """Build the report document, write report.json, report.md and the charts; return it."""
-    from solvers.schedule import save_schedule_file
+    from solvers.model.schedule import save_schedule_file
 
     graphs = _LayerIndex()
     solves = []
@@ -106,7 +106,7 @@ def _model_of(problem: Any, job: int) -> str:
 
 def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
                  manifest: Path | None, run: Mapping[str, Any] | None) -> dict[str, Any]:
-    from solvers.simulator import simulate
+    from solvers.judges.simulator import simulate
 
     problem, result = s.problem, s.result
     tl = result.timeline or simulate(problem, result.schedule)
@@ -403,7 +403,8 @@ def _md_devices(doc: Mapping[str, Any]) -> list[str]:
 
 
 def _md_gain(doc: Mapping[str, Any]) -> list[str]:
-    lines = ["## Gain over the baselines (solvers.baselines; estimated ms, lower is better)",
+    lines = ["## Gain over the baselines (solvers.heuristics.baselines;"
+             " estimated ms, lower is better)",
              "", "Objective: makespan of one concurrent inference (latency) or time per "
              "frame of the stream (throughput). Gain = how much lower than the best "
              "baseline.", "",

@@ -32,8 +32,8 @@ from optimizer.medical import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from solvers.problem import Problem
-    from solvers.schedule import Result
+    from solvers.model.problem import Problem
+    from solvers.model.schedule import Result
 
 GAN_SIZE = 256
 """Pix2Pix's U-Net with 8 down-sampling blocks needs 256 x 256 (the zoo's contract)."""
@@ -137,7 +137,7 @@ class Steps:
     # ------------------------------------------------------------------ 5. solve
     def solve_all(self) -> list[Solved]:
         from optimizer import api
-        from solvers.problem import ModelSpec
+        from solvers.model.problem import ModelSpec
 
         o = self.opts
         for scenario in SCENARIOS:

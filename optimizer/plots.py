@@ -27,8 +27,8 @@ from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 from matplotlib.ticker import NullFormatter
 
 from profiles.fileio import atomic_write_bytes
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Schedule, SegmentTiming, Timeline
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Schedule, SegmentTiming, Timeline
 
 DPI = 120
 """Fixed resolution of the PNG files (deterministic pixels)."""
@@ -69,7 +69,7 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
     """One row per device, one bar per segment of the simulated schedule.
 
     Latency: the one concurrent inference. Throughput: ``rounds`` consecutive steady-state
-    rounds (default 3; `solvers.simulator.simulate_rounds`), later rounds lighter, so the
+    rounds (default 3; `solvers.judges.simulator.simulate_rounds`), later rounds lighter, so the
     pipelining (round r + 1 starting before round r ends) is visible; the first drawn
     round is marked with its round period.
 
@@ -144,7 +144,7 @@ def _rounds_to_draw(problem: Problem, timeline: Timeline, rounds: int | None
     n = GANTT_ROUNDS if rounds is None else rounds
     if n <= 1:
         return [tuple(timeline.segments)]
-    from solvers.simulator import simulate_rounds
+    from solvers.judges.simulator import simulate_rounds
 
     per_job: dict[int, list[SegmentTiming]] = {}
     for t in timeline.segments:

@@ -41,7 +41,7 @@ def cases() -> list[dict[str, Any]]:
 
 
 def run_case(case: dict[str, Any]) -> dict[str, Any]:
-    from solvers.problem import Problem
+    from solvers.model.problem import Problem
     from solvers.solve import solve
 
     problem = Problem.create([load_published(t) for t in case["tables"]], case["platform"],

@@ -1,8 +1,13 @@
-"""solvers: the scheduling problem, the simulator that judges schedules, and the backends."""
+"""solvers: the scheduling problem, the simulator that judges schedules, and the backends.
 
-from solvers.contention import ContentionModel, PiecewiseLinear, no_contention
+Layout (docs/solvers.md): `model` (the problem and its answer), `judges` (simulator, reference,
+oracle), `bounds`, `backends` (cpsat, ilp, sat), `heuristics` (baselines, local search), and
+`solve` (the one entry point: `solvers.solve.solve`)."""
+
 from solvers.errors import BackendClaimError, ProblemError, UnsupportedFeatureError
-from solvers.problem import (
+from solvers.judges.simulator import simulate
+from solvers.model.contention import ContentionModel, PiecewiseLinear, no_contention
+from solvers.model.problem import (
     PLATFORMS,
     Device,
     Job,
@@ -13,7 +18,7 @@ from solvers.problem import (
     Problem,
     get_platform,
 )
-from solvers.schedule import Result, Schedule, Segment, SolveStatus, Timeline
+from solvers.model.schedule import Result, Schedule, Segment, SolveStatus, Timeline
 
 __all__ = [
     "PLATFORMS",
@@ -36,4 +41,5 @@ __all__ = [
     "UnsupportedFeatureError",
     "get_platform",
     "no_contention",
+    "simulate",
 ]

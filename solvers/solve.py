@@ -2,9 +2,9 @@
 
 The backend (looked up lazily by module path: no import-time registry) returns a
 `BackendAnswer`; `solve` then validates the schedule, re-times it with the simulator
-(`solvers.simulator.simulate`), and reports the simulator's objective, never the
+(`solvers.judges.simulator.simulate`), and reports the simulator's objective, never the
 backend's own claim. The lower bound is the larger of the backend's proven bound and a
-cheap bound (`solvers.bounds.lower_bound`), capped at the objective. The
+cheap bound (`solvers.bounds.lower.lower_bound`), capped at the objective. The
 backend's objective is compared with the simulator's; the difference goes to ``stats``
 (``objective_mismatch`` is set when it exceeds 1e-6 relative plus a few ns, which on an
 ``optimal`` claim is a bug that the tests make loud).
@@ -25,30 +25,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from solvers.backend import Backend, BackendAnswer, SolveOptions
-from solvers.baselines import gpu_only, greedy
-from solvers.bounds import lower_bound
+from solvers.backends.base import Backend, BackendAnswer, SolveOptions
+from solvers.bounds.lower import lower_bound
 from solvers.errors import BackendClaimError, ProblemError
-from solvers.problem import Objective, Problem
-from solvers.schedule import Result, Schedule, SolveStatus, Timeline
-from solvers.simulator import simulate
+from solvers.heuristics.baselines import gpu_only, greedy
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Objective, Problem
+from solvers.model.schedule import Result, Schedule, SolveStatus, Timeline
 
 SOLVERS: tuple[str, ...] = ("cpsat", "ilp", "sat", "exhaustive")
 """Backend names accepted by `solve` (the default first)."""
 
 _BACKENDS: dict[str, tuple[str, str]] = {
-    "cpsat": ("solvers.cpsat", "solve_cpsat"),
-    "ilp": ("solvers.ilp", "solve_ilp"),
-    "sat": ("solvers.sat", "solve_sat"),
-    "exhaustive": ("solvers.oracle", "solve_exhaustive"),
+    "cpsat": ("solvers.backends.cpsat.solve", "solve_cpsat"),
+    "ilp": ("solvers.backends.ilp.solve", "solve_ilp"),
+    "sat": ("solvers.backends.sat.solve", "solve_sat"),
+    "exhaustive": ("solvers.judges.oracle", "solve_exhaustive"),
 }
 
 LOCAL_SEARCH_SHARE = 0.25
 """With contention: share of the time limit left to the simulator-guided local search
-(`solvers.local_search`) after the backend's answer (see `needs_local_search`)."""
+(`solvers.heuristics.local_search`) after the backend's answer (see `needs_local_search`)."""
 PAIR_BOUND_SHARE = 0.55
 """Throughput with contention and two jobs: share of the time limit kept after the backend
-for the segmentation-pair bound (`solvers.pair_bound`; 2 x 30 groups: 6.9-9.2 s on the
+for the segmentation-pair bound (`solvers.bounds.pair`; 2 x 30 groups: 6.9-9.2 s on the
 2-core benchmark box at load 3-5), which runs before the local search and seeds it; the
 backend, whose contention-free optimum bounds far lower (7.41 vs 9.00 ms there), keeps
 what is left (20 % of the limit)."""
@@ -195,7 +195,7 @@ def needs_local_search(problem: Problem) -> bool:
 def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None,
                   deadline: float | None, progress: Callable[[str], None] | None,
                   seed: int = 0, seeds: Sequence = ()) -> BackendAnswer:
-    from solvers.local_search import improve
+    from solvers.heuristics.local_search import improve
 
     candidates = [s for s in (answer.schedule, hint) if s is not None]
     if not candidates or answer.status in (SolveStatus.INFEASIBLE, SolveStatus.OPTIMAL):
@@ -218,15 +218,15 @@ def _local_search(problem: Problem, answer: BackendAnswer, hint: Schedule | None
         # objective, which judge() still checks against the simulator)
         return replace(answer, stats=stats)
     message = "; ".join(m for m in (answer.message, "then a simulator-guided local search "
-                                    "(solvers.local_search)") if m)
+                                    "(solvers.heuristics.local_search)") if m)
     # no proof: the backend's answer was feasible, or unknown (nothing found in its share)
     return BackendAnswer(SolveStatus.FEASIBLE, found.schedule, None, answer.bound_ms, stats,
                          message)
 
 
 def pair_bound_applies(problem: Problem) -> bool:
-    """`solvers.pair_bound` bounds this problem (throughput, contention, two jobs)."""
-    from solvers.pair_bound import applies
+    """`solvers.bounds.pair` bounds this problem (throughput, contention, two jobs)."""
+    from solvers.bounds.pair import applies
 
     return applies(problem)
 
@@ -234,10 +234,10 @@ def pair_bound_applies(problem: Problem) -> bool:
 def _pair_bound(problem: Problem, answer: BackendAnswer, known: Sequence[tuple[str, float]],
                 deadline: float | None, progress: Callable[[str], None] | None
                 ) -> tuple[BackendAnswer, tuple]:
-    """Raise the answer's bound by `solvers.pair_bound` at the best period known; also its
+    """Raise the answer's bound by `solvers.bounds.pair` at the best period known; also its
     candidate segmentation pairs (seeds of the local search)."""
-    from solvers.baselines import simulated_value
-    from solvers.pair_bound import pair_bound
+    from solvers.bounds.pair import pair_bound
+    from solvers.heuristics.baselines import simulated_value
 
     values = [v for _, v in known]
     if answer.schedule is not None:
@@ -247,7 +247,7 @@ def _pair_bound(problem: Problem, answer: BackendAnswer, known: Sequence[tuple[s
         return answer, ()
     if progress:
         progress("lower bound: every segmentation pair charged its own loss rates "
-                 "(solvers.pair_bound)")
+                 "(solvers.bounds.pair)")
     found = pair_bound(problem, target, deadline)
     stats = dict(answer.stats)
     if found is None:
@@ -356,7 +356,7 @@ def _cheap_known(problem: Problem) -> list[tuple[str, float]]:
 
 
 def cheap_lower_bound(problem: Problem) -> float:
-    """The load/chain bound of `solvers.bounds.lower_bound` (ms)."""
+    """The load/chain bound of `solvers.bounds.lower.lower_bound` (ms)."""
     return float(lower_bound(problem))
 
 

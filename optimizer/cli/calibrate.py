@@ -1,5 +1,5 @@
 """`layerswap calibrate`: fit the contention model from co-run measurements (thin wrapper
-over `solvers.contention.calibrate`)."""
+over `solvers.model.contention.calibrate`)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def read_corun_csv(path: str) -> dict[str, list[dict[str, str]]]:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from solvers.contention import calibrate, save_contention_model
-    from solvers.problem import get_platform
+    from solvers.model.contention import calibrate, save_contention_model
+    from solvers.model.problem import get_platform
 
     breakpoints = args.breakpoints
     model = get_platform(args.platform).contention

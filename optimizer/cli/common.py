@@ -56,11 +56,11 @@ from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (s
 
 if TYPE_CHECKING:
     from profiles.costtable import CostTable
-    from solvers.problem import Pin, Problem
+    from solvers.model.problem import Pin, Problem
 
 (EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION,
  EXIT_INTERNAL) = range(7)
-MAX_FRAMES = 64  # solvers.problem.MAX_FRAMES_PER_ROUND (not imported: --help stays fast)
+MAX_FRAMES = 64  # solvers.model.problem.MAX_FRAMES_PER_ROUND (not imported: --help stays fast)
 DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
 
 SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
@@ -341,7 +341,7 @@ def integer(*, minimum: int = 0, maximum: int | None = None) -> Callable[[str], 
 
 def platform_name(text: str) -> str:
     """A known platform name (lower-cased): xavier-agx, orin-agx, orin-nx, gpu-only."""
-    from solvers.problem import PLATFORMS
+    from solvers.model.problem import PLATFORMS
 
     key = text.strip().lower()
     if key not in PLATFORMS:
@@ -444,7 +444,7 @@ def solver_list(text: str) -> list[str]:
 
 def pins_from(specs: Sequence[PinSpec], forbid: bool) -> list[Pin]:
     """`Pin`s from parsed --pin (or --forbid when ``forbid``) values."""
-    from solvers.problem import Device, Pin
+    from solvers.model.problem import Device, Pin
 
     out = []
     for model, first, last, names in specs:
@@ -456,13 +456,13 @@ def pins_from(specs: Sequence[PinSpec], forbid: bool) -> list[Pin]:
 
 def build_problem(args: argparse.Namespace) -> Problem:
     """The `Problem` described by the options of `add_problem_options`."""
-    from solvers.problem import ModelSpec, Problem
+    from solvers.model.problem import ModelSpec, Problem
 
     refs = list(getattr(args, "tables", None) or DEFAULT_TABLES)
     tables = [ModelSpec(table, name or "") for name, table in map(resolve_named_table, refs)]
     contention: Any = args.contention
     if args.contention_model:
-        from solvers.contention import load_contention_model
+        from solvers.model.contention import load_contention_model
 
         contention = load_contention_model(args.contention_model)
     problem = Problem.create(

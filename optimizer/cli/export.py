@@ -22,7 +22,7 @@ from optimizer.cli.common import (
 
 def _result_from_file(path: str, schedule: Any) -> Any:
     """The solver's summary saved next to the schedule (`solve -o`), as a `Result`."""
-    from solvers.schedule import Result, SolveStatus
+    from solvers.model.schedule import Result, SolveStatus
 
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     info = doc.get("result")
@@ -39,7 +39,7 @@ def _result_from_file(path: str, schedule: Any) -> Any:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from export.exporter import export_schedule
-    from solvers.schedule import load_schedule_file
+    from solvers.model.schedule import load_schedule_file
 
     if not args.onnx:
         raise CommandError("give the ONNX file of every model: --onnx MODEL=FILE (repeat)")

@@ -33,8 +33,8 @@ def _done(args: argparse.Namespace, paths: tuple[Path, Path], extra: dict[str, A
 
 def cmd_plot_gantt(args: argparse.Namespace) -> int:
     from optimizer.plots import plot_gantt, save_figure
-    from solvers.schedule import load_schedule_file
-    from solvers.simulator import simulate
+    from solvers.judges.simulator import simulate
+    from solvers.model.schedule import load_schedule_file
 
     problem, schedule = load_schedule_file(args.schedule)
     timeline = simulate(problem, schedule)

@@ -1,5 +1,5 @@
 """`layerswap solve | simulate | compare`: find, judge and compare schedules (thin wrappers
-over `solvers.solve`, `solvers.simulator` and `optimizer.api.compare`)."""
+over `solvers.solve`, `solvers.judges.simulator` and `optimizer.api.compare`)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ DEFAULT_GANTT = "out/default_gantt.png"
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from solvers.render import render_text
-    from solvers.schedule import result_to_dict, save_schedule_file
+    from solvers.model.render import render_text
+    from solvers.model.schedule import result_to_dict, save_schedule_file
     from solvers.solve import solve
 
     problem = build_problem(args)
@@ -78,9 +78,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from solvers.render import render_text
-    from solvers.schedule import load_schedule_file, transitions
-    from solvers.simulator import simulate
+    from solvers.judges.simulator import simulate
+    from solvers.model.render import render_text
+    from solvers.model.schedule import load_schedule_file, transitions
 
     problem, schedule = load_schedule_file(args.schedule)
     timeline = simulate(problem, schedule)

@@ -9,8 +9,8 @@ import onnx
 from dag_models import MODELS
 
 from profiles.synthetic import synthetic_onnx_table
-from solvers.problem import Device, Problem
-from solvers.schedule import Schedule, Segment
+from solvers.model.problem import Device, Problem
+from solvers.model.schedule import Schedule, Segment
 
 G, D0, D1 = Device.GPU, Device.DLA0, Device.DLA1
 

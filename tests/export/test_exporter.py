@@ -17,7 +17,7 @@ from export.errors import ExportError
 from export.exporter import export_schedule, table_sha256
 from profiles.costtable import load_published
 from runtime.manifest import load_manifest
-from solvers.problem import Problem
+from solvers.model.problem import Problem
 from solvers.solve import solve
 
 

@@ -20,7 +20,7 @@ from manifest_runner import run_manifest
 from export import zoo
 from export.exporter import export_schedule
 from profiles.synthetic import synthetic_onnx_table
-from solvers.problem import Problem
+from solvers.model.problem import Problem
 
 ZOO_OPTIONS = {
     "pix2pix": {"ngf": 4},                  # size 256: num_downs 8

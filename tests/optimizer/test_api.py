@@ -12,9 +12,9 @@ import pytest
 from optimizer import api
 from profiles import ProfileError, load_published
 from profiles.synthetic import synthetic_table
-from solvers.baselines import run_baselines
 from solvers.errors import ProblemError
-from solvers.simulator import simulate
+from solvers.heuristics.baselines import run_baselines
+from solvers.judges.simulator import simulate
 
 PAIR = ["googlenet_xavier", "alexnet_xavier"]
 LIMIT = 30.0  # seconds; these problems solve to optimality in well under a second
@@ -184,7 +184,7 @@ def test_gantt_shortcut_accepts_result_schedule_and_timeline(tmp_path: Path) -> 
 def test_disagreements_flags_two_optimal_claims_that_differ() -> None:
     """Issue 11: compare must say when two backends both claim `optimal` but disagree (the
     ILP once proved 412.96 ms 'optimal' where CP-SAT proved 310.86 ms)."""
-    from solvers.schedule import Result, SolveStatus
+    from solvers.model.schedule import Result, SolveStatus
 
     def claim(name: str, status: SolveStatus, objective: float) -> Result:
         return Result(status, name, None, None, objective, objective, 1.0)

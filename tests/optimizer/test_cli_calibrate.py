@@ -8,7 +8,7 @@ import pytest
 from cli_helpers import run
 
 from profiles.synthetic import synthetic_table
-from solvers.contention import PiecewiseLinear
+from solvers.model.contention import PiecewiseLinear
 
 TRUE_DLA = PiecewiseLinear(((0.0, 0.0), (30.0, 0.15), (80.0, 0.35)))
 

@@ -7,7 +7,7 @@ import pytest
 
 from optimizer import api
 from profiles.synthetic import large_times_pair
-from solvers.problem import Problem
+from solvers.model.problem import Problem
 
 
 @pytest.mark.parametrize("objective", ["latency", "throughput"])

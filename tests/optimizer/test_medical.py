@@ -74,8 +74,8 @@ def test_command_succeeds_with_one_json_object_and_step_lines(medical: dict[str,
 
 
 def test_every_schedule_is_valid_and_the_simulator_agrees(medical: dict[str, Any]) -> None:
-    from solvers.schedule import load_schedule_file
-    from solvers.simulator import simulate
+    from solvers.judges.simulator import simulate
+    from solvers.model.schedule import load_schedule_file
 
     seen = set()
     for s in _solves(medical):

@@ -20,9 +20,9 @@ from optimizer.plots import (
 )
 from profiles import load_published
 from profiles.synthetic import synthetic_table
-from solvers.problem import Device, Problem
-from solvers.schedule import Schedule, Segment, Timeline
-from solvers.simulator import simulate
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, Problem
+from solvers.model.schedule import Schedule, Segment, Timeline
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -132,7 +132,7 @@ def test_gantt_throughput_draws_consecutive_rounds_so_pipelining_shows() -> None
     """Issue 11: one round hid the pipelining. Three consecutive steady-state rounds are
     drawn as the simulator ran them (the last is the round `simulate` reports), and
     round r + 1 starts before round r ends."""
-    from solvers.simulator import simulate_rounds
+    from solvers.judges.simulator import simulate_rounds
 
     problem = _published("throughput")
     schedule = _split_schedule(problem)

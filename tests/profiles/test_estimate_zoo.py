@@ -22,7 +22,7 @@ from profiles.estimate.calibrate import (
     published_columns,
 )
 from profiles.graph import LayerGraph
-from solvers.problem import Problem
+from solvers.model.problem import Problem
 from solvers.solve import solve
 
 

@@ -14,8 +14,8 @@ from export.exporter import export_schedule
 from profiles.synthetic import synthetic_onnx_table
 from runtime.api import load_plan, run_manifest
 from runtime.io import random_inputs
-from solvers.problem import Device, Problem
-from solvers.schedule import Schedule, Segment
+from solvers.model.problem import Device, Problem
+from solvers.model.schedule import Schedule, Segment
 
 G, D0, D1 = Device.GPU, Device.DLA0, Device.DLA1
 TOL = 1e-5

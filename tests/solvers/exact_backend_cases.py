@@ -15,10 +15,10 @@ import pytest
 
 from profiles.costtable import CostTable, GroupCost
 from profiles.synthetic import synthetic_table
-from solvers.oracle import exhaustive
-from solvers.problem import Device, Pin, Problem
-from solvers.schedule import SolveStatus
-from solvers.simulator import simulate
+from solvers.judges.oracle import exhaustive
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, Pin, Problem
+from solvers.model.schedule import SolveStatus
 from solvers.solve import solve
 
 
@@ -110,7 +110,7 @@ def hand_cases(backend: str) -> None:
 def contention_cases(backend: str) -> None:
     tables = [synthetic_table(3, 1), synthetic_table(3, 2)]
     latency = Problem.create(tables, "xavier-agx", contention="preset")
-    # both model latency contention exactly (solvers/ilp_contention.py, sat_contention.py)
+    # both model latency contention exactly (solvers/backends/ilp/contention.py, sat_contention.py)
     result = solve(latency, backend, time_limit=60, hint=None)
     oracle = exhaustive(latency)
     assert result.status is SolveStatus.OPTIMAL

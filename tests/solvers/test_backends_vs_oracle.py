@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 from profiles.synthetic import synthetic_table
+from solvers.backends.ilp.solve import UNTRUSTED_CONTENTION_JOBS
 from solvers.errors import ProblemError
-from solvers.ilp import UNTRUSTED_CONTENTION_JOBS
-from solvers.oracle import count_space
-from solvers.problem import Device, Objective, Pin, Problem
-from solvers.schedule import SolveStatus
+from solvers.judges.oracle import count_space
+from solvers.model.problem import Device, Objective, Pin, Problem
+from solvers.model.schedule import SolveStatus
 from solvers.solve import solve
 
 CONTENTION_ATOL_MS = 2e-5
@@ -114,7 +114,7 @@ def check_against_oracle(backend: str, problem: Problem) -> None:
     if (backend == "ilp" and problem.contention.enabled and len(problem.devices) > 1
             and len(problem.jobs) >= UNTRUSTED_CONTENTION_JOBS):
         # HiGHS's OPTIMAL stands there only if CP-SAT proves the same value, and a refuted
-        # one is replaced by CP-SAT's schedule (solvers/ilp.py): the oracle's value either
+        # one is replaced by CP-SAT's schedule (solvers/backends/ilp/): the oracle's value either
         # way, unless CP-SAT ran out of time (then a valid schedule and bound)
         distrusted = str(result.stats.get("distrusted", ""))
         if result.status is SolveStatus.OPTIMAL or "refuted" in distrusted:

@@ -6,7 +6,8 @@ import pytest
 
 from profiles.costtable import load_published
 from profiles.synthetic import synthetic_table
-from solvers.baselines import (
+from solvers.bounds.lower import lower_bound
+from solvers.heuristics.baselines import (
     gpu_only,
     greedy,
     h2h_like,
@@ -14,11 +15,10 @@ from solvers.baselines import (
     run_baselines,
     whole_models,
 )
-from solvers.bounds import lower_bound
-from solvers.oracle import exhaustive
-from solvers.problem import Device, Pin, Problem
-from solvers.schedule import SolveStatus
-from solvers.simulator import check_loadables, simulate
+from solvers.judges.oracle import exhaustive
+from solvers.judges.simulator import check_loadables, simulate
+from solvers.model.problem import Device, Pin, Problem
+from solvers.model.schedule import SolveStatus
 
 
 @pytest.mark.parametrize("platform", ["xavier-agx", "gpu-only"])

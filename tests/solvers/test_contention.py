@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from solvers.contention import (
+from solvers.errors import ProblemError
+from solvers.model.contention import (
     ContentionModel,
     CoRunSample,
     PiecewiseLinear,
@@ -16,7 +17,6 @@ from solvers.contention import (
     orin_preset,
     xavier_preset,
 )
-from solvers.errors import ProblemError
 
 TRUE = PiecewiseLinear(((0.0, 0.0), (30.0, 0.05), (60.0, 0.25), (120.0, 0.35)))
 
@@ -123,7 +123,7 @@ def test_orin_presets_follow_each_modules_own_dram_peak() -> None:
 
 def test_solving_with_a_placeholder_preset_says_so() -> None:
     from profiles.synthetic import synthetic_table
-    from solvers.problem import Problem
+    from solvers.model.problem import Problem
 
     tables = [synthetic_table(4, seed=s, platform="orin-nx") for s in (1, 2)]
     problem = Problem.create(tables, "orin-nx")

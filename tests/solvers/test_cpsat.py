@@ -8,11 +8,11 @@ import pytest
 
 from profiles.costtable import CostTable, GroupCost
 from profiles.synthetic import synthetic_table
-from solvers.backend import SolveOptions
-from solvers.cpsat import solve_cpsat
-from solvers.problem import Device, Pin, Problem
-from solvers.schedule import SolveStatus
-from solvers.simulator import simulate
+from solvers.backends.base import SolveOptions
+from solvers.backends.cpsat import solve_cpsat
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, Pin, Problem
+from solvers.model.schedule import SolveStatus
 from solvers.solve import solve
 
 
@@ -115,9 +115,9 @@ def test_too_many_spans_make_a_relaxation_with_a_valid_bound(
     """Beyond SPAN_LIMIT a middle slot's loss is only bounded: CP-SAT then proves nothing by
     itself (feasible, no own objective), its bound stays below the oracle's optimum and the
     simulator judges its schedule."""
-    import solvers.cpsat as cpsat
+    import solvers.backends.cpsat.contention as cpsat_contention
 
-    monkeypatch.setattr(cpsat, "SPAN_LIMIT", 1)
+    monkeypatch.setattr(cpsat_contention, "SPAN_LIMIT", 1)
     a = _bw_table("a", [(2, 1, 0, 0), (4, 3, 150, 150), (3, 1, 150, 0)])
     b = _bw_table("b", [(2, 5, 0, 150), (3, 2, 150, 150), (3, 5, 150, 0)])
     problem = Problem.create([a, b], "xavier-agx", contention="preset", max_transitions=2)

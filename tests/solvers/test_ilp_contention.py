@@ -11,11 +11,11 @@ import pytest
 
 from profiles.costtable import CostTable, GroupCost
 from profiles.synthetic import synthetic_table
-from solvers.backend import SolveOptions
-from solvers.ilp import solve_ilp
-from solvers.problem import Device, Pin, Problem
-from solvers.schedule import SolveStatus
-from solvers.simulator import simulate
+from solvers.backends.base import SolveOptions
+from solvers.backends.ilp import solve_ilp
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, Pin, Problem
+from solvers.model.schedule import SolveStatus
 from solvers.solve import solve
 
 HEAVY = (120.0, 45.0)   # GB/s on GPU, on DLA: far up both contention curves
@@ -79,8 +79,8 @@ def test_ilp_optimum_is_the_segment_level_one() -> None:
 def test_constant_demand_needs_no_span_indicators() -> None:
     """Tables whose demand is the same in every group give one rate per slot and device
     kind: the model has no span indicators and no split of the overlap."""
-    from solvers import ilp
-    from solvers.ilp_contention import ContentionIlpModel
+    from solvers.backends.ilp import solve as ilp
+    from solvers.backends.ilp.contention import ContentionIlpModel
 
     problem = _problem(_at_model_mean(_problem(_varying_pair()), _varying_pair()))
     model = ContentionIlpModel(problem, ilp._Mip())
@@ -91,8 +91,8 @@ def test_constant_demand_needs_no_span_indicators() -> None:
 
 def test_varying_demand_splits_the_overlap() -> None:
     """The varying pair needs span indicators, grouped by distinct rate."""
-    from solvers import ilp
-    from solvers.ilp_contention import ContentionIlpModel
+    from solvers.backends.ilp import solve as ilp
+    from solvers.backends.ilp.contention import ContentionIlpModel
 
     model = ContentionIlpModel(_problem(_varying_pair()), ilp._Mip())
     model.build()
@@ -132,8 +132,9 @@ def test_highs_tolerance_does_not_cut_the_optimum(specs: tuple[tuple[int, int], 
     """Found by the oracle property test: with feasibility tolerances of 1e-9, HiGHS
     (OR-Tools 9.15) answered OPTIMAL at 1.293206 and 1.435707 ms although its own model
     admits the oracle's schedules (1.292945 and 1.435273 ms; solved by HiGHS when their
-    binaries are fixed). 1e-7 (`solvers.ilp._parameters`) finds the optimum, and with three
-    jobs CP-SAT confirms it (`solvers.ilp.UNTRUSTED_CONTENTION_JOBS`)."""
+    binaries are fixed). 1e-7 (`solvers.backends.ilp.solve._parameters`) finds the optimum, and with
+    three
+    jobs CP-SAT confirms it (`solvers.backends.ilp.solve.UNTRUSTED_CONTENTION_JOBS`)."""
     tables = [synthetic_table(n, seed, model=f"m{j}") for j, (n, seed) in enumerate(specs)]
     problem = Problem.create(tables, "xavier-agx", contention="auto",
                              max_transitions=transitions)
@@ -150,7 +151,8 @@ def test_highs_wrong_optimal_is_refuted_by_the_cpsat_check() -> None:
     0.839234 ms where the oracle's schedule (0.835622 ms) is in its model (with its binaries
     fixed and the objective cut below 0.839 ms HiGHS still said INFEASIBLE with presolve).
     No check of HiGHS's numbers can see that, so with 3+ jobs and contention CP-SAT checks
-    the claim (solvers.ilp.UNTRUSTED_CONTENTION_JOBS): here it proves the better schedule,
+    the claim (solvers.backends.ilp.solve.UNTRUSTED_CONTENTION_JOBS): here it proves the better
+    schedule,
     which comes back as feasible, without a bound from HiGHS."""
     specs = ((2, 642, 0.0), (2, 343, 0.0), (2, 197, 0.3))
     tables = [synthetic_table(n, seed, model=f"m{j}", ineligible_fraction=frac)

@@ -2,7 +2,8 @@
 backends: hand-checked optima, the oracle on random small problems, refusals,
 infeasibility, determinism and time limits (cases in exact_backend_cases.py).
 
-Both model latency contention exactly (solvers/ilp_contention.py, solvers/sat_contention.py),
+Both model latency contention exactly (solvers/backends/ilp/contention.py,
+solvers/backends/sat/contention.py),
 also checked against the oracle by the shared properties in test_backends_vs_oracle.py."""
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ def test_time_limit_gives_feasible_or_unknown(backend_name: str) -> None:
 def test_ilp_survives_a_highs_presolve_failure() -> None:
     # HiGHS's presolve answered kError [INTERNAL] on this model in ns units (found by the
     # oracle property test); the backend retries without presolve. In the scaled units of
-    # solvers.ilp.mip_units_per_ns presolve no longer fails here; the answer must match the
+    # solvers.backends.ilp.model.mip_units_per_ns presolve no longer fails here; the answer must
+    # match the
     # oracle either way
     from profiles.synthetic import synthetic_table
-    from solvers.problem import Problem
-    from solvers.schedule import SolveStatus
+    from solvers.model.problem import Problem
+    from solvers.model.schedule import SolveStatus
     from solvers.solve import solve
 
     tables = [synthetic_table(2, 1, model="m0"), synthetic_table(3, 1, model="m1"),

@@ -7,11 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiles.synthetic import synthetic_table
-from solvers.baselines import gpu_only, greedy
-from solvers.local_search import STALL_KICKS, _neighbours, improve
-from solvers.problem import Problem
-from solvers.schedule import Schedule, SolveStatus
-from solvers.simulator import simulate
+from solvers.heuristics.baselines import gpu_only, greedy
+from solvers.heuristics.local_search import STALL_KICKS, _neighbours, improve
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Problem
+from solvers.model.schedule import Schedule, SolveStatus
 from solvers.solve import solve
 
 
@@ -93,7 +93,7 @@ def test_no_valid_candidate_gives_none() -> None:
 def test_latency_with_contention_polishes_an_unproven_answer_only() -> None:
     """Latency with contention: an answer stopped with a gap goes through the local search
     (never worse, judged by the simulator); an answer proven optimal is left as it is."""
-    from solvers.backend import BackendAnswer
+    from solvers.backends.base import BackendAnswer
     from solvers.solve import _local_search, needs_local_search
 
     problem = pair(8, objective="latency", max_transitions=2)

@@ -13,7 +13,7 @@ every backend (cpsat, ilp, sat and the exhaustive oracle; ``--solvers`` narrows 
 
 Times are whole microseconds and ``s`` keeps them whole nanoseconds, so every backend is
 exact and the comparisons use 1e-7 relative (float sums in the simulator), except where
-CP-SAT must count in coarser units (horizons above 2^31 ns, `solvers.cpsat.HORIZON_LIMIT`)
+CP-SAT must count in coarser units (horizons above 2^31 ns, `solvers.backends.cpsat.HORIZON_LIMIT`)
 and a time is not a whole unit: there it answers ``feasible`` with a declared rounding
 bound (``stats["objective_tolerance_ms"]``), which the comparisons then allow. Problems stay
 tiny (<= 3 models of <= 3 groups) and examples few, so the module runs in a few minutes
@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profiles.costtable import CostTable, GroupCost
-from solvers.oracle import count_space
-from solvers.problem import Device, Pin, Problem
-from solvers.schedule import Result, SolveStatus
+from solvers.judges.oracle import count_space
+from solvers.model.problem import Device, Pin, Problem
+from solvers.model.schedule import Result, SolveStatus
 from solvers.solve import solve
 
 RTOL = 1e-7
@@ -212,7 +212,7 @@ def test_cpsat_stays_below_its_presolve_horizon_limit() -> None:
     """Regression (found by the scaling property): with a horizon of 2.9e9 ns CP-SAT's
     presolve answered 2908.86 ms as optimal where 1939.267 ms is (the model counts in 10 ns
     units now; the times are whole us, so it stays exact)."""
-    from solvers.cpsat import HORIZON_LIMIT
+    from solvers.backends.cpsat import HORIZON_LIMIT
 
     case = {"spec": [[(20, None, 20, 20), (20, None, 20, 20)],
                      [(20, 20, 20, 20), (1939227, 2908840, 20, 20)]],

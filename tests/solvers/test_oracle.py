@@ -8,14 +8,14 @@ import pytest
 
 from profiles.costtable import load_published
 from profiles.synthetic import synthetic_table
-from solvers.backend import SolveOptions
-from solvers.baselines import best_baseline, run_baselines
-from solvers.bounds import lower_bound
+from solvers.backends.base import SolveOptions
+from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
-from solvers.oracle import count_space, exhaustive, job_options, solve_exhaustive
-from solvers.problem import Device, ModelSpec, Problem
-from solvers.schedule import Schedule, SolveStatus
-from solvers.simulator import simulate
+from solvers.heuristics.baselines import best_baseline, run_baselines
+from solvers.judges.oracle import count_space, exhaustive, job_options, solve_exhaustive
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, ModelSpec, Problem
+from solvers.model.schedule import Schedule, SolveStatus
 
 
 def small(objective: str = "latency", contention: str = "none", **kw: object) -> Problem:
@@ -142,7 +142,7 @@ def test_googlenet_alexnet_xavier_single_switch_beats_every_baseline() -> None:
 def test_symmetry_breaking_respects_a_pin_that_tells_the_dla_cores_apart():
     """A pin allowing DLA1 but not DLA0 must not hide the optimum (found by the ILP/SAT
     cross-check): the reduction is only applied when the cores are interchangeable."""
-    from solvers.problem import Device, Pin, Problem
+    from solvers.model.problem import Device, Pin, Problem
 
     table = synthetic_table(3, seed=11, bandwidth=False)
     pin = Pin(table.model, 0, 2, frozenset({Device.GPU, Device.DLA1}))

@@ -6,9 +6,9 @@ import pytest
 
 from profiles.costtable import load_published
 from profiles.synthetic import synthetic_table
-from solvers.contention import ContentionModel, PiecewiseLinear, no_contention
 from solvers.errors import ProblemError
-from solvers.problem import (
+from solvers.model.contention import ContentionModel, PiecewiseLinear, no_contention
+from solvers.model.problem import (
     Device,
     ModelSpec,
     Objective,

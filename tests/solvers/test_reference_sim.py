@@ -1,4 +1,4 @@
-"""The group-granularity reference simulation (solvers/reference_sim.py)."""
+"""The group-granularity reference simulation (solvers/judges/reference_sim.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from profiles.costtable import CostTable, GroupCost
 from profiles.synthetic import synthetic_table
-from solvers.baselines import herald_like
-from solvers.problem import Device, Problem
-from solvers.reference_sim import group_pieces, reference_objective
-from solvers.schedule import Schedule, Segment
-from solvers.simulator import latency_objective, order_indices, prepare, simulate
+from solvers.heuristics.baselines import herald_like
+from solvers.judges.reference_sim import group_pieces, reference_objective
+from solvers.judges.simulator import latency_objective, order_indices, prepare, simulate
+from solvers.model.problem import Device, Problem
+from solvers.model.schedule import Schedule, Segment
 
 
 def _flat_bw(table: CostTable) -> CostTable:

@@ -1,4 +1,5 @@
-"""The SAT backend's contention theory (solvers/sat_contention.py) under the segment-level term."""
+"""The SAT backend's contention theory (solvers/backends/sat/contention.py) under the
+segment-level term."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from profiles.costtable import CostTable, GroupCost
-from solvers.oracle import _combos, _Loss, _orders, _prepare_combo, job_options
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Segment, SolveStatus
-from solvers.simulator import Prepared, latency_objective
+from solvers.judges.oracle import _combos, _Loss, _orders, _prepare_combo, job_options
+from solvers.judges.simulator import Prepared, latency_objective
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Segment, SolveStatus
 from solvers.solve import available_solvers, solve
 
 pytestmark = pytest.mark.skipif("sat" not in available_solvers(),

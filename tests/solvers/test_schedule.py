@@ -9,12 +9,13 @@ import pytest
 
 from profiles.costtable import load_published
 from profiles.synthetic import synthetic_table
-from solvers.baselines import greedy
 from solvers.errors import ProblemError
-from solvers.oracle import exhaustive
-from solvers.problem import Device, Problem
-from solvers.render import render_text
-from solvers.schedule import (
+from solvers.heuristics.baselines import greedy
+from solvers.judges.oracle import exhaustive
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, Problem
+from solvers.model.render import render_text
+from solvers.model.schedule import (
     Schedule,
     Segment,
     load_schedule_file,
@@ -23,7 +24,6 @@ from solvers.schedule import (
     transition_layers,
     transitions,
 )
-from solvers.simulator import simulate
 
 
 @pytest.fixture(scope="module")

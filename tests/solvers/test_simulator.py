@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from profiles.costtable import CostTable
-from solvers.contention import ContentionModel, PiecewiseLinear
 from solvers.errors import ProblemError
-from solvers.problem import Device, ModelSpec, Problem
-from solvers.schedule import Schedule, Segment
-from solvers.simulator import cycle_time, simulate
+from solvers.judges.simulator import cycle_time, simulate
+from solvers.model.contention import ContentionModel, PiecewiseLinear
+from solvers.model.problem import Device, ModelSpec, Problem
+from solvers.model.schedule import Schedule, Segment
 
 GPU, DLA0, DLA1 = Device.GPU, Device.DLA0, Device.DLA1
 

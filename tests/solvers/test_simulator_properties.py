@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from profiles.synthetic import synthetic_table
-from solvers.bounds import lower_bound
+from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
-from solvers.oracle import count_space, exhaustive, job_options
-from solvers.problem import Problem
-from solvers.schedule import Schedule
-from solvers.simulator import cycle_time, simulate, simulated_cycle_time
+from solvers.judges.oracle import count_space, exhaustive, job_options
+from solvers.judges.simulator import cycle_time, simulate, simulated_cycle_time
+from solvers.model.problem import Problem
+from solvers.model.schedule import Schedule
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -175,7 +175,7 @@ def test_oracle_bounds_and_contention_monotone(problem: Problem) -> None:
 
 
 def test_fluid_load_by_hand() -> None:
-    from solvers.bounds import fluid_load
+    from solvers.bounds.lower import fluid_load
     from tests.solvers.exact_backend_cases import table
 
     # one group, GPU 1 ms, DLA 2 ms, two DLA cores: half on the GPU (0.5 ms) and half on
@@ -198,7 +198,7 @@ def test_fluid_load_by_hand() -> None:
 @SETTINGS
 @given(problems(), st.integers(0, 10**6))
 def test_fluid_load_below_every_busiest_device(problem: Problem, seed: int) -> None:
-    from solvers.bounds import fluid_load
+    from solvers.bounds.lower import fluid_load
 
     sched = random_schedule(problem, seed)
     loads: dict[object, float] = {}
@@ -214,8 +214,13 @@ def test_contention_load_by_hand() -> None:
     loses ``k_d`` per ms and the GPU ``k_g``, so the GPU ends at ``1 / (1 - k_g)`` and the
     DLA at ``(1 + k_d - k_g) / (1 - k_g)``: the LP bound is exactly that optimum."""
     from profiles.costtable import CostTable, GroupCost
-    from solvers.bounds import CONTENTION_LP_MARGIN, contention_load, fluid_load, min_loss_rate
-    from solvers.problem import Device, Pin
+    from solvers.bounds.lower import (
+        CONTENTION_LP_MARGIN,
+        contention_load,
+        fluid_load,
+        min_loss_rate,
+    )
+    from solvers.model.problem import Device, Pin
 
     def one_group(name: str, gpu: float, dla: float | None) -> CostTable:
         row = GroupCost(0, gpu, dla, None, None, gpu_bw_gbps=60.0,

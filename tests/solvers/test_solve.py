@@ -9,9 +9,9 @@ import pytest
 from profiles.costtable import load_published
 from profiles.synthetic import synthetic_table
 from solvers.errors import ProblemError
-from solvers.problem import Device, Pin, Problem
-from solvers.schedule import SolveStatus
-from solvers.simulator import simulate
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, Pin, Problem
+from solvers.model.schedule import SolveStatus
 from solvers.solve import SOLVERS, available_solvers, solve
 
 
@@ -47,7 +47,7 @@ def test_deadline_below_fastest_time_is_named(backend: str) -> None:
     result = solve(problem, backend)
     assert result.status is SolveStatus.INFEASIBLE
     assert result.schedule is None and result.objective is None
-    # every exact backend says which deadline (solvers.diagnose)
+    # every exact backend says which deadline (solvers.bounds.diagnose)
     assert "googlenet" in result.message and "deadline" in result.message
 
 

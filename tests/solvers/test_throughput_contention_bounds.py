@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from profiles.synthetic import synthetic_table
-from solvers.bounds import lower_bound, segment_bound
-from solvers.oracle import count_space, job_options
-from solvers.pair_bound import applies, pair_bound
-from solvers.problem import Pin, Problem
+from solvers.bounds.lower import lower_bound, segment_bound
+from solvers.bounds.pair import applies, pair_bound
+from solvers.judges.oracle import count_space, job_options
+from solvers.model.problem import Pin, Problem
 from solvers.solve import solve
 from tests.solvers.test_simulator_properties import random_schedule
 
@@ -46,7 +46,7 @@ def throughput_problems(draw: st.DrawFn, *, jobs: tuple[int, int] = (1, 3),
 def test_segment_bound_below_every_simulated_schedule(problem: Problem, seed: int) -> None:
     """Any order of the same segments (a random one here) simulates to at least the bound."""
     schedule = random_schedule(problem, seed)
-    from solvers.simulator import simulate
+    from solvers.judges.simulator import simulate
 
     period = simulate(problem, schedule).objective_ms
     assert segment_bound(problem, schedule.segments) <= period * (1 + 1e-9)
@@ -123,7 +123,7 @@ def test_job_options_caches_nothing_wrong(problem: Problem) -> None:
     """The segmentations the pair bound enumerates (oracle.job_options, costs cached per
     span): each distinct, each valid, with the problem's own costs and transitions, and as
     many as the pair bound's count when every group may run everywhere."""
-    from solvers.pair_bound import _count
+    from solvers.bounds.pair import _count
 
     for j in range(2):
         options = job_options(problem, j)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Schedule, SolveStatus
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Schedule, SolveStatus
 
 NS_PER_MS = 1_000_000
 """Integer backends count time in nanoseconds (docs/model.md section 6)..."""

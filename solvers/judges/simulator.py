@@ -28,7 +28,7 @@ How it works:
   check that both agree).
 - Both engines also accept `Pieces`: finer work units inside segments with a loss table
   per piece. The simulator never uses them; the group-level reference
-  (`solvers.reference_sim`) runs these same engines with one piece per group.
+  (`solvers.judges.reference_sim`) runs these same engines with one piece per group.
 
 Invalid schedules (`Schedule.validate`), DLA loadable-limit overruns and deadlocking
 orders raise `ProblemError`. Missed deadlines are not errors: they are listed in
@@ -43,8 +43,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solvers.errors import ProblemError
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Schedule, SegmentRef, SegmentTiming, Timeline
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Schedule, SegmentRef, SegmentTiming, Timeline
 
 CONVERGENCE_RTOL = 1e-12
 """Relative change (of the round time) under which two regime cycles count as equal."""
@@ -83,7 +83,7 @@ class Pieces:
     pieces ``first[i] .. first[i + 1] - 1`` one after the other, piece ``p`` being
     ``work[p]`` ms of work at rate 1, and a running segment ``i`` loses ``loss[i][p]`` per
     ms while piece ``p`` runs on another device (0 where the two cannot interfere). The
-    group-level reference (`solvers.reference_sim`) uses one piece per group; without
+    group-level reference (`solvers.judges.reference_sim`) uses one piece per group; without
     ``Pieces`` the engines use one piece per segment with ``loss = K``."""
 
     first: tuple[int, ...]               # per segment, then the total: len n + 1

@@ -1,6 +1,6 @@
 """The contention term in the SAT backend (latency objective): exact, by the timing theory.
 
-The CNF of `solvers.sat` fixes segments, devices and device orders; with contention the
+The CNF of `solvers.backends.sat` fixes segments, devices and device orders; with contention the
 theory judges a complete model by the overlap-linear slowdown of docs/model.md section 3
 (the simulator's event engine: semi-active starts, ``end - start = base + sum k *
 overlap``). Learned clauses explain violations in two strengths:
@@ -8,7 +8,7 @@ overlap``). Learned clauses explain violations in two strengths:
 - **Contention-free explanation first.** Contention only lengthens durations and the
   semi-active timing is monotone in durations, so a job's contention-free completion is a
   lower bound on its completion with contention. When that bound alone misses a deadline
-  or does not beat the incumbent, the usual critical-path clause of `solvers.sat` is
+  or does not beat the incumbent, the usual critical-path clause of `solvers.backends.sat` is
   learned: it forbids every model sharing that path (strong).
 - **Otherwise, the exact value decides.** When only the contention-aware timing misses a
   deadline or fails to beat the incumbent, the theory learns the clause that forbids this
@@ -25,30 +25,22 @@ strictly better than the last one (relative `STRICT_RTOL`), so UNSAT proves opti
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from solvers.backend import NS_PER_MS, to_ns
-from solvers.exact_common import longest_path, path_to
-from solvers.problem import Objective, Problem
-from solvers.schedule import Schedule
-
-if TYPE_CHECKING:
-    from solvers.sat import SatModel, _Decoded, _Search
+from solvers.backends.base import NS_PER_MS, to_ns
+from solvers.backends.exact_common import longest_path, path_to
+from solvers.backends.sat.model import SatModel, _Decoded, _Search
+from solvers.model.problem import Problem
+from solvers.model.schedule import Schedule
 
 STRICT_RTOL = 1e-9
 """A model counts as better than the incumbent only below ``best * (1 - STRICT_RTOL)``:
 floating noise of the event simulation must not pass for an improvement."""
 
 
-def models_contention(problem: Problem) -> bool:
-    """The SAT backend models contention exactly here: latency with contention (on one
-    device the simulator charges nothing and the judgement equals the contention-free one)."""
-    return problem.contention.enabled and problem.objective is Objective.LATENCY
-
-
 def simulated(problem: Problem, schedule: Schedule) -> tuple[float, bool]:
     """(weighted makespan in ns, meets every deadline) under the simulator."""
-    from solvers.simulator import simulate
+    from solvers.judges.simulator import simulate
 
     timeline = simulate(problem, schedule)
     return timeline.objective_ms * NS_PER_MS, not timeline.violations
@@ -76,7 +68,7 @@ def _block_schedule(model: SatModel, dec: _Decoded) -> list[int]:
 
 
 def check(model: SatModel, dec: _Decoded, search: _Search) -> tuple[Any, list[list[int]]]:
-    """`solvers.sat._check` with contention: (value in ns or None, clauses to learn)."""
+    """`solvers.backends.sat.solve._check` with contention: (value in ns or None, clauses to learn)."""
     p, g = model.p, dec.graph
     res = longest_path(g)
     if not isinstance(res, tuple):   # deadlock: the contention-free explanation holds

@@ -7,8 +7,8 @@ finer: inside a segment the groups run one after the other, each with its own ba
 demand (the cost table's per-group ``gpu_bw_gbps`` / ``dla_bw_gbps``), and a victim's
 loss rate at each instant follows the group running on the other device(s) *then*. This
 module simulates exactly that, with the same loss-rate curve
-(`solvers.contention.ContentionModel.loss_rate`), the same zero rules (same device; one
-job's segments in latency mode) and the same semi-active rules as `solvers.simulator`:
+(`solvers.model.contention.ContentionModel.loss_rate`), the same zero rules (same device; one
+job's segments in latency mode) and the same semi-active rules as `solvers.judges.simulator`:
 
 - every segment is a chain of *pieces*, one per group, with the group's standalone time
   on the device kind as its work and the group's bandwidth on that kind as its demand;
@@ -18,8 +18,8 @@ job's segments in latency mode) and the same semi-active rules as `solvers.simul
 - latency: one inference; throughput: rounds with cyclic device orders until the start
   vector of a round is periodic (the simulator's own convergence test).
 
-It runs the simulator's own event engines (`solvers.simulator._run_latency` and
-`_run_throughput`), given `solvers.simulator.Pieces`: the engines are shared, only the
+It runs the simulator's own event engines (`solvers.judges.simulator._run_latency` and
+`_run_throughput`), given `solvers.judges.simulator.Pieces`: the engines are shared, only the
 work units and their loss table differ. It is not used by the solvers:
 `benchmarks/contention_fidelity.py` compares it with the segment-level term (and with the
 earlier model-mean term) to measure how much a constant per-pair term costs. With
@@ -29,9 +29,7 @@ equals the segment-level term.
 
 from __future__ import annotations
 
-from solvers.problem import Objective, Problem
-from solvers.schedule import Schedule
-from solvers.simulator import (
+from solvers.judges.simulator import (
     Pieces,
     Prepared,
     _Deadlock,
@@ -42,6 +40,8 @@ from solvers.simulator import (
     cycle_time_prepared,
     prepare,
 )
+from solvers.model.problem import Objective, Problem
+from solvers.model.schedule import Schedule
 
 
 def _group_bw(problem: Problem, job: int, group: int, kind: str) -> float:

@@ -16,8 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from solvers.errors import ProblemError
-from solvers.jsonfields import as_choice, as_int, as_list, as_object, need, show
-from solvers.problem import Device, Objective, Problem
+from solvers.model.jsonfields import as_choice, as_int, as_list, as_object, need, show
+from solvers.model.problem import Device, Objective, Problem
 
 SCHEDULE_FORMAT = "layerswap.schedule/1"
 

@@ -28,7 +28,7 @@ from itertools import pairwise
 from typing import Any
 
 from solvers.errors import ProblemError
-from solvers.jsonfields import as_list, as_number, as_object, as_str, need, show
+from solvers.model.jsonfields import as_list, as_number, as_object, as_str, need, show
 
 DEFAULT_K_MAX = 0.45
 
@@ -178,7 +178,7 @@ XAVIER_DRAM_GBPS = 136.5
 ORIN_DRAM_GBPS = {"orin-agx": 204.8, "orin-nx": 102.4}
 """Peak DRAM bandwidth (GB/s) of each Orin module: AGX Orin 64GB 256-bit LPDDR5 at
 204.8 GB/s, Orin NX 16GB 128-bit LPDDR5 at 102.4 GB/s (NVIDIA Jetson Orin module data
-sheets; the platform descriptions in `solvers.problem` say the same)."""
+sheets; the platform descriptions in `solvers.model.problem` say the same)."""
 
 
 def orin_preset(name: str = "orin-agx") -> ContentionModel:

@@ -3,7 +3,7 @@ the contention-free timing graph of a schedule (docs/model.md sections 3 and 4).
 
 Both backends describe a job with ``T + 1`` *slots* (``T = max_transitions``): slot ``k``
 holds the ``k``-th segment; unused slots come last and are empty. Times are integers in
-ns (`solvers.backend.integer_view`), so the exact timing below is integer arithmetic.
+ns (`solvers.backends.base.integer_view`), so the exact timing below is integer arithmetic.
 
 The timing graph has one node per segment, weighted by its base time, and arcs:
 
@@ -25,23 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from solvers.backend import IntegerJob, to_ms
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Schedule, Segment, SegmentRef
+from solvers.backends.base import IntegerJob, to_ms
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Schedule, Segment, SegmentRef
 
 Slot = tuple[int, int]
 """(job, slot index): the k-th segment position of a job in the ILP and SAT models."""
-
-
-def dla_symmetric(problem: Problem) -> bool:
-    """True when DLA0 and DLA1 are interchangeable everywhere (no pin tells them apart), so
-    a backend may demand that the first slot (in a fixed enumeration) on a DLA uses DLA0."""
-    devs = set(problem.devices)
-    if not {Device.DLA0, Device.DLA1} <= devs:
-        return False
-    return all((Device.DLA0 in problem.allowed(j.index, g))
-               == (Device.DLA1 in problem.allowed(j.index, g))
-               for j in problem.jobs for g in range(problem.n_groups(j.index)))
 
 
 def segment_base_ns(job: IntegerJob, first: int, last: int, device: Device) -> int:

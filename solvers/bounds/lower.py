@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from ortools.linear_solver import pywraplp
 
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Segment
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Segment
 
 
 def fastest_chain(problem: Problem, job: int) -> float:

@@ -5,7 +5,7 @@ contiguous segments and every device assignment (allowed devices for all groups 
 segment, consecutive segments on different devices); then every combination over jobs
 that respects the DLA loadable limit; then, for each combination, every device order
 (all permutations of each device's segments). Each complete schedule is judged by the
-simulator's own engine (`solvers.simulator`); deadlocking orders are skipped, schedules
+simulator's own engine (`solvers.judges.simulator`); deadlocking orders are skipped, schedules
 missing a deadline are infeasible. The best value wins; ties keep the first schedule in
 enumeration order (deterministic).
 
@@ -26,18 +26,17 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from solvers.backend import BackendAnswer, SolveOptions
+from solvers.backends.base import BackendAnswer, SolveOptions
 from solvers.errors import ProblemError
-from solvers.exact_common import dla_symmetric
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Result, Schedule, Segment, SolveStatus
-from solvers.simulator import (
+from solvers.judges.simulator import (
     Prepared,
     assemble,
     latency_objective,
     simulate,
     throughput_objective,
 )
+from solvers.model.problem import Device, Objective, Problem, dla_symmetric
+from solvers.model.schedule import Result, Schedule, Segment, SolveStatus
 
 DEFAULT_LIMIT = 2_000_000
 

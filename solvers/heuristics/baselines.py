@@ -38,11 +38,11 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
-from solvers.bounds import lower_bound
+from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Result, Schedule, Segment, SegmentRef, SolveStatus
-from solvers.simulator import simulate
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Result, Schedule, Segment, SegmentRef, SolveStatus
 
 WHOLE_MODEL_ORDER_CAP = 720
 H2H_MAX_ROUNDS = 30

@@ -29,7 +29,7 @@ Throughput with contention and two jobs (`uses_surrogate`) adds two things. Befo
 per-segmentation value instead of the simulator: `bounds.segment_bound` (an LP, valid for
 every device order), raised to the contention-free cycle time of the first-ready order
 with the LP's durations; it starts from the candidates and the extra ``seeds`` (the pair
-bound's least pairs, `solvers.pair_bound`), simulates the seeds it rates best and every
+bound's least pairs, `solvers.bounds.pair`), simulates the seeds it rates best and every
 segmentation that lowers its value, and the simulator-judged climb then starts from the
 best `SURROGATE_CLIMBS` schedules. And the climb does not simulate a neighbour whose
 `segment_bound` cannot beat the current value (exact: no better schedule is skipped).
@@ -48,11 +48,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from solvers.baselines import JobSegments, fits_loadables, runs, simulated_value
-from solvers.bounds import segment_bound_lp
-from solvers.problem import Objective, Problem
-from solvers.schedule import Schedule
-from solvers.simulator import _Deadlock, _run_latency, cycle_time_prepared, prepare, simulate
+from solvers.bounds.lower import segment_bound_lp
+from solvers.heuristics.baselines import JobSegments, fits_loadables, runs, simulated_value
+from solvers.judges.simulator import _Deadlock, _run_latency, cycle_time_prepared, prepare, simulate
+from solvers.model.problem import Objective, Problem
+from solvers.model.schedule import Schedule
 
 MAX_EVALUATIONS = 20_000
 """Simulations one `improve` call may run, candidates included (a deterministic budget;

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from solvers.bounds import fastest_chain
-from solvers.problem import Device, Problem
+from solvers.bounds.lower import fastest_chain
+from solvers.model.problem import Device, Problem
 
 DEADLINE_TOLERANCE = 1e-9
 """Relative slack when comparing a deadline with a fastest time summed in floating point."""

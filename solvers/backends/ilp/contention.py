@@ -8,10 +8,12 @@ for every slot ``b`` of another job running on another device, so exactly
 
 and starts are semi-active (a slot starts at its ready time or exactly when another slot
 on its device ends; deliberate idling is not allowed, because with contention it could
-pay). `ContentionIlpModel` adds both to `solvers.ilp.IlpModel` with big-M constraints.
+pay). `ContentionIlpModel` adds both to `solvers.backends.ilp.model.IlpModel` with big-M
+constraints.
 Times are continuous, so the durations are exact (no rounding as in CP-SAT); the only
-approximation is HiGHS's feasibility tolerance (1e-7, `solvers.ilp._parameters`; times in
-units that bring the horizon to at most 1e4, `solvers.ilp.MIP_HORIZON_UNITS`).
+approximation is HiGHS's feasibility tolerance (1e-7,
+`solvers.backends.ilp.solve._parameters`; times in
+units that bring the horizon to at most 1e4, `solvers.backends.ilp.model.MIP_HORIZON_UNITS`).
 
 Per pair of slots ``a, b`` of different jobs (all big-Ms are ``M = max(ub_a, ub_b)``,
 ``ub_j`` the latest completion of job ``j`` that can still beat the known schedule
@@ -49,18 +51,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from solvers.backend import NS_PER_MS, IntegerJob
-from solvers.exact_common import Slot
-from solvers.ilp import IlpModel
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Schedule
+from solvers.backends.base import NS_PER_MS, IntegerJob
+from solvers.backends.exact_common import Slot
+from solvers.backends.ilp.model import IlpModel
+from solvers.model.problem import Device, Objective, Problem
+from solvers.model.schedule import Schedule
 
 PAIRS = (("gpu", "dla"), ("dla", "gpu"), ("dla", "dla"))
 RATE_MERGE = 1e-12
 """Loss rates of one slot's spans closer than this share a piece: a constant demand gives
 spans whose prefix-sum means differ in the last bits (29.99999999999978 vs 30.000000000000448
 GB/s on 30 groups), which must not split the overlap. The charge moves by at most this
-times an overlap: ~1e-12 of a duration, far inside `solvers.ilp.TRUST_RTOL`."""
+times an overlap: ~1e-12 of a duration, far inside `solvers.backends.ilp.model.TRUST_RTOL`."""
 
 
 def _possible_spans(job: IntegerJob, k: int, last_slot: int) -> list[tuple[int, int]]:
@@ -96,7 +98,7 @@ def contention_horizon_factor(problem: Problem) -> float:
 def simulated_value(problem: Problem, schedule: Schedule) -> tuple[float, int] | None:
     """The simulator's weighted makespan of ``schedule`` (ms, and rounded up to integer
     ns), contention included; None if it misses a deadline."""
-    from solvers.simulator import simulate
+    from solvers.judges.simulator import simulate
 
     timeline = simulate(problem, schedule)
     if timeline.violations:
@@ -313,7 +315,7 @@ class ContentionIlpModel(IlpModel):
 
 def exact_value_ns_with_contention(problem: Problem, jobs: tuple[IntegerJob, ...],
                                    schedule: Schedule) -> int | None:
-    """`solvers.ilp.exact_value_ns` for problems the ILP models contention in: the
+    """`solvers.backends.ilp.solve.exact_value_ns` for problems the ILP models contention in: the
     simulator's value (contention included), rounded up to integer ns."""
     found = simulated_value(problem, schedule)
     return None if found is None else found[1]

@@ -7,9 +7,9 @@ time and loadables; the objective (makespan, or period and fps in throughput mod
 
 from __future__ import annotations
 
-from solvers.problem import Objective, Problem
-from solvers.schedule import Result, Schedule, Timeline, after_point
-from solvers.simulator import simulate
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Objective, Problem
+from solvers.model.schedule import Result, Schedule, Timeline, after_point
 
 
 def _span(problem: Problem, job: int, first: int, last: int) -> str:

@@ -38,11 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.bounds import CONTENTION_LP_MARGIN, least_rate_on, segment_bound
-from solvers.exact_common import dla_symmetric
-from solvers.oracle import job_options
-from solvers.problem import Device, Objective, Problem
-from solvers.schedule import Segment
+from solvers.bounds.lower import CONTENTION_LP_MARGIN, least_rate_on, segment_bound
+from solvers.judges.oracle import job_options
+from solvers.model.problem import Device, Objective, Problem, dla_symmetric
+from solvers.model.schedule import Segment
 
 MAX_PAIRS = 40_000_000
 """Enumerate at most this many segmentation pairs (2 x 30 groups on 3 devices: 25.5 M)."""

@@ -22,9 +22,9 @@ from typing import Any
 from profiles.costtable import CostTable, GroupCost
 from profiles.dla.target import loadable_limit_for_trt  # moved down; re-exported here
 from profiles.errors import LayerswapError
-from solvers.contention import ContentionModel, no_contention, orin_preset, xavier_preset
 from solvers.errors import ProblemError
-from solvers.jsonfields import as_choice, as_int, as_list, as_number, as_object, as_str, need
+from solvers.model.contention import ContentionModel, no_contention, orin_preset, xavier_preset
+from solvers.model.jsonfields import as_choice, as_int, as_list, as_number, as_object, as_str, need
 
 MAX_FRAMES_PER_ROUND = 64
 """Frames per round beyond this multiply the jobs past what any backend solves."""
@@ -549,3 +549,14 @@ def _rename_duplicate(spec: ModelSpec, names: list[str], index: int) -> ModelSpe
         return spec
     nth = names[:index].count(spec.name)
     return ModelSpec(spec.table, f"{spec.name}-{nth + 1}", spec.weight, spec.deadline_ms)
+
+
+def dla_symmetric(problem: Problem) -> bool:
+    """True when DLA0 and DLA1 are interchangeable everywhere (no pin tells them apart), so
+    a backend may demand that the first slot (in a fixed enumeration) on a DLA uses DLA0."""
+    devs = set(problem.devices)
+    if not {Device.DLA0, Device.DLA1} <= devs:
+        return False
+    return all((Device.DLA0 in problem.allowed(j.index, g))
+               == (Device.DLA1 in problem.allowed(j.index, g))
+               for j in problem.jobs for g in range(problem.n_groups(j.index)))
