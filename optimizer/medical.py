@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ class MedicalOptions:
     ngf: int = 64
     yolo_size: int = 640
     platform: str = "orin-agx"
-    trt_version: str = "10.3"
+    trt_version: str | None = None  # None: the platform's JetPack (profiles.platforms)
     precision: str = "fp16"
     gan_groups: int = 16
     yolo_groups: int = 16
@@ -178,6 +178,10 @@ def run_medical(out_dir: str | Path, options: MedicalOptions | None = None, *,
     from optimizer import medical_report, medical_steps
 
     opts = options or MedicalOptions()
+    if opts.trt_version is None:
+        from profiles.platforms import default_trt_version
+
+        opts = replace(opts, trt_version=default_trt_version(opts.platform))
     opts.validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

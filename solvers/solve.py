@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from solvers.backends.base import Backend, BackendAnswer, SolveOptions
+from solvers.backends.base import MAX_WORKERS, Backend, BackendAnswer, SolveOptions
 from solvers.bounds.lower import lower_bound
 from solvers.errors import BackendClaimError, ProblemError
 from solvers.heuristics.baselines import gpu_only, greedy
@@ -102,8 +102,8 @@ def solve(
         time_limit = suggested_time_limit(problem)
     if isinstance(time_limit, str) or (time_limit is not None and not time_limit > 0):
         raise ProblemError(f"time limit must be > 0 seconds, 'auto' or None, got {time_limit}")
-    if workers < 1:
-        raise ProblemError(f"workers must be >= 1, got {workers}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ProblemError(f"workers must be in 1..{MAX_WORKERS}, got {workers}")
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     # the oracle enumerates everything: a hint would only cost the greedy run

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from optimizer.defaults import TIME_LIMIT
 from profiles.errors import LayerswapError
 from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (ships alone)
+from solvers.backends.base import MAX_WORKERS
 
 if TYPE_CHECKING:
     from profiles.costtable import CostTable
@@ -293,7 +294,8 @@ def add_solver_options(p: argparse.ArgumentParser) -> None:
                         "search judged by the simulator (throughput has no exact model; "
                         "latency uses it when the exact model stops with a gap) "
                         "(default: %(default)s)")
-    g.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
+    g.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=2,
+                   metavar="N",
                    help="solver threads (default: %(default)s)")
 
 
@@ -340,7 +342,8 @@ def integer(*, minimum: int = 0, maximum: int | None = None) -> Callable[[str], 
 
 
 def platform_name(text: str) -> str:
-    """A known platform name (lower-cased): xavier-agx, orin-agx, orin-nx, gpu-only."""
+    """A known platform name (lower-cased): a module, an alias or gpu-only
+    (`profiles.platforms`, listed by `layerswap platforms`)."""
     from solvers.model.problem import PLATFORMS
 
     key = text.strip().lower()
@@ -381,9 +384,10 @@ def add_export_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
     g.add_argument("--onnx", action="append", type=model_file, default=[],
                    metavar="MODEL=FILE",
                    help="the ONNX model a table was made from (repeat per model)")
-    g.add_argument("--trt-version", default="10.3", metavar="V",
+    g.add_argument("--trt-version", default=None, metavar="V",
                    help="TensorRT of the target for the build script: 8.5, 8.6, 10.x (DLA: "
-                        "<= 10.7) or 11.4+ (default: %(default)s, JetPack 6.1/6.2)")
+                        "<= 10.7) or 11.4+ (default: the TensorRT of the schedule's platform, "
+                        "`layerswap platforms`)")
     g.add_argument("--precision", choices=("fp16", "fp32"), default="fp16",
                    help="engine precision (fp32: GPU-only schedules; default: %(default)s)")
     g.add_argument("--allow-gpu-fallback", action="store_true",

@@ -16,22 +16,22 @@ from optimizer.cli.common import (
     emit_json,
     integer,
     number,
+    platform_name,
     spinner,
 )
 
 if TYPE_CHECKING:
     from profiles.dla import DlaReport
 
-DLA_PLATFORMS = ("xavier-agx", "orin-agx", "orin-nx")
-
-
 def _add_target_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     g = p.add_argument_group("DLA target")
-    g.add_argument("--platform", choices=DLA_PLATFORMS, required=required, default=None,
-                   help="Jetson with DLA: xavier-agx (DLA 1.0), orin-agx / orin-nx (DLA 2.0)")
-    g.add_argument("--trt-version", required=required, default=None, metavar="V",
+    g.add_argument("--platform", type=platform_name, required=required, default=None,
+                   help="Jetson with DLA (`layerswap platforms`): xavier-agx (DLA 1.0), "
+                        "orin-agx, orin-nx, orin-nx-8, ... (DLA 2.0)")
+    g.add_argument("--trt-version", default=None, metavar="V",
                    help="TensorRT version, e.g. 8.5.2 (JetPack 5.1), 8.6.2 (JetPack 6.0), "
-                        "10.3; 10.8+, 11.0-11.3 and 11.4.0 have no DLA")
+                        "10.3 (JetPack 6.1/6.2); 10.8+, 11.0-11.3 and 11.4.0 have no DLA "
+                        "(default: the module's JetPack, `layerswap platforms`)")
     g.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16",
                    help="engine precision; DLA runs fp16 and int8 only (default: %(default)s)")
     g.add_argument("--allow-unknown-ops", action="store_true",
@@ -139,9 +139,9 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
     from export.verify import verify
     from profiles.fileio import atomic_write_bytes
 
-    if (args.platform is None) != (args.trt_version is None):
-        raise UsageError("--platform and --trt-version go together (both for the before/after "
-                         "DLA reports, or neither)")
+    if args.platform is None and args.trt_version is not None:
+        raise UsageError("--trt-version needs --platform (the before/after DLA reports check "
+                         "the model for that Jetson)")
     reports = args.platform is not None
     before = _check(args.model, args, args.model) if reports else None
     with spinner("rewriting and verifying…", not args.json):

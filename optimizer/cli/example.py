@@ -17,7 +17,10 @@ from optimizer.cli.common import (
     emit_json,
     integer,
     number,
+    platform_name,
 )
+from profiles.platforms import default_trt_version
+from solvers.backends.base import MAX_WORKERS
 
 if TYPE_CHECKING:
     from optimizer.medical import MedicalRun
@@ -29,7 +32,8 @@ def cmd_example_medical(args: argparse.Namespace) -> int:
     from optimizer.medical import MedicalOptions, run_medical
 
     opts = MedicalOptions(ngf=args.ngf, yolo_size=args.yolo_size, platform=args.platform,
-                          trt_version=args.trt_version, gan_groups=args.groups,
+                          trt_version=args.trt_version or default_trt_version(args.platform),
+                          gan_groups=args.groups,
                           yolo_groups=args.groups, max_transitions=args.max_transitions,
                           solver=args.solver, time_limit=args.time_limit,
                           workers=args.workers, frames=args.frames, seed=args.seed,
@@ -107,12 +111,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "seconds (default: %(default)s)")
     p.add_argument("--yolo-size", type=integer(minimum=32), default=d.yolo_size, metavar="S",
                    help="YOLOv8n input side, a multiple of 32 (default: %(default)s)")
-    p.add_argument("--platform", default=d.platform, choices=("orin-agx", "orin-nx",
-                                                              "xavier-agx"),
-                   help="Jetson to estimate and solve for (default: %(default)s)")
-    p.add_argument("--trt-version", default=d.trt_version, metavar="V",
-                   help="TensorRT version for the DLA rules and loadable limit "
-                        "(default: %(default)s)")
+    p.add_argument("--platform", default=d.platform, type=platform_name,
+                   help="Jetson to estimate and solve for (`layerswap platforms`; default: "
+                        "%(default)s)")
+    p.add_argument("--trt-version", default=None, metavar="V",
+                   help="TensorRT version for the DLA rules and loadable limit (default: the "
+                        "platform's JetPack, `layerswap platforms`)")
     p.add_argument("--groups", type=integer(minimum=1), default=d.gan_groups, metavar="K",
                    help="layer groups per estimated cost table (default: %(default)s)")
     p.add_argument("--max-transitions", type=integer(minimum=0), default=d.max_transitions,
@@ -122,7 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exact backend (default: %(default)s)")
     p.add_argument("--time-limit", type=number(above=0), default=d.time_limit, metavar="S",
                    help="seconds per solve (default: %(default)s)")
-    p.add_argument("--workers", type=integer(minimum=1), default=d.workers, metavar="N")
+    p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=d.workers,
+                   metavar="N")
     p.add_argument("--frames", type=integer(minimum=1), default=d.frames, metavar="N",
                    help="phantom frames each manifest runs (default: %(default)s)")
     p.add_argument("--seed", type=integer(minimum=0), default=d.seed, metavar="N",

@@ -18,6 +18,7 @@ from optimizer.cli.common import (
     onnx_map,
     spinner,
 )
+from profiles.platforms import default_trt_version
 
 
 def _result_from_file(path: str, schedule: Any) -> Any:
@@ -44,6 +45,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.onnx:
         raise CommandError("give the ONNX file of every model: --onnx MODEL=FILE (repeat)")
     problem, schedule = load_schedule_file(args.schedule)
+    args.trt_version = args.trt_version or default_trt_version(problem.platform.name)
     with spinner(f"exporting to {args.output}…", not args.json):
         manifest = export_schedule(problem, schedule, onnx_map(args.onnx), args.output,
                                    result=_result_from_file(args.schedule, schedule),

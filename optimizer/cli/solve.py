@@ -28,6 +28,7 @@ from optimizer.cli.common import (
     time_limit,
 )
 from optimizer.defaults import COMPARE_SOLVERS, TIME_LIMIT
+from solvers.backends.base import MAX_WORKERS
 
 DEFAULT_GANTT = "out/default_gantt.png"
 
@@ -49,10 +50,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
         written["schedule"] = str(args.output)
     if args.export and result.schedule is not None:
         from export.exporter import export_schedule
+        from profiles.platforms import default_trt_version
 
         with spinner(f"exporting to {args.export}…", not args.json):
             export_schedule(problem, result.schedule, onnx_map(args.onnx), args.export,
-                            result=result, trt_version=args.trt_version,
+                            result=result,
+                            trt_version=args.trt_version
+                            or default_trt_version(problem.platform.name),
                             precision=args.precision, allow_gpu_fallback=args.allow_gpu_fallback)
         written["export"] = str(args.export)
     plot = args.plot
@@ -197,4 +201,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
                    help="per-backend time limit in seconds, or auto (10 s plus 0.025 s per "
                         "group; default: %(default)s)")
-    p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N")
+    p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=2,
+                   metavar="N")

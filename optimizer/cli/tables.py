@@ -1,5 +1,6 @@
-"""`layerswap tables | check | regress`: the stored cost tables, table validation and the
-recorded-schedule regression check (thin wrappers over `profiles.costtable` and
+"""`layerswap tables | platforms | check | regress`: the stored cost tables, what each platform
+name means, table validation and the recorded-schedule regression check (thin wrappers over
+`profiles.costtable` and
 `optimizer.regression`)."""
 
 from __future__ import annotations
@@ -34,6 +35,29 @@ def cmd_tables(args: argparse.Namespace) -> int:
         table.add_column(col)
     for n, t in zip(names, tables, strict=True):
         table.add_row(n, t.model, t.platform, t.source, str(t.n_groups))
+    console().print(table)
+    return EXIT_OK
+
+
+def cmd_platforms(args: argparse.Namespace) -> int:
+    """Every platform name every command accepts, and what it means (profiles.platforms)."""
+    from profiles import platforms
+
+    if args.json:
+        emit_json({"platforms": [{**platforms.resolve(n).summary(), "name": n,
+                                  "module": platforms.resolve(n).name}
+                                 for n in platforms.names()]})
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title="platform names (profiles/estimate/platforms.toml; every command)")
+    for col in ("name", "module", "DLA cores", "TensorRT", "JetPack", "power mode", "DRAM GB/s"):
+        table.add_column(col)
+    for n in platforms.names():
+        info = platforms.resolve(n)
+        table.add_row(n, info.name, str(info.dla_cores), info.trt_version or "-",
+                      info.jetpack or "-", info.power_mode,
+                      "-" if info.dram_gbps is None else f"{info.dram_gbps:g}")
     console().print(table)
     return EXIT_OK
 
@@ -83,9 +107,14 @@ def cmd_regress(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add `tables`, `check` and `regress`."""
+    """Add `tables`, `platforms`, `check` and `regress`."""
     add_command(sub, "tables", cmd_tables, "list the stored cost tables (profiles/data)",
                 "  layerswap tables\n  layerswap tables --json")
+
+    add_command(sub, "platforms", cmd_platforms,
+                "list the platform names every command accepts: module, DLA cores, TensorRT, "
+                "JetPack, power mode",
+                "  layerswap platforms\n  layerswap platforms --json")
 
     p = add_command(sub, "check", cmd_check, "validate cost-table CSV files against the contract",
                     "  layerswap check examples/detector.csv\n"

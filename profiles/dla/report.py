@@ -158,7 +158,7 @@ def _model_name(proto: Any, source: str) -> str:
     return proto.graph.name or "model"
 
 
-def check_model(model: Any, *, platform: str, trt_version: str,
+def check_model(model: Any, *, platform: str, trt_version: str | None = None,
                 precision: str = "fp16") -> DlaReport:
     """The DLA report of ``model`` (a path or ``onnx.ModelProto``) for the given target.
 

@@ -107,9 +107,22 @@ class Target:
                 "loadable_limit_per_core": self.loadable_limit}
 
 
-def make_target(platform: str, trt_version: str, precision: str = "fp16") -> Target:
-    """Validate and build a `Target`; raises `DlaError` for names that mean nothing."""
+def make_target(platform: str, trt_version: str | None = None,
+                precision: str = "fp16") -> Target:
+    """Validate and build a `Target`; raises `DlaError` for names that mean nothing.
+
+    ``platform`` is any name of `profiles.platforms` (``orin-nx-8`` checks with Orin NX's
+    rules); ``trt_version`` None means the TensorRT of that module's JetPack."""
+    from profiles import platforms
+
     plat = str(platform).strip().lower()
+    if platforms.known(plat) and plat not in PLATFORMS:
+        info = platforms.resolve(plat)
+        plat = info.family
+        if trt_version is None:
+            trt_version = info.trt_version
+    elif trt_version is None and platforms.known(plat):
+        trt_version = platforms.resolve(plat).trt_version
     if plat not in PLATFORMS:
         raise DlaError(f"unknown platform {platform!r}; choose one of "
                        f"{', '.join(PLATFORMS)} (the Jetsons with a DLA)", entry="--platform")

@@ -176,6 +176,12 @@ def platform_names(path: str | Path | None = None) -> list[str]:
     return sorted(data.get("platforms", {}))
 
 
+def platform_aliases(path: str | Path | None = None) -> dict[str, str]:
+    """Alias -> module name (``[aliases]`` of the platforms file)."""
+    _where, _raw, data = _read(path, "platforms.toml")
+    return {str(k): str(v) for k, v in data.get("aliases", {}).items()}
+
+
 def resolve_platform_name(name: str, path: str | Path | None = None) -> str:
     where, _raw, data = _read(path, "platforms.toml")
     key = name.strip().lower()

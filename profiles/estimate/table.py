@@ -410,6 +410,7 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
               par: EstimatorParams, precision: str, trt: str, max_crossing: int,
               group_list: Sequence[GroupEstimate], layers: Sequence[LayerEstimate],
               checker_note: str, notes: Sequence[str]) -> dict[str, str]:
+    from profiles import platforms
     from profiles.graph import onnx_graph_signature
 
     model_name = name or proto.graph.name or (Path(source).stem if not source.startswith("<")
@@ -418,7 +419,7 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
     conservative = [la.name for la in layers if la.conservative]
     meta = {
         "model": model_name,
-        "platform": spec.solver_platform,
+        "platform": platforms.short_name(spec.name),
         "source": f"estimated by the layerswap roofline estimator v{ESTIMATOR_VERSION} "
                   f"(module {spec.name}; not measured)",
         "precision": precision,
@@ -434,9 +435,6 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
         "assumed_figures": ", ".join(spec.assumptions) or "none",
     }
     notes = list(notes)
-    if spec.dla_cores != 2:
-        notes.append(f"{spec.name} has {spec.dla_cores} DLA core(s); the solver platform "
-                     f"{spec.solver_platform} models 2")
     if notes:
         meta["notes"] = "; ".join(notes)
     if conservative:

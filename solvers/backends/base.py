@@ -14,6 +14,9 @@ from typing import Any
 from solvers.model.problem import Device, Objective, Problem
 from solvers.model.schedule import Schedule, SolveStatus
 
+MAX_WORKERS = 64
+"""Most search workers (CP-SAT threads) `solvers.solve.solve` and the CLI accept: each holds
+its own copy of the model, and past the machine's cores they only share them."""
 NS_PER_MS = 1_000_000
 """Integer backends count time in nanoseconds (docs/model.md section 6)..."""
 FINE_UNITS_PER_MS = 10_000_000

@@ -50,10 +50,22 @@ class _Option:
     tr_in: tuple[float, ...]
 
 
-def job_options(problem: Problem, job: int) -> list[_Option]:
+OPTIONS_LIMIT = 200_000
+"""Most segmentations of one job the oracle lists (each a few hundred bytes): past it the
+problem is far beyond what enumerating schedules can finish, whatever the other jobs."""
+
+
+class _Cut(Exception):
+    """The listing of a job's segmentations passed its cap or its deadline."""
+
+
+def job_options(problem: Problem, job: int, *, cap: int | None = None,
+                deadline: float | None = None) -> list[_Option]:
     """Every segmentation x assignment of one job (<= max_transitions switches), with each
     segment's base and incoming transition; costs are cached per span (2 x 30 groups:
-    ~10x faster than recomputing them; `pair_bound` enumerates 5,049 options per job)."""
+    ~10x faster than recomputing them; `pair_bound` enumerates 5,049 options per job).
+    Raises `_Cut` past ``cap`` options or past ``deadline`` (a `time.perf_counter()`
+    value), so that memory and time stay bounded whatever ``max_transitions`` is."""
     cost: dict[tuple[int, int, Device], float] = {}
     trans: dict[tuple[int, Device, Device], float] = {}
 
@@ -91,6 +103,10 @@ def job_options(problem: Problem, job: int) -> list[_Option]:
                                                          segs[k - 1].device, segs[k].device)
                            for k in range(m))
                 out.append(_Option(segs, base, tr))
+                if cap is not None and len(out) > cap:
+                    raise _Cut(f"more than {cap:,} segmentations of {problem.jobs[job].name}")
+            if deadline is not None and time.perf_counter() > deadline:
+                raise _Cut("time limit reached while listing segmentations")
     return out
 
 
@@ -193,12 +209,26 @@ def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool =
     meets the deadlines, or ``feasible`` if ``time_limit`` (seconds) cut the search short.
     """
     t0 = time.perf_counter()
-    options = [job_options(problem, j.index) for j in problem.jobs]
+    deadline = None if time_limit is None else t0 + time_limit
+    try:
+        options = [job_options(problem, j.index, cap=OPTIONS_LIMIT, deadline=deadline)
+                   for j in problem.jobs]
+    except _Cut as cut:
+        if "time limit" not in str(cut):
+            raise ProblemError(f"the exhaustive oracle would list {cut}, above its limit; use "
+                               "fewer groups or max_transitions") from None
+        return Result(SolveStatus.UNKNOWN, "exhaustive", None, None, None, None,
+                      time.perf_counter() - t0, {"space": None},
+                      f"{cut}: no schedule evaluated")
     space = 0
-    for combo in _combos(problem, options, symmetry):
+    for n, combo in enumerate(_combos(problem, options, symmetry)):
         space += _order_count(problem, combo)
         if space > limit:
             break
+        if deadline is not None and n % 4096 == 0 and time.perf_counter() > deadline:
+            return Result(SolveStatus.UNKNOWN, "exhaustive", None, None, None, None,
+                          time.perf_counter() - t0, {"space": None},
+                          "time limit reached while counting the schedules")
     if space > limit:
         full = count_space(problem, symmetry=symmetry) if space < 50 * limit else None
         size = f"{full:,}" if full is not None else f"more than {50 * limit:,}"
@@ -208,7 +238,6 @@ def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool =
     search = _Search()
     loss = _Loss(problem)
     latency = problem.objective is Objective.LATENCY
-    deadline = None if time_limit is None else t0 + time_limit
     for combo in _combos(problem, options, symmetry):
         prep = _prepare_combo(problem, combo, loss)
         for order in _orders(prep):

@@ -19,6 +19,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from profiles import platforms
 from profiles.costtable import CostTable, GroupCost
 from profiles.dla.target import loadable_limit_for_trt  # moved down; re-exported here
 from profiles.errors import LayerswapError
@@ -64,18 +65,24 @@ class Platform:
         return tuple(d for d in self.devices if d.kind == "dla")
 
 
+def _preset(family: str) -> ContentionModel:
+    if family == "xavier-agx":
+        return xavier_preset()
+    if family.startswith("orin"):
+        return orin_preset(family)
+    return no_contention()
+
+
 def _platforms() -> dict[str, Platform]:
-    three = (Device.GPU, Device.DLA0, Device.DLA1)
-    return {
-        "xavier-agx": Platform("xavier-agx", three, "Jetson AGX Xavier: Volta GPU + 2 DLA cores, "
-                               "136.5 GB/s LPDDR4x", xavier_preset()),
-        "orin-agx": Platform("orin-agx", three, "Jetson AGX Orin: Ampere GPU + 2 DLA cores, "
-                             "204.8 GB/s LPDDR5", orin_preset("orin-agx")),
-        "orin-nx": Platform("orin-nx", three, "Jetson Orin NX 16GB: Ampere GPU + 2 DLA cores, "
-                            "102.4 GB/s LPDDR5", orin_preset("orin-nx")),
-        "gpu-only": Platform("gpu-only", (Device.GPU,), "GPU only (no DLA): the baseline "
-                             "platform", no_contention()),
-    }
+    """Every name `profiles.platforms` accepts (modules, aliases, ``gpu-only``), with the
+    module's DLA cores as devices and its family's contention preset. The name stays as
+    given (``orin-agx`` is still called ``orin-agx``), what it means is the module's."""
+    out = {}
+    for name in platforms.names():
+        info = platforms.resolve(name)
+        dlas = (Device.DLA0, Device.DLA1)[:info.dla_cores]
+        out[name] = Platform(name, (Device.GPU, *dlas), info.description, _preset(info.family))
+    return out
 
 
 PLATFORMS: Mapping[str, Platform] = _platforms()
@@ -86,6 +93,22 @@ def get_platform(name: str) -> Platform:
     if key not in PLATFORMS:
         raise ProblemError(f"unknown platform {name!r}; choose one of {', '.join(PLATFORMS)}")
     return PLATFORMS[key]
+
+
+def restricted_to_tables(platform: Platform,
+                         tables: Iterable[CostTable]) -> tuple[Platform, str | None]:
+    """``platform`` with no more DLA cores than any table's own module has (a table made for
+    Orin NX 8 GB never gets work on a DLA1 that module lacks), and why it was restricted."""
+    cores = len(platform.dla_cores)
+    narrow = [(platforms.resolve(t.platform).dla_cores, t.platform) for t in tables
+              if t.platform.strip() and platforms.known(t.platform)]
+    least = min(narrow, default=(cores, ""))
+    if least[0] >= cores:
+        return platform, None
+    devices = (Device.GPU, *platform.dla_cores[:least[0]])
+    note = (f"{platform.name} has {cores} DLA core(s) but a table was made for {least[1]} "
+            f"({least[0]}): scheduling on {', '.join(d.value for d in devices)} only")
+    return Platform(platform.name, devices, platform.description, platform.contention), note
 
 
 @dataclass(frozen=True)
@@ -174,6 +197,7 @@ class Problem:
         """
         plat = get_platform(platform) if isinstance(platform, str) else platform
         specs = [t if isinstance(t, ModelSpec) else ModelSpec(t) for t in tables]
+        plat, narrowed = restricted_to_tables(plat, (s.table for s in specs))
         names = [s.name for s in specs]
         specs = [_rename_duplicate(s, names, i) for i, s in enumerate(specs)]
         renamed = [f"{old} -> {new.name}" for old, new in zip(names, specs, strict=True)
@@ -192,7 +216,7 @@ class Problem:
                                    f"{_renamed_hint(key, known)}")
         specs = [ModelSpec(s.table, s.name, weights.get(s.name, s.weight),
                            deadlines.get(s.name, s.deadline_ms)) for s in specs]
-        warnings: list[str] = list(rename_warnings)
+        warnings: list[str] = [*rename_warnings, *([narrowed] if narrowed else [])]
         if isinstance(contention, ContentionModel):
             model = contention
         elif contention in (None, "none", "off"):
@@ -261,10 +285,14 @@ class Problem:
                                                   and m.deadline_ms > 0):
                 raise ProblemError(f"model {m.name}: deadline must be > 0 ms, "
                                    f"got {m.deadline_ms}")
-            plat = m.table.platform.strip().lower()
-            if plat and plat != self.platform.name and self.platform.name != "gpu-only":
-                warnings.append(f"model {m.name}: table measured on {m.table.platform}, "
-                                f"solving for {self.platform.name}")
+            plat = m.table.platform.strip()
+            differs = (platforms.disagreement(plat, self.platform.name)
+                       if platforms.known(self.platform.name) else None)
+            if differs is None and plat and not platforms.known(plat) and \
+                    plat.lower() != self.platform.name:
+                differs = f"table measured on {plat}, solving for {self.platform.name}"
+            if differs:
+                warnings.append(f"model {m.name}: {differs}")
             if self.contention.enabled and not _has_bandwidth(m.table):
                 raise ProblemError(
                     f"model {m.name}: contention is on but {m.table.origin} has no "
@@ -287,6 +315,34 @@ class Problem:
                         f"model {self.models[job.model_index].name} group {g} can run on no "
                         f"device of {self.platform.name} (DLA-ineligible and the GPU is "
                         "forbidden by a pin); relax the pins")
+        useful = self.useful_transitions()
+        if self.max_transitions > useful:
+            warnings.append(
+                f"max_transitions {self.max_transitions} capped at {useful}: "
+                f"{self._transition_cap_reason(useful)}; the optimum is the same")
+            object.__setattr__(self, "max_transitions", useful)
+
+    def useful_transitions(self) -> int:
+        """The most device switches any job can make, so a larger ``max_transitions`` allows
+        nothing more (docs/model.md section 2): a job of G groups switches at most G-1
+        times, and its segments alternate so that at least floor((T+1)/2) of T+1 segments
+        are DLA segments, each a loadable: T <= 2 x loadable limit x DLA cores."""
+        dla_cores = sum(1 for d in self.devices if d.kind == "dla")
+        if dla_cores == 0:
+            return 0
+        most_groups = max(m.table.n_groups for m in self.models)
+        return min(most_groups - 1, 2 * self.dla_loadable_limit * dla_cores)
+
+    def _transition_cap_reason(self, useful: int) -> str:
+        dla_cores = sum(1 for d in self.devices if d.kind == "dla")
+        if dla_cores == 0:
+            return f"{self.platform.name} has no DLA, so no model can switch device"
+        most_groups = max(m.table.n_groups for m in self.models)
+        if useful == most_groups - 1:
+            return (f"no model has more than {most_groups} groups, and a model of G groups "
+                    "switches device at most G-1 times")
+        return (f"at most {self.dla_loadable_limit} loadables per DLA core x {dla_cores} "
+                f"core(s) allow at most {useful} switches per model")
 
     # ------------------------------------------------------------------ jobs and costs
     @cached_property
@@ -304,12 +360,15 @@ class Problem:
 
     @property
     def dla_loadable_limit(self) -> int:
-        """Per-core loadable limit: explicit, else from the tables' TRT version."""
+        """Per-core loadable limit: explicit, else from the tables' TRT version; never above
+        the number of segments all jobs can have (a larger limit cannot bind, and the
+        backends need the number to fit their integer models)."""
         if self.loadable_limit is not None:
-            return self.loadable_limit
-        limits = [loadable_limit_for_trt(m.table.metadata.get("trt_version"))
-                  for m in self.models]
-        return min(limits)
+            limit = self.loadable_limit
+        else:
+            limit = min(loadable_limit_for_trt(m.table.metadata.get("trt_version"))
+                        for m in self.models)
+        return min(limit, len(self.jobs) * (self.max_transitions + 1))
 
     def table(self, job: int) -> CostTable:
         return self.models[self.jobs[job].model_index].table

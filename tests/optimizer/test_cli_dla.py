@@ -70,10 +70,20 @@ def test_rewrite_writes_a_verified_model_and_reports_before_after(capsys, pix2pi
     assert "verification" in out and "SSIM" in out and "wrote" in out
 
 
-def test_rewrite_platform_without_version_is_a_usage_error(capsys, pix2pix_file, tmp_path):
+def test_rewrite_version_without_platform_is_a_usage_error(capsys, pix2pix_file, tmp_path):
     code, doc = run_json(capsys, "rewrite", str(pix2pix_file), "-o", str(tmp_path / "x.onnx"),
-                         "--platform", "orin-agx")
-    assert code == 2 and "go together" in doc["error"]
+                         "--trt-version", "10.3")
+    assert code == 2 and "--trt-version needs --platform" in doc["error"]
+
+
+def test_rewrite_platform_alone_checks_with_the_modules_tensorrt(capsys, pix2pix_file, tmp_path):
+    from profiles import platforms
+
+    code, doc = run_json(capsys, "rewrite", str(pix2pix_file), "-o", str(tmp_path / "x.onnx"),
+                         "--platform", "orin-nx-8")
+    assert code == 0
+    assert doc["dla"]["after"]["target"]["trt_version"] == \
+        platforms.resolve("orin-nx-8").trt_version
 
 
 def test_unknown_op_is_a_one_line_error_unless_allowed(capsys, tmp_path):
