@@ -59,7 +59,7 @@ def test_a_huge_loadable_limit_binds_like_no_limit():
 
 @pytest.mark.parametrize("workers", [0, 65, 10**6])
 def test_workers_outside_their_range_are_refused(workers):
-    with pytest.raises(ProblemError, match="workers must be in 1..64"):
+    with pytest.raises(ProblemError, match=r"workers must be in 1\.\.64"):
         solve(_pair(3), "cpsat", workers=workers)
 
 
