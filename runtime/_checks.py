@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
+from runtime.digest import file_sha256
 from runtime.errors import ManifestError
-from runtime.manifest import Manifest, TensorSpec, file_sha256
+
+if TYPE_CHECKING:  # annotations only: runtime.manifest imports this module, not the reverse
+    from runtime.manifest import Manifest, TensorSpec
 
 
 def check_semantics(manifest: Manifest, source: str, *, check_files: bool) -> None:

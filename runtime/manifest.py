@@ -38,7 +38,6 @@ This module imports nothing else of layerswap (the runtime ships alone).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -49,6 +48,8 @@ from functools import cache, cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from runtime._checks import check_semantics
+from runtime.digest import file_sha256
 from runtime.errors import ManifestError
 
 FORMAT = "layerswap-manifest"
@@ -302,8 +303,6 @@ def manifest_from_dict(doc: Any, *, root: str | os.PathLike[str] | None = None,
     Files are checked (step 2 of the module docstring) only when ``root`` is given and
     ``check_files`` is true.
     """
-    from runtime._checks import check_semantics  # (imports this module's types)
-
     validate_schema(doc, source=source)
     manifest = _build(doc, None if root is None else Path(root))
     check_semantics(manifest, source, check_files=check_files and root is not None)
@@ -494,19 +493,6 @@ def _atomic_write(target: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex digest of a file (what ``segments[].sha256`` holds)."""
-    return _sha256(Path(path))
 
 
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1,

@@ -3,8 +3,15 @@ none imports TensorRT, CUDA bindings or the ONNX Runtime at import time."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import networkx as nx
+
+import runtime
 
 
 def test_every_runtime_module_imports_alone():
@@ -21,3 +28,38 @@ def test_every_runtime_module_imports_alone():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and (
+        (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+        or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"))
+
+
+def _runtime_imports(tree: ast.AST) -> Iterator[str]:
+    """Every `runtime...` module a module imports when it runs: top-level and inside
+    functions (lazy imports count), not under ``if TYPE_CHECKING:`` (never executed)."""
+    for node in ast.iter_child_nodes(tree):
+        if _is_type_checking_block(node):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] == "runtime":
+                yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.split(".")[0] == "runtime")
+        yield from _runtime_imports(node)
+
+
+def test_no_import_circle_inside_the_runtime():
+    """runtime.manifest <-> runtime._checks was a circle (a function-level import hid it)."""
+    root = Path(runtime.__file__).parent
+    graph = nx.DiGraph()
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        graph.add_node(name)
+        for target in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if target != name:
+                graph.add_edge(name, target)
+    assert graph.has_edge("runtime.manifest", "runtime._checks")  # the walker sees imports
+    assert list(nx.simple_cycles(graph)) == []
