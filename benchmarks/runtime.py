@@ -154,7 +154,7 @@ def time_runtime(path: Path, frames: int, source, *, threads: int, rounds_in_fli
         cpu = time.process_time() - c0
     finally:
         close_runners(runners)
-    busy = sum(r.end_ns - r.start_ns for r in result.records) / 1e9
+    busy = sum(result.stats.busy_ns.values()) / 1e9
     BOOKKEEPING.setdefault(path.parent.name, []).append(result.seconds - busy)
     return result.seconds, cpu
 
