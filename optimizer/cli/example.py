@@ -69,7 +69,8 @@ def _print_summary(run: MedicalRun, summary: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="medical example: ESTIMATED times (cost tables from the ONNX graphs)")
-    for col in ("schedule", "status", "ms", "FPS", "gain vs best baseline", "balanced",
+    table.add_column("schedule", overflow="fold")  # the key: wrapped, never cut to "..."
+    for col in ("status", "ms", "FPS", "gain vs best baseline", "balanced",
                 "runtime = unsplit"):
         table.add_column(col)
     for s in summary:
