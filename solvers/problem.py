@@ -265,6 +265,10 @@ class Problem:
             if plat and plat != self.platform.name and self.platform.name != "gpu-only":
                 warnings.append(f"model {m.name}: table measured on {m.table.platform}, "
                                 f"solving for {self.platform.name}")
+            if m.table.placeholder_columns:
+                warnings.append(f"model {m.name}: {', '.join(m.table.placeholder_columns)} "
+                                f"of {m.table.origin} are placeholders, not measurements "
+                                "(the table's notes say why)")
             if self.contention.enabled and not _has_bandwidth(m.table):
                 raise ProblemError(
                     f"model {m.name}: contention is on but {m.table.origin} has no "

@@ -56,8 +56,8 @@ def test_medical_summary_prints_no_negative_zero_gain(capsys, tmp_path):
            "throughput_fps": None, "gain_pct": -0.01, "best_baseline": "herald_like",
            "balanced": None, "run_ok": True}
     _print_summary(MedicalRun(out_dir=tmp_path, report={}), [row])
-    out = capsys.readouterr().out
-    assert "-0.0" not in out and "0.0 % (herald_like)" in out
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "rewritten-gan" in ln]
+    assert "-0.0" not in line and "0.0 % (herald_like)" in line
 
 
 def test_export_names_a_missing_schedule_before_asking_for_onnx(capsys, tmp_path):
@@ -97,3 +97,16 @@ def test_example_medical_workers_has_help(capsys):
         main(["example", "medical", "--help"])
     text = capsys.readouterr().out
     assert re.search(r"^\s+--workers N\s+solver threads", text, flags=re.M), text
+
+
+def test_the_default_pairs_placeholder_transition_costs_are_said_in_the_output(capsys):
+    """Before: only the README said AlexNet's transition costs are placeholders."""
+    code, doc = run_json(capsys, "solve", "--no-plot", "--time-limit", "5")
+    assert code == 0
+    said = [w for w in doc["warnings"] if "placeholder" in w]
+    assert len(said) == 1 and "alexnet" in said[0] and "gpu_to_dla_ms" in said[0]
+    code, doc = run_json(capsys, "tables")
+    by_name = {t["name"]: t for t in doc["tables"]}
+    assert by_name["alexnet_xavier"]["placeholder_columns"] == ["gpu_to_dla_ms",
+                                                               "dla_to_gpu_ms"]
+    assert by_name["googlenet_xavier"]["placeholder_columns"] == []
