@@ -115,16 +115,12 @@ def console(stderr: bool = False):  # -> rich.console.Console (rich imported laz
     """A rich console without highlighting or hard wrapping (stdout, or stderr).
 
     The one place the CLI makes a console: on a terminal it takes the terminal's width; off
-    one it takes `PIPE_WIDTH`, so no table is truncated or wrapped in a pipe or a log (an
-    explicit ``COLUMNS`` in the environment still wins)."""
-    import os
-
+    one it takes `PIPE_WIDTH`, so no table is truncated or wrapped in a pipe or a log, even
+    where the environment sets ``COLUMNS`` (CI runners and pytest-xdist workers set 80)."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None
-    if not _isatty(stream) and not os.environ.get("COLUMNS"):
-        width = PIPE_WIDTH
+    width = None if _isatty(stream) else PIPE_WIDTH
     return Console(file=stream, highlight=False, soft_wrap=True, width=width)
 
 

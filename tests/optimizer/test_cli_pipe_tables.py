@@ -16,8 +16,8 @@ from optimizer.medical import MedicalRun, key_name
 
 
 @pytest.fixture(autouse=True)
-def _no_columns(monkeypatch):
-    monkeypatch.delenv("COLUMNS", raising=False)  # CI may set it; the default is what counts
+def _ci_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # what CI runners and pytest-xdist workers set
 
 
 def test_the_one_console_is_wide_off_a_terminal(capsys):
