@@ -38,6 +38,7 @@ import numpy as np
 
 from runtime.backends.base import Backend, Runner
 from runtime.errors import RunInterrupted, RuntimeExecutionError
+from runtime.manifest import file_sha256
 from runtime.plan import Plan, SegmentPlan
 from runtime.stats import RECENT_RECORDS, RunStats, SegmentRecord
 
@@ -480,6 +481,11 @@ def load_runners(plan: Plan, backend: Backend) -> dict[str, Runner]:
                 raise RuntimeExecutionError(
                     f"segment {seg.id!r}: sub-model file {seg.file} does not exist; re-run "
                     "`layerswap export` or copy the whole export folder", segment=seg.id)
+            if seg.sha256 is not None and file_sha256(seg.file) != seg.sha256:
+                raise RuntimeExecutionError(
+                    f"segment {seg.id!r}: sub-model file {seg.file} changed since the manifest "
+                    "was loaded (its sha256 no longer matches); re-run `layerswap export` or "
+                    "copy the whole export folder again", segment=seg.id)
             try:
                 runners[seg.id] = backend.load(seg)
             except RuntimeExecutionError:

@@ -114,10 +114,16 @@ class OutputWriter:
         self._files: dict[str, dict[str, BinaryIO]] = {}
         self.count = {m.name: 0 for m in plan.models}
         self.failed: dict[str, str] = {}  # model -> why its .npz was not written
-        for model in plan.models:
-            self._files[model.name] = {
-                spec.name: open(self._scratch / f"{model.name}.{i}.raw", "wb")  # noqa: SIM115
-                for i, spec in enumerate(model.outputs)}
+        try:
+            for model in plan.models:
+                self._files[model.name] = {}
+                for i, spec in enumerate(model.outputs):
+                    self._files[model.name][spec.name] = open(  # noqa: SIM115 (closed in close)
+                        self._scratch / f"{model.name}.{i}.raw", "wb")
+        except OSError as exc:
+            self._discard()
+            raise RuntimeExecutionError(
+                f"{self.directory}: cannot write outputs there ({exc.strerror or exc})") from exc
 
     def __call__(self, model: str, frame: int, outputs: Mapping[str, np.ndarray]) -> None:
         if frame != self.count[model]:
@@ -131,10 +137,7 @@ class OutputWriter:
         .npz cannot be written is left out (no partial file) and named in `failed`."""
         written = {}
         try:
-            for fhs in self._files.values():
-                for fh in fhs.values():
-                    with contextlib.suppress(OSError):  # a failed write: frames counted stand
-                        fh.close()
+            self._close_files()
             for model in self.plan.models:
                 path = self.directory / f"{model.name}.npz"
                 frames = self._complete(model)
@@ -147,9 +150,20 @@ class OutputWriter:
                 self.count[model.name] = frames
                 written[model.name] = path
         finally:
-            self._files = {}
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._discard()
         return written
+
+    def _close_files(self) -> None:
+        for fhs in self._files.values():
+            for fh in fhs.values():
+                with contextlib.suppress(OSError):  # a failed write: the frames on disk stand
+                    fh.close()
+
+    def _discard(self) -> None:
+        """Drop the scratch files (an output folder that could not be opened)."""
+        self._close_files()
+        self._files = {}
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _complete(self, model: ModelEntry) -> int:
         """Frames of ``model`` whose every output reached its scratch file (a buffered write

@@ -149,7 +149,8 @@ def test_frames_forever_ends_on_ctrl_c_with_its_report(tmp_path, throughput_expo
     result = run_manifest(plan, frames=None, threads=2, on_frame=on_frame,
                           save_outputs=tmp_path / "o", trace=tmp_path / "t.json")
     assert result.interrupted and result.frames_requested is None
-    assert result.frames >= 60 and result.frames == min(result.completed_frames.values())
+    assert result.completed_frames["b"] >= 60  # the interrupt came from b's frame 60
+    assert result.frames == min(result.completed_frames.values()) >= 50
     for model in ("a", "b"):
         with np.load(tmp_path / "o" / f"{model}.npz") as saved:
             assert saved["y"].shape[0] == result.completed_frames[model]
