@@ -247,15 +247,9 @@ def format_report(doc: dict[str, Any]) -> str:
     def fmt(v: float | None, unit: str = " ms", spec: str = ".3f") -> str:
         return "-" if v is None else f"{v:{spec}}{unit}"
 
-    requested = doc["frames_requested"]
-    if doc["interrupted"]:
-        head = f"{doc['frames']} frame(s) per model until Ctrl-C"
-    else:
-        head = f"{doc['frames']} frame(s) per model"
-    lines = [f"{head} in {doc['seconds']:.3f} s (backend {doc['backend']}, load "
-             f"{doc['load_seconds']:.2f} s)"]
-    if requested is None and not doc["interrupted"]:
-        lines[0] += " (until interrupted)"
+    until = " until Ctrl-C" if doc["interrupted"] else ""
+    lines = [f"{doc['frames']} frame(s) per model{until} in {doc['seconds']:.3f} s (backend "
+             f"{doc['backend']}, load {doc['load_seconds']:.2f} s)"]
     thr, pred = doc["throughput"], doc["predicted"]
     if thr["fps"] is None:
         lines.append(f"throughput: - (steady state needs 2 complete rounds; "
