@@ -23,6 +23,14 @@ times, median of ``--repeat`` runs of ``--frames`` frames each:
 All runs use the same inputs (`runtime.io.random_inputs`, seed 0, drawn up front); loading
 and one warm-up run per session are excluded. Wall time and process CPU time are both
 reported: on a shared machine the wall time swings with other load, the CPU time much less.
+
+Soak (``--soak [--soak-frames 100000]``): memory over a long stream. A small manifest
+(skip_chain, 1 block, 4 channels, 8x8; throughput, F = 2, three segments on GPU, DLA0 and
+DLA1) runs ``--soak-frames`` frames per model through `runtime.api.run_manifest` exactly as
+``layerswap run --trace T --save-outputs D`` does (random inputs drawn per frame, the trace
+and the outputs written as the run goes). The process's resident set size (VmRSS) is
+sampled every 1000 frames; the figure is its growth from the end of the warm-up (the first
+10 % of the frames) to the largest sample after it. Target: < 10 MB.
 """
 
 from __future__ import annotations
@@ -154,7 +162,7 @@ def time_runtime(path: Path, frames: int, source, *, threads: int, rounds_in_fli
         cpu = time.process_time() - c0
     finally:
         close_runners(runners)
-    busy = sum(r.end_ns - r.start_ns for r in result.records) / 1e9
+    busy = sum(result.stats.busy_ns.values()) / 1e9
     BOOKKEEPING.setdefault(path.parent.name, []).append(result.seconds - busy)
     return result.seconds, cpu
 
@@ -162,6 +170,62 @@ def time_runtime(path: Path, frames: int, source, *, threads: int, rounds_in_fli
 # seconds of each runtime run spent outside the sub-model calls (wall time - summed segment
 # execution): the runtime's own cost, measured inside one run, so less exposed to other load
 BOOKKEEPING: dict[str, list[float]] = {}
+
+
+def rss_mb() -> float:
+    """This process's resident set size (VmRSS, Linux), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status (the soak needs Linux)")
+
+
+def soak(frames: int, threads: int) -> None:
+    """RSS over a long stream of a small manifest (module docstring)."""
+    from runtime.api import run_manifest
+
+    model = skip_chain(1, 4, 8)
+    last = len(model.graph.node) - 1
+    cut = node_index(model, "b0.relu1")
+    samples: list[tuple[int, float]] = []
+    every = 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        path = kit.write_export(tmp_path / "soak", {"m": model}, {
+            ("m", 0): [(cut, "GPU"), (last, "DLA0")],
+            ("m", 1): [(last, "DLA1")]}, objective="throughput", frames_per_round=2)
+
+        def progress(done: int, _total: int | None) -> None:
+            if done % every == 0:
+                samples.append((done, rss_mb()))
+
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = run_manifest(path, frames=frames, threads=threads, progress=progress,
+                              trace=tmp_path / "trace.json", save_outputs=tmp_path / "out")
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        trace_mb = (tmp_path / "trace.json").stat().st_size / 2**20
+        out_mb = (tmp_path / "out" / "m.npz").stat().st_size / 2**20
+    warm = frames // 10
+    after = [mb for done, mb in samples if done >= warm]
+    base = after[0]
+    print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
+          f"{datetime.date.today().isoformat()}")
+    print(f"soak: skip_chain blocks=1 channels=4 size=8, throughput F=2, 3 segments "
+          f"(GPU, DLA0, DLA1); {frames} frames, threads={threads}, trace + saved outputs")
+    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s; throughput (steady state) "
+          f"{result.stats.period_ms and 1000 / result.stats.period_ms:.0f} frames/s; "
+          f"trace {trace_mb:.0f} MB, outputs {out_mb:.1f} MB on disk")
+    print("frames done  RSS MB")
+    step = max(1, len(samples) // 10)
+    shown = samples[::step]
+    if shown[-1] != samples[-1]:
+        shown.append(samples[-1])
+    for done, mb in shown:
+        print(f"{done:11d}  {mb:6.1f}")
+    print(f"RSS after warm-up ({warm} frames): {base:.1f} MB; largest after it "
+          f"{max(after):.1f} MB; final {after[-1]:.1f} MB; growth after warm-up "
+          f"{max(after) - base:+.1f} MB (target < 10 MB)")
 
 
 def main() -> None:
@@ -172,7 +236,13 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--blocks", type=int, default=4)
+    ap.add_argument("--soak", action="store_true",
+                    help="measure RSS over a long stream instead (see the docstring)")
+    ap.add_argument("--soak-frames", type=int, default=100_000)
     args = ap.parse_args()
+    if args.soak:
+        soak(args.soak_frames, args.threads)
+        return
 
     model = skip_chain(args.blocks, args.channels, args.size)
     last = len(model.graph.node) - 1

@@ -100,7 +100,7 @@ def export_schedule(problem: Problem, schedule: Schedule,
     out = Path(out_dir)
     _check_dir(out)
     timeline = simulate(problem, schedule)
-    sources = _match_onnx(problem, onnx_files)
+    sources = match_onnx(problem, onnx_files)
     splits, mappings = _split_jobs(problem, schedule, sources)
     plan = plan_builds(_segment_builds(problem, schedule, splits), trt_version=trt,
                        precision=precision, allow_gpu_fallback=allow_gpu_fallback)
@@ -150,12 +150,20 @@ def _prepare_dir(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def _match_onnx(problem: Problem, onnx_files: Mapping[str, Any]) -> dict[str, Any]:
+def match_onnx(problem: Problem, onnx_files: Mapping[str, Any]) -> dict[str, Any]:
+    """Each model of ``problem`` -> its entry of ``onnx_files`` (keyed by the model's name or
+    its table's ``model``). An entry naming no model of the problem is refused first (a typo
+    is never silently ignored), then a model without an entry; both `ExportError`. Cheap:
+    callers check before long work (`layerswap solve --export` before solving)."""
+    known = {key for spec in problem.models for key in (spec.name, spec.table.model)}
+    unknown = sorted(set(onnx_files) - known)
+    if unknown:
+        raise ExportError(f"names {', '.join(unknown)}, which is not a model of the schedule "
+                          f"(its models: {', '.join(m.name for m in problem.models)})",
+                          source="--onnx")
     out: dict[str, Any] = {}
-    known = set()
     for spec in problem.models:
         for key in (spec.name, spec.table.model):
-            known.add(key)
             if key in onnx_files:
                 out[spec.name] = onnx_files[key]
                 break
@@ -163,10 +171,6 @@ def _match_onnx(problem: Problem, onnx_files: Mapping[str, Any]) -> dict[str, An
             raise ExportError(f"no ONNX file for model {spec.name!r}; pass --onnx "
                               f"{spec.name}=FILE (the file the table was made from)",
                               source=spec.table.origin, entry=spec.name)
-    unknown = sorted(set(onnx_files) - known)
-    if unknown:
-        raise ExportError(f"--onnx names {', '.join(unknown)} but the schedule's models are "
-                          f"{', '.join(m.name for m in problem.models)}", source="--onnx")
     return out
 
 
@@ -394,6 +398,7 @@ def summary_text(manifest: Manifest, plan: BuildPlan) -> str:
 __all__ = [
     "DEFAULT_TRT_VERSION",
     "export_schedule",
+    "match_onnx",
     "summary_text",
     "table_sha256",
 ]

@@ -28,8 +28,10 @@ from optimizer.medical import (
     MedicalOptions,
     options_dict,
 )
+from optimizer.text import signed_pct
 from profiles.fileio import atomic_write_text
 
+REFUSED_SHOWN = 12  # refused nodes listed per model in the report
 REPORT_FORMAT = "layerswap-medical-report"
 SCENARIO_TITLES = {"gan2": "two GAN instances", "gan_yolo": "GAN + YOLO"}
 
@@ -245,10 +247,6 @@ def _ms(x: Any, digits: int = 3) -> str:
     return "–" if not _finite(x) else f"{x:.{digits}f}"
 
 
-def _pct(x: Any) -> str:
-    return "–" if not _finite(x) else f"{x:+.1f} %"
-
-
 def _find(doc: Mapping[str, Any], variant: str, scenario: str, objective: str
           ) -> Mapping[str, Any] | None:
     for s in doc["solves"]:
@@ -316,9 +314,12 @@ def _md_dla(doc: Mapping[str, Any]) -> list[str]:
     for key, label in (("gan_original", "original generator"), ("yolo", "YOLOv8n")):
         refused = doc["dla"][key]["refused"]
         if refused:
-            lines.append(f"Refused nodes of the {label} (first 12 of {len(refused)}):")
+            shown = refused[:REFUSED_SHOWN]
+            count = (f"first {len(shown)} of {len(refused)}" if len(shown) < len(refused)
+                     else f"all {len(refused)}")
+            lines.append(f"Refused nodes of the {label} ({count}):")
             lines.append("")
-            for r in refused[:12]:
+            for r in shown:
                 lines.append(f"- `{r['name']}` ({r['op']}): {'; '.join(r['reasons'])}")
             lines.append("")
     return lines
@@ -425,7 +426,7 @@ def _md_gain(doc: Mapping[str, Any]) -> list[str]:
                          for n in ("gpu_only", "whole_models", "herald_like", "h2h_like")]
                 lines.append(f"| {SCENARIO_TITLES[scenario]} | {objective} | {v} | "
                              f"{' | '.join(cells)} | {_ms(s['objective_ms'])} | {s['status']} "
-                             f"| {_pct(s['gain_pct'])} |")
+                             f"| {signed_pct(s['gain_pct'])} |")
     return [*lines, ""]
 
 

@@ -101,7 +101,8 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
             alpha = 1.0 if r == 0 else max(0.3, 0.75 - 0.25 * (r - 1))
             for t in sorted(segments, key=lambda s: (s.job, s.index)):
                 _draw_segment(ax, t, row_of[t.segment.device], bar_h, alpha, suffix,
-                              jobs[t.job].name, span, label_round=r if len(drawn) > 1 else None)
+                              jobs[t.job].name, _box_label(problem, t), span,
+                              label_round=r if len(drawn) > 1 else None)
             _draw_transitions(ax, segments, row_of, bar_h, suffix, alpha)
         _mark_span(ax, problem, timeline, span_start)
         ax.set_yticks(range(len(devices)))
@@ -121,8 +122,9 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
         if len(drawn) > 1:
             handles.append(Patch(facecolor="#B0B0B0", edgecolor="black", alpha=0.5,
                                  label="later rounds"))
-        handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
-                             label="contention"))
+        if any(t.contention_ms > 0 for t in everything):  # no key for what is not drawn
+            handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
+                                 label="contention"))
         handles.append(Line2D([0], [0], color="black", linewidth=0.8, label="transition"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7,
                   frameon=False)
@@ -155,7 +157,7 @@ def _rounds_to_draw(problem: Problem, timeline: Timeline, rounds: int | None
 
 
 def _draw_segment(ax: Any, t: SegmentTiming, y: int, bar_h: float, alpha: float, suffix: str,
-                  job_name: str, span: float, *, label_round: int | None) -> None:
+                  job_name: str, short: str, span: float, *, label_round: int | None) -> None:
     color = job_color(t.job)
     solid = max(t.end_ms - t.start_ms - t.contention_ms, 0.0)
     bar = Rectangle((t.start_ms, y - bar_h / 2), solid, bar_h, facecolor=color,
@@ -169,7 +171,6 @@ def _draw_segment(ax: Any, t: SegmentTiming, y: int, bar_h: float, alpha: float,
         extra.set_gid(f"contention:{t.job}:{t.index}{suffix}")
         ax.add_patch(extra)
     frac = (t.end_ms - t.start_ms) / span
-    short = _short_label(t.segment.first_group, t.segment.last_group)
     if label_round is not None:
         short = f"{short} r{label_round}"
     ax.text(t.start_ms + (t.end_ms - t.start_ms) / 2, y,
@@ -179,8 +180,16 @@ def _draw_segment(ax: Any, t: SegmentTiming, y: int, bar_h: float, alpha: float,
             rotation=0 if frac > 0.04 else 90)
 
 
-def _short_label(first: int, last: int) -> str:
-    return f"g{first}" if first == last else f"g{first}-{last}"
+def _box_label(problem: Problem, t: SegmentTiming) -> str:
+    """What a box holds, named as the text report names it (`solvers.model.render`): ``layers
+    A..B`` from the table's layer names, else ``groups A-B`` (``group A``)."""
+    from solvers.model.render import _span  # the text report's own wording, not a second one
+
+    first, last = t.segment.first_group, t.segment.last_group
+    layers = _span(problem, t.job, first, last).strip(" ,")
+    if layers:
+        return layers
+    return f"group {first}" if first == last else f"groups {first}-{last}"
 
 
 def _draw_transitions(ax: Any, segments: Iterable[SegmentTiming],
@@ -228,9 +237,12 @@ def _gantt_title(problem: Problem, timeline: Timeline, rounds: int = 1) -> str:
                 + (f"; {rounds} consecutive rounds" if rounds > 1 else "") + ")")
     else:
         head = f"makespan {timeline.makespan_ms:.3f} ms"
-    extra = f", contention x{problem.contention.strength:g}" if problem.contention.enabled else ""
+    switches = problem.max_transitions
+    extra = (f", memory contention x{problem.contention.strength:g}"
+             if problem.contention.enabled else ", no memory contention")
     return (f"{names} on {problem.platform.name}: {head} "
-            f"(T<={problem.max_transitions}{extra})")
+            f"(at most {switches} device switch{'' if switches == 1 else 'es'} per model"
+            f"{extra})")
 
 
 # --------------------------------------------------------------------------- Pareto

@@ -192,6 +192,14 @@ class CostTable:
         return self.metadata["source"]
 
     @property
+    def placeholder_columns(self) -> tuple[str, ...]:
+        """Columns whose values are placeholders, not measurements (metadata
+        ``placeholder_columns``, comma-separated): e.g. AlexNet's published transition
+        costs. Reports and solves say so beside any result that rests on them."""
+        text = str(self.metadata.get("placeholder_columns", ""))
+        return tuple(c.strip() for c in text.split(",") if c.strip())
+
+    @property
     def n_groups(self) -> int:
         return len(self.rows)
 

@@ -276,6 +276,11 @@ def read_profile(path: PathLike) -> ProfileLike:
     text, source = load_text(path, what="trtexec profile (exportProfile JSON or log)")
     if text.lstrip().startswith("["):
         return parse_export_profile(text, source=source)
+    if text.lstrip().startswith("{"):  # JSON, but not what --exportProfile writes
+        raise ProfileError("a JSON object, not a trtexec profile: --exportProfile writes a "
+                           'JSON list ([{"count": N}, {"name": ..., "averageMs": ...}, ...]) '
+                           "and a log needs trtexec's --dumpProfile table; is this the "
+                           "--exportLayerInfo file? (pass it as --layer-info)", source=source)
     return parse_dump_profile(text, source=source)
 
 

@@ -24,6 +24,7 @@ from runtime.executor import (
 from runtime.io import OutputWriter, random_inputs
 from runtime.manifest import load_manifest
 from runtime.plan import Plan
+from runtime.report import TraceWriter
 
 BACKENDS = ("ort", "ort-trt", "trt")
 
@@ -71,24 +72,32 @@ def make_backend(name: str, plan: Plan, *, threads: int | None = None,
     raise RuntimeExecutionError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
 
 
-def run_manifest(manifest: str | Path | Plan, *, frames: int = 1, backend: str | Backend = "ort",
-                 threads: int | None = None, inputs: InputSource | None = None, seed: int = 0,
-                 save_outputs: str | Path | None = None, on_frame: FrameSink | None = None,
-                 rounds_in_flight: int = 2, stall_timeout_s: float | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> RunResult:
+def run_manifest(manifest: str | Path | Plan, *, frames: int | None = 1,
+                 backend: str | Backend = "ort", threads: int | None = None,
+                 inputs: InputSource | None = None, seed: int = 0,
+                 save_outputs: str | Path | None = None, trace: str | Path | None = None,
+                 on_frame: FrameSink | None = None, rounds_in_flight: int = 2,
+                 stall_timeout_s: float | None = None,
+                 progress: Callable[[int, int | None], None] | None = None) -> RunResult:
     """Run ``frames`` frames of every model of ``manifest`` and return what happened.
 
+    ``frames=None`` runs until Ctrl-C, which then ends the run normally (the result says
+    ``interrupted``). Memory stays bounded however long the run (`runtime.stats`).
     ``inputs`` defaults to `random_inputs(plan, seed)`; ``save_outputs`` writes
-    ``DIR/MODEL.npz`` (completed frames, even when the run stops with an error);
-    ``on_frame(model, frame, outputs)`` sees every model's frames in order; ``progress(done,
-    total)`` is called after each completed frame (done counts frames over all models).
-    Raises `RuntimeExecutionError` naming segment and frame when the run stops."""
+    ``DIR/MODEL.npz`` (completed frames, even when the run stops with an error); ``trace``
+    writes a Chrome trace as the run goes (`runtime.report.TraceWriter`; also finished when
+    the run stops early); both targets are checked before the first frame. ``on_frame(model,
+    frame, outputs)`` sees every model's frames in order; ``progress(done, total)`` is called
+    after each completed frame (done counts frames over all models; total is None for a run
+    until Ctrl-C). Raises `RuntimeExecutionError` naming segment and frame when the run
+    stops; its ``saved_outputs`` / ``unsaved_outputs`` say what the output writer kept."""
     plan = manifest if isinstance(manifest, Plan) else load_plan(manifest)
     chosen = backend if isinstance(backend, Backend) else make_backend(backend, plan,
                                                                        threads=threads)
     source = inputs if inputs is not None else random_inputs(plan, seed)
     writer: OutputWriter | None = None
-    total = frames * len(plan.models)
+    tracer: TraceWriter | None = None
+    total = None if frames is None else frames * len(plan.models)
     done = [0]
 
     def sink(model: str, frame: int, outputs: dict) -> None:
@@ -101,23 +110,55 @@ def run_manifest(manifest: str | Path | Plan, *, frames: int = 1, backend: str |
             progress(done[0], total)
 
     runners = {}
+    result: RunResult | None = None
     try:
         t0 = time.perf_counter()
         runners = load_runners(plan, chosen)
         load_seconds = time.perf_counter() - t0
+        if trace is not None:
+            tracer = TraceWriter(plan, trace)
         if save_outputs is not None:  # only once every segment loaded: no empty files
-            writer = OutputWriter(plan, save_outputs, frames)
+            writer = OutputWriter(plan, save_outputs)
         executor = Executor(plan, runners, rounds_in_flight=rounds_in_flight,
                             stall_timeout_s=stall_timeout_s)
-        result = executor.run(frames, source, sink)
+        result = executor.run(frames, source, sink, on_record=tracer)
         result.load_seconds = load_seconds
         result.backend = chosen.name
         result.backend_details = {s.id: chosen.describe(s) for s in plan.segments}
-        return result
+    except RuntimeExecutionError as exc:
+        _finish_files(writer, tracer, backend=chosen.name, frames=None, error=exc)
+        raise
+    except BaseException:
+        if tracer is not None:
+            tracer.abandon()
+        if writer is not None:
+            writer.close()
+        raise
     finally:
+        close_runners(runners)
+        chosen.close()
+    _finish_files(writer, tracer, backend=chosen.name, frames=result.frames, error=None)
+    return result
+
+
+def _finish_files(writer: OutputWriter | None, tracer: TraceWriter | None, *, backend: str,
+                  frames: int | None, error: RuntimeExecutionError | None) -> None:
+    """Close the output writer and the trace; after a failed run, record on ``error`` what
+    was saved; after a good run, a file that cannot be finished is the error."""
+    trouble: list[str] = []
+    if writer is not None:
+        written = writer.close()
+        saved = {m: writer.count[m] for m in written}
+        if error is not None:
+            error.saved_outputs = saved  # type: ignore[attr-defined]
+            error.unsaved_outputs = dict(writer.failed)  # type: ignore[attr-defined]
+        trouble += [f"outputs of {m} not saved ({why})" for m, why in writer.failed.items()]
+    if tracer is not None:
         try:
-            if writer is not None:
-                writer.close()
-        finally:
-            close_runners(runners)
-            chosen.close()
+            tracer.close(backend=backend, frames=frames or 0)
+        except RuntimeExecutionError as exc:
+            trouble.append(str(exc))
+    if trouble and error is None:
+        raise RuntimeExecutionError("the run finished but " + "; ".join(trouble))
+    if trouble and error is not None:
+        error.args = (f"{error}; " + "; ".join(trouble),)

@@ -11,6 +11,11 @@ same frame, possibly on another device. Rounds overlap (pipelining) but at most
 when the round finishes) and gives back-pressure without any queue. Model outputs are
 handed to ``on_frame`` per model in frame order, whatever order frames finish in.
 
+Long streams run in bounded memory: ``frames=None`` streams until Ctrl-C (which then ends
+the run normally); per-execution records go into `runtime.stats.RunStats` (streaming
+statistics, reservoir quantiles, a ring of the most recent records) and to ``on_record``
+(e.g. a trace file written as it goes), never into a list that grows with the run.
+
 Every wait is a condition wait with a short timeout that re-checks the abort flag, so a
 failure anywhere (a segment raising, a wrong shape at a hand-off, the output sink failing,
 Ctrl-C in the main thread, no progress for ``stall_timeout_s``) stops all workers within a
@@ -21,60 +26,52 @@ raises one `RuntimeExecutionError` naming the segment and frame.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
 from runtime.backends.base import Backend, Runner
 from runtime.errors import RunInterrupted, RuntimeExecutionError
+from runtime.manifest import file_sha256
 from runtime.plan import Plan, SegmentPlan
+from runtime.stats import RECENT_RECORDS, RunStats, SegmentRecord
 
 InputSource = Callable[[str, int], Mapping[str, np.ndarray]]
 FrameSink = Callable[[str, int, dict[str, np.ndarray]], None]
+RecordSink = Callable[[SegmentRecord], None]
 
 POLL_S = 0.05  # every wait re-checks the abort flag at least this often
 JOIN_GRACE_S = 30.0  # how long run() waits for a worker stuck inside a native call
 
 
-class SegmentRecord(NamedTuple):
-    """One execution of one segment for one frame (times in ns since the run started).
-
-    ``reached_ns``: when the worker reached the segment in its order; ``start_ns -
-    reached_ns`` is the time it waited for the segment's inputs (hand-offs, model inputs).
-    A named tuple: one is made per segment per frame, on the hot path."""
-
-    device: str
-    segment: str
-    model: str
-    instance: int
-    round: int
-    frame: int
-    reached_ns: int
-    start_ns: int
-    end_ns: int
-
-    @property
-    def duration_ms(self) -> float:
-        return (self.end_ns - self.start_ns) / 1e6
-
-
 @dataclass
 class RunResult:
-    """What a run did: per-segment records, per-frame completion times, the wall time."""
+    """What a run did: its bounded statistics (`RunStats`), the frames every model
+    completed, the wall time of the stream. ``frames_requested`` is None for a run until
+    Ctrl-C (then ``interrupted`` is True and the run ended normally)."""
 
     plan: Plan
     frames: int
     seconds: float
-    records: list[SegmentRecord]
-    frame_end_ns: dict[tuple[str, int], int]
+    stats: RunStats
+    completed_frames: dict[str, int]
+    frames_requested: int | None = None
+    interrupted: bool = False
     load_seconds: float = 0.0
     backend: str = ""
     backend_details: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    @property
+    def records(self) -> list[SegmentRecord]:
+        """The most recent executions (every one when the run had at most
+        `RECENT_RECORDS`), in start order."""
+        return sorted(self.stats.recent, key=lambda r: (r.start_ns, r.device))
 
 
 class _Abort(Exception):
@@ -85,13 +82,15 @@ class Executor:
     """Runs ``frames`` frames of every model of ``plan`` with already-loaded ``runners``."""
 
     def __init__(self, plan: Plan, runners: Mapping[str, Runner], *, rounds_in_flight: int = 2,
-                 stall_timeout_s: float | None = None) -> None:
+                 stall_timeout_s: float | None = None, recent_records: int = RECENT_RECORDS
+                 ) -> None:
         if rounds_in_flight < 1:
             raise ValueError(f"rounds_in_flight {rounds_in_flight} is not >= 1")
         self.plan = plan
         self.runners = dict(runners)
         self.rounds_in_flight = rounds_in_flight
         self.stall_timeout_s = stall_timeout_s
+        self.recent_records = recent_records
         self._by_id = {s.id: s for s in plan.segments}
         # precomputed per segment, so the per-frame path does no searching
         self._consumers: dict[str, list[tuple[str, str]]] = {}
@@ -106,13 +105,15 @@ class Executor:
         self._output_count = {m.name: len(m.outputs) for m in plan.models}
 
     # ------------------------------------------------------------------ public
-    def run(self, frames: int, inputs: InputSource, on_frame: FrameSink | None = None
-            ) -> RunResult:
-        if frames < 1:
+    def run(self, frames: int | None, inputs: InputSource, on_frame: FrameSink | None = None,
+            on_record: RecordSink | None = None) -> RunResult:
+        """Run ``frames`` frames of every model (None: until Ctrl-C, which then ends the run
+        normally); ``on_record`` sees every segment execution as it ends (worker threads)."""
+        if frames is not None and frames < 1:
             raise ValueError(f"frames {frames} is not >= 1")
         plan = self.plan
-        self._frames = frames
-        self._rounds = -(-frames // plan.frames_per_round)
+        self._frames = sys.maxsize if frames is None else frames
+        self._on_record = on_record
         self._full_round = len(plan.segments)
         self._inputs = inputs
         self._on_frame = on_frame
@@ -132,8 +133,9 @@ class Executor:
         self._next_frame = {m.name: 0 for m in plan.models}
         self._running: dict[str, tuple[str, int]] = {}
         self._waiting: dict[str, tuple] = {}  # device -> what it waits for (see _waiting_text)
-        self.records: list[SegmentRecord] = []
-        self.frame_end_ns: dict[tuple[str, int], int] = {}
+        self.stats = RunStats(plan.frames_per_round, recent_limit=self.recent_records)
+        self.stats.prepare([s.id for s in plan.segments], [m.name for m in plan.models],
+                           plan.devices)
         self._t0 = time.perf_counter_ns()
         self._last_progress = time.monotonic()
 
@@ -153,12 +155,14 @@ class Executor:
         finally:
             self._stop_and_join(workers)
         seconds = (time.perf_counter_ns() - self._t0) / 1e9
-        if self._error is not None:
+        interrupted = frames is None and isinstance(self._error, RunInterrupted)
+        if self._error is not None and not interrupted:
             self._error.completed_frames = dict(self._next_frame)
             raise self._error
-        return RunResult(plan=plan, frames=frames, seconds=seconds,
-                         records=sorted(self.records, key=lambda r: (r.start_ns, r.device)),
-                         frame_end_ns=dict(self.frame_end_ns))
+        return RunResult(plan=plan, frames=min(self._next_frame.values(), default=0),
+                         seconds=seconds, stats=self.stats,
+                         completed_frames=dict(self._next_frame), frames_requested=frames,
+                         interrupted=interrupted)
 
     @property
     def completed_frames(self) -> dict[str, int]:
@@ -172,7 +176,9 @@ class Executor:
         try:
             order = [self._by_id[s] for s in self.plan.device_order[device]]
             F = self.plan.frames_per_round
-            for rnd in range(self._rounds):
+            for rnd in itertools.count():
+                if rnd * F >= self._frames:
+                    break
                 seg, frame = None, None
                 if rnd >= self._low + self.rounds_in_flight:  # _low only grows: re-checked
                     self._waiting[device] = ("admission", rnd)
@@ -208,10 +214,11 @@ class Executor:
         end = time.perf_counter_ns() - self._t0
         self._running.pop(device, None)
         self._check_outputs(seg, frame, outputs)
-        self._publish(seg, rnd, frame, outputs)
-        with self._cond:
-            self.records.append(SegmentRecord(device, seg.id, seg.model, seg.instance, rnd,
-                                              frame, reached, start, end))
+        record = SegmentRecord(device, seg.id, seg.model, seg.instance, rnd, frame, reached,
+                               start, end)
+        self._publish(seg, rnd, frame, outputs, record)
+        if self._on_record is not None:
+            self._on_record(record)
 
     def _wait_for(self, predicate: Callable[[], bool]) -> None:
         with self._cond:
@@ -286,10 +293,11 @@ class Executor:
                     model=seg.model)
 
     def _publish(self, seg: SegmentPlan, rnd: int, frame: int,
-                 outputs: Mapping[str, np.ndarray]) -> None:
+                 outputs: Mapping[str, np.ndarray], record: SegmentRecord) -> None:
         model_outputs = {n: np.asarray(outputs[n]) for n in seg.model_outputs}
         complete: dict[str, np.ndarray] | None = None
         with self._cond:
+            self.stats.add(record)
             store = self._tensors.setdefault(rnd, {})
             for name in self._kept[seg.id]:
                 store[(seg.id, name)] = outputs[name]
@@ -299,7 +307,7 @@ class Executor:
                 got.update(model_outputs)
                 if len(got) == self._output_count[seg.model]:
                     complete = self._frame_outputs.pop((seg.model, frame))
-                    self.frame_end_ns[(seg.model, frame)] = time.perf_counter_ns() - self._t0
+                    self.stats.frame_done(seg.model, frame, record.end_ns)
             left = self._remaining.get(rnd)
             if left is None:
                 left = (self._full_round if (rnd + 1) * self.plan.frames_per_round
@@ -323,9 +331,11 @@ class Executor:
         self._done.pop(rnd, None)
         self._remaining.pop(rnd, None)
         base = rnd * self.plan.frames_per_round
-        for m in self.plan.models:
-            for f in range(base, base + self.plan.frames_per_round):
-                self._frame_inputs.pop((m.name, f), None)
+        keys = [(m.name, f) for m in self.plan.models
+                for f in range(base, base + self.plan.frames_per_round)]
+        for key in keys:
+            self._frame_inputs.pop(key, None)
+        self.stats.round_done(rnd, base + self.plan.frames_per_round <= self._frames, keys)
         while self._low in self._finished_rounds:
             self._finished_rounds.discard(self._low)
             self._low += 1
@@ -471,6 +481,11 @@ def load_runners(plan: Plan, backend: Backend) -> dict[str, Runner]:
                 raise RuntimeExecutionError(
                     f"segment {seg.id!r}: sub-model file {seg.file} does not exist; re-run "
                     "`layerswap export` or copy the whole export folder", segment=seg.id)
+            if seg.sha256 is not None and file_sha256(seg.file) != seg.sha256:
+                raise RuntimeExecutionError(
+                    f"segment {seg.id!r}: sub-model file {seg.file} changed since the manifest "
+                    "was loaded (its sha256 no longer matches); re-run `layerswap export` or "
+                    "copy the whole export folder again", segment=seg.id)
             try:
                 runners[seg.id] = backend.load(seg)
             except RuntimeExecutionError:

@@ -5,25 +5,31 @@ Inputs: `random_inputs` draws seeded tensors of the manifest's shapes, one frame
 .npz keyed ``MODEL/INPUT_NAME`` whose arrays have a leading frames axis.
 
 Outputs: `OutputWriter` receives complete frames in order (the executor's ``on_frame``)
-and writes ``DIR/MODEL.npz`` keyed by output name with a leading frames axis. Frames go into
-pre-sized memory-mapped ``.npy`` scratch files as they arrive (memory stays bounded on long
-runs); `close` packs the frames completed so far into the .npz (written to a temporary name,
-then renamed) and removes the scratch files, so a run that stops early still leaves every
-completed frame, intact. The .npz is byte-identical for identical outputs.
+and writes ``DIR/MODEL.npz`` keyed by output name with a leading frames axis. Frames are
+appended to raw scratch files as they arrive (memory stays bounded however long the run, and
+nothing is sized up front, so a run until Ctrl-C can save too); `close` packs the frames
+every output of a model holds into the .npz (written to a temporary name, then renamed) and
+removes the scratch files, so a run that stops early still leaves every completed frame,
+intact. A write that fails part-way (disk full, a file-size limit) stops the run; `close`
+then saves what it can and names what it could not (`OutputWriter.failed`), leaving no
+partial .npz and no scratch behind. The .npz is byte-identical for identical outputs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from runtime.errors import RuntimeExecutionError
+from runtime.manifest import ModelEntry, TensorSpec
 from runtime.plan import Plan
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -89,46 +95,94 @@ def npz_inputs(plan: Plan, path: str | Path, frames: int | None = None):
 
 
 class OutputWriter:
-    """Collects complete frames (in order) into ``directory/MODEL.npz``; see module doc."""
+    """Collects complete frames (in order) into ``directory/MODEL.npz``; see module doc.
 
-    def __init__(self, plan: Plan, directory: str | Path, frames: int) -> None:
+    Opening it checks that ``directory`` can be made and written (a file in its place, a
+    read-only parent): a `RuntimeExecutionError` naming the path before any frame runs."""
+
+    def __init__(self, plan: Plan, directory: str | Path) -> None:
         self.plan = plan
         self.directory = Path(directory)
-        self.frames = frames
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._scratch = Path(tempfile.mkdtemp(prefix=".layerswap-outputs-", dir=self.directory))
-        self._maps: dict[str, dict[str, np.memmap]] = {}
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix=".layerswap-outputs-",
+                                                  dir=self.directory))
+        except OSError as exc:
+            raise RuntimeExecutionError(
+                f"{self.directory}: cannot write outputs there ({exc.strerror or exc}); "
+                "pass --save-outputs a folder you can write") from exc
+        self._files: dict[str, dict[str, BinaryIO]] = {}
         self.count = {m.name: 0 for m in plan.models}
-        for model in plan.models:
-            self._maps[model.name] = {
-                spec.name: np.lib.format.open_memmap(
-                    self._scratch / f"{model.name}.{i}.npy", mode="w+",
-                    dtype=spec.numpy_dtype, shape=(frames, *spec.shape))
-                for i, spec in enumerate(model.outputs)}
+        self.failed: dict[str, str] = {}  # model -> why its .npz was not written
+        try:
+            for model in plan.models:
+                self._files[model.name] = {}
+                for i, spec in enumerate(model.outputs):
+                    self._files[model.name][spec.name] = open(  # noqa: SIM115 (closed in close)
+                        self._scratch / f"{model.name}.{i}.raw", "wb")
+        except OSError as exc:
+            self._discard()
+            raise RuntimeExecutionError(
+                f"{self.directory}: cannot write outputs there ({exc.strerror or exc})") from exc
 
     def __call__(self, model: str, frame: int, outputs: Mapping[str, np.ndarray]) -> None:
         if frame != self.count[model]:
             raise ValueError(f"{model}: frame {frame} arrived, frame {self.count[model]} expected")
-        for name, target in self._maps[model].items():
-            target[frame] = outputs[name]
-        self.count[model] = frame + 1
+        for name, fh in self._files[model].items():
+            fh.write(np.ascontiguousarray(outputs[name]).tobytes())
+        self.count[model] = frame + 1  # only once every output of the frame is written
 
     def close(self) -> dict[str, Path]:
-        """Write every model's completed frames; returns the written paths."""
+        """Write every model's completed frames; returns the written paths. A model whose
+        .npz cannot be written is left out (no partial file) and named in `failed`."""
         written = {}
         try:
+            self._close_files()
             for model in self.plan.models:
                 path = self.directory / f"{model.name}.npz"
-                _write_npz(path, {name: mm[: self.count[model.name]]
-                                  for name, mm in self._maps[model.name].items()})
+                frames = self._complete(model)
+                try:
+                    _write_npz(path, {spec.name: self._frames(model.name, i, spec, frames)
+                                      for i, spec in enumerate(model.outputs)})
+                except OSError as exc:
+                    self.failed[model.name] = f"{path}: {exc.strerror or exc}"
+                    continue
+                self.count[model.name] = frames
                 written[model.name] = path
         finally:
-            for maps in self._maps.values():
-                for mm in maps.values():
-                    mm._mmap.close()  # type: ignore[attr-defined]
-            self._maps = {}
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._discard()
         return written
+
+    def _close_files(self) -> None:
+        for fhs in self._files.values():
+            for fh in fhs.values():
+                with contextlib.suppress(OSError):  # a failed write: the frames on disk stand
+                    fh.close()
+
+    def _discard(self) -> None:
+        """Drop the scratch files (an output folder that could not be opened)."""
+        self._close_files()
+        self._files = {}
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _complete(self, model: ModelEntry) -> int:
+        """Frames of ``model`` whose every output reached its scratch file (a buffered write
+        that failed part-way leaves fewer on disk than were handed in)."""
+        frames = self.count[model.name]
+        for i, spec in enumerate(model.outputs):
+            size = (self._scratch / f"{model.name}.{i}.raw").stat().st_size
+            per_frame = int(np.prod(spec.shape, dtype=np.int64)) * spec.numpy_dtype.itemsize
+            if per_frame:
+                frames = min(frames, size // per_frame)
+        return frames
+
+    def _frames(self, model: str, index: int, spec: TensorSpec, frames: int) -> np.ndarray:
+        """The first ``frames`` frames of one output, mapped from its scratch file."""
+        shape = (frames, *spec.shape)
+        if shape[0] == 0:
+            return np.zeros(shape, spec.numpy_dtype)
+        return np.memmap(self._scratch / f"{model}.{index}.raw", dtype=spec.numpy_dtype,
+                         mode="r", shape=shape)
 
 
 def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

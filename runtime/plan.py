@@ -46,6 +46,7 @@ class SegmentPlan:
     outputs: tuple[TensorSpec, ...]
     model_outputs: frozenset[str]
     engine_file: Path | None = None
+    sha256: str | None = None  # the manifest's digest of ``file`` (re-checked when loading)
     dla_core: int | None = None
     engine_input_formats: tuple[str, ...] = ()
     engine_output_formats: tuple[str, ...] = ()
@@ -112,7 +113,7 @@ class Plan:
                              for t in s.inputs),
                 outputs=s.outputs,
                 model_outputs=frozenset(t.name for t in s.outputs if t.model_output),
-                engine_file=manifest.path(s.engine.file),
+                engine_file=manifest.path(s.engine.file), sha256=s.sha256,
                 dla_core=s.engine.dla_core,
                 engine_input_formats=s.engine.input_formats,
                 engine_output_formats=s.engine.output_formats,

@@ -4,32 +4,51 @@ The Chrome trace (Trace Event Format, ``traceEvents`` of complete events ``ph: "
 in microseconds) opens in Perfetto (ui.perfetto.dev) and chrome://tracing: one process per
 device worker (GPU, DLA0, DLA1) with one slice per segment execution (args: model, frame,
 instance, round, segment, the wait for inputs), plus one "predicted" process per device
-showing the manifest's predicted round 0 for side-by-side reading.
+showing the manifest's predicted round 0 for side-by-side reading. `TraceWriter` writes it
+as the run goes (one event per execution, a temporary sibling renamed when closed), so a
+long run never holds its trace in memory and a path that cannot be written stops the run
+before its first frame.
 
-The comparison reports, it does not judge: on a CPU the "GPU" and "DLA" workers are host
-threads, so measured times say how this machine ran the plan, not how a Jetson would.
+The report (`summary`, JSON version `REPORT_VERSION`; `format_report`, the same figures
+in words) reads the run's bounded statistics (`runtime.stats`: definitions of the
+steady-state throughput, the fill and the per-frame latency there). It reports, it does not
+judge: on a CPU the "GPU" and "DLA" workers are host threads, so measured times say how
+this machine ran the plan, not how a Jetson would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import statistics
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from runtime.errors import RuntimeExecutionError
 from runtime.executor import RunResult
 from runtime.manifest import DEVICES
+from runtime.plan import Plan
+from runtime.stats import RESERVOIR, Sample, SegmentRecord
 
 PIDS = {d: i + 1 for i, d in enumerate(DEVICES)}
 PREDICTED_PID_OFFSET = 10
+REPORT_FORMAT = "layerswap-run-report"
+REPORT_VERSION = 2  # 2: one steady-state throughput, fill_ms, per-frame latency
 
 
-def chrome_trace(result: RunResult) -> dict[str, Any]:
-    """The run as a Chrome trace object (``json.dump`` it, or use `write_trace`)."""
+def _measured_event(r: SegmentRecord) -> dict[str, Any]:
+    return {"ph": "X", "name": r.segment, "cat": r.model, "pid": PIDS[r.device], "tid": 1,
+            "ts": r.start_ns / 1e3, "dur": (r.end_ns - r.start_ns) / 1e3,
+            "args": {"model": r.model, "frame": r.frame, "instance": r.instance,
+                     "round": r.round, "segment": r.segment,
+                     "waited_for_inputs_us": round((r.start_ns - r.reached_ns) / 1e3, 3)}}
+
+
+def _header_events(plan: Plan) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    for dev in result.plan.devices:
+    for dev in plan.devices:
         pid = PIDS[dev]
         events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 1,
                        "args": {"name": f"{dev} (measured)"}})
@@ -37,20 +56,18 @@ def chrome_trace(result: RunResult) -> dict[str, Any]:
                        "args": {"sort_index": pid}})
         events.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": 1,
                        "args": {"name": f"layerswap-{dev} worker"}})
-    for r in result.records:
-        events.append({
-            "ph": "X", "name": r.segment, "cat": r.model, "pid": PIDS[r.device], "tid": 1,
-            "ts": r.start_ns / 1e3, "dur": (r.end_ns - r.start_ns) / 1e3,
-            "args": {"model": r.model, "frame": r.frame, "instance": r.instance,
-                     "round": r.round, "segment": r.segment,
-                     "waited_for_inputs_us": round((r.start_ns - r.reached_ns) / 1e3, 3)}})
-    for dev in result.plan.devices:
+    return events
+
+
+def _predicted_events(plan: Plan) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for dev in plan.devices:
         pid = PIDS[dev] + PREDICTED_PID_OFFSET
         events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 1,
                        "args": {"name": f"{dev} (predicted, round 0)"}})
         events.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 1,
                        "args": {"sort_index": pid}})
-        for seg in result.plan.segments:
+        for seg in plan.segments:
             if seg.device != dev or seg.predicted_start_ms is None or seg.predicted_ms is None:
                 continue
             events.append({"ph": "X", "name": seg.id, "cat": f"{seg.model} predicted",
@@ -58,97 +75,166 @@ def chrome_trace(result: RunResult) -> dict[str, Any]:
                            "dur": seg.predicted_ms * 1e3,
                            "args": {"model": seg.model, "instance": seg.instance,
                                     "segment": seg.id, "frame": seg.instance}})
-    return {"traceEvents": events, "displayTimeUnit": "ms",
+    return events
+
+
+def chrome_trace(result: RunResult) -> dict[str, Any]:
+    """The run's most recent executions (`RunResult.records`: all of a short run) as a
+    Chrome trace object; a whole long run is traced by `TraceWriter`."""
+    return {"traceEvents": [*_header_events(result.plan),
+                            *map(_measured_event, result.records),
+                            *_predicted_events(result.plan)],
+            "displayTimeUnit": "ms",
             "otherData": {"manifest": result.plan.source, "backend": result.backend,
                           "frames": result.frames}}
 
 
-def write_trace(result: RunResult, path: str | Path) -> Path:
-    """Write the Chrome trace JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(chrome_trace(result), separators=(",", ":"), allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+class TraceWriter:
+    """The Chrome trace of a run, written as it goes: `__call__` is the executor's
+    ``on_record`` (one JSON event per execution, appended to a buffered file);
+    `close` appends the predicted slices and the footer and renames the temporary sibling
+    onto ``path``, also after a run that stopped early (the trace then holds every
+    execution that finished). Opening checks the path: a folder, or a place that cannot be
+    written, is a `RuntimeExecutionError` naming it, before any frame runs."""
+
+    def __init__(self, plan: Plan, path: str | Path) -> None:
+        self.plan = plan
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise RuntimeExecutionError(f"{self.path}: is a folder; pass --trace a file "
+                                        f"name, e.g. {self.path / 'trace.json'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        except OSError as exc:
+            raise RuntimeExecutionError(f"{self.path}: cannot write the trace there "
+                                        f"({exc.strerror or exc})") from exc
+        self._tmp = Path(tmp)
+        self._fh: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8")
+        self.events = 0
+        self._lock = threading.Lock()
+        self._write('{"traceEvents":[' + ",".join(_dumps(e) for e in _header_events(plan)))
+
+    def __call__(self, record: SegmentRecord) -> None:
+        text = "," + _dumps(_measured_event(record))  # built outside the lock
+        with self._lock:  # device workers call it concurrently
+            self._write(text)
+            self.events += 1
+
+    def _write(self, text: str) -> None:
+        if self._fh is None:
+            raise RuntimeExecutionError(f"{self.path}: the trace is already closed")
+        try:
+            self._fh.write(text)
+        except OSError as exc:
+            self.abandon()
+            raise RuntimeExecutionError(f"{self.path}: writing the trace failed "
+                                        f"({exc.strerror or exc}); nothing written there") from exc
+
+    def close(self, *, backend: str = "", frames: int = 0) -> Path:
+        """Finish the file and rename it onto ``path``; returns ``path``."""
+        other = {"manifest": self.plan.source, "backend": backend, "frames": frames}
+        tail = "".join("," + _dumps(e) for e in _predicted_events(self.plan))
+        self._write(tail + '],"displayTimeUnit":"ms","otherData":' + _dumps(other) + "}")
+        assert self._fh is not None
+        try:
+            self._fh.close()
+            self._fh = None
+            os.chmod(self._tmp, 0o644)
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abandon()
+            raise RuntimeExecutionError(f"{self.path}: writing the trace failed "
+                                        f"({exc.strerror or exc}); nothing written there") from exc
+        return self.path
+
+    def abandon(self) -> None:
+        """Drop the temporary file (nothing is left at ``path``)."""
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+        self._tmp.unlink(missing_ok=True)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
 
 def utilisation(result: RunResult) -> dict[str, dict[str, float]]:
     """Per device: busy ms (sum of its segment executions), the run's span, busy / span."""
-    if result.records:
-        span_ns = max(r.end_ns for r in result.records) - min(r.start_ns for r in result.records)
-    else:
-        span_ns = 0
-    out = {}
-    for dev in result.plan.devices:
-        recs = [r for r in result.records if r.device == dev]
-        busy = sum(r.end_ns - r.start_ns for r in recs)
-        out[dev] = {"busy_ms": busy / 1e6, "span_ms": span_ns / 1e6,
-                    "utilisation": busy / span_ns if span_ns else 0.0, "executions": len(recs)}
-    return out
+    st = result.stats
+    span_ns = (st.last_end_ns - st.first_start_ns) if st.first_start_ns is not None and (
+        st.last_end_ns is not None) else 0
+    return {dev: {"busy_ms": st.busy_ns[dev] / 1e6, "span_ms": span_ns / 1e6,
+                  "utilisation": st.busy_ns[dev] / span_ns if span_ns else 0.0,
+                  "executions": st.executions[dev]}
+            for dev in result.plan.devices}
 
 
-def _round_windows(result: RunResult) -> dict[int, tuple[int, int]]:
-    windows: dict[int, tuple[int, int]] = {}
-    for r in result.records:
-        lo, hi = windows.get(r.round, (r.start_ns, r.end_ns))
-        windows[r.round] = (min(lo, r.start_ns), max(hi, r.end_ns))
-    return windows
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value / 1e6
+
+
+def _method(samples: list[Sample]) -> str:
+    if all(s.exact for s in samples):
+        return "exact"
+    return f"reservoir sample of {RESERVOIR} per quantity (uniform), min/max/mean exact"
 
 
 def compare(result: RunResult) -> dict[str, Any]:
-    """Predicted vs measured, per segment (median execution) and end to end."""
-    plan = result.plan
+    """Predicted vs measured, per segment (median execution) and end to end: the one
+    throughput (steady state) with its fill, and the per-frame latency per model."""
+    plan, st = result.plan, result.stats
     per_segment = []
     for seg in plan.segments:
-        times = [r.duration_ms for r in result.records if r.segment == seg.id]
-        measured = statistics.median(times) if times else None
+        sample = st.segments[seg.id]
+        measured = _ms(sample.quantile(0.5))
         predicted = seg.predicted_ms
         per_segment.append({
-            "segment": seg.id, "device": seg.device, "executions": len(times),
+            "segment": seg.id, "device": seg.device, "executions": sample.count,
             "predicted_ms": predicted, "measured_median_ms": measured,
-            "measured_min_ms": min(times) if times else None,
+            "measured_min_ms": _ms(sample.minimum),
             "ratio": (measured / predicted) if measured is not None and predicted else None})
-    windows = _round_windows(result)
-    full = plan.frames_per_round
-    complete_rounds = sorted(r for r in windows
-                             if (r + 1) * full <= result.frames)
-    spans = [(windows[r][1] - windows[r][0]) / 1e6 for r in complete_rounds]
-    ends = [windows[r][1] for r in complete_rounds]
-    period = None
-    if len(ends) >= 2:
-        period = (ends[-1] - ends[0]) / 1e6 / (len(ends) - 1) / full
-    pred = plan.predicted
-    fps = {m.name: (result.frames / result.seconds if result.seconds > 0 else None)
-           for m in plan.models}
-    measured_end_to_end = {
-        "round_span_median_ms": statistics.median(spans) if spans else None,
-        "round_span_first_ms": spans[0] if spans else None,
+    period = st.period_ms
+    throughput = {
+        "fps": (1000.0 / period) if period else None,
         "period_ms": period,
-        "throughput_fps": (1000.0 / period) if period else None,
-        "fps_per_model": fps,
+        "fill_ms": st.fill_ms,
+        "rounds": st.complete_rounds,
+        "definition": "steady state: frames per second per model between the end of round 0 "
+                      "and the end of the last complete round; fill_ms (run start to the end "
+                      "of round 0) is not in it",
     }
+    latency = {model: {"p50_ms": _ms(s.quantile(0.5)), "worst_ms": _ms(s.maximum),
+                       "mean_ms": _ms(s.mean), "frames": s.count}
+               for model, s in st.latency.items()}
+    measured_end_to_end = {
+        "round_span_median_ms": _ms(st.round_spans.quantile(0.5)),
+        "round_span_first_ms": _ms(st.round_span_first_ns),
+    }
+    pred = plan.predicted
     predicted = {"makespan_ms": pred.makespan_ms if pred else None,
                  "period_ms": pred.period_ms if pred else None,
                  "throughput_fps": pred.throughput_fps if pred else None}
-    return {"segments": per_segment, "predicted": predicted, "measured": measured_end_to_end}
+    return {"segments": per_segment, "predicted": predicted, "measured": measured_end_to_end,
+            "throughput": throughput, "latency": latency,
+            "quantiles": _method([*st.segments.values(), *st.latency.values()])}
 
 
 def summary(result: RunResult) -> dict[str, Any]:
-    """The JSON report of ``layerswap run --json``."""
+    """The JSON report of ``layerswap run --json`` (keys: docs/formats.md)."""
     cmp = compare(result)
     return {
+        "format": REPORT_FORMAT, "version": REPORT_VERSION,
         "manifest": result.plan.source, "objective": result.plan.objective,
         "backend": result.backend, "frames": result.frames,
+        "frames_requested": result.frames_requested,
+        "completed_frames": dict(result.completed_frames),
+        "interrupted": result.interrupted,
         "seconds": result.seconds, "load_seconds": result.load_seconds,
-        "fps": cmp["measured"]["fps_per_model"],
+        "throughput": cmp["throughput"], "latency": cmp["latency"],
+        "quantiles": cmp["quantiles"],
         "utilisation": utilisation(result),
         "predicted": cmp["predicted"], "measured": cmp["measured"],
         "segments": cmp["segments"],
@@ -156,34 +242,47 @@ def summary(result: RunResult) -> dict[str, Any]:
 
 
 def format_report(doc: dict[str, Any]) -> str:
-    """The human-readable report (utilisation table, predicted vs measured)."""
-    lines = [f"{doc['frames']} frame(s) per model in {doc['seconds']:.3f} s "
-             f"(backend {doc['backend']}, load {doc['load_seconds']:.2f} s)"]
-    for model, fps in doc["fps"].items():
-        lines.append(f"  {model}: {fps:.1f} frames/s" if fps else f"  {model}: -")
+    """The human-readable report: the same figures as `summary` (one throughput, its
+    fill, the per-frame latency), the utilisation and the predicted-vs-measured tables."""
+    def fmt(v: float | None, unit: str = " ms", spec: str = ".3f") -> str:
+        return "-" if v is None else f"{v:{spec}}{unit}"
+
+    until = " until Ctrl-C" if doc["interrupted"] else ""
+    lines = [f"{doc['frames']} frame(s) per model{until} in {doc['seconds']:.3f} s (backend "
+             f"{doc['backend']}, load {doc['load_seconds']:.2f} s)"]
+    thr, pred = doc["throughput"], doc["predicted"]
+    if thr["fps"] is None:
+        lines.append(f"throughput: - (steady state needs 2 complete rounds; "
+                     f"{thr['rounds']} ran), fill {fmt(thr['fill_ms'])}")
+    else:
+        lines.append(f"throughput (steady state, {thr['rounds']} rounds): "
+                     f"{thr['fps']:.1f} frames/s per model = measured period "
+                     f"{fmt(thr['period_ms'])} per frame (predicted "
+                     f"{fmt(pred['period_ms'])}); fill before it "
+                     f"(start to end of round 0): {fmt(thr['fill_ms'])}")
+    lat = "; ".join(f"{m} p50 {fmt(v['p50_ms'])}, worst {fmt(v['worst_ms'])}"
+                    for m, v in doc["latency"].items())
+    lines.append(f"frame latency (first segment start to last output): {lat}"
+                 + ("" if doc["quantiles"] == "exact" else
+                    " (p50 over a reservoir sample)"))
     lines.append("")
-    lines.append(f"{'device':<7}{'busy ms':>11}{'span ms':>11}{'util':>8}{'runs':>7}")
+    lines.append(f"{'device':<7}{'busy ms':>11}{'span ms':>11}{'util':>8}{'runs':>9}")
     for dev, u in doc["utilisation"].items():
         lines.append(f"{dev:<7}{u['busy_ms']:>11.2f}{u['span_ms']:>11.2f}"
-                     f"{100 * u['utilisation']:>7.1f}%{u['executions']:>7}")
+                     f"{100 * u['utilisation']:>7.1f}%{u['executions']:>9}")
     lines.append("")
-    lines.append(f"{'segment':<22}{'device':<7}{'predicted ms':>13}{'measured ms':>13}"
+    width = max([7, *(len(s["segment"]) + 2 for s in doc["segments"])])
+    lines.append(f"{'segment':<{width}}{'device':<7}{'predicted ms':>13}{'measured ms':>13}"
                  f"{'ratio':>8}")
     for s in doc["segments"]:
-        p = "-" if s["predicted_ms"] is None else f"{s['predicted_ms']:.3f}"
-        m = "-" if s["measured_median_ms"] is None else f"{s['measured_median_ms']:.3f}"
         r = "-" if s["ratio"] is None else f"{s['ratio']:.2f}"
-        lines.append(f"{s['segment']:<22}{s['device']:<7}{p:>13}{m:>13}{r:>8}")
-    pred, meas = doc["predicted"], doc["measured"]
-
-    def fmt(v: float | None, unit: str = " ms") -> str:
-        return "-" if v is None else f"{v:.3f}{unit}"
-
+        lines.append(f"{s['segment']:<{width}}{s['device']:<7}"
+                     f"{fmt(s['predicted_ms'], ''):>13}{fmt(s['measured_median_ms'], ''):>13}"
+                     f"{r:>8}")
+    meas = doc["measured"]
     lines.append("")
-    lines.append(f"end to end: predicted makespan {fmt(pred['makespan_ms'])}, measured round "
+    lines.append(f"one round: predicted makespan {fmt(pred['makespan_ms'])}, measured round "
                  f"span (median) {fmt(meas['round_span_median_ms'])}")
-    lines.append(f"            predicted period {fmt(pred['period_ms'])}, measured period "
-                 f"{fmt(meas['period_ms'])} per frame")
     if doc["backend"] == "ort":
         lines.append("(the ort backend runs every device worker on the CPU: these times say "
                      "nothing about a Jetson's)")

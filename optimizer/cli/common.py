@@ -106,11 +106,30 @@ class LayerswapParser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------------- output helpers
+PIPE_WIDTH = 1000
+"""Console width off a terminal (a pipe, a file, a CI log): tables keep their natural
+width there instead of rich's default 80 columns, which cut names (``original-g...``) and
+wrapped one refusal over 8 lines. Tables never stretch to it (they size to their content)."""
+
+
 def console(stderr: bool = False):  # -> rich.console.Console (rich imported lazily)
-    """A rich console without highlighting or hard wrapping (stdout, or stderr)."""
+    """A rich console without highlighting or hard wrapping (stdout, or stderr).
+
+    The one place the CLI makes a console: on a terminal it takes the terminal's width; off
+    one it takes `PIPE_WIDTH`, so no table is truncated or wrapped in a pipe or a log, even
+    where the environment sets ``COLUMNS`` (CI runners and pytest-xdist workers set 80)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if _isatty(stream) else PIPE_WIDTH
+    return Console(file=stream, highlight=False, soft_wrap=True, width=width)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # a closed or foreign stream
+        return False
 
 
 def say(message: str) -> None:

@@ -19,6 +19,7 @@ from optimizer.cli.common import (
     number,
     platform_name,
 )
+from optimizer.text import signed_pct
 from profiles.platforms import default_trt_version
 from solvers.backends.base import MAX_WORKERS
 
@@ -73,12 +74,14 @@ def _print_summary(run: MedicalRun, summary: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="medical example: ESTIMATED times (cost tables from the ONNX graphs)")
-    for col in ("schedule", "status", "ms", "FPS", "gain vs best baseline", "balanced",
+    table.add_column("schedule", overflow="fold")  # the key: wrapped, never cut to "..."
+    for col in ("status", "ms", "FPS", "gain vs best baseline", "balanced",
                 "runtime = unsplit"):
         table.add_column(col)
     for s in summary:
         fps = "" if s["throughput_fps"] is None else f"{s['throughput_fps']:.1f}"
-        gain = "" if s["gain_pct"] is None else f"{s['gain_pct']:+.1f} % ({s['best_baseline']})"
+        gain = ("" if s["gain_pct"] is None
+                else f"{signed_pct(s['gain_pct'])} ({s['best_baseline']})")
         balanced = "" if s["balanced"] is None else ("yes" if s["balanced"] else "no")
         table.add_row(s["name"], s["status"], f"{s['objective_ms']:.3f}", fps, gain, balanced,
                       "yes" if s["run_ok"] else "NO")
@@ -127,7 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=number(above=0), default=d.time_limit, metavar="S",
                    help="seconds per solve (default: %(default)s)")
     p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=d.workers,
-                   metavar="N")
+                   metavar="N", help="solver threads per solve (default: %(default)s)")
     p.add_argument("--frames", type=integer(minimum=1), default=d.frames, metavar="N",
                    help="phantom frames each manifest runs (default: %(default)s)")
     p.add_argument("--seed", type=integer(minimum=0), default=d.seed, metavar="N",

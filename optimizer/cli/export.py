@@ -42,9 +42,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from export.exporter import export_schedule
     from solvers.model.schedule import load_schedule_file
 
+    problem, schedule = load_schedule_file(args.schedule)  # a missing file is named first
     if not args.onnx:
-        raise CommandError("give the ONNX file of every model: --onnx MODEL=FILE (repeat)")
-    problem, schedule = load_schedule_file(args.schedule)
+        raise CommandError(f"give the ONNX file of every model of {args.schedule} "
+                           f"({', '.join(m.name for m in problem.models)}): --onnx "
+                           "MODEL=FILE (repeat)")
     args.trt_version = args.trt_version or default_trt_version(problem.platform.name)
     with spinner(f"exporting to {args.output}…", not args.json):
         manifest = export_schedule(problem, schedule, onnx_map(args.onnx), args.output,

@@ -28,6 +28,7 @@ from optimizer.cli.common import (
     time_limit,
 )
 from optimizer.defaults import COMPARE_SOLVERS, TIME_LIMIT
+from optimizer.text import signed_pct
 from solvers.backends.base import MAX_WORKERS
 
 DEFAULT_GANTT = "out/default_gantt.png"
@@ -41,6 +42,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     problem = build_problem(args)
     if bool(args.export) != bool(args.onnx):
         raise UsageError("--export DIR and --onnx MODEL=FILE go together")
+    if args.export:
+        from export.exporter import match_onnx
+
+        match_onnx(problem, onnx_map(args.onnx))  # a wrong model name before the solve
     with spinner(f"solving with {args.solver}…", not args.json) as progress:
         result = solve(problem, args.solver, time_limit=args.time_limit, workers=args.workers,
                        progress=progress)
@@ -145,7 +150,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                      "(the solver's, or a cheap load/chain bound for baselines)")
     for r in records:
         table.add_row(r["name"], r["kind"], fmt(r.get("objective"), "{:.4f}"),
-                      fmt(r.get("gain_pct"), "{:+.1f} %"), str(r.get("status", "")),
+                      signed_pct(r.get("gain_pct")), str(r.get("status", "")),
                       fmt(r.get("gap"), "{:.2%}"), fmt(r.get("solve_seconds"), "{:.2f}"))
     con = console()
     for w in [*problem.warnings, *map(_disagreement_text, disagreement)]:

@@ -25,16 +25,18 @@ def cmd_tables(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"tables": [{"name": n, "model": t.model, "platform": t.platform,
                                 "source": t.source, "groups": t.n_groups,
-                                "provenance": t.metadata.get("provenance", "")}
+                                "provenance": t.metadata.get("provenance", ""),
+                                "placeholder_columns": list(t.placeholder_columns)}
                                for n, t in zip(names, tables, strict=True)]})
         return EXIT_OK
     from rich.table import Table
 
     table = Table(title="stored cost tables (profiles/data)")
-    for col in ("name", "model", "platform", "source", "groups"):
+    for col in ("name", "model", "platform", "source", "groups", "placeholders"):
         table.add_column(col)
     for n, t in zip(names, tables, strict=True):
-        table.add_row(n, t.model, t.platform, t.source, str(t.n_groups))
+        table.add_row(n, t.model, t.platform, t.source, str(t.n_groups),
+                      ", ".join(t.placeholder_columns) or "none")
     console().print(table)
     return EXIT_OK
 

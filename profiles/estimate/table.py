@@ -163,6 +163,9 @@ def estimate(
         except Exception as exc:  # protobuf raises several unrelated types here
             raise EstimateError(f"not an ONNX model file ({type(exc).__name__})",
                                 source=source) from exc
+        if not proto.graph.node:  # an empty file parses as an empty ModelProto
+            raise EstimateError("no ONNX graph in this file (empty, or not a model); pass "
+                                "the .onnx the table should describe", source=source)
     light = without_weights(proto)  # shapes and structure only: fast shape inference
     work = {w.name: w for w in model_work(light, unknown=unknown, source=source)}
     graph = LayerGraph.from_onnx(light, allow_unknown_ops=unknown == "conservative")

@@ -293,6 +293,10 @@ class Problem:
                 differs = f"table measured on {plat}, solving for {self.platform.name}"
             if differs:
                 warnings.append(f"model {m.name}: {differs}")
+            if m.table.placeholder_columns:
+                warnings.append(f"model {m.name}: {', '.join(m.table.placeholder_columns)} "
+                                f"of {m.table.origin} are placeholders, not measurements "
+                                "(the table's notes say why)")
             if self.contention.enabled and not _has_bandwidth(m.table):
                 raise ProblemError(
                     f"model {m.name}: contention is on but {m.table.origin} has no "

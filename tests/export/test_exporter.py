@@ -184,9 +184,13 @@ def test_onnx_names_must_match_the_models(tmp_path):
     problem = problem_for(files, {"diamond": 3})
     with pytest.raises(ExportError, match="no ONNX file for model 'diamond'"):
         export_schedule(problem, schedule(((0, 2, G),)), {}, tmp_path / "out")
-    with pytest.raises(ExportError, match="--onnx names other"):
+    with pytest.raises(ExportError, match="--onnx: names other, which is not a model"):
         export_schedule(problem, schedule(((0, 2, G),)),
                         {"diamond": files["diamond"], "other": files["diamond"]},
+                        tmp_path / "out")
+    # a typo alone is named, not passed over for the missing model (issue 24)
+    with pytest.raises(ExportError, match=r"--onnx: names zzz, .*its models: diamond"):
+        export_schedule(problem, schedule(((0, 2, G),)), {"zzz": files["diamond"]},
                         tmp_path / "out")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -22,6 +23,7 @@ from profiles import load_published
 from profiles.synthetic import synthetic_table
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Device, Problem
+from solvers.model.render import render_text
 from solvers.model.schedule import Schedule, Segment, Timeline
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -80,9 +82,22 @@ def test_gantt_one_row_per_device_and_one_bar_per_segment() -> None:
     # one transition arrow per switch (1 + 2)
     arrows = sorted(a.get_gid() for a in artists_with_gid(fig, "transition:"))
     assert arrows == ["transition:0:1", "transition:1:1", "transition:1:2"]
-    # labels name the job and the group range
+    # labels name the job and its layers as the text report does (before: "g0-4")
     texts = {t.get_text() for t in ax.texts}
-    assert "googlenet\ng0-4" in texts and "alexnet\ng3-5" in texts
+    report = render_text(problem, _split_schedule(problem))
+    for seg in timeline.segments:
+        job = problem.jobs[seg.job].name
+        span = re.search(rf"\[{seg.index}\] groups {seg.segment.first_group}-"
+                         rf"{seg.segment.last_group} on \w+: (layers \S+),",
+                         report.split(f"{job}:", 1)[1]).group(1)
+        assert f"{job}\n{span}" in texts or span in texts, (span, texts)
+    assert "googlenet\nlayers 0..65" in texts and not any("\ng" in x for x in texts)
+    # no contention in this problem: the legend has no key for it
+    legend = [x.get_text() for x in ax.get_legend().get_texts()]
+    assert "contention" not in legend and "transition" in legend
+    title = ax.get_title()
+    assert "T<=" not in title
+    assert "at most 2 device switches per model" in title and "no memory contention" in title
     # the makespan is marked
     assert any("makespan" in t.get_text() for t in ax.texts)
 
@@ -111,7 +126,8 @@ def test_gantt_shows_contention_tails_when_contention_slows_segments() -> None:
         assert tail.get_hatch()
         assert tail.get_width() == pytest.approx(t.contention_ms)
         assert tail.get_x() + tail.get_width() == pytest.approx(t.end_ms)
-    assert "contention" in fig.axes[0].get_title()
+    assert "memory contention x1" in fig.axes[0].get_title()
+    assert "contention" in [x.get_text() for x in fig.axes[0].get_legend().get_texts()]
 
 
 def test_gantt_throughput_marks_the_round_period() -> None:

@@ -70,6 +70,25 @@ def test_every_readme_command_runs_as_written(repo_view: Path, capsys) -> None:
         _, err = capsys.readouterr()
         assert code == 0, f"layerswap {shlex.join(argv)} -> exit {code}: {err.strip()}"
         assert "Traceback" not in err
+    # run from a checkout, the walk-through leaves nothing `git status` would show
+    written = sorted(p.name for p in repo_view.iterdir() if p.name not in ("examples", "tests"))
+    assert written
+    assert _not_ignored(written) == []
+
+
+def _not_ignored(names: list[str]) -> list[str]:
+    """The names (at the checkout's top level) that the repository's .gitignore does not
+    ignore (``git check-ignore --no-index``: the rules, whatever is tracked)."""
+    import subprocess
+
+    paths = [n + "/" if (Path.cwd() / n).is_dir() else n for n in names]
+    done = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--no-index", "--stdin"],
+                          input="\n".join(paths) + "\n", capture_output=True, text=True,
+                          check=False)
+    if done.returncode not in (0, 1):  # 128: not a git checkout (e.g. an sdist)
+        pytest.skip(f"git check-ignore unavailable: {done.stderr.strip()}")
+    ignored = {line.rstrip("/") for line in done.stdout.splitlines()}
+    return [n for n in names if n not in ignored]
 
 
 @pytest.mark.slow
@@ -116,3 +135,13 @@ def test_help_examples_name_files_that_ship(capsys) -> None:
     assert named
     for path in named:
         assert (ROOT / path).is_file(), path
+
+
+def test_the_folders_the_readme_describes_are_the_ones_its_commands_write() -> None:
+    """Before: "`out/` holds segments/*.onnx ..." under commands that write chain_out/."""
+    text = README.read_text(encoding="utf-8")
+    described = re.findall(r"^`([\w.-]+/)` holds", text, flags=re.M)  # what a command wrote
+    assert described
+    written = {a for argv in readme_commands() for a in argv}
+    for folder in described:
+        assert folder in written, f"README describes {folder} but no command writes it"

@@ -31,10 +31,10 @@ def test_run_streams_frames_saves_outputs_and_reports(capsys, tmp_path, throughp
                                "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["frames"] == 100 and doc["backend"] == "ort" and set(doc["fps"]) == {"a", "b"}
+    assert doc["frames"] == 100 and doc["backend"] == "ort" and set(doc["latency"]) == {"a", "b"}
     assert set(doc["utilisation"]) == {"GPU", "DLA0", "DLA1"}
     assert {"makespan_ms", "period_ms", "throughput_fps"} <= set(doc["predicted"])
-    assert doc["measured"]["period_ms"] > 0
+    assert doc["throughput"]["period_ms"] > 0
     assert len(doc["segments"]) == 9
     trace = json.loads((tmp_path / "t.json").read_text())
     assert sum(e["ph"] == "X" and e["pid"] < 10 for e in trace["traceEvents"]) == 50 * 9

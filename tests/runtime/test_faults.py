@@ -4,14 +4,20 @@ behind, and every frame completed before the fault saved intact."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import re
+import resource
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import runtime_kit as kit
+from conftest import LATENCY
 
 from runtime.api import load_plan, run_manifest
 from runtime.errors import ManifestError, RunInterrupted, RuntimeExecutionError
@@ -76,13 +82,103 @@ def test_missing_sub_model_file(latency_export, tmp_path):
 
 
 def test_corrupt_sub_model_file(latency_export):
-    """A file whose digest matches but ONNX Runtime cannot parse (or changed after loading)."""
+    """A file whose digest matches the manifest but ONNX Runtime cannot parse."""
+    bad = b"\x08\x07 this is not an ONNX protobuf"
+    doc = json.loads(Path(latency_export).read_text())
+    doc["segments"][2]["sha256"] = hashlib.sha256(bad).hexdigest()
     plan = load_plan(latency_export)
-    plan.segments[2].file.write_bytes(b"\x08\x07 this is not an ONNX protobuf")
+    plan.segments[2].file.write_bytes(bad)
+    plan = Plan.from_manifest(manifest_from_dict(doc, root=Path(latency_export).parent))
     with pytest.raises(RuntimeExecutionError, match=r"segment 'a#0/2': ort cannot load "
                                                     r".*a\.i0\.s2\.onnx") as info:
         run_manifest(plan, frames=2, threads=1)
     assert info.value.segment == "a#0/2"
+
+
+def test_a_file_changed_between_load_and_run(tmp_path, latency_export, tiny_models):
+    """Loaded (digests checked), then a sub-model is replaced by another valid one of the
+    same shapes: before, the run went ahead with the wrong weights. Now: one line naming
+    the segment and the file, before any frame, and no output file written."""
+    plan = load_plan(latency_export)
+    other = kit.write_export(tmp_path / "other", {"a": kit.skip_net(seed=7),
+                                                  "b": tiny_models["b"]}, LATENCY)
+    swapped = plan.segments[1].file
+    swapped.write_bytes((Path(other).parent / "segments" / swapped.name).read_bytes())
+    with pytest.raises(RuntimeExecutionError) as info:
+        run_manifest(plan, frames=5, threads=1, save_outputs=tmp_path / "out")
+    err = info.value
+    assert err.segment == "a#0/1" and "\n" not in str(err)
+    assert "changed since the manifest was loaded" in str(err) and swapped.name in str(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_raising_mid_round_stops_the_run_and_keeps_completed_frames(
+        tmp_path, throughput_export, tiny_models):
+    """The input source fails for frame 23 of b while other devices are inside the same
+    round (throughput, F = 2, rounds overlapping): one error naming where, every worker
+    stopped, the frames completed before it saved intact."""
+    plan = load_plan(throughput_export)
+    good = random_inputs(plan, 0)
+
+    def source(model: str, frame: int):
+        if model == "b" and frame == 23:
+            raise RuntimeError("camera b lost")
+        return good(model, frame)
+
+    with pytest.raises(RuntimeExecutionError) as info:
+        run_manifest(plan, frames=200, threads=2, inputs=source, save_outputs=tmp_path / "o")
+    err = info.value
+    assert "camera b lost" in str(err) and "frame 23" in str(err) and "\n" not in str(err)
+    assert err.completed_frames["b"] == 23 and err.completed_frames["a"] < 200
+    assert err.saved_outputs == err.completed_frames
+    for model, done in err.completed_frames.items():
+        with np.load(tmp_path / "o" / f"{model}.npz") as saved:
+            assert saved["y"].shape[0] == done
+            for f in (0, done - 1):
+                ref = kit.reference(tiny_models[model], good(model, f))
+                assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.npz", "b.npz"]
+
+
+FSIZE_LIMIT = 64 * 1024
+
+
+def _limit_file_size() -> None:  # runs in the child, before exec
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE_LIMIT, FSIZE_LIMIT))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux")
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_file_size_limit_makes_the_output_writer_fail_part_way(tmp_path, throughput_export,
+                                                                 tiny_models, as_json):
+    """`layerswap run` in a process whose files may not exceed 64 KiB: model a's outputs
+    (2 x 1 KiB per frame) hit the limit part-way. One line (or one JSON object), exit 1;
+    nothing half-written (no partial .npz, no temporary or scratch file); the model whose
+    completed frames fit (b) is saved whole and the line says so; a's is named unsaved."""
+    out = tmp_path / "o"
+    argv = [sys.executable, "-m", "optimizer.cli", "run", str(throughput_export),
+            "--frames", "400", "--threads", "2", "--save-outputs", str(out)]
+    done = subprocess.run(argv + (["--json"] if as_json else []), capture_output=True,
+                          text=True, timeout=300, preexec_fn=_limit_file_size,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    line = done.stderr.strip()
+    assert line.startswith("layerswap: error: ") and "File too large" in line
+    assert "the output sink failed" in line and "outputs of a not saved" in line
+    if as_json:
+        assert json.loads(done.stdout) == {"error": line.removeprefix("layerswap: error: "),
+                                           "exit_code": 1}
+    else:
+        assert done.stdout == ""
+    assert sorted(p.name for p in out.iterdir()) == ["b.npz"]  # nothing else, nothing partial
+    saved_b = int(re.search(r"completed frames saved in \S+ \(b: (\d+)\)", line).group(1))
+    source = random_inputs(load_plan(throughput_export), 0)
+    with np.load(out / "b.npz") as saved:
+        assert saved["y"].shape[0] == saved["early"].shape[0] == saved_b > 0
+        for f in (0, saved_b - 1):
+            ref = kit.reference(tiny_models["b"], source("b", f))
+            assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
 
 
 def test_shape_mismatch_at_a_hand_off(latency_export):
