@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 import runtime_kit as kit
 
-# Cuts after node 2 (crossing r1 and the model input x, after the early output) and after
-# node 4 (crossing r2, r1 and x): every hand-off carries a skip connection.
-LATENCY = {("a", 0): [(2, "GPU"), (4, "DLA0"), (8, "GPU")],
-           ("b", 0): [(5, "DLA1"), (8, "GPU")]}
-# Two instances per model, partitioned differently (frame f -> instance f % 2).
-THROUGHPUT = {("a", 0): [(2, "GPU"), (4, "DLA0"), (8, "GPU")],
-              ("a", 1): [(4, "DLA1"), (8, "GPU")],
-              ("b", 0): [(8, "DLA0")],
-              ("b", 1): [(3, "GPU"), (6, "DLA1"), (8, "DLA0")]}
+LATENCY = kit.LATENCY
+THROUGHPUT = kit.THROUGHPUT
 
 
 def models() -> dict:

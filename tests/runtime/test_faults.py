@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import runtime_kit as kit
-from conftest import LATENCY
+from runtime_kit import LATENCY
 
 from runtime.api import load_plan, run_manifest
 from runtime.errors import ManifestError, RunInterrupted, RuntimeExecutionError

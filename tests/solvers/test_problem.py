@@ -66,7 +66,10 @@ def test_published_tables_warn_when_contention_is_off() -> None:
     assert not p.contention.enabled and any("contention is off" in w for w in p.warnings)
     with pytest.raises(ProblemError, match="gpu_bw_gbps"):
         Problem.create([load_published("googlenet_xavier")], contention="preset")
-    assert p.dla_loadable_limit == 8  # TRT 7.1.3
+    # TRT 7.1.3 allows 8 per core; one job of at most 3 segments can use only 3
+    assert p.dla_loadable_limit == 3
+    assert Problem.create([load_published("googlenet_xavier")] * 3,
+                          max_transitions=4).dla_loadable_limit == 8
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
