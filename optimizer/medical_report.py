@@ -20,7 +20,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from optimizer.medical import (
+from optimizer.medical_setup import (
     BALANCE_TOLERANCE,
     OBJECTIVES,
     SCENARIOS,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.medical import (
+from optimizer.medical_setup import (
     OBJECTIVES,
     SCENARIOS,
     VARIANTS,

@@ -86,7 +86,7 @@ def _print_summary(run: MedicalRun, summary: list[dict[str, Any]]) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `example medical`."""
-    from optimizer.medical import MedicalOptions
+    from optimizer.medical_setup import MedicalOptions
 
     d = MedicalOptions()
     steps = add_group(sub, "example", "run a worked example end to end",
