@@ -28,6 +28,13 @@ once, or one GAN + one YOLO frame). Throughput: the streaming objective of the s
 per round, i.e. two instances that may be partitioned differently (the paper's swapped
 instances), and GAN + YOLO is one frame of each per round.
 
+``MedicalOptions(paper=True)`` (`layerswap example medical --paper`) runs the seed paper's
+setup instead (`optimizer.medical_paper`): its generator (the TensorFlow tutorial's U-Net,
+3 -> 3 channels) as original, cropping and convolution variants, throughput only, each in
+the paper's setup (one DLA core, one switch, the two GANs pinned to start on the DLA and
+on the GPU, GPU fallback for the original once the model has it) and in the default
+setup, and the report adds the paper's tables with its measured numbers beside ours.
+
 Only the options and file layout live here; each step's numbers come from the library.
 """
 
@@ -96,16 +103,21 @@ def run_medical(out_dir: str | Path, options: MedicalOptions | None = None, *,
         say(f"      {label}: done in {timings[name]:.1f} s")
         return value
 
-    models = step("build", "building the zoo models (Pix2Pix generator, YOLOv8n)",
+    generator = ("the paper's Pix2Pix generator (TensorFlow tutorial U-Net)" if opts.paper
+                 else "Pix2Pix generator")
+    models = step("build", f"building the zoo models ({generator}, YOLOv8n)",
                   steps.build_models)
     dla = step("dla", f"DLA report ({opts.platform}, TensorRT {opts.trt_version}, "
                f"{opts.precision})", steps.dla_reports)
-    rewrite = step("rewrite", "rewriting the generator for the DLA and verifying it",
+    rewrite = step("rewrite", f"rewriting the generator for the DLA "
+                   f"({', '.join(steps.variants[1:])}) and verifying it",
                    steps.rewrite_generator)
     tables = step("estimate", f"estimating cost tables for {opts.platform}",
                   steps.estimate_tables)
-    solved = step("solve", "solving 2 scenarios x 2 objectives x 2 generators",
-                  steps.solve_all)
+    what = (f"2 scenarios x 2 setups (paper, default) x {len(steps.variants)} generators, "
+            "throughput" if opts.paper else
+            f"2 scenarios x 2 objectives x {len(steps.variants)} generators")
+    solved = step("solve", f"solving {what}", steps.solve_all)
     exported = step("export", "exporting every schedule (sub-models, build plan, manifest)",
                     steps.export_all)
     runs = step("run", f"running every manifest on {opts.frames} phantom frames",

@@ -154,7 +154,7 @@ def test_padded_deconvolutions_fall_back_in_the_original_only(medical: dict[str,
     assert tables["gan_rewritten"]["dla_eligible_groups"] == tables["gan_rewritten"]["groups"]
     text = (medical["out"] / "report.md").read_text()
     assert "ConvTranspose" in text
-    for heading in ("Transition layers per model", "Per-device throughput and balance",
+    for heading in ("Transition layers per model", "Per-device capacity and balance",
                     "Gain over the baselines", "Loadables per DLA core", "Gantt charts"):
         assert heading in text
     assert "ESTIMATES" in text
