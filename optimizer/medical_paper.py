@@ -30,12 +30,17 @@ estimates, with the ratio, the rewrite gain and whether ours move in the paper's
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from optimizer.medical_setup import BALANCE_TOLERANCE, MedicalOptions
+from optimizer.medical_setup import (
+    BALANCE_TOLERANCE,
+    MedicalOptions,
+    fmt_num,
+    fmt_pct,
+    fmt_share,
+)
 
 PAPER_VARIANTS = ("original", "cropping", "convolution")
 """The paper's generator variants (its Table II)."""
@@ -142,14 +147,6 @@ def problem(tables: Mapping[str, Any], variant: str, scenario: str, setup: str,
 
 
 # --------------------------------------------------------------------------- report rows
-def _fps(x: float | None) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:.1f}"
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:+.1f} %"
-
-
 def _ratio(ours: float | None, paper: float | None) -> str:
     if ours is None or paper is None or not paper:
         return "–"
@@ -325,19 +322,18 @@ def section(paper: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
         li = r["load_imbalance"]
         lines.append(
             f"| {r['setup']} | {PAPER_SCENARIO_TITLES[r['scenario']]} | {r['variant']} | "
-            f"{_fps(r['gpu_fps'])} / {_fps(p.get('gpu_fps'))} "
+            f"{fmt_num(r['gpu_fps'], 1)} / {fmt_num(p.get('gpu_fps'), 1)} "
             f"({_ratio(r['gpu_fps'], p.get('gpu_fps'))}) | "
-            f"{_fps(r['dla_fps'])} / {_fps(p.get('dla_fps'))} "
+            f"{fmt_num(r['dla_fps'], 1)} / {fmt_num(p.get('dla_fps'), 1)} "
             f"({_ratio(r['dla_fps'], p.get('dla_fps'))}) | "
-            f"{'–' if ii is None else f'{ii:.1%}'} / {'–' if pi is None else f'{pi:.1%}'} | "
-            f"{'–' if li is None else f'{li:.1%}'}"
+            f"{fmt_share(ii)} / {fmt_share(pi)} | {fmt_share(li)}"
             f"{'' if li is None else (' (balanced)' if li <= BALANCE_TOLERANCE else '')} | "
-            f"{_fps(r['total_fps'])} / {_fps(p.get('total_fps'))} |")
+            f"{fmt_num(r['total_fps'], 1)} / {fmt_num(p.get('total_fps'), 1)} |")
     trt = [r for r in paper["rows"] if r["trt_baseline_fps"] is not None]
     if trt:
         lines += ["", f"The baseline \"{TRT_BASELINE}\" (per-instance FPS, estimated): "
                   + ", ".join(f"{r['setup']} {PAPER_SCENARIO_TITLES[r['scenario']]} "
-                              f"{r['variant']} {_fps(r['trt_baseline_fps'])}" for r in trt)
+                              f"{r['variant']} {fmt_num(r['trt_baseline_fps'], 1)}" for r in trt)
                   + "."]
     lines += ["", "Original -> rewritten (total FPS of both instances; imbalance: ours the "
               "device load, the paper's the instance FPS):", "",
@@ -349,15 +345,12 @@ def section(paper: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
         same = {True: "yes", False: "**no**", None: "–"}[g["same_direction"]]
         lines.append(
             f"| {g['setup']} | {PAPER_SCENARIO_TITLES[g['scenario']]} | original -> "
-            f"{g['variant']} | {_pct(g['total_fps_gain_pct'])} | "
-            f"{_pct(g['paper_total_fps_gain_pct'])} | {same} | "
-            f"{_frac(oi[0])} -> {_frac(oi[1])} | {_frac(pi[0])} -> {_frac(pi[1])} |")
+            f"{g['variant']} | {fmt_pct(g['total_fps_gain_pct'])} | "
+            f"{fmt_pct(g['paper_total_fps_gain_pct'])} | {same} | "
+            f"{fmt_share(oi[0])} -> {fmt_share(oi[1])} | "
+            f"{fmt_share(pi[0])} -> {fmt_share(pi[1])} |")
     lines += ["", *direction_text(paper), ""]
     return lines
-
-
-def _frac(x: float | None) -> str:
-    return "–" if x is None else f"{x:.1%}"
 
 
 def direction_text(paper: Mapping[str, Any]) -> list[str]:
@@ -371,7 +364,8 @@ def direction_text(paper: Mapping[str, Any]) -> list[str]:
            "rewritten comparisons our estimated total FPS moves the way the paper's measured "
            "one does" + (": " + ", ".join(
                f"{PAPER_SCENARIO_TITLES[g['scenario']]} {g['variant']} "
-               f"{_pct(g['total_fps_gain_pct'])} (paper {_pct(g['paper_total_fps_gain_pct'])})"
+               f"{fmt_pct(g['total_fps_gain_pct'])} "
+               f"(paper {fmt_pct(g['paper_total_fps_gain_pct'])})"
                for g in gains) + ".")]
     falls = [g for g in gains if g["imbalance_falls"]]
     paper_falls = [g for g in gains if None not in g["paper_instance_imbalance"]

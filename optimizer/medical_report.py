@@ -27,6 +27,10 @@ from optimizer.medical_setup import (
     OBJECTIVES,
     SCENARIOS,
     MedicalOptions,
+    finite,
+    fmt_num,
+    fmt_pct,
+    fmt_share,
     options_dict,
 )
 from profiles.fileio import atomic_write_text
@@ -151,7 +155,7 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
         # no solve_seconds: wall-clock time would make the report differ run to run
         compare.append({k: row[k] for k in ("name", "kind", "status", "objective",
                                             "gain_pct")})
-    best = [r for r in compare if r["kind"] == "baseline" and _finite(r["objective"])]
+    best = [r for r in compare if r["kind"] == "baseline" and finite(r["objective"])]
     best_row = min(best, key=lambda r: r["objective"]) if best else None
     loadables = {d.value: int(n) for d, n in tl.loadables.items()}
     return {
@@ -169,7 +173,7 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
         "loadables": loadables, "loadable_limit": problem.dla_loadable_limit,
         "compare": compare,
         "best_baseline": None if best_row is None else best_row["name"],
-        "gain_pct": None if best_row is None or not _finite(result.objective) else
+        "gain_pct": None if best_row is None or not finite(result.objective) else
         (best_row["objective"] - result.objective) / best_row["objective"] * 100.0,
         "warnings": list(problem.warnings),
         "schedule_file": f"schedules/{s.name}/schedule.json",
@@ -248,10 +252,6 @@ def _layers_label(s: Any, graphs: _LayerIndex, job: int, first: int, last: int) 
 
 
 # --------------------------------------------------------------------------- markdown
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _clean(x: Any) -> Any:
     """JSON-safe copy: NaN/inf -> None, tuples -> lists, numpy scalars -> Python."""
     if isinstance(x, Mapping):
@@ -268,14 +268,6 @@ def _clean(x: Any) -> Any:
     if x is None or isinstance(x, (bool, int, str)):
         return x
     return str(x)
-
-
-def _ms(x: Any, digits: int = 3) -> str:
-    return "–" if not _finite(x) else f"{x:.{digits}f}"
-
-
-def _pct(x: Any) -> str:
-    return "–" if not _finite(x) else f"{x:+.1f} %"
 
 
 def _find(doc: Mapping[str, Any], variant: str, scenario: str, objective: str,
@@ -461,9 +453,9 @@ def _md_devices(doc: Mapping[str, Any]) -> list[str]:
             fps = [s["devices"].get(d, {}).get("capacity_fps") for d in ("GPU", "DLA0", "DLA1")]
             imb = s["balance"]["imbalance"]
             lines.append(f"| {_title(doc, setup, scenario)} | {v} | "
-                         f"{_ms(s['throughput_fps'], 1)} | "
-                         f"{' | '.join(_ms(f, 1) for f in fps)} | "
-                         f"{'–' if imb is None else f'{imb:.1%}'} | "
+                         f"{fmt_num(s['throughput_fps'], 1)} | "
+                         f"{' | '.join(fmt_num(f, 1) for f in fps)} | "
+                         f"{fmt_share(imb)} | "
                          f"{'yes' if s['balance']['balanced'] else 'no'} |")
     return [*lines, ""]
 
@@ -491,10 +483,10 @@ def _md_gain(doc: Mapping[str, Any]) -> list[str]:
             if s is None:
                 continue
             by = {r["name"]: r for r in s["compare"]}
-            cells = [_ms(by.get(n, {}).get("objective")) for n in (*GAIN_BASELINES, *extra)]
+            cells = [fmt_num(by.get(n, {}).get("objective")) for n in (*GAIN_BASELINES, *extra)]
             lines.append(f"| {_title(doc, setup, scenario)} | {objective} | {v} | "
-                         f"{' | '.join(cells)} | {_ms(s['objective_ms'])} | {s['status']} "
-                         f"| {_pct(s['gain_pct'])} |")
+                         f"{' | '.join(cells)} | {fmt_num(s['objective_ms'])} | {s['status']} "
+                         f"| {fmt_pct(s['gain_pct'])} |")
     return [*lines, ""]
 
 

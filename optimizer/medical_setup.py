@@ -7,6 +7,7 @@ Imported by `optimizer.medical`, `optimizer.medical_steps`, `optimizer.medical_p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -141,6 +142,26 @@ def yolo_inputs(phantom: np.ndarray, size: int) -> np.ndarray:
 def options_dict(opts: MedicalOptions) -> dict[str, Any]:
     """The options as a plain dict (for the report)."""
     return asdict(opts)
+
+
+def finite(x: Any) -> bool:
+    """A real, finite number (not a bool, None, NaN or inf)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def fmt_num(x: Any, digits: int = 3) -> str:
+    """A number for the report's tables; "–" where there is none."""
+    return "–" if not finite(x) else f"{x:.{digits}f}"
+
+
+def fmt_pct(x: Any) -> str:
+    """A signed percentage for the report's tables; "–" where there is none."""
+    return "–" if not finite(x) else f"{x:+.1f} %"
+
+
+def fmt_share(x: Any) -> str:
+    """A fraction as a percentage (0.25 -> 25.0%); "–" where there is none."""
+    return "–" if not finite(x) else f"{x:.1%}"
 
 
 def key_name(variant: str, scenario: str, objective: str, setup: str = "default") -> str:
