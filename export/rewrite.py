@@ -4,16 +4,24 @@ Each pass is a function over an onnx-graphsurgeon graph that changes only what i
 says, records every change (and every candidate it left alone, with why), and keeps the
 function the model computes: the same weights give the same outputs up to floating-point
 summation order. `verify` (export/verify.py) checks that on seeded inputs with ONNX Runtime.
-A rewrite that changes the function (e.g. replacing a 4x4 ConvTranspose by a 3x3 valid
-convolution, which needs retraining) is not exact and is not offered here.
+A rewrite that changes the function is not offered here.
 
-Passes (`PASSES`, applied in this order by default):
+Passes (`PASSES`; every pass but ``convtranspose_pad_to_conv`` is applied, in this order, by
+default):
 
 - ``convtranspose_pad_to_crop``: DLA deconvolution needs padding 0 (dla_rules.md,
   Deconvolution) but Pix2Pix's ConvTransposes have padding 1. ConvTranspose with pads 0
   computes the full (n-1)*s + k output of which the padded one is the centre; a Slice
   crops ``pads`` from each border: output size 2n+2-2 = 2n for k=4, s=2, p=1 (the seed
   paper's cropping layer). The Slice is a DLA slice (4-D, spatial axes, stride 1).
+- ``convtranspose_pad_to_conv`` (on request only; the seed paper's "convolution" variant):
+  the padded ConvTranspose with pads 0, followed by a valid convolution without bias whose
+  kernel is (begin + end + 1) per axis, 3x3 for padding 1, initialised as a per-channel
+  identity at the tap (begin_h, begin_w) (the centre for symmetric padding): it crops the
+  same border as the Slice, so the function is the same. Its point is the new weights: the
+  paper retrained them (its Table II: 54,425,859 -> 64,637,268 parameters for the
+  TensorFlow tutorial's generator); the rewrite starts training from the exact function.
+  The 3x3 stride-1 valid convolution is a DLA convolution.
 - ``global_pool_to_pool``: TensorRT makes GlobalAveragePool/GlobalMaxPool a Reduce layer,
   not native on DLA (GlobalMaxPool only from TRT 8.6.12). A pooling window equal to the
   whole H x W with stride 1 and no padding is the same mean / max; it is a DLA pooling layer
@@ -34,6 +42,7 @@ import numpy as np
 from export.errors import ExportError
 
 CONV_PAD_MAX = 31  # dla_rules.md: Convolution padding [0, 31] and < kernel
+CONV_KERNEL_MAX = 32  # dla_rules.md: Convolution kernel size [1, 32]
 POOL_WINDOW_MAX = 8  # dla_rules.md: Pooling window [1, 8]
 
 
@@ -56,12 +65,15 @@ PassFn = Callable[[Any], list[Change]]
 
 @dataclass(frozen=True)
 class RewritePass:
-    """A named pass, the reason it exists, and whether it keeps the function exactly."""
+    """A named pass, the reason it exists, whether it keeps the function exactly and
+    whether `rewrite` applies it when no passes are named (``default``)."""
 
     name: str
     reason: str
     exact: bool
     run: PassFn = field(repr=False)
+    default: bool = True
+    targets: str = ""  # what it rewrites, for "changed nothing" messages
 
 
 @dataclass(frozen=True)
@@ -111,12 +123,23 @@ def _insert_after(graph: Any, anchor: Any, node: Any) -> None:
 
 
 # ------------------------------------------------------------------ passes
-def convtranspose_pad_to_crop(graph: Any) -> list[Change]:
-    """Padded ConvTranspose -> ConvTranspose(pads 0) + Slice crop (module doc)."""
-    import onnx_graphsurgeon as gs
+@dataclass(frozen=True)
+class _PaddedDeconv:
+    """A padded ConvTranspose a pass can rewrite: its node, pads, the unpadded ("full")
+    spatial output size and output channels."""
 
-    name = "convtranspose_pad_to_crop"
-    changes: list[Change] = []
+    node: Any
+    pads: list[int]
+    full: list[int]
+    batch: int
+    channels: int
+
+
+def _padded_convtransposes(graph: Any, name: str,
+                           changes: list[Change]) -> list[_PaddedDeconv]:
+    """ConvTranspose nodes with non-zero explicit pads that can be unpadded; the ones that
+    cannot are recorded in ``changes`` as left alone, with why."""
+    found: list[_PaddedDeconv] = []
     for node in [n for n in graph.nodes if n.op == "ConvTranspose"]:
         pads = _ints(node.attrs.get("pads", []))
         if not any(pads):
@@ -142,20 +165,81 @@ def convtranspose_pad_to_crop(graph: Any) -> list[Change]:
         d = _ints(node.attrs.get("dilations", [1, 1]))
         group = int(node.attrs.get("group", 1))
         full = [(x[2 + i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 for i in range(2)]
-        begin, end = pads[:2], pads[2:]
-        out = node.outputs[0]
-        raw = gs.Variable(f"{node.name}/uncropped", dtype=out.dtype,
-                          shape=[x[0], w_shape[1] * group, *full])
-        node.attrs["pads"] = [0, 0, 0, 0]
-        node.outputs = [raw]
-        crop = gs.Node("Slice", name=f"{node.name}/crop", inputs=[
-            raw, _const(f"{node.name}/crop_starts", begin),
-            _const(f"{node.name}/crop_ends", [full[0] - end[0], full[1] - end[1]]),
-            _const(f"{node.name}/crop_axes", [2, 3])], outputs=[out])
-        _insert_after(graph, node, crop)
-        changes.append(Change(name, node.name, f"pads {pads} -> 0; Slice "
-                              f"'{crop.name}' crops {full[0]}x{full[1]} to "
-                              f"{full[0] - begin[0] - end[0]}x{full[1] - begin[1] - end[1]}"))
+        found.append(_PaddedDeconv(node, pads, full, x[0], w_shape[1] * group))
+    return found
+
+
+def _unpad(graph: Any, c: _PaddedDeconv, next_node: Any) -> Any:
+    """Set ``c``'s pads to 0, send its output through ``next_node`` (which must produce the
+    original output tensor) and return the new unpadded tensor."""
+    import onnx_graphsurgeon as gs
+
+    out = c.node.outputs[0]
+    raw = gs.Variable(f"{c.node.name}/uncropped", dtype=out.dtype,
+                      shape=[c.batch, c.channels, *c.full])
+    c.node.attrs["pads"] = [0, 0, 0, 0]
+    c.node.outputs = [raw]
+    next_node.inputs.insert(0, raw)
+    next_node.outputs = [out]
+    _insert_after(graph, c.node, next_node)
+    return raw
+
+
+def _cropped_size(c: _PaddedDeconv) -> str:
+    begin, end = c.pads[:2], c.pads[2:]
+    return (f"{c.full[0]}x{c.full[1]} to "
+            f"{c.full[0] - begin[0] - end[0]}x{c.full[1] - begin[1] - end[1]}")
+
+
+def convtranspose_pad_to_crop(graph: Any) -> list[Change]:
+    """Padded ConvTranspose -> ConvTranspose(pads 0) + Slice crop (module doc)."""
+    import onnx_graphsurgeon as gs
+
+    name = "convtranspose_pad_to_crop"
+    changes: list[Change] = []
+    for c in _padded_convtransposes(graph, name, changes):
+        begin, end = c.pads[:2], c.pads[2:]
+        node_name = c.node.name
+        crop = gs.Node("Slice", name=f"{node_name}/crop", inputs=[
+            _const(f"{node_name}/crop_starts", begin),
+            _const(f"{node_name}/crop_ends", [c.full[0] - end[0], c.full[1] - end[1]]),
+            _const(f"{node_name}/crop_axes", [2, 3])])
+        _unpad(graph, c, crop)
+        changes.append(Change(name, node_name, f"pads {c.pads} -> 0; Slice "
+                              f"'{crop.name}' crops {_cropped_size(c)}"))
+    return changes
+
+
+def convtranspose_pad_to_conv(graph: Any) -> list[Change]:
+    """Padded ConvTranspose -> ConvTranspose(pads 0) + identity-initialised valid Conv
+    without bias (module doc)."""
+    import onnx_graphsurgeon as gs
+
+    name = "convtranspose_pad_to_conv"
+    changes: list[Change] = []
+    for c in _padded_convtransposes(graph, name, changes):
+        begin, end = c.pads[:2], c.pads[2:]
+        kernel = [begin[0] + end[0] + 1, begin[1] + end[1] + 1]
+        if max(kernel) > CONV_KERNEL_MAX:
+            changes.append(Change(name, c.node.name, f"pads {c.pads} need a {kernel[0]}x"
+                                  f"{kernel[1]} kernel, beyond the DLA's {CONV_KERNEL_MAX}",
+                                  applied=False))
+            continue
+        dtype = np.dtype(c.node.inputs[1].dtype) if c.node.inputs[1].dtype is not None \
+            else np.dtype(np.float32)
+        weight = np.zeros((c.channels, c.channels, *kernel), dtype=dtype)
+        weight[np.arange(c.channels), np.arange(c.channels), begin[0], begin[1]] = 1
+        node_name = c.node.name
+        conv = gs.Node("Conv", name=f"{node_name}/conv3x3" if kernel == [3, 3]
+                       else f"{node_name}/conv", attrs={
+                           "kernel_shape": kernel, "strides": [1, 1], "pads": [0, 0, 0, 0],
+                           "dilations": [1, 1], "group": 1},
+                       inputs=[gs.Constant(f"{node_name}/conv.weight", weight)])
+        _unpad(graph, c, conv)
+        changes.append(Change(name, node_name, f"pads {c.pads} -> 0; Conv '{conv.name}' "
+                              f"{kernel[0]}x{kernel[1]} valid, no bias, identity at tap "
+                              f"({begin[0]}, {begin[1]}), {_cropped_size(c)}; "
+                              f"+{weight.size} parameters (to retrain)"))
     return changes
 
 
@@ -236,23 +320,30 @@ PASSES: dict[str, RewritePass] = {
     p.name: p for p in (
         RewritePass("convtranspose_pad_to_crop", "DLA deconvolution padding must be 0; "
                     "pads 0 + Slice crop is the same function (Pix2Pix upconvs)", True,
-                    convtranspose_pad_to_crop),
+                    convtranspose_pad_to_crop, targets="ConvTranspose with non-zero pads"),
+        RewritePass("convtranspose_pad_to_conv", "DLA deconvolution padding must be 0; pads 0 "
+                    "+ an identity-initialised valid Conv without bias is the same function "
+                    "with new weights to retrain (the seed paper's convolution variant; on "
+                    "request only)", True, convtranspose_pad_to_conv, default=False,
+                    targets="ConvTranspose with non-zero pads"),
         RewritePass("global_pool_to_pool", "Global pools are TensorRT Reduce layers, not native "
                     "on DLA; a whole-window pooling (<= 8x8) is the same function", True,
-                    global_pool_to_pool),
+                    global_pool_to_pool, targets="GlobalAveragePool or GlobalMaxPool"),
         RewritePass("pad_into_conv", "Pad is not a DLA layer; zero padding before a Conv is the "
-                    "Conv's own padding when it stays within DLA limits", True, pad_into_conv),
+                    "Conv's own padding when it stays within DLA limits", True, pad_into_conv,
+                    targets="Pad"),
     )
 }
 
 
-def pass_names(*, exact_only: bool = True) -> list[str]:
-    return [n for n, p in PASSES.items() if p.exact or not exact_only]
+def pass_names(*, default_only: bool = True) -> list[str]:
+    """The passes `rewrite` applies by default, or (``default_only=False``) every pass."""
+    return [n for n, p in PASSES.items() if p.default or not default_only]
 
 
 def _resolve(passes: Sequence[str] | str | None) -> list[RewritePass]:
     if passes is None:
-        return [p for p in PASSES.values() if p.exact]
+        return [p for p in PASSES.values() if p.default]
     names = [p.strip() for p in passes.split(",")] if isinstance(passes, str) else list(passes)
     unknown = [n for n in names if n not in PASSES]
     if unknown or not names:
@@ -261,9 +352,13 @@ def _resolve(passes: Sequence[str] | str | None) -> list[RewritePass]:
     return [PASSES[n] for n in names]
 
 
-def rewrite(model: Any, passes: Sequence[str] | str | None = None) -> RewriteResult:
-    """Apply ``passes`` (names, or a comma-separated string; default: every exact pass) to
-    ``model`` (a ``ModelProto`` or path); the input model is not modified."""
+def rewrite(model: Any, passes: Sequence[str] | str | None = None, *,
+            strict: bool = False) -> RewriteResult:
+    """Apply ``passes`` (names, or a comma-separated string; default: every default pass) to
+    ``model`` (a ``ModelProto`` or path); the input model is not modified.
+
+    ``strict``: a pass that changes nothing is an `ExportError` (one line: what the pass
+    looks for, and why it left each candidate alone) instead of an empty change list."""
     import onnx
     import onnx_graphsurgeon as gs
 
@@ -275,7 +370,13 @@ def rewrite(model: Any, passes: Sequence[str] | str | None = None) -> RewriteRes
     graph = gs.import_onnx(proto)
     changes: list[Change] = []
     for p in chosen:
-        changes += p.run(graph)
+        done = p.run(graph)
+        if strict and not any(c.applied for c in done):
+            left = "; ".join(f"{c.node}: {c.detail}" for c in done)
+            raise ExportError(f"{view.source}: rewrite pass {p.name!r} cannot apply: "
+                              + (f"every candidate left alone ({left})" if left else
+                                 f"the model has no {p.targets or 'node it rewrites'}"))
+        changes += done
     graph.cleanup()
     out = gs.export_onnx(graph, do_type_check=True)
     out.ir_version = proto.ir_version
@@ -298,5 +399,6 @@ def rewrite(model: Any, passes: Sequence[str] | str | None = None) -> RewriteRes
                          changes=tuple(changes))
 
 
-__all__ = ["PASSES", "Change", "RewritePass", "RewriteResult", "convtranspose_pad_to_crop",
-           "global_pool_to_pool", "pad_into_conv", "pass_names", "rewrite"]
+__all__ = ["PASSES", "Change", "RewritePass", "RewriteResult", "convtranspose_pad_to_conv",
+           "convtranspose_pad_to_crop", "global_pool_to_pool", "pad_into_conv", "pass_names",
+           "rewrite"]

@@ -35,7 +35,7 @@ from solvers.judges.simulator import simulate
 from solvers.model.contention import ContentionModel
 from solvers.model.problem import ModelSpec, Objective, Pin, Problem, get_platform
 from solvers.model.render import render_text
-from solvers.model.schedule import Result, Schedule, SolveStatus, Timeline
+from solvers.model.schedule import Result, Schedule, Segment, SolveStatus, Timeline
 from solvers.solve import SOLVERS, solve
 
 TableRef = str | os.PathLike[str] | CostTable | ModelSpec
@@ -158,10 +158,13 @@ def timeline_of(problem: Problem, what: Result | Timeline | Schedule) -> Timelin
 
 
 def gantt(problem: Problem, what: Result | Timeline | Schedule,
-          path: str | os.PathLike[str] | None = None, *, title: str | None = None) -> Figure:
+          path: str | os.PathLike[str] | None = None, *, title: str | None = None,
+          segment_label: Callable[[int, Segment], str] | None = None) -> Figure:
     """Gantt chart (one row per device) of a result, schedule or timeline; saved as PNG +
-    SVG when ``path`` is given."""
-    return plot_gantt(problem, timeline_of(problem, what), path, title=title)
+    SVG when ``path`` is given. ``segment_label(job index, segment)`` names a box's
+    layers (default: its groups, ``g3-7``)."""
+    return plot_gantt(problem, timeline_of(problem, what), path, title=title,
+                      segment_label=segment_label)
 
 
 # --------------------------------------------------------------------------- rounding

@@ -28,6 +28,13 @@ once, or one GAN + one YOLO frame). Throughput: the streaming objective of the s
 per round, i.e. two instances that may be partitioned differently (the paper's swapped
 instances), and GAN + YOLO is one frame of each per round.
 
+``MedicalOptions(paper=True)`` (`layerswap example medical --paper`) runs the seed paper's
+setup instead (`optimizer.medical_paper`): its generator (the TensorFlow tutorial's U-Net,
+3 -> 3 channels) as original, cropping and convolution variants, throughput only, each in
+the paper's setup (one DLA core, one switch, the two GANs pinned to start on the DLA and
+on the GPU, GPU fallback for the original once the model has it) and in the default
+setup, and the report adds the paper's tables with its measured numbers beside ours.
+
 Only the options and file layout live here; each step's numbers come from the library.
 """
 
@@ -36,80 +43,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from profiles.errors import LayerswapError
+from optimizer import medical_report, medical_steps
+from optimizer.medical_setup import (
+    BALANCE_TOLERANCE,
+    OBJECTIVES,
+    SCENARIOS,
+    VARIANTS,
+    MedicalError,
+    MedicalOptions,
+    Progress,
+    ct_phantom,
+    gan_inputs,
+    yolo_inputs,
+)
 from profiles.fileio import atomic_write_text
-
-Progress = Callable[[str], None]
-
-VARIANTS = ("original", "rewritten")
-"""The generator as built (padded ConvTranspose) and as rewritten for the DLA."""
-SCENARIOS = ("gan2", "gan_yolo")
-"""Two GAN instances; one GAN and one YOLO."""
-OBJECTIVES = ("latency", "throughput")
-BALANCE_TOLERANCE = 0.10
-"""GPU and DLA loads count as balanced when they differ by at most this share of the
-larger one (the issue's 10 %)."""
-
-
-class MedicalError(LayerswapError):
-    """The medical example cannot run with these options (names the option and the fix)."""
-
-
-@dataclass(frozen=True)
-class MedicalOptions:
-    """What the example builds and how hard it solves. Defaults are the real models.
-
-    ``ngf`` is the generator's base width: 64 is the seed paper's model (~54 M parameters);
-    a small width (the test suite uses 8) keeps the same graph, cuts and tensor names with
-    far less arithmetic, so a CI run takes seconds. ``yolo_size`` is YOLOv8n's input side
-    (a multiple of 32). Cost tables are estimated for the models actually built, grouped
-    on cuts crossed by at most ``max_crossing`` tensors: the U-Net's skip connections mean
-    every cut between its encoder and decoder hands over several tensors at once.
-    """
-
-    ngf: int = 64
-    yolo_size: int = 640
-    platform: str = "orin-agx"
-    trt_version: str | None = None  # None: the platform's JetPack (profiles.platforms)
-    precision: str = "fp16"
-    gan_groups: int = 16
-    yolo_groups: int = 16
-    max_crossing: int = 8
-    max_transitions: int = 2
-    solver: str = "cpsat"
-    time_limit: float = 30.0
-    workers: int = 2
-    frames: int = 4
-    seed: int = 0
-    contention: str = "none"
-    noise: float = 0.02
-
-    def validate(self) -> None:
-        checks: list[tuple[bool, str]] = [
-            (self.ngf >= 1, f"ngf must be >= 1 (64 is the real model), got {self.ngf}"),
-            (self.yolo_size >= 32 and self.yolo_size % 32 == 0,
-             f"yolo_size must be a positive multiple of 32, got {self.yolo_size}"),
-            (self.gan_groups >= 1 and self.yolo_groups >= 1,
-             "gan_groups and yolo_groups must be >= 1"),
-            (self.max_transitions >= 0, "max_transitions must be >= 0"),
-            (self.max_crossing >= 1, "max_crossing must be >= 1"),
-            (self.time_limit > 0, f"time_limit must be > 0 s, got {self.time_limit}"),
-            (self.workers >= 1, "workers must be >= 1"),
-            (self.frames >= 2, f"frames must be >= 2 (both GAN instances of a round run), "
-                               f"got {self.frames}"),
-            (self.contention in ("none", "auto", "preset"),
-             f"contention must be none, auto or preset, got {self.contention!r}"),
-            (0.0 <= self.noise < 1.0, f"noise must be in [0, 1), got {self.noise}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise MedicalError(f"medical example: {message}")
 
 
 @dataclass
@@ -132,51 +83,10 @@ class MedicalRun:
         return bool(self.report.get("checks", {}).get("all_ok"))
 
 
-# --------------------------------------------------------------------------- phantom
-def ct_phantom(size: int = 256, *, frames: int = 1, seed: int = 0,
-               noise: float = 0.02) -> np.ndarray:
-    """A seeded CT-like head slice stack: the Shepp-Logan phantom resized to ``size``.
-
-    Shape ``(frames, size, size)``, float32 in [0, 1]. Frame f adds Gaussian noise of
-    standard deviation ``noise`` from ``numpy.random.default_rng((seed, f))`` (then clips),
-    so every frame differs slightly and the same seed gives the same stack.
-    """
-    from skimage.data import shepp_logan_phantom
-    from skimage.transform import resize
-
-    base = resize(shepp_logan_phantom(), (size, size), order=1, anti_aliasing=True,
-                  preserve_range=True).astype(np.float64)
-    out = np.empty((frames, size, size), dtype=np.float32)
-    for f in range(frames):
-        rng = np.random.default_rng((seed, f))
-        out[f] = np.clip(base + rng.normal(0.0, noise, base.shape), 0.0, 1.0)
-    return out
-
-
-def gan_inputs(phantom: np.ndarray) -> np.ndarray:
-    """Generator input frames ``(F, 1, 1, H, W)``: the slices scaled to [-1, 1] (Pix2Pix's
-    normalisation)."""
-    return (phantom * 2.0 - 1.0).astype(np.float32)[:, None, None, :, :]
-
-
-def yolo_inputs(phantom: np.ndarray, size: int) -> np.ndarray:
-    """Detector input frames ``(F, 1, 3, size, size)``: each slice resized to ``size``,
-    in [0, 1], repeated on the three colour channels (YOLO's RGB input)."""
-    from skimage.transform import resize
-
-    out = np.empty((phantom.shape[0], 1, 3, size, size), dtype=np.float32)
-    for f, frame in enumerate(phantom):
-        img = resize(frame, (size, size), order=1, anti_aliasing=False, preserve_range=True)
-        out[f, 0] = np.broadcast_to(img.astype(np.float32), (3, size, size))
-    return out
-
-
 # --------------------------------------------------------------------------- the run
 def run_medical(out_dir: str | Path, options: MedicalOptions | None = None, *,
                 progress: Progress | None = None) -> MedicalRun:
     """Run the whole example into ``out_dir`` and return what it found (see module doc)."""
-    from optimizer import medical_report, medical_steps
-
     opts = options or MedicalOptions()
     if opts.trt_version is None:
         from profiles.platforms import default_trt_version
@@ -197,16 +107,21 @@ def run_medical(out_dir: str | Path, options: MedicalOptions | None = None, *,
         say(f"      {label}: done in {timings[name]:.1f} s")
         return value
 
-    models = step("build", "building the zoo models (Pix2Pix generator, YOLOv8n)",
+    generator = ("the paper's Pix2Pix generator (TensorFlow tutorial U-Net)" if opts.paper
+                 else "Pix2Pix generator")
+    models = step("build", f"building the zoo models ({generator}, YOLOv8n)",
                   steps.build_models)
     dla = step("dla", f"DLA report ({opts.platform}, TensorRT {opts.trt_version}, "
                f"{opts.precision})", steps.dla_reports)
-    rewrite = step("rewrite", "rewriting the generator for the DLA and verifying it",
+    rewrite = step("rewrite", f"rewriting the generator for the DLA "
+                   f"({', '.join(steps.variants[1:])}) and verifying it",
                    steps.rewrite_generator)
     tables = step("estimate", f"estimating cost tables for {opts.platform}",
                   steps.estimate_tables)
-    solved = step("solve", "solving 2 scenarios x 2 objectives x 2 generators",
-                  steps.solve_all)
+    what = (f"2 scenarios x 2 setups (paper, default) x {len(steps.variants)} generators, "
+            "throughput" if opts.paper else
+            f"2 scenarios x 2 objectives x {len(steps.variants)} generators")
+    solved = step("solve", f"solving {what}", steps.solve_all)
     exported = step("export", "exporting every schedule (sub-models, build plan, manifest)",
                     steps.export_all)
     runs = step("run", f"running every manifest on {opts.frames} phantom frames",
@@ -221,23 +136,6 @@ def run_medical(out_dir: str | Path, options: MedicalOptions | None = None, *,
         timings[f"solve:{s.name}"] = round(s.result.solve_seconds, 3)
     atomic_write_text(out / "timings.json", json.dumps(timings, indent=2) + "\n")
     return MedicalRun(out, report, timings)
-
-
-def options_dict(opts: MedicalOptions) -> dict[str, Any]:
-    """The options as a plain dict (for the report)."""
-    return asdict(opts)
-
-
-def key_name(variant: str, scenario: str, objective: str) -> str:
-    """File-safe name of one solve, e.g. ``rewritten-gan_yolo-throughput``."""
-    return f"{variant}-{scenario}-{objective}"
-
-
-def max_abs(a: np.ndarray, b: np.ndarray) -> float:
-    """Largest absolute difference (inf when the shapes differ)."""
-    if a.shape != b.shape:
-        return float("inf")
-    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
 
 
 __all__ = [

@@ -1,10 +1,11 @@
 """The medical example's report: DIR/report.json, DIR/report.md and the Gantt charts.
 
 Laid out like the seed paper's tables (Majeed, Meribout, Sali): transition layers per
-model (its tables III and V), per-device throughput and balance (tables IV and VI), then
+model (its tables III and V), per-device capacity and balance (cf. tables IV and VI), then
 what the paper has no table for: the gain over the baselines, loadables per DLA core, the
 DLA checker's fallback report, the rewrite's verification and the runtime check. The
-original and the rewritten generator sit side by side in every table.
+generator variants sit side by side in every table. A ``--paper`` run adds the paper's own
+tables, its measured numbers beside ours (`optimizer.medical_paper.section`).
 
 Every time here comes from estimated cost tables (no Jetson measured it) and every
 table, heading and JSON key says so. The report holds no wall-clock timings, so it is
@@ -20,12 +21,15 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from optimizer.medical import (
+from optimizer import medical_paper
+from optimizer.medical_setup import (
     BALANCE_TOLERANCE,
     OBJECTIVES,
     SCENARIOS,
-    VARIANTS,
     MedicalOptions,
+    finite,
+    fmt_num,
+    fmt_share,
     options_dict,
 )
 from optimizer.text import signed_pct
@@ -33,6 +37,8 @@ from profiles.fileio import atomic_write_text
 
 REFUSED_SHOWN = 12  # refused nodes listed per model in the report
 REPORT_FORMAT = "layerswap-medical-report"
+REPORT_VERSION = 2
+"""2: ``rewrite`` is keyed by variant; ``variants``, ``setups`` and ``paper`` added."""
 SCENARIO_TITLES = {"gan2": "two GAN instances", "gan_yolo": "GAN + YOLO"}
 
 
@@ -51,30 +57,38 @@ def write(out: Path, opts: MedicalOptions, *, models: Mapping[str, Any],
         save_schedule_file(str(folder / "schedule.json"), s.problem, s.result.schedule,
                            s.result)
         gantt = out / "gantt" / f"{s.name}.png"
-        _gantt(s, gantt)
+        _gantt(s, gantt, graphs)
         solves.append(_solve_entry(s, graphs, out, gantt, exported.get(s.name),
                                    runs["manifests"].get(s.name)))
+    variants = ["original", *rewrite]
     dla_doc = {"gan_original": _dla_entry(dla["gan_original"]),
-               "gan_rewritten": _dla_entry(rewrite["dla"]),
+               **{f"gan_{v}": _dla_entry(r["dla"]) for v, r in rewrite.items()},
                "yolo": _dla_entry(dla["yolo"])}
+    setups = [x for x in medical_paper.SETUPS if any(s["setup"] == x for s in solves)]
     doc: dict[str, Any] = {
         "format": REPORT_FORMAT,
-        "version": 1,
+        "version": REPORT_VERSION,
         "estimated": True,
         "note": ("every time, FPS and gain below comes from cost tables ESTIMATED from the "
                  f"ONNX graphs for {opts.platform} (profiles.estimate), not from a "
                  "measurement"),
         "options": options_dict(opts),
+        "variants": variants,
+        "setups": setups,
         "models": {**dict(models),
-                   "gan_rewritten": {k: v for k, v in rewrite.items()
-                                     if k in ("file", "nodes", "parameters", "ops")}},
+                   **{f"gan_{v}": {k: x for k, x in r.items()
+                                   if k in ("file", "nodes", "parameters", "ops")}
+                      for v, r in rewrite.items()}},
         "dla": dla_doc,
-        "rewrite": {"changes": list(rewrite["changes"]), "verify": rewrite["verify"],
-                    "on_phantom": runs.get("rewrite_on_phantom")},
+        "rewrite": {v: {"passes": r["passes"], "changes": list(r["changes"]),
+                        "verify": r["verify"],
+                        "on_phantom": runs.get("rewrite_on_phantom", {}).get(v)}
+                    for v, r in rewrite.items()},
         "tables": {k: _table_entry(v["table"], v["file"]) for k, v in tables.items()},
         "solves": solves,
         "run": {"frames": runs["frames"], "tolerance": runs["tolerance"]},
     }
+    doc["paper"] = medical_paper.entries(solves, doc["tables"]) if opts.paper else None
     doc["checks"] = _checks(doc)
     doc = _clean(doc)
     atomic_write_text(out / "report.json",
@@ -142,11 +156,11 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
         # no solve_seconds: wall-clock time would make the report differ run to run
         compare.append({k: row[k] for k in ("name", "kind", "status", "objective",
                                             "gain_pct")})
-    best = [r for r in compare if r["kind"] == "baseline" and _finite(r["objective"])]
+    best = [r for r in compare if r["kind"] == "baseline" and finite(r["objective"])]
     best_row = min(best, key=lambda r: r["objective"]) if best else None
     loadables = {d.value: int(n) for d, n in tl.loadables.items()}
     return {
-        "name": s.name, "variant": s.variant, "scenario": s.scenario,
+        "name": s.name, "variant": s.variant, "scenario": s.scenario, "setup": s.setup,
         "objective": s.objective, "frames_per_round": frames,
         "solver": result.solver, "status": result.status.value,
         "objective_ms": result.objective, "lower_bound_ms": result.lower_bound,
@@ -160,7 +174,7 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
         "loadables": loadables, "loadable_limit": problem.dla_loadable_limit,
         "compare": compare,
         "best_baseline": None if best_row is None else best_row["name"],
-        "gain_pct": None if best_row is None or not _finite(result.objective) else
+        "gain_pct": None if best_row is None or not finite(result.objective) else
         (best_row["objective"] - result.objective) / best_row["objective"] * 100.0,
         "warnings": list(problem.warnings),
         "schedule_file": f"schedules/{s.name}/schedule.json",
@@ -209,22 +223,36 @@ def _checks(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- charts
-def _gantt(s: Any, path: Path) -> None:
+def _gantt(s: Any, path: Path, graphs: _LayerIndex) -> None:
+    """The schedule's Gantt chart; each box names its layers as the tables do: ONNX node
+    indices (``LayerGraph.order``) first..last and the last layer's name."""
     from matplotlib import pyplot as plt
 
     from optimizer import api
 
-    title = (f"{s.variant} generator, {SCENARIO_TITLES[s.scenario]}, {s.objective} "
-             "(estimated times)")
-    fig = api.gantt(s.problem, s.result, path, title=title)
+    title = (f"{s.variant} generator, {SCENARIO_TITLES[s.scenario]}"
+             + ("" if s.setup == "default" else f" ({s.setup} setup)")
+             + f", {s.objective} (estimated times)")
+
+    def label(job: int, segment: Any) -> str:
+        return _layers_label(s, graphs, job, segment.first_group, segment.last_group)
+
+    fig = api.gantt(s.problem, s.result, path, title=title, segment_label=label)
     plt.close(fig)
 
 
+def _layers_label(s: Any, graphs: _LayerIndex, job: int, first: int, last: int) -> str:
+    """``L<first>-<last> <last layer>``: the layer range of groups first..last of a job."""
+    table = s.problem.table(job)
+    onnx_path = s.onnx[_model_of(s.problem, job)]
+    a = graphs.position(onnx_path, table.rows[first].first_layer)
+    b = graphs.position(onnx_path, table.rows[last].last_layer)
+    if a is None or b is None:
+        return f"g{first}-{last}"
+    return f"L{a}-{b} {table.rows[last].last_layer}"
+
+
 # --------------------------------------------------------------------------- markdown
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _clean(x: Any) -> Any:
     """JSON-safe copy: NaN/inf -> None, tuples -> lists, numpy scalars -> Python."""
     if isinstance(x, Mapping):
@@ -243,16 +271,26 @@ def _clean(x: Any) -> Any:
     return str(x)
 
 
-def _ms(x: Any, digits: int = 3) -> str:
-    return "–" if not _finite(x) else f"{x:.{digits}f}"
-
-
-def _find(doc: Mapping[str, Any], variant: str, scenario: str, objective: str
-          ) -> Mapping[str, Any] | None:
+def _find(doc: Mapping[str, Any], variant: str, scenario: str, objective: str,
+          setup: str = "default") -> Mapping[str, Any] | None:
     for s in doc["solves"]:
-        if (s["variant"], s["scenario"], s["objective"]) == (variant, scenario, objective):
+        if (s["variant"], s["scenario"], s["objective"], s.get("setup", "default")) == (
+                variant, scenario, objective, setup):
             return s
     return None
+
+
+def _cases(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(setup, scenario, objective) of every solve, in report order."""
+    seen = {(s.get("setup", "default"), s["scenario"], s["objective"]) for s in doc["solves"]}
+    return [(u, sc, ob) for u in doc["setups"] for sc in SCENARIOS for ob in OBJECTIVES
+            if (u, sc, ob) in seen]
+
+
+def _title(doc: Mapping[str, Any], setup: str, scenario: str) -> str:
+    """The scenario's title, with its setup when the report has more than one."""
+    title = SCENARIO_TITLES[scenario]
+    return title if len(doc["setups"]) < 2 else f"{title} ({setup} setup)"
 
 
 def _cuts_text(job: Mapping[str, Any]) -> str:
@@ -260,29 +298,38 @@ def _cuts_text(job: Mapping[str, Any]) -> str:
         return f"whole on {job['segments'][0]['device']}"
     parts = []
     for c in job["cuts"]:
-        where = (f"layer {c['after_layer_index']}" if c["after_layer_index"] is not None
-                 else f"group {c['after_group']}")
+        where = (f"layer {c['after_layer_index']} `{c['after_layer']}`"
+                 if c["after_layer_index"] is not None else f"group {c['after_group']}")
         parts.append(f"{c['from']}->{c['to']} after {where}")
     return f"starts on {job['segments'][0]['device']}; " + ", ".join(parts)
 
 
 def render_markdown(doc: Mapping[str, Any]) -> str:
-    """The report as Markdown (tables the seed paper has, then the rest)."""
+    """The report as Markdown (the paper's own tables in a ``--paper`` run, the tables laid
+    out like the paper's, then the rest)."""
     o = doc["options"]
+    channels = 3 if o.get("paper") else 1
+    generator = ("the seed paper's generator (the TensorFlow Pix2Pix tutorial's U-Net, "
+                 "`pix2pix_tf`)" if o.get("paper") else "Pix2Pix generator (`unet_256`)")
     lines = [
         "# Medical pipeline: CT->MRI Pix2Pix + YOLOv8n on "
-        f"{o['platform']} (layerswap example medical)",
+        f"{o['platform']} (layerswap example medical{' --paper' if o.get('paper') else ''})",
         "",
         f"**All times, FPS and gains are ESTIMATES** ({doc['note']}). "
-        f"Pix2Pix generator ngf={o['ngf']} (64 is the seed paper's model), 1->1 channels, "
-        f"256x256; YOLOv8n {o['yolo_size']}x{o['yolo_size']}; TensorRT {o['trt_version']}, "
+        f"{generator} ngf={o['ngf']} (64 is the seed paper's model), {channels}->{channels} "
+        f"channels, 256x256, variants {', '.join(doc['variants'])}; YOLOv8n "
+        f"{o['yolo_size']}x{o['yolo_size']}; TensorRT {o['trt_version']}, "
         f"{o['precision']}; solver {o['solver']} (time limit {o['time_limit']:g} s), at most "
-        f"{o['max_transitions']} device switches per model instance, memory contention "
+        f"{o['max_transitions']} device switches per model instance"
+        + (" (default setup; the paper setup: 1)" if o.get("paper") else "")
+        + ", memory contention "
         + ("off (the Orin contention preset is an uncalibrated placeholder; "
            "`--contention preset` turns it on)." if o["contention"] == "none"
            else f"{o['contention']} (the Orin preset is an uncalibrated placeholder)."),
         "",
     ]
+    if doc.get("paper"):
+        lines += medical_paper.section(doc["paper"], o)
     lines += _md_dla(doc)
     lines += _md_rewrite(doc)
     lines += _md_transitions(doc)
@@ -302,8 +349,8 @@ def _md_dla(doc: Mapping[str, Any]) -> list[str]:
              "| model | nodes | DLA-eligible | refused (GPU fallback) | refused ops | islands |"
              " predicted loadables |",
              "|---|---|---|---|---|---|---|"]
-    for key, label in (("gan_original", "generator, original"),
-                       ("gan_rewritten", "generator, rewritten"), ("yolo", "YOLOv8n")):
+    keys = [(f"gan_{v}", f"generator, {v}") for v in doc["variants"]] + [("yolo", "YOLOv8n")]
+    for key, label in keys:
         d = doc["dla"][key]
         ld = d["loadables"]
         lines.append(f"| {label} | {d['nodes']} | {d['eligible']} | {len(d['refused'])} | "
@@ -334,78 +381,97 @@ def _short(x: Any) -> str:
 
 
 def _md_rewrite(doc: Mapping[str, Any]) -> list[str]:
-    rw = doc["rewrite"]
     lines = ["## Rewrite for the DLA (export.rewrite), verified (export.verify)", ""]
-    changes = rw["changes"]
-    passes = sorted({c["pass"] for c in changes})
-    lines.append(f"{len(changes)} node(s) rewritten by {', '.join(passes) or 'no pass'}"
-                 + (f", e.g. `{changes[0]['node']}`: {changes[0]['detail']}." if changes
-                    else "."))
-    lines += ["", f"Original vs rewritten generator on {rw['verify']['samples']} seeded "
-              "inputs (ONNX Runtime, fp32; metrics from scikit-image):", "",
-              "| output | max abs diff | MSE | PSNR dB | SSIM |", "|---|---|---|---|---|"]
-    for o in rw["verify"]["outputs"]:
-        psnr = "inf (identical)" if o["psnr_db"] is None and o["identical"] else \
-            _short(o["psnr_db"])
-        ssim = "–" if o["ssim"] is None else f"{o['ssim']:.6f}"
-        lines.append(f"| {o['name']} | {o['max_abs_diff']:.3g} | {o['mse']:.3g} | {psnr} | "
-                     f"{ssim} |")
-    ph = rw.get("on_phantom")
-    if ph:
-        psnr = "inf (identical)" if ph["psnr_db"] is None else f"{ph['psnr_db']:.1f} dB"
-        lines += ["", f"On the {ph['frames']} phantom frames (output `{ph['output']}`): max "
-                  f"abs diff {ph['max_abs_diff']:.3g}, MSE {ph['mse']:.3g}, PSNR {psnr}, "
-                  f"SSIM {ph['ssim']:.6f} (equal within fp32 rounding: the same function, "
-                  "computed by different kernels)."]
-    return [*lines, ""]
+    for variant in doc["variants"][1:]:   # report order, not report.json's sorted keys
+        rw = doc["rewrite"][variant]
+        changes = rw["changes"]
+        passes = sorted({c["pass"] for c in changes})
+        params = doc["models"].get(f"gan_{variant}", {}).get("parameters")
+        lines.append(f"**{variant}**: {len(changes)} node(s) rewritten by "
+                     f"{', '.join(passes) or 'no pass'}"
+                     + (f", e.g. `{changes[0]['node']}`: {changes[0]['detail']}" if changes
+                        else "")
+                     + (f"; {params:,} parameters (original "
+                        f"{doc['models']['gan_original']['parameters']:,})."
+                        if params is not None else "."))
+        lines += ["", f"Original vs {variant} generator on {rw['verify']['samples']} seeded "
+                  "inputs (ONNX Runtime, fp32; metrics from scikit-image):", "",
+                  "| output | max abs diff | MSE | PSNR dB | SSIM |", "|---|---|---|---|---|"]
+        for o in rw["verify"]["outputs"]:
+            psnr = "inf (identical)" if o["psnr_db"] is None and o["identical"] else \
+                _short(o["psnr_db"])
+            ssim = "–" if o["ssim"] is None else f"{o['ssim']:.6f}"
+            lines.append(f"| {o['name']} | {o['max_abs_diff']:.3g} | {o['mse']:.3g} | {psnr} "
+                         f"| {ssim} |")
+        ph = rw.get("on_phantom")
+        if ph:
+            psnr = "inf (identical)" if ph["psnr_db"] is None else f"{ph['psnr_db']:.1f} dB"
+            lines += ["", f"On the {ph['frames']} phantom frames (output `{ph['output']}`): "
+                      f"max abs diff {ph['max_abs_diff']:.3g}, MSE {ph['mse']:.3g}, PSNR "
+                      f"{psnr}, SSIM {ph['ssim']:.6f} (equal within fp32 rounding: the same "
+                      "function, computed by different kernels)."]
+        lines.append("")
+    return lines
 
 
 def _md_transitions(doc: Mapping[str, Any]) -> list[str]:
+    variants = doc["variants"]
     lines = ["## Transition layers per model (cf. the paper's tables III and V; estimated)",
              "", "Layer indices are positions in the ONNX graph's topological order "
-             "(`LayerGraph.order`, 0-based); a cut *after layer k* hands the tensors "
-             "produced up to k to the next device.", "",
-             "| scenario | objective | instance | original generator | rewritten generator |",
-             "|---|---|---|---|---|"]
-    for scenario in SCENARIOS:
-        for objective in OBJECTIVES:
-            pair = [_find(doc, v, scenario, objective) for v in VARIANTS]
-            if not all(pair):
-                continue
-            names = [j["job"] for j in pair[0]["jobs"]]
-            for i, name in enumerate(names):
-                cells = [_cuts_text(p["jobs"][i]) for p in pair]
-                lines.append(f"| {SCENARIO_TITLES[scenario]} | {objective} | {name} | "
-                             f"{cells[0]} | {cells[1]} |")
+             "(`LayerGraph.order`, 0-based), with the node's name; a cut *after layer k* "
+             "hands the tensors produced up to k to the next device. The Gantt boxes name "
+             "their layers the same way (`L<first>-<last> <last layer>`).", "",
+             "| scenario | objective | instance | "
+             + " | ".join(f"{v} generator" for v in variants) + " |",
+             "|---|---|---|" + "---|" * len(variants)]
+    for setup, scenario, objective in _cases(doc):
+        row = [_find(doc, v, scenario, objective, setup) for v in variants]
+        present = [p for p in row if p is not None]
+        if not present:
+            continue
+        for i, job in enumerate(present[0]["jobs"]):
+            cells = ["–" if p is None else _cuts_text(p["jobs"][i]) for p in row]
+            lines.append(f"| {_title(doc, setup, scenario)} | {objective} | {job['job']} | "
+                         + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
 def _md_devices(doc: Mapping[str, Any]) -> list[str]:
-    lines = ["## Per-device throughput and balance (cf. tables IV and VI; estimated)", "",
-             "Throughput objective. Capacity FPS of a device = frames per round x 1000 / its "
-             "busy ms per round (what it would sustain alone); the stream runs at the "
-             "achieved FPS. Balance compares the GPU with the busiest DLA core: balanced "
-             f"when they differ by at most {BALANCE_TOLERANCE:.0%} of the larger.", "",
-             "| scenario | generator | achieved FPS | GPU FPS | DLA0 FPS | DLA1 FPS | "
-             "GPU vs DLA imbalance | balanced |",
+    lines = ["## Per-device capacity and balance (cf. tables IV and VI; estimated)", "",
+             "Throughput objective. The capacity of a device = frames per round x 1000 / its "
+             "busy ms per round (what it would sustain alone); it is not the paper's GPU FPS / "
+             "DLA FPS (the frame rate of the instance that starts on that device: see the "
+             "paper's tables above in a `--paper` run). The stream runs at the achieved FPS. "
+             "Balance compares the GPU with the busiest DLA core: balanced when they differ "
+             f"by at most {BALANCE_TOLERANCE:.0%} of the larger.", "",
+             "| scenario | generator | achieved FPS | GPU capacity FPS | DLA0 capacity FPS | "
+             "DLA1 capacity FPS | GPU vs DLA imbalance | balanced |",
              "|---|---|---|---|---|---|---|---|"]
-    for scenario in SCENARIOS:
-        for v in VARIANTS:
-            s = _find(doc, v, scenario, "throughput")
+    for setup, scenario, objective in _cases(doc):
+        if objective != "throughput":
+            continue
+        for v in doc["variants"]:
+            s = _find(doc, v, scenario, objective, setup)
             if s is None:
                 continue
             fps = [s["devices"].get(d, {}).get("capacity_fps") for d in ("GPU", "DLA0", "DLA1")]
             imb = s["balance"]["imbalance"]
-            lines.append(f"| {SCENARIO_TITLES[scenario]} | {v} | {_ms(s['throughput_fps'], 1)}"
-                         f" | {' | '.join(_ms(f, 1) for f in fps)} | "
-                         f"{'–' if imb is None else f'{imb:.1%}'} | "
+            lines.append(f"| {_title(doc, setup, scenario)} | {v} | "
+                         f"{fmt_num(s['throughput_fps'], 1)} | "
+                         f"{' | '.join(fmt_num(f, 1) for f in fps)} | "
+                         f"{fmt_share(imb)} | "
                          f"{'yes' if s['balance']['balanced'] else 'no'} |")
     return [*lines, ""]
 
 
+GAIN_BASELINES = ("gpu_only", "whole_models", "herald_like", "h2h_like")
+
+
 def _md_gain(doc: Mapping[str, Any]) -> list[str]:
-    lines = ["## Gain over the baselines (solvers.heuristics.baselines;"
-             " estimated ms, lower is better)",
+    names = {r["name"] for s in doc["solves"] for r in s["compare"] if r["kind"] == "baseline"}
+    extra = [n for n in sorted(names) if n not in GAIN_BASELINES]
+    lines = ["## Gain over the baselines (solvers.heuristics.baselines; estimated ms, lower is "
+             "better)",
              "", "Objective: makespan of one concurrent inference (latency) or time per "
              "frame of the stream (throughput). Gain = how much lower than the best "
              "baseline.", "",
@@ -413,20 +479,19 @@ def _md_gain(doc: Mapping[str, Any]) -> list[str]:
              "client-server scheme (GAN on a DLA, YOLO on the GPU) is one of them, and is "
              "impossible for the original generator without GPU fallback.", "",
              "| scenario | objective | generator | GPU only | whole models (client-server) "
-             "| Herald-like | H2H-like | layerswap | status | gain |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for scenario in SCENARIOS:
-        for objective in OBJECTIVES:
-            for v in VARIANTS:
-                s = _find(doc, v, scenario, objective)
-                if s is None:
-                    continue
-                by = {r["name"]: r for r in s["compare"]}
-                cells = [_ms(by.get(n, {}).get("objective"))
-                         for n in ("gpu_only", "whole_models", "herald_like", "h2h_like")]
-                lines.append(f"| {SCENARIO_TITLES[scenario]} | {objective} | {v} | "
-                             f"{' | '.join(cells)} | {_ms(s['objective_ms'])} | {s['status']} "
-                             f"| {signed_pct(s['gain_pct'])} |")
+             "| Herald-like | H2H-like | " + "".join(f"{n} | " for n in extra)
+             + "layerswap | status | gain |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|---|"]
+    for setup, scenario, objective in _cases(doc):
+        for v in doc["variants"]:
+            s = _find(doc, v, scenario, objective, setup)
+            if s is None:
+                continue
+            by = {r["name"]: r for r in s["compare"]}
+            cells = [fmt_num(by.get(n, {}).get("objective")) for n in (*GAIN_BASELINES, *extra)]
+            lines.append(f"| {_title(doc, setup, scenario)} | {objective} | {v} | "
+                         f"{' | '.join(cells)} | {fmt_num(s['objective_ms'])} | {s['status']} "
+                         f"| {signed_pct(s['gain_pct'])} |")
     return [*lines, ""]
 
 
@@ -439,20 +504,19 @@ def _md_loadables(doc: Mapping[str, Any]) -> list[str]:
              "|---|---|---|---|---|---|"]
     tail = ["", "The whole generator built for one DLA core with GPU fallback (DLA checker):", "",
             "| generator | GPU fallback nodes | DLA loadables per instance |", "|---|---|---|"]
-    for v in VARIANTS:
+    for v in doc["variants"]:
         d = doc["dla"][f"gan_{v}"]
         tail.append(f"| {v} | {len(d['refused'])} ({', '.join(d['refused_ops']) or 'none'}) | "
                     f"{d['loadables']['per_instance']} |")
-    for scenario in SCENARIOS:
-        for objective in OBJECTIVES:
-            for v in VARIANTS:
-                s = _find(doc, v, scenario, objective)
-                if s is None:
-                    continue
-                ld = s["loadables"]
-                lines.append(f"| {SCENARIO_TITLES[scenario]} | {objective} | {v} | "
-                             f"{ld.get('DLA0', 0)} | {ld.get('DLA1', 0)} | "
-                             f"{s['loadable_limit']} |")
+    for setup, scenario, objective in _cases(doc):
+        for v in doc["variants"]:
+            s = _find(doc, v, scenario, objective, setup)
+            if s is None:
+                continue
+            ld = s["loadables"]
+            lines.append(f"| {_title(doc, setup, scenario)} | {objective} | {v} | "
+                         f"{ld.get('DLA0', 0)} | {ld.get('DLA1', 0)} | "
+                         f"{s['loadable_limit']} |")
     return [*lines, *tail, ""]
 
 
@@ -472,13 +536,13 @@ def _md_runs(doc: Mapping[str, Any]) -> list[str]:
 
 
 def _md_gantt(doc: Mapping[str, Any]) -> list[str]:
+    variants = doc["variants"]
     lines = ["## Gantt charts (estimated times)", "",
-             "| scenario | objective | original generator | rewritten generator |",
-             "|---|---|---|---|"]
-    for scenario in SCENARIOS:
-        for objective in OBJECTIVES:
-            pair = [_find(doc, v, scenario, objective) for v in VARIANTS]
-            cells = ["–" if p is None else f"![{p['name']}]({p['gantt']})" for p in pair]
-            lines.append(f"| {SCENARIO_TITLES[scenario]} | {objective} | {cells[0]} | "
-                         f"{cells[1]} |")
+             "| scenario | objective | " + " | ".join(f"{v} generator" for v in variants)
+             + " |", "|---|---|" + "---|" * len(variants)]
+    for setup, scenario, objective in _cases(doc):
+        row = [_find(doc, v, scenario, objective, setup) for v in variants]
+        cells = ["–" if p is None else f"![{p['name']}]({p['gantt']})" for p in row]
+        lines.append(f"| {_title(doc, setup, scenario)} | {objective} | "
+                     + " | ".join(cells) + " |")
     return [*lines, ""]

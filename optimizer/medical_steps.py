@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.medical import (
+from optimizer import medical_paper
+from optimizer.medical_setup import (
     OBJECTIVES,
     SCENARIOS,
     VARIANTS,
@@ -55,10 +56,11 @@ class Solved:
     baselines: dict[str, Result]  # baseline name -> its result
     compare: pd.DataFrame        # optimizer.api.compare: baselines and the solver, one row each
     onnx: dict[str, Path]        # problem model name -> ONNX file
+    setup: str = "default"       # "paper" or "default" (medical_paper.SETUPS)
 
     @property
     def name(self) -> str:
-        return key_name(self.variant, self.scenario, self.objective)
+        return key_name(self.variant, self.scenario, self.objective, self.setup)
 
 
 class Steps:
@@ -73,15 +75,26 @@ class Steps:
         self.solved: list[Solved] = []
         self.exported: dict[str, Path] = {}
 
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The generator variants: the original first, then the rewritten ones."""
+        return medical_paper.PAPER_VARIANTS if self.opts.paper else VARIANTS
+
+    @property
+    def gan_keys(self) -> list[str]:
+        return [f"gan_{v}" for v in self.variants]
+
     # ------------------------------------------------------------------ 1. build
     def build_models(self) -> dict[str, dict[str, Any]]:
         o = self.opts
         folder = self.out / "models"
         folder.mkdir(parents=True, exist_ok=True)
         built: dict[str, dict[str, Any]] = {}
+        channels = o.gan_channels
         for key, name, kwargs in (
-                ("gan_original", "pix2pix", {"in_channels": 1, "out_channels": 1,
-                                             "ngf": o.ngf, "size": GAN_SIZE}),
+                ("gan_original", o.generator, {"in_channels": channels,
+                                               "out_channels": channels,
+                                               "ngf": o.ngf, "size": GAN_SIZE}),
                 ("yolo", "yolov8n", {"size": o.yolo_size})):
             model = _lib_build(name, seed=o.seed, **kwargs)
             path = folder / f"{key}.onnx"
@@ -101,21 +114,30 @@ class Steps:
                           precision=o.precision)
 
     # ------------------------------------------------------------------ 3. rewrite
-    def rewrite_generator(self) -> dict[str, Any]:
-        path = self.out / "models" / "gan_rewritten.onnx"
-        rewritten, applied = _lib_rewrite(self.paths["gan_original"])
-        _save_onnx(rewritten, path)
-        self.paths["gan_rewritten"] = path
-        metrics = _lib_verify(self.paths["gan_original"], path, seed=self.opts.seed,
-                              samples=VERIFY_SAMPLES)
-        if not metrics["passed"]:
-            raise MedicalError(
-                f"medical example: the rewritten generator differs from the original (max abs "
-                f"diff {metrics['max_abs_diff']:.3g} > {metrics['tolerance']:g} on seeded "
-                "inputs); an exact rewrite must not change the outputs: report it as a bug of "
-                "export.rewrite")
-        return {"file": _rel(path, self.out), "changes": applied, "verify": metrics,
-                "dla": self._check("gan_rewritten"), **_model_stats(rewritten)}
+    def rewrite_generator(self) -> dict[str, dict[str, Any]]:
+        """Each rewritten variant: the default exact passes (``rewritten``), or in the
+        paper's setup the pass of each paper variant (`medical_paper.VARIANT_PASSES`);
+        verified against the original. Returns variant -> what was done."""
+        out: dict[str, dict[str, Any]] = {}
+        for variant in self.variants[1:]:
+            key = f"gan_{variant}"
+            path = self.out / "models" / f"{key}.onnx"
+            passes = medical_paper.VARIANT_PASSES.get(variant) if self.opts.paper else None
+            rewritten, applied = _lib_rewrite(self.paths["gan_original"], passes)
+            _save_onnx(rewritten, path)
+            self.paths[key] = path
+            metrics = _lib_verify(self.paths["gan_original"], path, seed=self.opts.seed,
+                                  samples=VERIFY_SAMPLES)
+            if not metrics["passed"]:
+                raise MedicalError(
+                    f"medical example: the {variant} generator differs from the original "
+                    f"(max abs diff {metrics['max_abs_diff']:.3g} > {metrics['tolerance']:g} "
+                    "on seeded inputs); an exact rewrite must not change the outputs: report "
+                    "it as a bug of export.rewrite")
+            out[variant] = {"file": _rel(path, self.out), "passes": passes,
+                            "changes": applied, "verify": metrics, "dla": self._check(key),
+                            **_model_stats(rewritten)}
+        return out
 
     # ------------------------------------------------------------------ 4. estimate
     def estimate_tables(self) -> dict[str, Any]:
@@ -123,8 +145,8 @@ class Steps:
         folder = self.out / "tables"
         folder.mkdir(parents=True, exist_ok=True)
         out: dict[str, Any] = {}
-        for key, groups in (("gan_original", o.gan_groups), ("gan_rewritten", o.gan_groups),
-                            ("yolo", o.yolo_groups)):
+        for key, groups in ([(k, o.gan_groups) for k in self.gan_keys]
+                            + [("yolo", o.yolo_groups)]):
             table = _lib_estimate(self.paths[key], platform=o.platform,
                                   precision=o.precision, groups=groups,
                                   trt_version=o.trt_version, max_crossing=o.max_crossing)
@@ -136,6 +158,8 @@ class Steps:
 
     # ------------------------------------------------------------------ 5. solve
     def solve_all(self) -> list[Solved]:
+        if self.opts.paper:
+            return self._solve_paper()
         from optimizer import api
         from solvers.model.problem import ModelSpec
 
@@ -158,21 +182,40 @@ class Steps:
                         onnx = {"gan": self.paths[gan_key], "yolo": self.paths["yolo"]}
                     problem = api.make_problem(specs, o.platform, objective, o.max_transitions,
                                                o.contention, frames_per_round=frames)
-                    self.say(f"      solving {key_name(variant, scenario, objective)}")
-                    results: dict[str, Any] = {}
-                    frame = api.compare(problem, (o.solver,), time_limit=o.time_limit,
-                                        workers=o.workers, results=results)
-                    result = results.get(o.solver)
-                    if result is None or result.schedule is None:
-                        raise MedicalError(
-                            f"medical example: {o.solver} found no schedule for "
-                            f"{key_name(variant, scenario, objective)} "
-                            f"({'' if result is None else result.status.value}); raise "
-                            "--time-limit or choose another solver")
-                    baselines = {k: v for k, v in results.items() if k != o.solver}
-                    self.solved.append(Solved(variant, scenario, objective, problem, result,
-                                              baselines, frame, onnx))
+                    self._solve(problem, variant, scenario, objective, onnx)
         return self.solved
+
+    def _solve_paper(self) -> list[Solved]:
+        """The paper's generator variants x both scenarios, throughput, in the paper's setup
+        and in the default setup (`optimizer.medical_paper.problem`)."""
+        for scenario in SCENARIOS:
+            for setup in medical_paper.SETUPS:
+                for variant in self.variants:
+                    problem, keys = medical_paper.problem(self.tables, variant, scenario,
+                                                          setup, self.opts)
+                    onnx = {model: self.paths[key] for model, key in keys.items()}
+                    self._solve(problem, variant, scenario, "throughput", onnx, setup)
+        return self.solved
+
+    def _solve(self, problem: Problem, variant: str, scenario: str, objective: str,
+               onnx: dict[str, Path], setup: str = "default") -> None:
+        from optimizer import api
+
+        o = self.opts
+        name = key_name(variant, scenario, objective, setup)
+        self.say(f"      solving {name}")
+        results: dict[str, Any] = {}
+        frame = api.compare(problem, (o.solver,), time_limit=o.time_limit,
+                            workers=o.workers, results=results)
+        result = results.get(o.solver)
+        if result is None or result.schedule is None:
+            raise MedicalError(
+                f"medical example: {o.solver} found no schedule for {name} "
+                f"({'' if result is None else result.status.value}); raise "
+                "--time-limit or choose another solver")
+        baselines = {k: v for k, v in results.items() if k != o.solver}
+        self.solved.append(Solved(variant, scenario, objective, problem, result, baselines,
+                                  frame, onnx, setup))
 
     # ------------------------------------------------------------------ 6. export
     def export_all(self) -> dict[str, Path]:
@@ -187,16 +230,18 @@ class Steps:
     def run_all(self) -> dict[str, Any]:
         o = self.opts
         phantom = ct_phantom(GAN_SIZE, frames=o.frames, seed=o.seed, noise=o.noise)
-        frames = {"gan": gan_inputs(phantom), "yolo": yolo_inputs(phantom, o.yolo_size)}
+        frames = {"gan": gan_inputs(phantom, o.gan_channels),
+                  "yolo": yolo_inputs(phantom, o.yolo_size)}
         reference: dict[str, dict[str, np.ndarray]] = {}
-        for key in ("gan_original", "gan_rewritten", "yolo"):
+        for key in [*self.gan_keys, "yolo"]:
             reference[key] = _run_whole(self.paths[key], frames["yolo" if key == "yolo"
                                                                   else "gan"])
         out: dict[str, Any] = {"frames": o.frames, "tolerance": RUN_TOLERANCE,
                                "manifests": {},
-                               "rewrite_on_phantom": _image_metrics(
-                                   reference["gan_original"], reference["gan_rewritten"],
-                                   o.frames)}
+                               "rewrite_on_phantom": {
+                                   v: _image_metrics(reference["gan_original"],
+                                                     reference[f"gan_{v}"], o.frames)
+                                   for v in self.variants[1:]}}
         for s in self.solved:
             manifest = self.exported[s.name]
             inputs: dict[str, np.ndarray] = {}
@@ -231,10 +276,11 @@ def _save_onnx(model: Any, path: Path) -> None:
 
 
 def _model_stats(model: Any) -> dict[str, Any]:
-    """Node count, parameter count and op histogram of an ONNX model."""
-    from onnx import numpy_helper
+    """Node count, parameter count (float weights: the paper's Table II for its generator)
+    and op histogram of an ONNX model."""
+    from export.zoo import parameter_count
 
-    params = sum(int(np.prod(numpy_helper.to_array(t).shape)) for t in model.graph.initializer)
+    params = parameter_count(model)   # float weights, as Keras and torch count them
     ops: dict[str, int] = {}
     for node in model.graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1
@@ -249,8 +295,9 @@ def _image_metrics(original: dict[str, np.ndarray], rewritten: dict[str, np.ndar
     from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
     (name,) = original
-    a = original[name].astype(np.float64).reshape(frames, *original[name].shape[-2:])
-    b = rewritten[name].astype(np.float64).reshape(frames, *rewritten[name].shape[-2:])
+    # every output plane (frame x channel) is one image
+    a = original[name].astype(np.float64).reshape(-1, *original[name].shape[-2:])
+    b = rewritten[name].astype(np.float64).reshape(-1, *rewritten[name].shape[-2:])
     mse = float(mean_squared_error(a, b))
     return {"output": name, "frames": frames, "max_abs_diff": max_abs(a, b), "mse": mse,
             "psnr_db": None if mse == 0 else float(peak_signal_noise_ratio(a, b,
@@ -297,14 +344,15 @@ def _lib_check(path: Path, *, platform: str, trt_version: str, precision: str) -
     return check_model(path, platform=platform, trt_version=trt_version, precision=precision)
 
 
-def _lib_rewrite(path: Path) -> tuple[Any, list[dict[str, Any]]]:
-    """Every exact DLA rewrite pass (`export.rewrite.rewrite`); returns the model and the
-    changes the passes applied (pass, node, detail)."""
+def _lib_rewrite(path: Path, passes: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+    """`export.rewrite.rewrite` with ``passes`` (None: every default pass; a named pass must
+    change something, else one line says why); returns the model and the changes the passes
+    applied (pass, node, detail)."""
     import onnx
 
     from export.rewrite import rewrite
 
-    result = rewrite(onnx.load(str(path)))
+    result = rewrite(onnx.load(str(path)), passes, strict=passes is not None)
     return result.model, [c.to_dict() for c in result.applied]
 
 

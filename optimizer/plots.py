@@ -16,7 +16,7 @@ import io
 import itertools
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from matplotlib.ticker import NullFormatter
 
 from profiles.fileio import atomic_write_bytes
 from solvers.model.problem import Device, Objective, Problem
-from solvers.model.schedule import Schedule, SegmentTiming, Timeline
+from solvers.model.schedule import Schedule, Segment, SegmentTiming, Timeline
 
 DPI = 120
 """Fixed resolution of the PNG files (deterministic pixels)."""
@@ -65,7 +65,8 @@ def _new_figure(width: float, height: float) -> Figure:
 
 # --------------------------------------------------------------------------- Gantt
 def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str] | None = None,
-               *, title: str | None = None, rounds: int | None = None) -> Figure:
+               *, title: str | None = None, rounds: int | None = None,
+               segment_label: Callable[[int, Segment], str] | None = None) -> Figure:
     """One row per device, one bar per segment of the simulated schedule.
 
     Latency: the one concurrent inference. Throughput: ``rounds`` consecutive steady-state
@@ -79,9 +80,11 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
     consecutive segments: from the end of one to the moment the next is ready (end plus
     the transition delay); a dotted line continues to its start if it then waits for its
     device. Latency mode marks the makespan; throughput mode marks one period of the
-    round. Each patch carries a gid (``segment:J:K``, ``contention:J:K``; in later rounds
-    ``segment:J:K:rN``) so tests and SVG readers can find it. If ``path`` is given the
-    figure is also saved (PNG + SVG).
+    round. A box is labelled with its job and its groups (``g3-7``), or with
+    ``segment_label(job index, segment)`` when given (the medical report names the ONNX
+    layers, as its tables do). Each patch carries a gid (``segment:J:K``,
+    ``contention:J:K``; in later rounds ``segment:J:K:rN``) so tests and SVG readers can
+    find it. If ``path`` is given the figure is also saved (PNG + SVG).
     """
     devices = list(problem.devices)
     row_of = {d: i for i, d in enumerate(devices)}
@@ -100,8 +103,10 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
             suffix = f":r{r}" if r else ""
             alpha = 1.0 if r == 0 else max(0.3, 0.75 - 0.25 * (r - 1))
             for t in sorted(segments, key=lambda s: (s.job, s.index)):
+                short = (segment_label(t.job, t.segment) if segment_label is not None
+                         else _box_label(problem, t))
                 _draw_segment(ax, t, row_of[t.segment.device], bar_h, alpha, suffix,
-                              jobs[t.job].name, _box_label(problem, t), span,
+                              jobs[t.job].name, span, short,
                               label_round=r if len(drawn) > 1 else None)
             _draw_transitions(ax, segments, row_of, bar_h, suffix, alpha)
         _mark_span(ax, problem, timeline, span_start)
@@ -157,7 +162,7 @@ def _rounds_to_draw(problem: Problem, timeline: Timeline, rounds: int | None
 
 
 def _draw_segment(ax: Any, t: SegmentTiming, y: int, bar_h: float, alpha: float, suffix: str,
-                  job_name: str, short: str, span: float, *, label_round: int | None) -> None:
+                  job_name: str, span: float, short: str, *, label_round: int | None) -> None:
     color = job_color(t.job)
     solid = max(t.end_ms - t.start_ms - t.contention_ms, 0.0)
     bar = Rectangle((t.start_ms, y - bar_h / 2), solid, bar_h, facecolor=color,

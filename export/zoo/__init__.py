@@ -2,9 +2,10 @@
 
 API::
 
-    export.zoo.names() -> ["pix2pix", "yolov8n", "googlenet", "resnet50"]
+    export.zoo.names() -> ["pix2pix", "yolov8n", "googlenet", "resnet50", "pix2pix_tf"]
     export.zoo.build(name, *, seed=0, **options) -> onnx.ModelProto
     export.zoo.save(name, path, *, seed=0, **options) -> pathlib.Path   (atomic write)
+    export.zoo.parameter_count(model) -> int   (float weights, as Keras/torch count them)
 
 Every model: batch 1, float32, opset 17 (IR 8), unique stable node names (the first output
 tensor of a node carries the node's name), ``value_info`` filled by strict shape
@@ -13,7 +14,9 @@ byte-identical serializations. Options (defaults):
 
 - ``pix2pix``: ``in_channels=1, out_channels=1, ngf=64, size=256`` (size a multiple of 256);
 - ``yolov8n``: ``size=640`` (a multiple of 32), ``num_classes=80``;
-- ``googlenet``: ``size=224``; ``resnet50``: ``size=224``, ``num_classes=1000``.
+- ``googlenet``: ``size=224``; ``resnet50``: ``size=224``, ``num_classes=1000``;
+- ``pix2pix_tf`` (the seed paper's generator, the TensorFlow tutorial's U-Net):
+  ``in_channels=3, out_channels=3, ngf=64, size=256`` (size a multiple of 256).
 
 The model modules' docstrings say what each graph is and where its structure comes from.
 """
@@ -36,6 +39,7 @@ _BUILDERS = {
     "yolov8n": ("export.zoo.yolov8n", "build_yolov8n"),
     "googlenet": ("export.zoo.googlenet", "build_googlenet"),
     "resnet50": ("export.zoo.resnet", "build_resnet50"),
+    "pix2pix_tf": ("export.zoo.pix2pix_tf", "build_pix2pix_tf"),
 }
 _NAMES = tuple(_BUILDERS)
 
@@ -77,6 +81,24 @@ def save(name: str, path: str | Path, *, seed: int = 0, **opts: object) -> Path:
     return target
 
 
+def parameter_count(model: onnx.ModelProto) -> int:
+    """The model's parameters: elements of its floating-point initializers.
+
+    That is what Keras's "Total params" and torch's ``numel`` sum count when every weight is
+    an initializer (BatchNormalization's gamma, beta and running statistics included);
+    integer initializers (Slice bounds, shapes) are not parameters."""
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+              onnx.TensorProto.BFLOAT16}
+    total = 0
+    for tensor in model.graph.initializer:
+        if tensor.data_type in floats:
+            count = 1
+            for d in tensor.dims:
+                count *= int(d)
+            total += count
+    return total
+
+
 def _builder(name: str) -> Callable[..., onnx.ModelProto]:
     if name not in _NAMES:
         raise ExportError(f"unknown zoo model {name!r}: choose one of {', '.join(_NAMES)}")
@@ -84,4 +106,4 @@ def _builder(name: str) -> Callable[..., onnx.ModelProto]:
     return getattr(importlib.import_module(module), function)
 
 
-__all__ = ["build", "names", "options", "save"]
+__all__ = ["build", "names", "options", "parameter_count", "save"]

@@ -145,7 +145,8 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
     reports = args.platform is not None
     before = _check(args.model, args, args.model) if reports else None
     with spinner("rewriting and verifying…", not args.json):
-        result = rewrite(args.model, args.passes)
+        # passes named explicitly must each change something (one line says why not)
+        result = rewrite(args.model, args.passes, strict=args.passes is not None)
         check = verify(_load(args.model), result.model, seed=args.seed, samples=args.samples,
                        tolerance=args.tolerance)
     if not check.passed:
@@ -228,12 +229,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  layerswap rewrite pix2pix.onnx -o pix2pix_dla.onnx\n"
         "  layerswap rewrite pix2pix.onnx -o out.onnx --platform orin-agx --trt-version 10.3\n"
         "  layerswap rewrite resnet50.onnx -o out.onnx --passes global_pool_to_pool --json\n"
-        "passes: convtranspose_pad_to_crop, global_pool_to_pool, pad_into_conv (all exact)")
+        "  layerswap rewrite gen.onnx -o gen_conv.onnx --passes convtranspose_pad_to_conv\n"
+        "passes (all exact): convtranspose_pad_to_crop, global_pool_to_pool, pad_into_conv "
+        "(the default set); convtranspose_pad_to_conv (on request: the seed paper's "
+        "convolution variant, an identity-initialised 3x3 valid Conv after each unpadded "
+        "ConvTranspose, adding weights to retrain). A pass named in --passes that changes "
+        "nothing is an error")
     p.add_argument("model", metavar="IN.onnx", help="ONNX model with static shapes")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
                    help="where to write the rewritten model (atomically)")
     p.add_argument("--passes", type=_passes, default=None, metavar="A,B",
-                   help="comma-separated passes (default: every exact pass)")
+                   help="comma-separated passes (default: every pass but "
+                        "convtranspose_pad_to_conv)")
     p.add_argument("--seed", type=integer(minimum=0), default=0, metavar="N",
                    help="verification input seed (default: 0)")
     p.add_argument("--samples", type=integer(minimum=1, maximum=64), default=1, metavar="N",

@@ -38,7 +38,7 @@ def cmd_example_medical(args: argparse.Namespace) -> int:
                           yolo_groups=args.groups, max_transitions=args.max_transitions,
                           solver=args.solver, time_limit=args.time_limit,
                           workers=args.workers, frames=args.frames, seed=args.seed,
-                          contention=args.contention)
+                          contention=args.contention, paper=args.paper)
     show = args.progress or sys.stderr.isatty()
 
     def progress(line: str) -> None:
@@ -47,7 +47,8 @@ def cmd_example_medical(args: argparse.Namespace) -> int:
 
     run = run_medical(args.output, opts, progress=progress)
     report = run.report
-    summary = [{"name": s["name"], "status": s["status"], "objective": s["objective"],
+    summary = [{"name": s["name"], "setup": s["setup"], "variant": s["variant"],
+                "scenario": s["scenario"], "status": s["status"], "objective": s["objective"],
                 "objective_ms": s["objective_ms"], "throughput_fps": s["throughput_fps"],
                 "gain_pct": s["gain_pct"], "best_baseline": s["best_baseline"],
                 "balanced": s["balance"]["balanced"] if s["objective"] == "throughput"
@@ -60,7 +61,7 @@ def cmd_example_medical(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"out_dir": str(run.out_dir), "report": str(run.out_dir / "report.md"),
                    "estimated": True, "checks": report["checks"], "solves": summary,
-                   "timings_s": run.timings})
+                   "paper": report["paper"], "timings_s": run.timings})
     else:
         _print_summary(run, summary)
     if failed:
@@ -93,7 +94,7 @@ def _print_summary(run: MedicalRun, summary: list[dict[str, Any]]) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `example medical`."""
-    from optimizer.medical import MedicalOptions
+    from optimizer.medical_setup import MedicalOptions
 
     d = MedicalOptions()
     steps = add_group(sub, "example", "run a worked example end to end",
@@ -106,7 +107,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the seed scenario: CT->MRI Pix2Pix + YOLOv8n on a Jetson AGX Orin, end to end",
         "  layerswap example medical                      # real sizes (ngf 64), out/medical\n"
         "  layerswap example medical -o /tmp/med --ngf 8  # small generator, seconds\n"
-        "  layerswap example medical --json --progress    # one JSON object + step lines")
+        "  layerswap example medical --json --progress    # one JSON object + step lines\n"
+        "  layerswap example medical --paper -o out/paper # the seed paper's setup and tables")
     p.add_argument("-o", "--output", default=DEFAULT_DIR, metavar="DIR",
                    help="output folder (default: %(default)s)")
     p.add_argument("--ngf", type=integer(minimum=1), default=d.ngf, metavar="N",
@@ -139,5 +141,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="memory contention in the solves: off, or the platform preset (an "
                         "uncalibrated placeholder on Orin; throughput solves then use their "
                         "whole time limit) (default: %(default)s)")
+    p.add_argument("--paper", action="store_true",
+                   help="the seed paper's setup: its generator (the TensorFlow Pix2Pix "
+                        "tutorial's U-Net, 3->3 channels) as original, cropping and "
+                        "convolution variants; throughput with one DLA core, at most one "
+                        "switch per instance, the two GANs starting on the DLA and on the "
+                        "GPU (and GPU fallback for the original, once the model has it), "
+                        "beside the default setup; the report adds the paper's tables with "
+                        "its measured numbers beside ours")
     p.add_argument("--progress", action="store_true",
                    help="print a line per step on stderr even when it is not a terminal")

@@ -159,6 +159,9 @@ def test_unknown_pass_is_a_domain_error():
 
 def test_registry_names_reasons_and_exactness():
     assert pass_names() == ["convtranspose_pad_to_crop", "global_pool_to_pool", "pad_into_conv"]
+    assert pass_names(default_only=False) == ["convtranspose_pad_to_crop",
+                                              "convtranspose_pad_to_conv",
+                                              "global_pool_to_pool", "pad_into_conv"]
     assert all(p.exact and p.reason for p in PASSES.values())
 
 

@@ -46,7 +46,7 @@ def _assert_well_formed(model: onnx.ModelProto) -> None:
 
 
 def test_names_are_the_contract() -> None:
-    assert zoo.names() == ["pix2pix", "yolov8n", "googlenet", "resnet50"]
+    assert zoo.names() == ["pix2pix", "yolov8n", "googlenet", "resnet50", "pix2pix_tf"]
 
 
 # ------------------------------------------------------------------------ pix2pix

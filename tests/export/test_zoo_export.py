@@ -24,6 +24,7 @@ from solvers.model.problem import Problem
 
 ZOO_OPTIONS = {
     "pix2pix": {"ngf": 4},                  # size 256: num_downs 8
+    "pix2pix_tf": {"ngf": 4},               # the seed paper's generator, 3 -> 3 channels
     "yolov8n": {"size": 320},
     "googlenet": {"size": 96},
     "resnet50": {"size": 64, "num_classes": 10},

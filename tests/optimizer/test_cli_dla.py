@@ -136,3 +136,22 @@ def test_rewrite_unknown_pass_is_a_command_line_error(capsys, pix2pix_file, tmp_
     code, doc = run_json(capsys, "rewrite", str(pix2pix_file), "-o", str(out_path),
                          "--passes", "convtranspose_pad_to_crop,nope")
     assert code == 2 and "unknown pass nope" in doc["error"] and not out_path.exists()
+
+
+def test_rewrite_convolution_pass_on_request_then_one_line_when_nothing_is_left(
+        capsys, tmp_path):
+    gen = tmp_path / "gen.onnx"
+    zoo.save("pix2pix_tf", gen, ngf=4)
+    conv = tmp_path / "gen_conv.onnx"
+    code, doc = run_json(capsys, "rewrite", str(gen), "-o", str(conv), *TARGET,
+                         "--passes", "convtranspose_pad_to_conv")
+    assert code == 0 and doc["passes"] == ["convtranspose_pad_to_conv"]
+    assert len(doc["applied"]) == 8 and doc["verification"]["passed"]
+    assert doc["dla"]["after"]["loadables"]["per_instance"] == 1
+    assert zoo.parameter_count(onnx.load(conv)) > zoo.parameter_count(onnx.load(gen))
+    again = tmp_path / "again.onnx"
+    code, _out, err = run(capsys, "rewrite", str(conv), "-o", str(again),
+                         "--passes", "convtranspose_pad_to_conv")
+    assert code == 1 and err.count("\n") == 1 and not again.exists()
+    assert "'convtranspose_pad_to_conv' cannot apply" in err
+    assert "no ConvTranspose with non-zero pads" in err

@@ -154,7 +154,7 @@ def test_padded_deconvolutions_fall_back_in_the_original_only(medical: dict[str,
     assert tables["gan_rewritten"]["dla_eligible_groups"] == tables["gan_rewritten"]["groups"]
     text = (medical["out"] / "report.md").read_text()
     assert "ConvTranspose" in text
-    for heading in ("Transition layers per model", "Per-device throughput and balance",
+    for heading in ("Transition layers per model", "Per-device capacity and balance",
                     "Gain over the baselines", "Loadables per DLA core", "Gantt charts"):
         assert heading in text
     assert "ESTIMATES" in text
@@ -227,3 +227,29 @@ def test_phantom_is_a_seeded_head_not_noise() -> None:
     assert row[0] == 0.0 and row[-1] == 0.0
     assert row.max() > 0.9 and 0.1 < row[64] < 0.5
     assert np.count_nonzero(row > 0.9) < 20   # the skull is a thin ring, not a filled disc
+
+
+def test_medical_modules_import_no_circle() -> None:
+    """No optimizer.medical* module imports one that imports it back, at module level or
+    inside a function (design.md: no import circles)."""
+    import ast
+    import importlib.util
+
+    import networkx as nx
+
+    names = ["optimizer.medical", "optimizer.medical_setup", "optimizer.medical_steps",
+             "optimizer.medical_report", "optimizer.medical_paper"]
+    graph = nx.DiGraph()
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        tree = ast.parse(Path(spec.origin).read_text())
+        graph.add_node(name)
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            graph.add_edges_from((name, t) for t in targets if t in names and t != name)
+    assert nx.is_directed_acyclic_graph(graph), list(nx.simple_cycles(graph))

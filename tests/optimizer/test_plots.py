@@ -102,6 +102,23 @@ def test_gantt_one_row_per_device_and_one_bar_per_segment() -> None:
     assert any("makespan" in t.get_text() for t in ax.texts)
 
 
+def test_gantt_boxes_take_the_callers_layer_names() -> None:
+    problem = _published()
+    timeline = simulate(problem, _split_schedule(problem))
+    seen: list[tuple[int, int, int]] = []
+
+    def label(job: int, segment: Segment) -> str:
+        seen.append((job, segment.first_group, segment.last_group))
+        return f"L{segment.first_group * 10}-{segment.last_group * 10 + 9} j{job}"
+
+    (ax,) = plot_gantt(problem, timeline, segment_label=label).axes
+    texts = {t.get_text() for t in ax.texts}
+    assert "googlenet\nL0-49 j0" in texts and "alexnet\nL30-59 j1" in texts
+    assert sorted(seen) == sorted((t.job, t.segment.first_group, t.segment.last_group)
+                                  for t in timeline.segments)
+    assert not any("\ng0-4" in t for t in texts)
+
+
 def test_gantt_same_job_keeps_its_colour() -> None:
     problem = _published()
     fig = _gantt(problem, simulate(problem, _split_schedule(problem)))
