@@ -53,7 +53,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from optimizer.defaults import TIME_LIMIT
 from profiles.errors import LayerswapError
 from runtime.errors import LayerswapRuntimeError  # runtime/ has its own base (ships alone)
-from solvers.backends.base import MAX_WORKERS
 
 if TYPE_CHECKING:
     from profiles.costtable import CostTable
@@ -61,7 +60,10 @@ if TYPE_CHECKING:
 
 (EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION,
  EXIT_INTERNAL) = range(7)
-MAX_FRAMES = 64  # solvers.model.problem.MAX_FRAMES_PER_ROUND (not imported: --help stays fast)
+# Copies of solvers' bounds: importing solvers costs ~1 s, and --help must stay fast
+# (tests/optimizer/test_cli_internal.py checks they are the same numbers).
+MAX_FRAMES = 8  # solvers.model.problem.MAX_FRAMES_PER_ROUND
+MAX_WORKERS = 64  # solvers.backends.base.MAX_WORKERS
 DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
 
 SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from optimizer.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
+    MAX_WORKERS,
     add_command,
     add_group,
     console,
@@ -21,7 +22,6 @@ from optimizer.cli.common import (
 )
 from optimizer.text import signed_pct
 from profiles.platforms import default_trt_version
-from solvers.backends.base import MAX_WORKERS
 
 if TYPE_CHECKING:
     from optimizer.medical import MedicalRun

@@ -10,6 +10,7 @@ from typing import Any
 from optimizer.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_OK,
+    MAX_WORKERS,
     UsageError,
     add_command,
     add_export_options,
@@ -29,7 +30,6 @@ from optimizer.cli.common import (
 )
 from optimizer.defaults import COMPARE_SOLVERS, TIME_LIMIT
 from optimizer.text import signed_pct
-from solvers.backends.base import MAX_WORKERS
 
 DEFAULT_GANTT = "out/default_gantt.png"
 

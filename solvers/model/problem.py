@@ -27,8 +27,11 @@ from solvers.errors import ProblemError
 from solvers.model.contention import ContentionModel, no_contention, orin_preset, xavier_preset
 from solvers.model.jsonfields import as_choice, as_int, as_list, as_number, as_object, as_str, need
 
-MAX_FRAMES_PER_ROUND = 64
-"""Frames per round beyond this multiply the jobs past what any backend solves."""
+MAX_FRAMES_PER_ROUND = 8
+"""A round of F frames makes F instances of every model (the seed paper's pipeline uses 2).
+At 64 (the former bound) 2 models became 128 jobs, and the baseline pass alone outlasted a
+5 s time limit by minutes (benchmarks/results/option_limits.md); 8 keeps 2-3 models within
+what the backends and the time limit handle."""
 
 
 class Device(StrEnum):

@@ -77,3 +77,13 @@ def test_a_cut_search_says_more_time_may_help(capsys, tmp_path):
 def test_time_limit_zero_is_a_command_line_error(capsys):
     assert main(["solve", "--time-limit", "0", "--json"]) == 2
     assert json.loads(capsys.readouterr().out)["exit_code"] == 2
+
+
+def test_the_cli_bounds_are_the_solvers_bounds():
+    """The CLI copies two bounds to keep --help fast; they must stay the solvers' own."""
+    from optimizer.cli import common
+    from solvers.backends.base import MAX_WORKERS
+    from solvers.model.problem import MAX_FRAMES_PER_ROUND
+
+    assert common.MAX_WORKERS == MAX_WORKERS
+    assert common.MAX_FRAMES == MAX_FRAMES_PER_ROUND
