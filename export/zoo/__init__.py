@@ -2,7 +2,9 @@
 
 API::
 
-    export.zoo.names() -> ["pix2pix", "yolov8n", "googlenet", "resnet50"]
+    export.zoo.names() -> ["pix2pix", "yolov8n", "googlenet", "resnet50", "resnet50_mlperf",
+                           "ssd_mobilenet_v1", "yolo11n", "yolo11s", "yolo11m", "yolo11l",
+                           "yolo11x"]
     export.zoo.build(name, *, seed=0, **options) -> onnx.ModelProto
     export.zoo.save(name, path, *, seed=0, **options) -> pathlib.Path   (atomic write)
 
@@ -13,7 +15,10 @@ byte-identical serializations. Options (defaults):
 
 - ``pix2pix``: ``in_channels=1, out_channels=1, ngf=64, size=256`` (size a multiple of 256);
 - ``yolov8n``: ``size=640`` (a multiple of 32), ``num_classes=80``;
-- ``googlenet``: ``size=224``; ``resnet50``: ``size=224``, ``num_classes=1000``.
+- ``googlenet``: ``size=224``; ``resnet50``: ``size=224``, ``num_classes=1000``;
+- ``resnet50_mlperf`` and ``ssd_mobilenet_v1`` (the MLPerf models as NVIDIA prepares them
+  for the DLA): ``batch=1``;
+- ``yolo11n`` .. ``yolo11x``: none (the 640 x 640, 80-class export only).
 
 The model modules' docstrings say what each graph is and where its structure comes from.
 """
@@ -36,6 +41,13 @@ _BUILDERS = {
     "yolov8n": ("export.zoo.yolov8n", "build_yolov8n"),
     "googlenet": ("export.zoo.googlenet", "build_googlenet"),
     "resnet50": ("export.zoo.resnet", "build_resnet50"),
+    "resnet50_mlperf": ("export.zoo.resnet", "build_resnet50_mlperf"),
+    "ssd_mobilenet_v1": ("export.zoo.ssd_mobilenet", "build_ssd_mobilenet_v1"),
+    "yolo11n": ("export.zoo.yolo11", "build_yolo11n"),
+    "yolo11s": ("export.zoo.yolo11", "build_yolo11s"),
+    "yolo11m": ("export.zoo.yolo11", "build_yolo11m"),
+    "yolo11l": ("export.zoo.yolo11", "build_yolo11l"),
+    "yolo11x": ("export.zoo.yolo11", "build_yolo11x"),
 }
 _NAMES = tuple(_BUILDERS)
 
