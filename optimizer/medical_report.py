@@ -280,9 +280,12 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         f"256x256; YOLOv8n {o['yolo_size']}x{o['yolo_size']}; TensorRT {o['trt_version']}, "
         f"{o['precision']}; solver {o['solver']} (time limit {o['time_limit']:g} s), at most "
         f"{o['max_transitions']} device switches per model instance, memory contention "
-        + ("off (the Orin contention preset is an uncalibrated placeholder; "
-           "`--contention preset` turns it on)." if o["contention"] == "none"
-           else f"{o['contention']} (the Orin preset is an uncalibrated placeholder)."),
+        + ("off (`--contention preset` turns it on: on AGX Orin a preset fitted to one "
+           "published co-run, NVIDIA/TensorRT#2745, without bandwidths; on Orin NX a "
+           "placeholder)." if o["contention"] == "none"
+           else f"{o['contention']} (AGX Orin: fitted to NVIDIA/TensorRT#2745, "
+                "bandwidth-independent, held-out error in "
+                "benchmarks/results/contention_orin.md; Orin NX: a placeholder)."),
         "",
     ]
     lines += _md_dla(doc)
