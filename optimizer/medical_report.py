@@ -73,6 +73,9 @@ def write(out: Path, opts: MedicalOptions, *, models: Mapping[str, Any],
         "solves": solves,
         "run": {"frames": runs["frames"], "tolerance": runs["tolerance"]},
     }
+    from profiles.costtable import error_band_of
+
+    doc["error_band"] = error_band_of([m.table for s in solved for m in s.problem.models])
     doc["checks"] = _checks(doc)
     doc = _clean(doc)
     atomic_write_text(out / "report.json",
@@ -106,6 +109,7 @@ def _model_of(problem: Any, job: int) -> str:
 
 def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
                  manifest: Path | None, run: Mapping[str, Any] | None) -> dict[str, Any]:
+    from optimizer.bands import problem_band
     from solvers.simulator import simulate
 
     problem, result = s.problem, s.result
@@ -151,6 +155,7 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
         "makespan_ms": tl.makespan_ms, "period_ms": tl.period_ms,
         "round_period_ms": tl.round_period_ms, "throughput_fps": tl.throughput_fps,
         "devices": devices,
+        "error_band": problem_band(problem, tl),
         "balance": {"gpu_busy_ms": gpu, "dla_busy_ms": dla_busy, "imbalance": imbalance,
                     "balanced": imbalance is not None and imbalance <= BALANCE_TOLERANCE,
                     "tolerance": BALANCE_TOLERANCE},
@@ -287,6 +292,9 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
                 "bandwidth-independent, held-out error in "
                 "benchmarks/results/contention_orin.md; Orin NX: a placeholder)."),
         "",
+        f"**Expected error of these estimates**: {_band_sentence(doc.get('error_band'))} "
+        "Ranges in the tables below apply the mean held-out error.",
+        "",
     ]
     lines += _md_dla(doc)
     lines += _md_rewrite(doc)
@@ -297,6 +305,18 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines += _md_runs(doc)
     lines += _md_gantt(doc)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _band_sentence(band: Mapping[str, Any] | None) -> str:
+    from profiles.costtable import band_text
+
+    return (band_text(band) or "no estimated table") + "."
+
+
+def _range(s: Mapping[str, Any], key: str, digits: int) -> str:
+    """' (lo-hi)' from a solve entry's error band, '' without a measured band."""
+    r = (s.get("error_band") or {}).get(key)
+    return "" if not r else f" ({r[0]:.{digits}f}-{r[1]:.{digits}f})"
 
 
 def _md_dla(doc: Mapping[str, Any]) -> list[str]:
@@ -399,6 +419,7 @@ def _md_devices(doc: Mapping[str, Any]) -> list[str]:
             fps = [s["devices"].get(d, {}).get("capacity_fps") for d in ("GPU", "DLA0", "DLA1")]
             imb = s["balance"]["imbalance"]
             lines.append(f"| {SCENARIO_TITLES[scenario]} | {v} | {_ms(s['throughput_fps'], 1)}"
+                         f"{_range(s, 'throughput_fps_range', 1)}"
                          f" | {' | '.join(_ms(f, 1) for f in fps)} | "
                          f"{'–' if imb is None else f'{imb:.1%}'} | "
                          f"{'yes' if s['balance']['balanced'] else 'no'} |")
@@ -426,7 +447,8 @@ def _md_gain(doc: Mapping[str, Any]) -> list[str]:
                 cells = [_ms(by.get(n, {}).get("objective"))
                          for n in ("gpu_only", "whole_models", "herald_like", "h2h_like")]
                 lines.append(f"| {SCENARIO_TITLES[scenario]} | {objective} | {v} | "
-                             f"{' | '.join(cells)} | {_ms(s['objective_ms'])} | {s['status']} "
+                             f"{' | '.join(cells)} | {_ms(s['objective_ms'])}"
+                             f"{_range(s, 'objective_range_ms', 3)} | {s['status']} "
                              f"| {_pct(s['gain_pct'])} |")
     return [*lines, ""]
 

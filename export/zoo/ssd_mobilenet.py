@@ -50,14 +50,21 @@ def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, list[int]]:
     return out, [before, before, total - before, total - before]
 
 
+def _scalar(b: GraphBuilder, name: str, value: float) -> str:
+    """A 0-d float32 initializer (Clip's min and max are scalars in ONNX; `const` would
+    make them 1-d)."""
+    b.const(name, np.zeros((), dtype=np.float32))
+    b.arrays[name] = np.asarray(value, dtype=np.float32)   # keep it 0-d
+    return name
+
+
 def build_ssd_mobilenet_v1(*, seed: int = 0, batch: int = 1) -> onnx.ModelProto:
     """SSD-MobileNetV1 300x300 (MLPerf, DLA-prepared), ``batch`` x 3 x 300 x 300 input."""
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise ExportError(f"zoo model 'ssd_mobilenet_v1': option batch={batch!r} must be a "
                           "positive integer")
     b = GraphBuilder("ssd_mobilenet_v1_coco_2018_01_28_prepared", seed)
-    relu6 = (b.const("relu6_min", np.asarray(0.0, dtype=np.float32)),
-             b.const("relu6_max", np.asarray(6.0, dtype=np.float32)))
+    relu6 = (_scalar(b, "relu6_min", 0.0), _scalar(b, "relu6_max", 6.0))
     fe = "FeatureExtractor/MobilenetV1"
 
     def conv_relu6(name: str, x: str, cin: int, cout: int, k: int, stride: int, size: int,

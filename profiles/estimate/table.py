@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from profiles.costtable import CostTable
+from profiles.estimate.bands import band_metadata
 from profiles.estimate.roofline import KernelTime, build_kernels, kernel_time
 from profiles.estimate.specs import EstimatorParams, PlatformSpec, load_params, load_platform
 from profiles.estimate.work import (
@@ -423,6 +424,7 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
               checker_note: str, notes: Sequence[str]) -> dict[str, str]:
     from profiles.graph import onnx_graph_signature
 
+    fit = par.fit_module(spec.name)
     model_name = name or proto.graph.name or (Path(source).stem if not source.startswith("<")
                                               else "model")
     refused = sum(1 for la in layers if not la.dla_ok)
@@ -439,14 +441,14 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
         "estimator_platforms_sha256": spec.digest,
         "estimator_params_sha256": par.digest,
         "estimator_params": json.dumps(par.summary(), sort_keys=True, separators=(",", ":")),
-        "estimator_fit": (f"whole-model fit of {par.fit_module(spec.name)} "
-                          f"(profiles/estimate/params.toml [fitted])"
-                          if par.fit_module(spec.name) else
+        "estimator_fit": (f"whole-model fit of {fit} (profiles/estimate/params.toml, "
+                          f"section fitted.{fit})" if fit else
                           f"base parameters ({par.description or par.path})"),
         "estimator_groups": f"{len(group_list)} groups, max_crossing={max_crossing}, "
                             f"{len(layers)} layers",
         "dla_checker": f"{checker_note}: {refused} of {len(layers)} layers refused",
         "assumed_figures": ", ".join(spec.assumptions) or "none",
+        **band_metadata(spec.name, precision),
     }
     notes = list(notes)
     if spec.dla_cores != 2:
