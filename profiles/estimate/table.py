@@ -145,6 +145,8 @@ def estimate(
     ``unknown``: ``"error"`` or ``"conservative"`` for ops without a work formula.
     ``align_dla``: cut where DLA eligibility changes (when K allows), so that a refused
     layer does not take the DLA time of a whole group away.
+    ``params``: the parameter file (default: the shipped params.toml); its whole-model fit
+    for the module (``[fitted]``, `EstimatorParams.for_target`) applies for ``precision``.
     """
     import onnx
 

@@ -87,17 +87,20 @@ def test_held_out_error_is_reported_not_hidden(kernels) -> None:
     assert held.max_abs() >= 0.45
 
 
-def test_vectorised_fit_agrees_with_the_estimated_table(kernels) -> None:
-    f = DeviceFit("dla", {"int8": 0.5}, 0.8, 2.0, {"engine": 400.0})
-    par = replace(BASE, dla=DeviceParams(
-        {**BASE.dla.compute_efficiency, "conv": 0.5, "deconv": 0.5, "gemm": 0.5},
-        0.8, 2.0, 400.0))
+@pytest.mark.parametrize("kind", ["gpu", "dla"])
+def test_vectorised_fit_agrees_with_the_estimated_table(kernels, kind: str) -> None:
+    f = DeviceFit(kind, {"int8": 0.5}, 0.8, 2.0, {"engine": 400.0})
+    dev = DeviceParams({**BASE.device(kind).compute_efficiency, "conv": 0.5, "deconv": 0.5,
+                        "gemm": 0.5}, 0.8, 2.0, 400.0)
+    par = replace(BASE, **{kind: dev})
     model = build("ssd_mobilenet_v1")
     every = {n.name: (True, "") for n in model.graph.node}
     est = estimate(model, platform=ORIN, precision="int8", params=par, groups=1,
                    dla_verdicts=every)
-    p = Point("x", "ssd", "dla", "int8", "MAXN", 1.0, kernels["ssd"], ORIN, "engine")
-    assert est.table.rows[0].dla_ms == pytest.approx(predict(p, f, BASE), rel=1e-5)
+    p = Point("x", "ssd", kind, "int8", "MAXN", 1.0, kernels["ssd"], ORIN, "engine")
+    row = est.table.rows[0]
+    got = row.gpu_ms if kind == "gpu" else row.dla_ms
+    assert got == pytest.approx(predict(p, f, BASE), rel=1e-5)
 
 
 def test_each_dla_island_pays_one_invocation() -> None:
