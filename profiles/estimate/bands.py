@@ -74,12 +74,19 @@ def error_band(platform: str, precision: str, device: str) -> ErrorBand | None:
                             entry=f"bands.{module}.{kind}.{precision}") from exc
 
 
-def band_metadata(module: str, precision: str) -> dict[str, str]:
-    """``error_band_gpu`` / ``error_band_dla`` metadata values (JSON) for a table."""
+def band_metadata(module: str, precision: str, *, custom_params: str | None = None
+                  ) -> dict[str, str]:
+    """``error_band_gpu`` / ``error_band_dla`` metadata values (JSON) for a table.
+    ``custom_params``: the parameter file when it is not the shipped one (the recorded
+    bands belong to the shipped fit, so such a table's band is not measured)."""
     out = {}
     for kind in ("gpu", "dla"):
-        band = error_band(module, precision, kind)
-        if band is None:
+        band = None if custom_params else error_band(module, precision, kind)
+        if custom_params:
+            value = {"measured": False,
+                     "why": f"estimated with the parameter file {custom_params}; the "
+                            "recorded error bands belong to the shipped params.toml"}
+        elif band is None:
             value = {"measured": False,
                      "why": f"no published {kind.upper()} {precision} measurement checks the "
                             f"estimator on {module} (benchmarks/results/estimator.md)"}

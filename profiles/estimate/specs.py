@@ -132,7 +132,6 @@ class EstimatorParams:
     # module -> {"gpu"/"dla": WholeModelFit}; "applies_to" maps other modules to a fit
     fitted: Mapping[str, Mapping[str, WholeModelFit]] = field(default_factory=dict)
     applies_to: Mapping[str, str] = field(default_factory=dict)
-    target: str = ""   # "<module> <precision>" once `for_target` chose a fit
 
     def fit_module(self, module: str) -> str | None:
         """The module whose whole-model fit applies to ``module`` (itself, the one whose
@@ -148,7 +147,7 @@ class EstimatorParams:
         (or a precision) the fit lacks keeps the base values."""
         src = self.fit_module(module)
         if src is None:
-            return replace(self, target=f"{module} {precision}")
+            return self
         out = self
         for kind, f in self.fitted[src].items():
             if precision not in f.tensor_efficiency:
@@ -160,7 +159,7 @@ class EstimatorParams:
             out = replace(out, **{kind: DeviceParams(
                 compute_efficiency=eff, memory_efficiency=f.memory_efficiency,
                 overhead_us=f.overhead_us, invocation_us=f.invocation_us)})
-        return replace(out, target=f"{module} {precision}")
+        return out
 
     @property
     def assumed(self) -> tuple[str, ...]:

@@ -43,6 +43,7 @@ from profiles.estimate.work import (
 from profiles.graph import LayerGraph, without_weights
 
 DEFAULT_GROUPS = 16
+DEFAULT_PARAMS = "profiles/estimate/params.toml"   # `load_params()`'s path
 ESTIMATOR_VERSION = "1"
 
 DlaVerdicts = Mapping[str, tuple[bool, str]]
@@ -450,7 +451,8 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
                             f"{len(layers)} layers",
         "dla_checker": f"{checker_note}: {refused} of {len(layers)} layers refused",
         "assumed_figures": ", ".join(spec.assumptions) or "none",
-        **band_metadata(spec.name, precision),
+        **band_metadata(spec.name, precision,
+                        custom_params=None if par.path == DEFAULT_PARAMS else par.path),
     }
     notes = list(notes)
     if spec.dla_cores != 2:

@@ -79,3 +79,14 @@ def test_an_old_estimated_table_without_bands_says_not_measured() -> None:
     band = error_band_of([old])
     assert band["measured"] is False and "re-run layerswap estimate" in band["basis"]
     assert band_range(1.0, band) is None
+
+
+def test_a_custom_parameter_file_has_no_recorded_band(tmp_path) -> None:
+    from importlib import resources
+
+    own = tmp_path / "params.toml"
+    own.write_bytes(resources.files("profiles.estimate").joinpath("params.toml").read_bytes())
+    table = estimate(build("ssd_mobilenet_v1"), platform="orin-agx", precision="int8",
+                     groups=4, params=own).table
+    bands = table_error_bands(table)
+    assert bands["dla"]["measured"] is False and str(own) in bands["dla"]["why"]
