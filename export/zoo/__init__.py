@@ -3,8 +3,8 @@
 API::
 
     export.zoo.names() -> ["pix2pix", "yolov8n", "googlenet", "resnet50", "resnet50_mlperf",
-                           "ssd_mobilenet_v1", "yolo11n", "yolo11s", "yolo11m", "yolo11l",
-                           "yolo11x"]
+                           "ssd_mobilenet_v1", "retinanet_resnext50", "yolo11n", "yolo11s",
+                           "yolo11m", "yolo11l", "yolo11x"]
     export.zoo.build(name, *, seed=0, **options) -> onnx.ModelProto
     export.zoo.save(name, path, *, seed=0, **options) -> pathlib.Path   (atomic write)
 
@@ -17,7 +17,7 @@ byte-identical serializations. Options (defaults):
 - ``yolov8n``: ``size=640`` (a multiple of 32), ``num_classes=80``;
 - ``googlenet``: ``size=224``; ``resnet50``: ``size=224``, ``num_classes=1000``;
 - ``resnet50_mlperf`` and ``ssd_mobilenet_v1`` (the MLPerf models as NVIDIA prepares them
-  for the DLA): ``batch=1``;
+  for the DLA): ``batch=1``; ``retinanet_resnext50``: ``batch=1``, ``size=800``;
 - ``yolo11n`` .. ``yolo11x``: none (the 640 x 640, 80-class export only).
 
 The model modules' docstrings say what each graph is and where its structure comes from.
@@ -43,6 +43,7 @@ _BUILDERS = {
     "resnet50": ("export.zoo.resnet", "build_resnet50"),
     "resnet50_mlperf": ("export.zoo.resnet", "build_resnet50_mlperf"),
     "ssd_mobilenet_v1": ("export.zoo.ssd_mobilenet", "build_ssd_mobilenet_v1"),
+    "retinanet_resnext50": ("export.zoo.retinanet", "build_retinanet_resnext50"),
     "yolo11n": ("export.zoo.yolo11", "build_yolo11n"),
     "yolo11s": ("export.zoo.yolo11", "build_yolo11s"),
     "yolo11m": ("export.zoo.yolo11", "build_yolo11m"),

@@ -49,8 +49,8 @@ def test_names_are_the_contract() -> None:
     names = zoo.names()
     assert names[:4] == ["pix2pix", "yolov8n", "googlenet", "resnet50"]
     # the networks of the published Orin measurements (tests/export/test_zoo_published.py)
-    assert {"resnet50_mlperf", "ssd_mobilenet_v1", "yolo11n", "yolo11s", "yolo11m",
-            "yolo11l", "yolo11x"} <= set(names)
+    assert {"resnet50_mlperf", "ssd_mobilenet_v1", "retinanet_resnext50", "yolo11n",
+            "yolo11s", "yolo11m", "yolo11l", "yolo11x"} <= set(names)
 
 
 # ------------------------------------------------------------------------ pix2pix

@@ -29,6 +29,7 @@ ZOO_OPTIONS = {
     "resnet50": {"size": 64, "num_classes": 10},
     "resnet50_mlperf": {},
     "ssd_mobilenet_v1": {},
+    "retinanet_resnext50": {"size": 128},
     "yolo11n": {},
     "yolo11m": {},
     "yolo11l": {},

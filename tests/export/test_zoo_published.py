@@ -129,3 +129,30 @@ def test_calibration_networks_are_checked_and_run(name: str) -> None:
     for out in session.run(None, feeds):
         assert np.isfinite(out).all()
     assert serialize(build(name)) == serialize(model)  # deterministic
+
+
+def test_retinanet_resnext50_structure() -> None:
+    model = build("retinanet_resnext50", size=256)
+    ops = collections.Counter(n.op_type for n in model.graph.node)
+    # 53 backbone convs, 8 FPN convs (3 lateral, 3 output, P6, P7), 5 levels x 2 heads x
+    # (4 + 1) head convs; torchvision's ReLUs; 16 residual Adds + 2 top-down Adds
+    assert ops == {"Conv": 53 + 8 + 50, "Relu": 49 + 1 + 40, "Add": 18, "Resize": 2,
+                   "MaxPool": 1}
+    init = {i.name: i for i in model.graph.initializer}
+    grouped = [n for n in model.graph.node if n.op_type == "Conv"
+               and any(a.name == "group" and a.i == 32 for a in n.attribute)]
+    assert len(grouped) == 16                               # one 3x3 per bottleneck
+    weights = sum(int(np.prod(init[n.input[1]].dims)) for n in model.graph.node
+                  if n.op_type == "Conv" and n.name.startswith("backbone"))
+    channels = sum(int(np.prod(init[n.input[2]].dims)) for n in model.graph.node
+                   if n.op_type == "Conv" and n.name.startswith("backbone"))
+    # torchvision resnext50_32x4d: 25,028,904 parameters, of which the fc 2048 -> 1000 is
+    # 2,049,000; BatchNorm's gamma and beta are the 2 per channel folded into each bias
+    assert weights + 2 * channels == 25_028_904 - 2_049_000
+    shapes = [[d.dim_value for d in o.type.tensor_type.shape.dim] for o in model.graph.output]
+    assert [s[1] for s in shapes] == [9 * 264] * 5 + [36] * 5
+    assert [s[2] for s in shapes[:5]] == [32, 16, 8, 4, 2]  # P3..P7 at 256 pixels
+    # MLPerf's 800 x 800: P3..P7 at 100, 50, 25, 13, 7
+    big = build("retinanet_resnext50")
+    assert [o.type.tensor_type.shape.dim[2].dim_value for o in big.graph.output[:5]] == \
+        [100, 50, 25, 13, 7]
