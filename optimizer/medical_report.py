@@ -292,8 +292,9 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
                 "bandwidth-independent, held-out error in "
                 "benchmarks/results/contention_orin.md; Orin NX: a placeholder)."),
         "",
-        f"**Expected error of these estimates**: {_band_sentence(doc.get('error_band'))} "
-        "Ranges in the tables below apply the mean held-out error.",
+        f"**Expected error of these estimates**: {_band_sentence(doc.get('error_band'))}"
+        + (" Ranges in the tables below apply the mean held-out error."
+           if (doc.get("error_band") or {}).get("measured") else ""),
         "",
     ]
     lines += _md_dla(doc)
