@@ -30,6 +30,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.append(str(REPO / "benchmarks"))
+
+import estimator_orin  # noqa: E402  (benchmarks/estimator_orin.py)
 
 from profiles.costtable import load_published  # noqa: E402
 from profiles.estimate import estimate, load_params, load_platform  # noqa: E402
@@ -47,6 +50,7 @@ from profiles.estimate.calibrate import (  # noqa: E402
     render_params_toml,
     with_device,
 )
+from profiles.estimate.fit import render_fitted_toml  # noqa: E402
 from profiles.estimate.specs import DeviceParams  # noqa: E402
 from profiles.fileio import atomic_write_text  # noqa: E402
 from profiles.graph import LayerGraph  # noqa: E402
@@ -155,11 +159,26 @@ def main() -> None:
         sources[f"transition.{key}"] = FIT_SOURCE.format(what=what).replace(
             "all 10 groups", "all 9 cuts")
         assumed[f"transition.{key}"] = False
+    # --- AGX Orin: whole-model fits and their held-out errors (benchmarks/estimator_orin.py)
+    orin_lines, orin_fits, orin_held, _extra = estimator_orin.report(
+        replace(base, fitted={}, applies_to={}), progress=lambda m: print(m, file=sys.stderr))
     if args.write_params:
+        source = ("fitted: {what} on AGX Orin 64GB, whole-model times of "
+                  "profiles/data/calibration/measurements.csv, log-time least squares "
+                  "(benchmarks/estimator.py; held-out errors in benchmarks/results/estimator.md)")
+        fitted_text = render_fitted_toml(
+            estimator_orin.MODULE, estimator_orin.APPLIES_TO, orin_fits,
+            estimator_orin.ENGINE_HARNESS,
+            {"gpu": source.format(what="MLPerf ResNet-50 + Ultralytics YOLO11 GPU"),
+             "dla": source.format(what="DLA-SW ResNet-50 + SSD-MobileNetV1 DLA (INT8)")})
         text = render_params_toml(
             fitted, sources, assumed,
-            "fitted on HaX-CoNN's GoogleNet Xavier AGX FP16 table (benchmarks/estimator.py)")
+            "base: fitted on HaX-CoNN's GoogleNet Xavier AGX FP16 table; [fitted] AGX Orin "
+            "whole-model fits (benchmarks/estimator.py)", fitted=fitted_text)
         atomic_write_text(REPO / "profiles/estimate/params.toml", text)
+        googlenet = {k: (hold[k]["loo"].mape, hold[k]["loo"].max_abs, n) for k in ("gpu", "dla")}
+        atomic_write_text(REPO / "profiles/estimate/error_bands.toml",
+                          estimator_orin.bands_toml(orin_held, googlenet))
 
     # --- solve: published vs estimated GoogleNet, each with the published AlexNet
     est = estimate(model, platform="xavier-agx", precision=PRECISION, cuts=cuts,
@@ -183,7 +202,8 @@ def main() -> None:
     w(f"- Command: `python benchmarks/estimator.py{flag}`")
     w(f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
     w(f"- Machine: {os.cpu_count()}-core {pyplatform.machine()} {pyplatform.system()}, "
-      f"Python {pyplatform.python_version()} (the estimate needs no accelerator)")
+      f"Python {pyplatform.python_version()} (the estimate needs no accelerator); load "
+      f"average at the start {os.getloadavg()[0]:.2f}")
     w(f"- Model: {model_desc}, {len(order)} ONNX layers; published: "
       "`profiles/data/googlenet_xavier.csv` (HaX-CoNN PPoPP'24, TensorRT 7.1.3, 141 layers)")
     w("- Platform figures: `profiles/estimate/platforms.toml` (xavier-agx); parameters "
@@ -288,11 +308,17 @@ def main() -> None:
       "refused on Xavier), which makes the published-style schedule need a second switch; "
       "the solver then prefers another split of about the same makespan.")
     w("")
+    out.extend(orin_lines)
     w("## Limits")
     w("")
-    w("- One model, one platform, one precision: 10 + 10 group times and 9 + 9 transitions. "
-      "Orin modules use the Xavier-fitted efficiencies with Orin's datasheet peaks "
-      "(`assumed_figures` in each table's metadata lists the unsourced platform figures).")
+    w("- Xavier: one per-group data set (GoogleNet FP16) and one whole-model check. AGX "
+      "Orin 64GB: 6 GPU networks (16 points, 3 precisions) and 3 DLA networks (12 points, "
+      "4 power modes), so a DLA held-out fit sees two networks; the DLA-SW table's "
+      "SSD-ResNet-34 and RetinaNet ResNet-34 rows would add two more once their networks "
+      "are in the zoo. The MLPerf RetinaNet GPU time is not used: it includes the box "
+      "decoding and NMS that the zoo's DLA-prepared graph stops before. "
+      "Orin AGX 32GB and Orin NX use the AGX 64GB fit with their own datasheet peaks; no "
+      "published figure checks them, so their error band is 'not measured'.")
     w("- Efficiencies of non-tensor op classes (pooling, LRN, elementwise, data movement) "
       "are not fitted (assumptions in params.toml): GoogleNet has too few such layers to "
       "separate them from the memory efficiency.")

@@ -89,6 +89,9 @@ def write(out: Path, opts: MedicalOptions, *, models: Mapping[str, Any],
         "run": {"frames": runs["frames"], "tolerance": runs["tolerance"]},
     }
     doc["paper"] = medical_paper.entries(solves, doc["tables"]) if opts.paper else None
+    from profiles.costtable import error_band_of
+
+    doc["error_band"] = error_band_of([m.table for s in solved for m in s.problem.models])
     doc["checks"] = _checks(doc)
     doc = _clean(doc)
     atomic_write_text(out / "report.json",
@@ -122,6 +125,7 @@ def _model_of(problem: Any, job: int) -> str:
 
 def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
                  manifest: Path | None, run: Mapping[str, Any] | None) -> dict[str, Any]:
+    from optimizer.bands import problem_band
     from solvers.judges.simulator import simulate
 
     problem, result = s.problem, s.result
@@ -167,6 +171,7 @@ def _solve_entry(s: Any, graphs: _LayerIndex, out: Path, gantt: Path,
         "makespan_ms": tl.makespan_ms, "period_ms": tl.period_ms,
         "round_period_ms": tl.round_period_ms, "throughput_fps": tl.throughput_fps,
         "devices": devices,
+        "error_band": problem_band(problem, tl),
         "balance": {"gpu_busy_ms": gpu, "dla_busy_ms": dla_busy, "imbalance": imbalance,
                     "balanced": imbalance is not None and imbalance <= BALANCE_TOLERANCE,
                     "tolerance": BALANCE_TOLERANCE},
@@ -323,9 +328,16 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         f"{o['max_transitions']} device switches per model instance"
         + (" (default setup; the paper setup: 1)" if o.get("paper") else "")
         + ", memory contention "
-        + ("off (the Orin contention preset is an uncalibrated placeholder; "
-           "`--contention preset` turns it on)." if o["contention"] == "none"
-           else f"{o['contention']} (the Orin preset is an uncalibrated placeholder)."),
+        + ("off (`--contention preset` turns it on: on AGX Orin a preset fitted to one "
+           "published co-run, NVIDIA/TensorRT#2745, without bandwidths; on Orin NX a "
+           "placeholder)." if o["contention"] == "none"
+           else f"{o['contention']} (AGX Orin: fitted to NVIDIA/TensorRT#2745, "
+                "bandwidth-independent, held-out error in "
+                "benchmarks/results/contention_orin.md; Orin NX: a placeholder)."),
+        "",
+        f"**Expected error of these estimates**: {_band_sentence(doc.get('error_band'))}"
+        + (" Ranges in the tables below apply the mean held-out error."
+           if (doc.get("error_band") or {}).get("measured") else ""),
         "",
     ]
     if doc.get("paper"):
@@ -339,6 +351,18 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
     lines += _md_runs(doc)
     lines += _md_gantt(doc)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _band_sentence(band: Mapping[str, Any] | None) -> str:
+    from profiles.costtable import band_text
+
+    return (band_text(band) or "no estimated table") + "."
+
+
+def _range(s: Mapping[str, Any], key: str, digits: int) -> str:
+    """' (lo-hi)' from a solve entry's error band, '' without a measured band."""
+    r = (s.get("error_band") or {}).get(key)
+    return "" if not r else f" ({r[0]:.{digits}f}-{r[1]:.{digits}f})"
 
 
 def _md_dla(doc: Mapping[str, Any]) -> list[str]:
@@ -457,7 +481,8 @@ def _md_devices(doc: Mapping[str, Any]) -> list[str]:
             fps = [s["devices"].get(d, {}).get("capacity_fps") for d in ("GPU", "DLA0", "DLA1")]
             imb = s["balance"]["imbalance"]
             lines.append(f"| {_title(doc, setup, scenario)} | {v} | "
-                         f"{fmt_num(s['throughput_fps'], 1)} | "
+                         f"{fmt_num(s['throughput_fps'], 1)}"
+                         f"{_range(s, 'throughput_fps_range', 1)} | "
                          f"{' | '.join(fmt_num(f, 1) for f in fps)} | "
                          f"{fmt_share(imb)} | "
                          f"{'yes' if s['balance']['balanced'] else 'no'} |")
@@ -490,7 +515,8 @@ def _md_gain(doc: Mapping[str, Any]) -> list[str]:
             by = {r["name"]: r for r in s["compare"]}
             cells = [fmt_num(by.get(n, {}).get("objective")) for n in (*GAIN_BASELINES, *extra)]
             lines.append(f"| {_title(doc, setup, scenario)} | {objective} | {v} | "
-                         f"{' | '.join(cells)} | {fmt_num(s['objective_ms'])} | {s['status']} "
+                         f"{' | '.join(cells)} | {fmt_num(s['objective_ms'])}"
+                         f"{_range(s, 'objective_range_ms', 3)} | {s['status']} "
                          f"| {signed_pct(s['gain_pct'])} |")
     return [*lines, ""]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -379,6 +380,85 @@ class CostTable:
         if not isinstance(text, str):
             raise ProfileError("embedded cost table needs a 'csv' string", source=origin)
         return cls.from_csv_text(text, origin=origin)
+
+
+# ---------------------------------------------------------------------- error bands
+BAND_KEYS = ("error_band_gpu", "error_band_dla")
+"""Metadata keys of an estimated table's expected error (JSON, written by
+`profiles.estimate.estimate`; see docs/formats.md)."""
+
+
+def table_error_bands(table: CostTable) -> dict[str, dict[str, Any]] | None:
+    """The ``error_band_gpu`` / ``error_band_dla`` metadata of an estimated table, parsed
+    (``{"gpu": {...}, "dla": {...}}``); None for a measured or published table. An
+    estimated table written before the bands existed gets ``measured: false``."""
+    if not table.source.lower().startswith("estimated"):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for key in BAND_KEYS:
+        kind = key.rsplit("_", 1)[1]
+        raw = table.metadata.get(key)
+        try:
+            value = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict) or "measured" not in value:
+            value = {"measured": False,
+                     "why": f"the table carries no readable {key} (estimated before error "
+                            "bands were recorded; re-run layerswap estimate)"}
+        out[kind] = value
+    return out
+
+
+def error_band_of(tables: Sequence[CostTable]) -> dict[str, Any] | None:
+    """The expected relative error of times computed from ``tables``: None when none is
+    estimated; else the widest band of the estimated tables (both device kinds), with
+    ``measured: false`` when any of them has no published check."""
+    per_table = {}
+    for t in tables:
+        bands = table_error_bands(t)
+        if bands is not None:
+            per_table[t.model] = bands
+    if not per_table:
+        return None
+    values = [b for bands in per_table.values() for b in bands.values()]
+    measured = all(b.get("measured") for b in values)
+    out: dict[str, Any] = {"estimated_tables": sorted(per_table), "measured": measured,
+                           "per_table": per_table}
+    if measured:
+        out["mean_abs"] = max(float(b["mean_abs"]) for b in values)
+        out["max_abs"] = max(float(b["max_abs"]) for b in values)
+        out["basis"] = ("held-out error of the estimator on published measurements "
+                        "(widest device band of the estimated tables; "
+                        "benchmarks/results/estimator.md)")
+    else:
+        out["basis"] = "; ".join(sorted({str(b.get("why")) for b in values
+                                         if not b.get("measured")}))
+    return out
+
+
+def band_range(value: float | None, band: Mapping[str, Any] | None, *,
+               inverse: bool = False) -> list[float] | None:
+    """``[low, high]`` of an estimated time (or, ``inverse``, a rate such as FPS) under
+    the band's mean relative error; None without a measured band or value."""
+    if value is None or band is None or not band.get("measured"):
+        return None
+    m = float(band["mean_abs"])
+    if inverse:
+        return [value / (1 + m), value / (1 - m) if m < 1 else math.inf]
+    return [value * (1 - m), value * (1 + m)]
+
+
+def band_text(band: Mapping[str, Any] | None) -> str | None:
+    """One line for people: the expected error of estimated times (None if no table is
+    estimated)."""
+    if band is None:
+        return None
+    names = ", ".join(band["estimated_tables"])
+    if not band["measured"]:
+        return f"estimated table(s) {names}: expected error not measured ({band['basis']})"
+    return (f"estimated table(s) {names}: expect about \u00b1{100 * band['mean_abs']:.0f} % "
+            f"(held-out mean; up to {100 * band['max_abs']:.0f} %) on every time and FPS")
 
 
 # ---------------------------------------------------------------------- helpers

@@ -2,7 +2,9 @@
 
 API::
 
-    export.zoo.names() -> ["pix2pix", "yolov8n", "googlenet", "resnet50", "pix2pix_tf"]
+    export.zoo.names() -> ["pix2pix", "yolov8n", "googlenet", "resnet50", "pix2pix_tf",
+                           "resnet50_mlperf", "ssd_mobilenet_v1", "retinanet_resnext50",
+                           "yolo11n", "yolo11s", "yolo11m", "yolo11l", "yolo11x"]
     export.zoo.build(name, *, seed=0, **options) -> onnx.ModelProto
     export.zoo.save(name, path, *, seed=0, **options) -> pathlib.Path   (atomic write)
     export.zoo.parameter_count(model) -> int   (float weights, as Keras/torch count them)
@@ -17,6 +19,9 @@ byte-identical serializations. Options (defaults):
 - ``googlenet``: ``size=224``; ``resnet50``: ``size=224``, ``num_classes=1000``;
 - ``pix2pix_tf`` (the seed paper's generator, the TensorFlow tutorial's U-Net):
   ``in_channels=3, out_channels=3, ngf=64, size=256`` (size a multiple of 256).
+- ``resnet50_mlperf`` and ``ssd_mobilenet_v1`` (the MLPerf models as NVIDIA prepares them
+  for the DLA): ``batch=1``; ``retinanet_resnext50``: ``batch=1``, ``size=800``;
+- ``yolo11n`` .. ``yolo11x``: none (the 640 x 640, 80-class export only).
 
 The model modules' docstrings say what each graph is and where its structure comes from.
 """
@@ -40,6 +45,14 @@ _BUILDERS = {
     "googlenet": ("export.zoo.googlenet", "build_googlenet"),
     "resnet50": ("export.zoo.resnet", "build_resnet50"),
     "pix2pix_tf": ("export.zoo.pix2pix_tf", "build_pix2pix_tf"),
+    "resnet50_mlperf": ("export.zoo.resnet", "build_resnet50_mlperf"),
+    "ssd_mobilenet_v1": ("export.zoo.ssd_mobilenet", "build_ssd_mobilenet_v1"),
+    "retinanet_resnext50": ("export.zoo.retinanet", "build_retinanet_resnext50"),
+    "yolo11n": ("export.zoo.yolo11", "build_yolo11n"),
+    "yolo11s": ("export.zoo.yolo11", "build_yolo11s"),
+    "yolo11m": ("export.zoo.yolo11", "build_yolo11m"),
+    "yolo11l": ("export.zoo.yolo11", "build_yolo11l"),
+    "yolo11x": ("export.zoo.yolo11", "build_yolo11x"),
 }
 _NAMES = tuple(_BUILDERS)
 

@@ -78,23 +78,24 @@ def build_yolov8n(*, seed: int = 0, size: int = 640, num_classes: int = 80
     return model_from_structure(structure, seed=seed)
 
 
-def load_structure() -> dict[str, Any]:
-    """The stored (symbolic) structure file, parsed; a copy the caller may change."""
-    return json.loads(_structure_text())
+def load_structure(file: str = STRUCTURE_FILE) -> dict[str, Any]:
+    """A stored structure file of ``export/zoo/data`` (default: YOLOv8n's, symbolic),
+    parsed; a copy the caller may change."""
+    return json.loads(_structure_text(file))
 
 
 @cache
-def _structure_text() -> str:
-    path = resources.files("export.zoo") / "data" / STRUCTURE_FILE
+def _structure_text(file: str) -> str:
+    path = resources.files("export.zoo") / "data" / file
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:  # pragma: no cover - a broken install
-        raise ExportError(f"{path}: the YOLOv8n structure file is missing; regenerate it "
-                          "with export/zoo/tools/regenerate_yolov8n.py") from exc
+        raise ExportError(f"{path}: the structure file is missing; regenerate it with the "
+                          "script of export/zoo/tools that its model's docstring names") from exc
     data = json.loads(text)
     if data.get("format") != STRUCTURE_FORMAT or data.get("version") != 1:
         raise ExportError(f"{path}: not a {STRUCTURE_FORMAT} version 1 file; regenerate it "
-                          "with export/zoo/tools/regenerate_yolov8n.py")
+                          "with the script of export/zoo/tools that its model names")
     return text
 
 
@@ -145,8 +146,14 @@ def stride_tensor(size: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------ building
 def model_from_structure(structure: dict[str, Any], *, seed: int) -> onnx.ModelProto:
-    """The ONNX model of a concrete structure, with seeded weights."""
+    """The ONNX model of a concrete structure, with seeded weights.
+
+    The structure's ``model`` names the graph (default ``yolov8n``) and ``head_layer`` the
+    index of the Detect layer whose last box/class convs are linear (22 in YOLOv8, 23 in
+    YOLO11)."""
     size = structure["params"]["size"]
+    model = str(structure.get("model", "yolov8n"))
+    head_layer = str(structure.get("head_layer", 22))
     arrays: dict[str, np.ndarray] = {}
     fan_in = _conv_fan_in(structure)
     for init in structure["initializers"]:
@@ -163,7 +170,7 @@ def model_from_structure(structure: dict[str, Any], *, seed: int) -> onnx.ModelP
             if len(shape) == 4:  # a Conv kernel: zero-sum per output channel, scaled
                 kernel = rng.standard_normal(shape, dtype=np.float32)
                 kernel -= kernel.mean(axis=(1, 2, 3), keepdims=True)
-                gain = HEAD_GAIN if _is_head_output(name) else KERNEL_GAIN
+                gain = HEAD_GAIN if _is_head_output(name, head_layer) else KERNEL_GAIN
                 arrays[name] = (kernel * np.float32(gain / fan_in[name] ** 0.5)
                                 ).astype(np.float32)
             else:
@@ -183,18 +190,19 @@ def model_from_structure(structure: dict[str, Any], *, seed: int) -> onnx.ModelP
     outputs = [helper.make_tensor_value_info(t["name"], TensorProto.FLOAT, None)
                for t in structure["outputs"]]
     params = structure["params"]
-    doc = (f"YOLOv8n as exported by ultralytics {structure['source']['ultralytics']} "
+    doc = (f"{model} as exported by ultralytics {structure['source']['ultralytics']} "
            f"(torch {structure['source']['torch']}), size {params['size']}, "
-           f"{params['num_classes']} classes; structure from {STRUCTURE_FILE}, seeded "
-           f"weights (seed={seed})")
-    return assemble("yolov8n", nodes, inputs, outputs, arrays, doc)
+           f"{params['num_classes']} classes; structure from the {model} structure file, "
+           f"seeded weights (seed={seed})")
+    return assemble(model, nodes, inputs, outputs, arrays, doc)
 
 
-def _is_head_output(weight: str) -> bool:
-    """The last (linear) 1x1 convs of the box and class branches: model.22.cv{2,3}.<i>.2."""
+def _is_head_output(weight: str, head_layer: str = "22") -> bool:
+    """The last (linear) 1x1 convs of the box and class branches:
+    model.<head_layer>.cv{2,3}.<i>.2 (head_layer 22 in YOLOv8, 23 in YOLO11)."""
     parts = weight.split(".")
-    return len(parts) == 6 and parts[:2] == ["model", "22"] and parts[2] in ("cv2", "cv3") \
-        and parts[4] == "2"
+    return len(parts) == 6 and parts[:2] == ["model", head_layer] \
+        and parts[2] in ("cv2", "cv3") and parts[4] == "2"
 
 
 def _conv_fan_in(structure: dict[str, Any]) -> dict[str, int]:

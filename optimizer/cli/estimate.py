@@ -12,6 +12,7 @@ PRECISIONS = ("fp16", "int8", "fp32")
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from profiles.costtable import band_range, table_error_bands
     from profiles.estimate import estimate
 
     est = estimate(args.model, platform=args.platform, precision=args.precision,
@@ -25,12 +26,17 @@ def cmd_estimate(args: argparse.Namespace) -> int:
                for la in est.layers if not la.dla_ok]
     dla_total = None if any(r.dla_ms is None for r in table.rows) else sum(
         r.dla_ms for r in table.rows if r.dla_ms is not None)
+    bands = table_error_bands(table) or {}
+    gpu_total = sum(table.gpu_ms)
     if args.json:
         out: dict[str, Any] = {
             "model": table.model, "platform": table.platform,
             "module": est.platform.name, "precision": est.precision,
             "groups": table.n_groups, "layers": len(est.layers),
-            "gpu_ms_total": sum(table.gpu_ms), "dla_ms_total": dla_total,
+            "gpu_ms_total": gpu_total, "dla_ms_total": dla_total,
+            "error_band": bands,
+            "gpu_ms_total_range": band_range(gpu_total, bands.get("gpu")),
+            "dla_ms_total_range": band_range(dla_total, bands.get("dla")),
             "dla_ineligible_groups": [r.group for r in table.rows if r.dla_ms is None],
             "dla_refused_layers": refused,
             "assumed_figures": list(est.platform.assumptions),
@@ -44,12 +50,14 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if not args.output:
         print(table.to_csv_text(), end="")
         say_err(f"estimated {table.model} on {est.platform.name} ({est.precision}): "
-                f"{table.n_groups} groups, {len(refused)} layer(s) refused by the DLA")
+                f"{table.n_groups} groups, {len(refused)} layer(s) refused by the DLA; GPU "
+                f"{gpu_total:.3f} ms {_pm(bands.get('gpu'))}")
         return 0
-    dla = "no whole-model DLA time" if dla_total is None else f"DLA {dla_total:.3f} ms"
+    dla = "no whole-model DLA time" if dla_total is None else \
+        f"DLA {dla_total:.3f} ms {_pm(bands.get('dla'))}"
     say(f"wrote {args.output}: {table.model} on {est.platform.name} ({est.precision}), "
         f"{table.n_groups} groups over {len(est.layers)} layers; GPU "
-        f"{sum(table.gpu_ms):.3f} ms, {dla}")
+        f"{gpu_total:.3f} ms {_pm(bands.get('gpu'))}, {dla}")
     if refused:
         ineligible = [r.group for r in table.rows if r.dla_ms is None]
         say(f"DLA refuses {len(refused)} layer(s) (e.g. {refused[0]['layer']}: "
@@ -58,9 +66,17 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if est.platform.assumptions:
         say(f"assumed (unsourced) figures of {est.platform.name}: "
             f"{', '.join(est.platform.assumptions)}")
-    say("source: estimated (roofline fitted on HaX-CoNN's GoogleNet/Xavier table; see "
-        "benchmarks/results/estimator.md for its error)")
+    say(f"source: estimated ({table.metadata.get('estimator_fit', 'roofline')}); the "
+        "error band is the estimator's held-out error on published measurements "
+        "(benchmarks/results/estimator.md)")
     return 0
+
+
+def _pm(band: dict[str, Any] | None) -> str:
+    """'± 4 % (max 11 %)' for a measured band, '(error not measured)' otherwise."""
+    if not band or not band.get("measured"):
+        return "(error not measured)"
+    return f"\u00b1 {100 * band['mean_abs']:.0f} % (held out; max {100 * band['max_abs']:.0f} %)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

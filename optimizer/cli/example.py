@@ -138,8 +138,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=integer(minimum=0), default=d.seed, metavar="N",
                    help="seed of the zoo weights and the phantom noise (default: %(default)s)")
     p.add_argument("--contention", default=d.contention, choices=("none", "preset"),
-                   help="memory contention in the solves: off, or the platform preset (an "
-                        "uncalibrated placeholder on Orin; throughput solves then use their "
+                   help="memory contention in the solves: off, or the platform preset (AGX "
+                        "Orin: fitted to published co-run data; Orin NX: a placeholder; "
+                        "throughput solves then use their "
                         "whole time limit) (default: %(default)s)")
     p.add_argument("--paper", action="store_true",
                    help="the seed paper's setup: its generator (the TensorFlow Pix2Pix "

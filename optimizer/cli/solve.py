@@ -7,6 +7,7 @@ import argparse
 import json
 from typing import Any
 
+from optimizer.bands import band_line, problem_band
 from optimizer.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_OK,
@@ -72,8 +73,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
         fig = plot_gantt(problem, result.timeline)
         written["plot"] = [str(p) for p in save_figure(fig, plot)]
+    band = problem_band(problem, result.timeline)
     if args.json:
         doc = result_to_dict(problem, result)
+        doc["error_band"] = band
         doc["written"] = written
         emit_json(doc)
     else:
@@ -81,6 +84,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         for w in problem.warnings:
             con.print(f"[yellow]warning:[/yellow] {w}")
         con.print(render_text(problem, result))
+        if band_line(band):
+            con.print(band_line(band))
         for kind, path in written.items():
             con.print(f"wrote {kind}: {path if isinstance(path, str) else ', '.join(path)}")
     return status_exit(result.status.value)
@@ -114,9 +119,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if timeline.period_ms is not None:
             doc["period_ms"] = timeline.period_ms
             doc["throughput_fps"] = timeline.throughput_fps
+        doc["error_band"] = problem_band(problem, timeline)
         emit_json(doc)
     else:
         console().print(render_text(problem, timeline, schedule=schedule))
+        line = band_line(problem_band(problem, timeline))
+        if line:
+            console().print(line)
     return EXIT_INFEASIBLE if timeline.violations else EXIT_OK
 
 

@@ -8,6 +8,7 @@ numbers come from a roofline over per-node work (`work`), per-module published s
 match published measurements is in ``benchmarks/results/estimator.md``.
 """
 
+from profiles.estimate.bands import ErrorBand, band_metadata, error_band
 from profiles.estimate.specs import (
     EstimatorParams,
     PlatformSpec,
@@ -19,11 +20,14 @@ from profiles.estimate.table import Estimate, estimate, transition_ms
 from profiles.estimate.work import EstimateError, NodeWork, model_work
 
 __all__ = [
+    "ErrorBand",
     "Estimate",
     "EstimateError",
     "EstimatorParams",
     "NodeWork",
     "PlatformSpec",
+    "band_metadata",
+    "error_band",
     "estimate",
     "load_params",
     "load_platform",

@@ -311,7 +311,8 @@ def first_switch(segments: Sequence[tuple[int, int, str]]) -> int | None:
 
 # ---------------------------------------------------------------------- params file
 def render_params_toml(params: EstimatorParams, sources: Mapping[str, str],
-                       assumptions: Mapping[str, bool], description: str) -> str:
+                       assumptions: Mapping[str, bool], description: str,
+                       fitted: str = "") -> str:
     """The parameter file text for ``params`` (``sources``/``assumptions`` keyed like
     ``gpu.compute_efficiency.conv``); deterministic, so a re-fit with the same data
     writes the same bytes."""
@@ -352,4 +353,9 @@ def render_params_toml(params: EstimatorParams, sources: Mapping[str, str],
     lines.append("[transition]")
     for key in ("gpu_fixed_us", "gpu_gbps", "dla_fixed_us", "dla_gbps"):
         lines.append(f"{key} = {fig(f'transition.{key}', params.transition[key])}")
+    if fitted:
+        lines += ["", "# Whole-model fits per module (profiles/estimate/fit.py): they replace the",
+                  "# tensor-op efficiency, memory efficiency, per-kernel overhead and add the",
+                  "# invocation cost for that module (and the modules in applies_to).",
+                  fitted.rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -21,7 +21,13 @@ How it works:
    tensor-core peak for conv/deconv/gemm and the CUDA-core peak otherwise (GPU), the
    per-core peak (DLA); ``memory = bytes / (DRAM GB/s * memory_efficiency)``; time =
    ``max(compute, memory) + overhead_us`` per executed kernel. Each kernel's time and
-   bytes are booked on its first node (the head); fused nodes get 0.
+   bytes are booked on its first node (the head); fused nodes get 0. On the DLA a grouped
+   or depthwise convolution counts its FLOPs ``atomic_c / min(channels per group,
+   atomic_c)`` times (`dla_flops_by_class`): the MAC array's input-channel lanes it leaves
+   empty.
+4. **Invocation.** One engine (GPU) or loadable (DLA) invocation costs ``invocation_us``
+   once, however many kernels it runs: `profiles.estimate.table` books it on the first
+   group and on every switch into the device (each DLA island is its own loadable).
 
 The DLA time is computed for every kernel when the platform's DLA runs the precision;
 whether a group may run there is the DLA checker's call (`profiles.estimate.table`).
@@ -52,6 +58,7 @@ class Kernel:
     out_bytes: int                 # tensors written that leave the kernel
     free: bool                     # view or elided: no time, no overhead
     conv_weight_bytes: int = 0     # weights of conv/deconv nodes (the CBUF model)
+    grouped_convs: tuple[tuple[int, int], ...] = ()   # (flops, input channels per group)
 
 
 @dataclass(frozen=True)
@@ -104,8 +111,14 @@ def build_kernels(order: Sequence[str], work: Mapping[str, NodeWork], *, precisi
         seen_in: set[str] = set()
         in_bytes = 0
         out_bytes = 0
+        grouped: list[tuple[int, int]] = []
         for n in names:
             w = work[n]
+            group = int((w.attributes or {}).get("group", 1))
+            if w.op_type == "Conv" and group > 1 and w.outputs:
+                window = math.prod((w.attributes or {}).get("kernel_shape", (1,)))
+                per_group = w.macs // max(1, w.outputs[0].elems * window)
+                grouped.append((w.flops, max(1, per_group)))
             flops[w.op_class] = flops.get(w.op_class, 0) + w.flops
             wb = w.weight_bytes(precision)
             weight_bytes += wb
@@ -125,8 +138,23 @@ def build_kernels(order: Sequence[str], work: Mapping[str, NodeWork], *, precisi
             head=names[0], nodes=tuple(names),
             span=(min(position[n] for n in names), max(position[n] for n in names)),
             flops_by_class=flops, weight_bytes=weight_bytes, in_bytes=in_bytes,
-            out_bytes=out_bytes, free=free, conv_weight_bytes=conv_weights))
+            out_bytes=out_bytes, free=free, conv_weight_bytes=conv_weights,
+            grouped_convs=tuple(grouped)))
     return kernels
+
+
+def dla_flops_by_class(kernel: Kernel, platform: PlatformSpec) -> dict[str, float]:
+    """The kernel's FLOPs as the DLA's MAC array spends them: a grouped (or depthwise)
+    convolution with ``c`` input channels per group fills only ``min(c, atomic_c) /
+    atomic_c`` of the array's input-channel lanes (NVDLA's MAC atomic size of input
+    channels, ``dla_atomic_c`` in platforms.toml), so its FLOPs count ``atomic_c /
+    min(c, atomic_c)`` times. A structural model with the published NVDLA constant, not a
+    fitted factor."""
+    flops: dict[str, float] = {c: float(f) for c, f in kernel.flops_by_class.items()}
+    atomic = platform.dla_atomic_c
+    for f, per_group in kernel.grouped_convs:
+        flops["conv"] = flops.get("conv", 0.0) + f * (atomic / min(per_group, atomic) - 1)
+    return flops
 
 
 def kernel_time(kernel: Kernel, *, platform: PlatformSpec, params: EstimatorParams,
@@ -155,11 +183,11 @@ def kernel_time(kernel: Kernel, *, platform: PlatformSpec, params: EstimatorPara
         passes = max(1, math.ceil(kernel.conv_weight_bytes / capacity))
     dla_bytes = gpu_bytes + (passes - 1) * kernel.in_bytes
     compute = sum(flops / (dla_peak * dp.compute_efficiency[cls])
-                  for cls, flops in kernel.flops_by_class.items())
+                  for cls, flops in dla_flops_by_class(kernel, platform).items())
     memory = dla_bytes / (platform.dram_gbps * 1e9 * dp.memory_efficiency)
     dla_ms = (max(compute, memory) + dp.overhead_us * 1e-6) * 1e3
     return KernelTime(kernel, gpu_ms, gpu_bytes, dla_ms, dla_bytes, gpu_bound,
                       "compute" if compute >= memory else "memory")
 
 
-__all__ = ["Kernel", "KernelTime", "build_kernels", "kernel_time"]
+__all__ = ["Kernel", "KernelTime", "build_kernels", "dla_flops_by_class", "kernel_time"]

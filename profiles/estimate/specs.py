@@ -20,7 +20,7 @@ import hashlib
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,12 @@ class PlatformSpec:
         return str(self.value("trt_version"))
 
     @property
+    def dla_atomic_c(self) -> int:
+        """NVDLA MAC atomic size of input channels (1 when the file does not give it)."""
+        fig = self.figures.get("dla_atomic_c")
+        return 1 if fig is None else int(fig.value)
+
+    @property
     def dla_cbuf_bytes(self) -> int:
         return int(self.value("dla_cbuf_kib")) * 1024
 
@@ -93,6 +99,18 @@ class DeviceParams:
     compute_efficiency: Mapping[str, float]  # per op class, fraction of the peak
     memory_efficiency: float                 # fraction of DRAM peak a layer achieves
     overhead_us: float                       # per executed layer (launch / DLA op setup)
+    invocation_us: float = 0.0               # per engine / loadable invocation
+
+
+@dataclass(frozen=True)
+class WholeModelFit:
+    """Parameters one device kind got from whole-model data on one module
+    (``[fitted."<module>".<kind>]`` in params.toml, written by benchmarks/estimator.py)."""
+
+    tensor_efficiency: Mapping[str, float]   # per precision (conv, deconv, gemm)
+    memory_efficiency: float
+    overhead_us: float
+    invocation_us: float
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,37 @@ class EstimatorParams:
     path: str
     description: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # module -> {"gpu"/"dla": WholeModelFit}; "applies_to" maps other modules to a fit
+    fitted: Mapping[str, Mapping[str, WholeModelFit]] = field(default_factory=dict)
+    applies_to: Mapping[str, str] = field(default_factory=dict)
+
+    def fit_module(self, module: str) -> str | None:
+        """The module whose whole-model fit applies to ``module`` (itself, the one whose
+        ``applies_to`` lists it, or None: the base parameters)."""
+        if module in self.fitted:
+            return module
+        return self.applies_to.get(module)
+
+    def for_target(self, module: str, precision: str) -> EstimatorParams:
+        """These parameters with the whole-model fit of ``module`` (or of the module whose
+        ``applies_to`` lists it) put in for ``precision``: tensor-op efficiency, memory
+        efficiency, per-kernel overhead and invocation cost per device kind. A device kind
+        (or a precision) the fit lacks keeps the base values."""
+        src = self.fit_module(module)
+        if src is None:
+            return self
+        out = self
+        for kind, f in self.fitted[src].items():
+            if precision not in f.tensor_efficiency:
+                continue
+            dev = self.device(kind)
+            eff = dict(dev.compute_efficiency)
+            for cls in ("conv", "deconv", "gemm"):
+                eff[cls] = f.tensor_efficiency[precision]
+            out = replace(out, **{kind: DeviceParams(
+                compute_efficiency=eff, memory_efficiency=f.memory_efficiency,
+                overhead_us=f.overhead_us, invocation_us=f.invocation_us)})
+        return out
 
     @property
     def assumed(self) -> tuple[str, ...]:
@@ -125,7 +174,8 @@ class EstimatorParams:
         def dev(p: DeviceParams) -> dict[str, Any]:
             return {"eff": {k: round(v, 6) for k, v in sorted(p.compute_efficiency.items())},
                     "mem_eff": round(p.memory_efficiency, 6),
-                    "overhead_us": round(p.overhead_us, 6)}
+                    "overhead_us": round(p.overhead_us, 6),
+                    "invocation_us": round(p.invocation_us, 6)}
         return {"gpu": dev(self.gpu), "dla": dev(self.dla),
                 "transition": {k: round(v, 6) for k, v in sorted(self.transition.items())},
                 "cbuf_weight_share": self.dla_cbuf_weight_share}
@@ -204,6 +254,9 @@ def load_platform(name: str, path: str | Path | None = None) -> PlatformSpec:
     figures: dict[str, Figure] = {}
     for scalar in ("dram_gbps", "gpu_clock_ghz", "dla_cbuf_kib", "dla_cores"):
         figures[scalar] = _figure(node.get(scalar), where, f"platforms.{key}.{scalar}")
+    if "dla_atomic_c" in node:
+        figures["dla_atomic_c"] = _figure(node["dla_atomic_c"], where,
+                                          f"platforms.{key}.dla_atomic_c")
     figures["trt_version"] = _figure(node.get("trt_version"), where,
                                      f"platforms.{key}.trt_version", number=False)
     for table in ("gpu_cuda_tflops", "gpu_tensor_tflops"):
@@ -261,6 +314,28 @@ def load_params(path: str | Path | None = None) -> EstimatorParams:
             memory_efficiency=num(node.get("memory_efficiency"), f"{kind}.memory_efficiency",
                                   at_most_one=True),
             overhead_us=num(node.get("overhead_us"), f"{kind}.overhead_us"))
+    fitted: dict[str, dict[str, WholeModelFit]] = {}
+    applies: dict[str, str] = {}
+    for module, node in (data.get("fitted") or {}).items():
+        fitted[module] = {}
+        for other in node.get("applies_to", []):
+            applies[str(other)] = module
+        for kind in ("gpu", "dla"):
+            sub = node.get(kind)
+            if sub is None:
+                continue
+            key = f"fitted.{module}.{kind}"
+            effs = sub.get("tensor_efficiency", {})
+            if not effs:
+                raise EstimateError("a whole-model fit needs tensor_efficiency per precision",
+                                    source=where, entry=key)
+            fitted[module][kind] = WholeModelFit(
+                tensor_efficiency={pr: num(v, f"{key}.tensor_efficiency.{pr}",
+                                           at_most_one=True) for pr, v in effs.items()},
+                memory_efficiency=num(sub.get("memory_efficiency"),
+                                      f"{key}.memory_efficiency", at_most_one=True),
+                overhead_us=num(sub.get("overhead_us"), f"{key}.overhead_us"),
+                invocation_us=num(sub.get("invocation_us"), f"{key}.invocation_us"))
     fusion = data.get("fusion", {})
     trans_node = data.get("transition", {})
     transition = {k: num(trans_node.get(k), f"transition.{k}")
@@ -274,7 +349,8 @@ def load_params(path: str | Path | None = None) -> EstimatorParams:
         dla_cbuf_weight_share=share, transition=transition, sources=sources,
         assumptions=assumed,
         digest=hashlib.sha256(raw).hexdigest(), path=where,
-        description=str(data.get("description", "")), raw=data)
+        description=str(data.get("description", "")), raw=data, fitted=fitted,
+        applies_to=applies)
 
 
 __all__ = [
@@ -282,6 +358,7 @@ __all__ = [
     "EstimatorParams",
     "Figure",
     "PlatformSpec",
+    "WholeModelFit",
     "load_params",
     "load_platform",
     "platform_names",

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from profiles.costtable import CostTable
+from profiles.estimate.bands import band_metadata
 from profiles.estimate.roofline import KernelTime, build_kernels, kernel_time
 from profiles.estimate.specs import EstimatorParams, PlatformSpec, load_params, load_platform
 from profiles.estimate.work import (
@@ -42,6 +43,7 @@ from profiles.estimate.work import (
 from profiles.graph import LayerGraph, without_weights
 
 DEFAULT_GROUPS = 16
+DEFAULT_PARAMS = "profiles/estimate/params.toml"   # `load_params()`'s path
 ESTIMATOR_VERSION = "1"
 
 DlaVerdicts = Mapping[str, tuple[bool, str]]
@@ -144,6 +146,8 @@ def estimate(
     ``unknown``: ``"error"`` or ``"conservative"`` for ops without a work formula.
     ``align_dla``: cut where DLA eligibility changes (when K allows), so that a refused
     layer does not take the DLA time of a whole group away.
+    ``params``: the parameter file (default: the shipped params.toml); its whole-model fit
+    for the module (``[fitted]``, `EstimatorParams.for_target`) applies for ``precision``.
     """
     import onnx
 
@@ -152,6 +156,7 @@ def estimate(
                             f"not {precision!r}")
     spec = platform if isinstance(platform, PlatformSpec) else load_platform(platform)
     par = params if isinstance(params, EstimatorParams) else load_params(params)
+    par = par.for_target(spec.name, precision)
     if isinstance(model, onnx.ModelProto):
         proto, source = model, f"<ModelProto {model.graph.name or 'unnamed'}>"
     else:
@@ -358,10 +363,16 @@ def _groups(graph: LayerGraph, layers: Sequence[LayerEstimate], bounds: Sequence
 
 
 def transition_ms(nbytes: int, params: EstimatorParams) -> tuple[float, float]:
-    """(GPU->DLA, DLA->GPU) hand-off cost in ms of ``nbytes`` crossing a cut."""
+    """(GPU->DLA, DLA->GPU) hand-off cost in ms of ``nbytes`` crossing a cut.
+
+    Each includes the invocation of the engine (GPU) or loadable (DLA) the switch starts:
+    a DLA island is its own loadable, so a model that enters the DLA k times pays the
+    DLA's ``invocation_us`` k times (a sum of per-layer times never would)."""
     t = params.transition
-    g2d = (t["gpu_fixed_us"] * 1e-3) + nbytes / (t["gpu_gbps"] * 1e6)
-    d2g = (t["dla_fixed_us"] * 1e-3) + nbytes / (t["dla_gbps"] * 1e6)
+    g2d = (t["gpu_fixed_us"] * 1e-3) + nbytes / (t["gpu_gbps"] * 1e6) \
+        + params.dla.invocation_us * 1e-3
+    d2g = (t["dla_fixed_us"] * 1e-3) + nbytes / (t["dla_gbps"] * 1e6) \
+        + params.gpu.invocation_us * 1e-3
     return g2d, d2g
 
 
@@ -377,6 +388,8 @@ def _rows(group_list: Sequence[GroupEstimate], layers: Sequence[LayerEstimate],
         gpu_bytes = sum(la.gpu_bytes for la in chunk)
         if gpu_ms <= 0:  # a group of views only: keep it positive (it still exists)
             gpu_ms = par.gpu.overhead_us * 1e-3
+        if g.index == 0:  # the model's first segment is one engine / loadable invocation
+            gpu_ms += par.gpu.invocation_us * 1e-3
         row: dict[str, Any] = {
             "group": g.index, "gpu_ms": _r(gpu_ms), "first_layer": g.layers[0],
             "last_layer": g.layers[-1], "layers": len(g.layers),
@@ -387,6 +400,8 @@ def _rows(group_list: Sequence[GroupEstimate], layers: Sequence[LayerEstimate],
             dla_bytes = sum(la.dla_bytes or 0 for la in chunk)
             if dla_ms <= 0:
                 dla_ms = par.dla.overhead_us * 1e-3
+            if g.index == 0:
+                dla_ms += par.dla.invocation_us * 1e-3
             row["dla_ms"] = _r(dla_ms)
             row["dla_bw_gbps"] = _r(dla_bytes / dla_ms / 1e6)
         if g.index < last:
@@ -416,6 +431,7 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
     from profiles import platforms
     from profiles.graph import onnx_graph_signature
 
+    fit = par.fit_module(spec.name)
     model_name = name or proto.graph.name or (Path(source).stem if not source.startswith("<")
                                               else "model")
     refused = sum(1 for la in layers if not la.dla_ok)
@@ -432,10 +448,15 @@ def _metadata(proto: Any, name: str | None, source: str, spec: PlatformSpec,
         "estimator_platforms_sha256": spec.digest,
         "estimator_params_sha256": par.digest,
         "estimator_params": json.dumps(par.summary(), sort_keys=True, separators=(",", ":")),
+        "estimator_fit": (f"whole-model fit of {fit} (profiles/estimate/params.toml, "
+                          f"section fitted.{fit})" if fit else
+                          f"base parameters ({par.description or par.path})"),
         "estimator_groups": f"{len(group_list)} groups, max_crossing={max_crossing}, "
                             f"{len(layers)} layers",
         "dla_checker": f"{checker_note}: {refused} of {len(layers)} layers refused",
         "assumed_figures": ", ".join(spec.assumptions) or "none",
+        **band_metadata(spec.name, precision,
+                        custom_params=None if par.path == DEFAULT_PARAMS else par.path),
     }
     notes = list(notes)
     if notes:

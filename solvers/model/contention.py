@@ -181,15 +181,26 @@ ORIN_DRAM_GBPS = {"orin-agx": 204.8, "orin-nx": 102.4}
 sheets; the platform descriptions in `solvers.model.problem` say the same)."""
 
 
-def orin_preset(name: str = "orin-agx") -> ContentionModel:
-    """Orin: PLACEHOLDER shape: Xavier's curve with its bandwidth axis stretched to this
-    module's own DRAM peak (204.8 GB/s on AGX Orin, 102.4 GB/s on Orin NX).
+FITTED_PRESETS = {"orin-agx": "contention/orin-agx.json"}
+"""Presets fitted to published co-run data: files of profiles/data (the `calibrate -o`
+format), written by benchmarks/contention_orin.py with their held-out errors."""
 
-    No published Orin PCCS constants exist; calibrate with `calibrate` from co-run data.
+
+def orin_preset(name: str = "orin-agx") -> ContentionModel:
+    """Orin presets.
+
+    ``orin-agx``: fitted to the published co-run latencies of NVIDIA/TensorRT#2745
+    (``profiles/data/contention/orin-agx.json``; constant loss rate per victim kind, the
+    issue gives no bandwidths; held-out errors in benchmarks/results/contention_orin.md).
+    ``orin-nx``: PLACEHOLDER shape, no published co-run data: Xavier's curve with its
+    bandwidth axis stretched to the module's DRAM peak (102.4 GB/s). Either way
+    `calibrate` replaces it with the user's own co-run measurements.
     """
     if name not in ORIN_DRAM_GBPS:
         raise ProblemError(f"no Orin contention preset for {name!r}; presets exist for "
                            f"{', '.join(ORIN_DRAM_GBPS)}")
+    if name in FITTED_PRESETS:
+        return _fitted_preset(FITTED_PRESETS[name])
     peak = ORIN_DRAM_GBPS[name]
     scale = peak / XAVIER_DRAM_GBPS
     xav = xavier_preset()
@@ -201,6 +212,20 @@ def orin_preset(name: str = "orin-agx") -> ContentionModel:
                    f"{peak:g}/{XAVIER_DRAM_GBPS:g} GB/s",
         placeholders=("all Orin constants",),
     )
+
+
+def _fitted_preset(resource: str) -> ContentionModel:
+    import json
+    from importlib import resources
+
+    where = f"profiles/data/{resource}"
+    try:
+        doc = json.loads(resources.files("profiles.data").joinpath(resource)
+                         .read_text(encoding="utf-8"))
+        return ContentionModel.from_dict(doc["model"], where)
+    except (OSError, KeyError, ValueError) as exc:  # pragma: no cover - a broken install
+        raise ProblemError(f"{where}: the fitted contention preset cannot be read ({exc}); "
+                           "regenerate it with benchmarks/contention_orin.py --write") from exc
 
 
 # ---------------------------------------------------------------------- calibration

@@ -68,3 +68,42 @@ def test_estimate_is_in_the_help(capsys):
         run(capsys, "estimate", "--help")
     text = capsys.readouterr().out
     assert "--max-crossing" in text and "layerswap estimate gan.onnx" in text
+
+
+def test_estimated_times_carry_the_error_band_in_text_and_json(tmp_path, capsys):
+    """Issue 22 item 6: estimate, solve and simulate print the estimator's held-out error
+    beside every time and FPS of an estimated table; published tables get none."""
+    onnx = tmp_path / "ssd.onnx"
+    save("ssd_mobilenet_v1", onnx)
+    csv = tmp_path / "ssd.csv"
+    code, out, _ = run(capsys, "estimate", str(onnx), "--platform", "orin-agx",
+                       "--precision", "int8", "--groups", "6", "-o", str(csv))
+    assert code == 0 and "\u00b1" in out and "held out" in out
+    code, obj = run_json(capsys, "estimate", str(onnx), "--platform", "orin-agx",
+                         "--precision", "int8", "--groups", "6")
+    band = obj["error_band"]["dla"]
+    lo, hi = obj["dla_ms_total_range"]
+    assert band["measured"] and lo < obj["dla_ms_total"] < hi
+    assert hi == pytest.approx(obj["dla_ms_total"] * (1 + band["mean_abs"]))
+    # an estimate no published figure checks says so instead of inventing a band
+    code, obj = run_json(capsys, "estimate", str(onnx), "--platform", "orin-nx-16",
+                         "--precision", "int8", "--groups", "6")
+    assert obj["error_band"]["gpu"]["measured"] is False and obj["gpu_ms_total_range"] is None
+
+    sched = tmp_path / "s.json"
+    code, doc = run_json(capsys, "solve", str(csv), "googlenet_xavier", "--platform",
+                         "orin-agx", "--objective", "throughput", "--time-limit", "5",
+                         "--no-plot", "-o", str(sched))
+    assert code == 0
+    eb = doc["error_band"]
+    assert eb["estimated_tables"] == [CostTable.from_csv(csv).model] and eb["measured"]
+    lo, hi = eb["objective_range_ms"]
+    assert lo < doc["objective"] < hi
+    flo, fhi = eb["throughput_fps_range"]
+    code, sim = run_json(capsys, "simulate", str(sched))
+    assert flo < sim["throughput_fps"] < fhi and sim["error_band"]["mean_abs"] == eb["mean_abs"]
+    code, text, _ = run(capsys, "simulate", str(sched))
+    assert "error band:" in text and "fps" in text.split("error band:")[1]
+    code, doc = run_json(capsys, "solve", "googlenet_xavier", "alexnet_xavier",
+                         "--time-limit", "5", "--no-plot")
+    assert doc["error_band"] is None

@@ -177,6 +177,19 @@ def test_report_files_and_markdown_follow_the_json(medical: dict[str, Any]) -> N
     out = medical["out"]
     report = medical["report"]
     assert (out / "report.md").read_text() == render_markdown(report)
+    # every estimated time and FPS comes with the estimator's expected error (issue 22)
+    band = report["error_band"]
+    assert band["estimated_tables"] and "Expected error of these estimates" in \
+        (out / "report.md").read_text()
+    for s in _solves(medical):
+        if band["measured"]:
+            lo, hi = s["error_band"]["objective_range_ms"]
+            assert lo < s["objective_ms"] < hi
+            if s["throughput_fps"]:
+                lo, hi = s["error_band"]["throughput_fps_range"]
+                assert lo < s["throughput_fps"] < hi
+        else:
+            assert s["error_band"]["measured"] is False
     for s in _solves(medical):
         assert (out / s["gantt"]).stat().st_size > 0
         assert (out / s["manifest"]).is_file()
