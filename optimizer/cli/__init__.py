@@ -16,8 +16,10 @@ from optimizer.cli import (
     export,
     plots,
     profiles,
+    results,
     run,
     solve,
+    sweep,
     tables,
 )
 from optimizer.cli.common import (
@@ -29,7 +31,8 @@ from optimizer.cli.common import (
 )
 
 # One entry per command family, in `layerswap --help` order; each has register(sub).
-FAMILIES = (solve, export, run, tables, profiles, estimate, calibrate, plots, dla, example)
+FAMILIES = (solve, export, run, tables, profiles, estimate, calibrate, plots, dla, example,
+            sweep, results)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +54,8 @@ typical flow:
   layerswap dla model.onnx --platform orin-agx --trt-version 10.3   # DLA refusals, islands
   layerswap rewrite model.onnx -o model_dla.onnx     # exact DLA rewrites, verified
   layerswap example medical -o out/medical           # the seed scenario, end to end
+  layerswap sweep examples/sweep_small.toml -o out/sweep.db   # many solves -> database
+  layerswap results out/sweep.db --best-by pair      # best module per model set
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
