@@ -104,6 +104,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.address and args.executor != "ray":
         raise UsageError("--address needs --executor ray")
+    if args.executor == "ray":
+        from optimizer.sweep.executors import import_ray
+
+        import_ray()  # before any planning: a missing extra is one line at once
     spec = load_spec(args.spec)
     with sweep_progress(not args.json) as listener:
         plan = expand(spec, progress=lambda m: listener("news", {"message": m}))

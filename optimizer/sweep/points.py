@@ -109,6 +109,7 @@ class _Resolver:
         self.progress = progress
         self.cache: dict[tuple[str, str, str, str], _Table] = {}
         self.onnx: dict[str, Any] = {}
+        self.rewrites: dict[str, Any] = {}
         for name, source in spec.models.items():  # fail early on a bad source
             if isinstance(source, dict):
                 for plat, ref in source.items():
@@ -188,15 +189,12 @@ class _Resolver:
         proto = self._proto(name, kind, where)
         changed = False
         if variant == "rewritten":
-            from export.rewrite import rewrite
-
-            result = rewrite(proto)
-            changed = bool(result.applied)
-            if not changed:
+            proto = self._rewritten(where, proto)
+            changed = proto is not None
+            if proto is None:
                 base = self.table(name, platform, precision, "original")
                 assert base is not None
                 return _Table(base.table, base.text, base.digest, base.source, False)
-            proto = result.model
         from profiles.errors import LayerswapError
         from profiles.estimate import estimate
 
@@ -232,6 +230,16 @@ class _Resolver:
                     raise SpecError(self.spec.path, self._entry(name),
                                     f"cannot read {where}: {exc}") from None
         return self.onnx[where]
+
+    def _rewritten(self, where: str, proto: Any) -> Any:
+        """The model after every exact rewrite pass, or None when no pass changes it
+        (computed once per model: it does not depend on the platform)."""
+        if where not in self.rewrites:
+            from export.rewrite import rewrite
+
+            result = rewrite(proto)
+            self.rewrites[where] = result.model if result.applied else None
+        return self.rewrites[where]
 
     def _fixed_table(self, name: str, kind: str, where: str, platform: str,
                      precision: str) -> _Table:
