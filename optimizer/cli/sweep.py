@@ -151,8 +151,8 @@ def _print_plan(args: argparse.Namespace, plan: Any) -> int:
         return EXIT_OK
     con = console()
     con.print(f"{doc['name']}: {doc['points']} points over {doc['model_sets']} model sets; "
-              f"at most {_duration(doc['time_limit_total_s'])} of solver time in all "
-              "(the sum of the time limits)")
+              f"time limits adding up to {_duration(doc['time_limit_total_s'])} "
+              "(baselines and simulation come on top)")
     for why, n in plan.skipped.items():
         con.print(f"skipped {n}: {why}")
     return EXIT_OK
