@@ -78,19 +78,23 @@ def sweep_progress(enabled: bool) -> Iterator[Callable[[str, dict[str, Any] | No
                 stack.append(bar)
                 task = bar.add_task("solving", total=data["todo"])
             return
-        state["done"] += 1
-        state["errors"] += data.get("status") == "error"
+        if kind == "row":
+            state["done"] += 1
+            state["errors"] += data.get("status") == "error"
+            if bar is not None:
+                bar.update(task, advance=1, description=f"solving ({state['errors']} errors)")
         if bar is not None:
-            bar.update(task, advance=1, description=f"solving ({state['errors']} errors)")
             return
         now = time.monotonic()
-        if now - state["last"] >= PROGRESS_EVERY_S or state["done"] == state["total"]:
+        last = kind == "row" and state["done"] == state["total"]
+        if now - state["last"] >= PROGRESS_EVERY_S or last:
             state["last"] = now
             elapsed = now - state["start"]
             rate = state["done"] / elapsed if elapsed > 0 else 0.0
-            left = (state["total"] - state["done"]) / rate if rate > 0 else 0.0
+            eta = (_duration((state["total"] - state["done"]) / rate) if rate > 0
+                   else "unknown until a point finishes")
             line(f"[{state['done']}/{state['total']}] {rate:.2f} points/s, elapsed "
-                 f"{_duration(elapsed)}, ETA {_duration(left)}, {state['errors']} errors")
+                 f"{_duration(elapsed)}, ETA {eta}, {state['errors']} errors")
 
     try:
         yield listener
@@ -104,28 +108,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.address and args.executor != "ray":
         raise UsageError("--address needs --executor ray")
+    if args.retry_errors and not args.resume:
+        raise UsageError("--retry-errors goes with --resume")
     if args.executor == "ray":
         from optimizer.sweep.executors import import_ray
 
         import_ray()  # before any planning: a missing extra is one line at once
     spec = load_spec(args.spec)
-    with sweep_progress(not args.json) as listener:
-        plan = expand(spec, progress=lambda m: listener("news", {"message": m}))
-        if args.dry_run:
-            return _print_plan(args, plan)
-        try:
+    try:
+        with sweep_progress(not args.json) as listener:
+            plan = expand(spec, progress=lambda m: listener("news", {"message": m}))
+            if args.dry_run:
+                return _print_plan(args, plan)
             summary = run_sweep(spec, args.output, executor=args.executor,
                                 workers=args.workers, address=args.address,
-                                resume=args.resume, listener=listener, plan=plan)
-        except SweepInterrupted as exc:
-            done = exc.summary
-            print(f"layerswap: kept {done.written} new row(s) in {done.results}; "
+                                resume=args.resume, retry_errors=args.retry_errors,
+                                listener=listener, plan=plan)
+    except KeyboardInterrupt as exc:  # SweepInterrupted: rows written; else while planning
+        done = exc.summary.to_dict() if isinstance(exc, SweepInterrupted) else {}
+        if done:
+            print(f"layerswap: kept {done['written']} new row(s) in {done['results']}; "
                   "`--resume` runs the rest", file=sys.stderr)
-            print("layerswap: interrupted", file=sys.stderr)
-            if args.json:
-                emit_json({"error": "interrupted", "exit_code": EXIT_INTERRUPTED,
-                           **done.to_dict()})
-            return EXIT_INTERRUPTED
+        print("layerswap: interrupted", file=sys.stderr)
+        if args.json:
+            emit_json({"error": "interrupted", "exit_code": EXIT_INTERRUPTED, **done})
+        return EXIT_INTERRUPTED
     doc = summary.to_dict()
     if args.json:
         emit_json(doc)
@@ -193,5 +200,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="run only the points missing from RESULTS (after a crash, Ctrl-C "
                         "or kill)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="with --resume: also run again the points recorded as errors")
     p.add_argument("--dry-run", action="store_true",
                    help="resolve the models and count the points; run nothing")

@@ -198,6 +198,18 @@ def to_parquet(frame: Any, path: str | Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def delete_errors(conn: sqlite3.Connection, ids: Iterable[str]) -> int:
+    """Delete the ``error`` rows among ``ids`` (to run those points again); how many."""
+    wanted = list(ids)
+    removed = 0
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        removed += conn.execute(
+            f"DELETE FROM points WHERE status = 'error' AND point_id IN "
+            f"({', '.join('?' * len(chunk))})", chunk).rowcount
+    return removed
+
+
 def summary(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, int]:
     """Status counts of the rows of ``ids``."""
     wanted = list(ids)
@@ -211,5 +223,5 @@ def summary(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-__all__ = ["COLUMNS", "TIMING_COLUMNS", "ResultsError", "connect", "existing_ids",
+__all__ = ["COLUMNS", "TIMING_COLUMNS", "ResultsError", "connect", "delete_errors", "existing_ids",
            "insert_row", "read_frame", "record_sweep", "summary", "to_parquet"]

@@ -24,6 +24,9 @@ from optimizer.sweep.task import error_row, run_point
 from profiles.errors import LayerswapError
 
 OnRow = Callable[[dict[str, Any]], None]
+OnTick = Callable[[], None] | None
+TICK_S = 2.0
+"""How often the wait loops call ``on_tick`` while no task finishes (progress lines)."""
 EXECUTORS = ("local", "ray")
 WINDOW_PER_WORKER = 4
 """Tasks in flight per worker: enough to keep every core busy, few enough that Ctrl-C
@@ -43,12 +46,14 @@ def default_workers() -> int:
 
 
 def run_points(points: Sequence[Point], on_row: OnRow, *, executor: str = "local",
-               workers: int | None = None, address: str | None = None) -> None:
-    """Run every point, handing each row to ``on_row`` as it finishes."""
+               workers: int | None = None, address: str | None = None,
+               on_tick: OnTick = None) -> None:
+    """Run every point, handing each row to ``on_row`` as it finishes (and calling
+    ``on_tick`` every `TICK_S` seconds while none does)."""
     if executor == "local":
-        run_local(points, on_row, workers or default_workers())
+        run_local(points, on_row, workers or default_workers(), on_tick)
     elif executor == "ray":
-        run_ray(points, on_row, workers=workers, address=address)
+        run_ray(points, on_row, workers=workers, address=address, on_tick=on_tick)
     else:
         raise ExecutorError(f"unknown executor {executor!r}; choose {', '.join(EXECUTORS)}")
 
@@ -60,7 +65,8 @@ def _start_worker() -> None:
     import optimizer.api  # noqa: F401
 
 
-def run_local(points: Sequence[Point], on_row: OnRow, workers: int) -> None:
+def run_local(points: Sequence[Point], on_row: OnRow, workers: int,
+              on_tick: OnTick = None) -> None:
     """A pool of ``workers`` processes over the points."""
     import concurrent.futures as cf
     import multiprocessing as mp
@@ -84,7 +90,9 @@ def run_local(points: Sequence[Point], on_row: OnRow, workers: int) -> None:
     try:
         fill()
         while running:
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait(running, timeout=TICK_S, return_when=cf.FIRST_COMPLETED)
+            if not done and on_tick:
+                on_tick()
             for future in done:
                 point = running.pop(future)
                 try:
@@ -122,7 +130,7 @@ def _terminate(pool: Any) -> None:
 
 
 def run_ray(points: Sequence[Point], on_row: OnRow, *, workers: int | None = None,
-            address: str | None = None) -> None:
+            address: str | None = None, on_tick: OnTick = None) -> None:
     """One Ray task per point on the cluster at ``address`` (``auto``, ``HOST:PORT``), or
     on a local Ray instance of ``workers`` CPUs (default: every core) when it is None."""
     ray = import_ray()
@@ -146,7 +154,9 @@ def run_ray(points: Sequence[Point], on_row: OnRow, *, workers: int | None = Non
         try:
             fill()
             while running:
-                ready, _ = ray.wait(list(running), num_returns=1)
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=TICK_S)
+                if not ready and on_tick:
+                    on_tick()
                 for ref in ready:
                     point = running.pop(ref)
                     try:

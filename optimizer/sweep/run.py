@@ -65,17 +65,19 @@ class SweepSummary:
 
 
 Listener = Callable[[str, dict[str, Any] | None], None]
-"""Called with ("plan", None) once the plan is known, ("row", row) after each written
-row, and ("news", {"message": ...}) for planning news (e.g. estimating a model)."""
+"""Called with ("plan", summary) once the plan is known, ("row", row) after each written
+row, ("tick", None) every few seconds while no row comes, and ("news", {"message": ...})
+for planning news (e.g. estimating a model)."""
 
 
 def run_sweep(spec: SweepSpec, results: str | Path, *, executor: str = "local",
               workers: int | None = None, address: str | None = None,
-              resume: bool = False, listener: Listener | None = None,
-              plan: Plan | None = None) -> SweepSummary:
+              resume: bool = False, retry_errors: bool = False,
+              listener: Listener | None = None, plan: Plan | None = None) -> SweepSummary:
     """Run the points of ``spec`` missing from ``results``; rows are written one by one as
     they finish. Without ``resume``, a database that already holds points of this sweep is
-    an error (`ResumeError`): nothing is run twice by accident."""
+    an error (`ResumeError`): nothing is run twice by accident. ``retry_errors`` (with
+    ``resume``) first deletes this sweep's ``error`` rows, so those points run again."""
     def news(message: str) -> None:
         if listener:
             listener("news", {"message": message})
@@ -86,6 +88,8 @@ def run_sweep(spec: SweepSpec, results: str | Path, *, executor: str = "local",
     conn = db.connect(results)
     try:
         ids = [p.point_id for p in plan.points]
+        if retry_errors and resume:
+            db.delete_errors(conn, ids)
         done = db.existing_ids(conn, ids)
         if done and not resume:
             raise ResumeError(
@@ -107,7 +111,8 @@ def run_sweep(spec: SweepSpec, results: str | Path, *, executor: str = "local",
                 listener("row", row)
 
         try:
-            run_points(todo, on_row, executor=executor, workers=workers, address=address)
+            run_points(todo, on_row, executor=executor, workers=workers, address=address,
+                       on_tick=(lambda: listener("tick", None)) if listener else None)
         except KeyboardInterrupt:
             summary.interrupted = True
         summary.seconds = time.perf_counter() - started

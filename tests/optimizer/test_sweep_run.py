@@ -179,6 +179,15 @@ frames_per_round = 500
     assert "ProblemError" in frame.loc["throughput", "error"]
     assert "frames_per_round" in frame.loc["throughput", "error"]
     assert frame.loc["latency", "status"] == "optimal"
+    # --resume skips it, --retry-errors runs it (and only it) again
+    code, out, _ = run(capsys, "sweep", str(spec), "-o", str(db), "--resume", "--json")
+    assert code == 0 and json.loads(out)["ran"] == 0
+    code, out, _ = run(capsys, "sweep", str(spec), "-o", str(db), "--resume",
+                       "--retry-errors", "--workers", "1", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["already_done"] == 1 and doc["ran"] == doc["written"] == 1
+    assert len(read_frame(db)) == 2
 
 
 def test_without_ray_the_executor_names_the_extra(tmp_path, capsys, monkeypatch):
