@@ -69,6 +69,43 @@ def _noop(x: int) -> int:
     return x
 
 
+def _echo(point: Any) -> dict[str, Any]:
+    """A task that solves nothing: the row of a point, as a worker would send it back."""
+    return {"point_id": point.point_id, **point.axes(), "status": "optimal"}
+
+
+def dispatch(spec_path: Path, executor: str, workers: int, n: int) -> dict[str, Any]:
+    """Seconds per task of the executor's own loop (submit, run a no-op, send the row back,
+    hand it over), without solving: the slope between a run of ``n // 5`` and a run of
+    ``n`` no-op tasks, so that the start (a fresh pool, or Ray's workers) cancels out."""
+    from optimizer.sweep.executors import run_local, run_ray
+
+    base = list(expand(load_spec(spec_path)).points)
+    got: list[dict[str, Any]] = []
+
+    def timed(k: int) -> float:
+        points = (base * (k // len(base) + 1))[:k]
+        t0 = time.perf_counter()
+        if executor == "local":
+            run_local(points, got.append, workers, task=_echo)
+        else:
+            run_ray(points, got.append, task=_echo)
+        return time.perf_counter() - t0
+
+    if executor == "ray":
+        import ray
+
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        timed(workers)  # warm: imports, Ray's workers
+        small, large = timed(n // 5), timed(n)
+    finally:
+        if executor == "ray":
+            ray.shutdown()
+    return {"executor": executor, "workers": workers, "tasks": n,
+            "per_task_ms": round((large - small) / (n - n // 5) * 1000, 3)}
+
+
 def start_seconds(executor: str, workers: int) -> float:
     """The executor's start alone: a spawned pool importing the solver stack, or ray.init."""
     t0 = time.perf_counter()
@@ -116,6 +153,9 @@ def main() -> None:
     parser.add_argument("--workload", choices=tuple(WORKLOADS), default="tiny")
     parser.add_argument("--runs", default="local:1,local:2,ray:2",
                         help="comma-separated EXECUTOR:WORKERS (default: %(default)s)")
+    parser.add_argument("--dispatch", type=int, default=0, metavar="N",
+                        help="also time N no-op tasks through each executor (per-task "
+                             "overhead without solving)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the rows")
     args = parser.parse_args()
     runs = [(e, int(w)) for e, w in (r.split(":") for r in args.runs.split(","))]
@@ -139,6 +179,12 @@ def main() -> None:
                   f"{row['overhead_per_task_after_start_s']:.4f} s)  load "
                   f"{row['load_before'][0]:.1f}->"
                   f"{row['load_after'][0]:.1f}  {row['statuses']}", flush=True)
+        for executor, workers in runs if args.dispatch else []:
+            d = dispatch(spec, executor, workers, args.dispatch)
+            rows.append(d)
+            print(f"dispatch {executor}:{workers}  {d['tasks']} no-op tasks  "
+                  f"{d['per_task_ms']:.3f} ms per task  load {os.getloadavg()[0]:.1f}",
+                  flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 

@@ -24,6 +24,7 @@ from optimizer.sweep.task import error_row, run_point
 from profiles.errors import LayerswapError
 
 OnRow = Callable[[dict[str, Any]], None]
+Task = Callable[[Point], dict[str, Any]]
 OnTick = Callable[[], None] | None
 TICK_S = 2.0
 """How often the wait loops call ``on_tick`` while no task finishes (progress lines)."""
@@ -66,8 +67,9 @@ def _start_worker() -> None:
 
 
 def run_local(points: Sequence[Point], on_row: OnRow, workers: int,
-              on_tick: OnTick = None) -> None:
-    """A pool of ``workers`` processes over the points."""
+              on_tick: OnTick = None, task: Task = run_point) -> None:
+    """A pool of ``workers`` processes over the points (``task``: what each point runs,
+    `run_point`; benchmarks pass a no-op to time the pool itself)."""
     import concurrent.futures as cf
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
@@ -85,7 +87,7 @@ def run_local(points: Sequence[Point], on_row: OnRow, workers: int,
             point = next(todo, None)
             if point is None:
                 return
-            running[pool.submit(run_point, point)] = point
+            running[pool.submit(task, point)] = point
 
     try:
         fill()
@@ -130,7 +132,8 @@ def _terminate(pool: Any) -> None:
 
 
 def run_ray(points: Sequence[Point], on_row: OnRow, *, workers: int | None = None,
-            address: str | None = None, on_tick: OnTick = None) -> None:
+            address: str | None = None, on_tick: OnTick = None,
+            task: Task = run_point) -> None:
     """One Ray task per point on the cluster at ``address`` (``auto``, ``HOST:PORT``), or
     on a local Ray instance of ``workers`` CPUs (default: every core) when it is None."""
     ray = import_ray()
@@ -140,7 +143,7 @@ def run_ray(points: Sequence[Point], on_row: OnRow, *, workers: int | None = Non
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         threads = points[0].threads if points else 1
-        remote = ray.remote(num_cpus=threads, max_retries=0)(run_point)
+        remote = ray.remote(num_cpus=threads, max_retries=0)(task)
         todo: Iterator[Point] = iter(points)
         running: dict[Any, Point] = {}
 
