@@ -5,6 +5,7 @@ solver, the simulator and the baselines say."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -32,18 +33,6 @@ from tests.optimizer.sweep_helpers import (
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-@pytest.fixture(scope="module")
-def sixty(tmp_path_factory) -> tuple[Path, Path]:
-    """The 60-point spec and its results from the local pool (2 workers)."""
-    folder = tmp_path_factory.mktemp("sixty")
-    spec = sixty_point_spec(folder)
-    db = folder / "local.db"
-    from optimizer.cli import main
-
-    assert main(["sweep", str(spec), "-o", str(db), "--workers", "2"]) == 0
-    return spec, db
-
-
 def _comparable(db: Path) -> pd.DataFrame:
     frame = read_frame(db).drop(columns=list(TIMING_COLUMNS))
     return frame.sort_values("point_id").reset_index(drop=True)
@@ -59,26 +48,32 @@ def _same_proven_rows(a: pd.DataFrame, b: pd.DataFrame) -> int:
     return int(proven.sum())
 
 
-def test_sixty_points_give_the_same_rows_on_the_local_pool_and_on_ray(sixty, tmp_path,
-                                                                         capsys):
-    pytest.importorskip("ray", reason="the tests extra brings ray")
-    spec, local = sixty
-    ray_db = tmp_path / "ray.db"
-    code, out, err = run(capsys, "sweep", str(spec), "-o", str(ray_db), "--executor", "ray",
-                         "--workers", "2", "--json")
+def test_sixty_points_local_pool_ray_and_kill_9_then_resume_give_the_same_rows(
+        tmp_path, capsys):
+    """One test, so that the reference run is made once (not once per xdist worker)."""
+    spec = sixty_point_spec(tmp_path)
+    local = tmp_path / "local.db"
+    code, out, err = run(capsys, "sweep", str(spec), "-o", str(local), "--workers", "2",
+                         "--json")
     assert code == 0, err
-    doc = json.loads(out)
-    assert doc["executor"] == "ray" and doc["ran"] == doc["written"] == doc["points"] == 60
-    a, b = _comparable(local), _comparable(ray_db)
-    assert len(a) == 60
-    assert _same_proven_rows(a, b) >= 50
-    workers = read_frame(ray_db)["worker"].str.split(":").str[1].unique()
-    assert len(workers) >= 1 and str(os.getpid()) not in workers  # ran in Ray's workers
+    assert json.loads(out)["written"] == 60
+    reference = _comparable(local)
 
+    # the same sweep on a local Ray instance with 2 CPUs
+    if importlib.util.find_spec("ray") is not None:  # the tests extra brings it
+        ray_db = tmp_path / "ray.db"
+        code, out, err = run(capsys, "sweep", str(spec), "-o", str(ray_db), "--executor",
+                             "ray", "--workers", "2", "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["executor"] == "ray" and doc["ran"] == doc["written"] == 60
+        assert _same_proven_rows(reference, _comparable(ray_db)) >= 50
+        workers = read_frame(ray_db)["worker"].str.split(":").str[1].unique()
+        assert str(os.getpid()) not in workers  # ran in Ray's worker processes
+    elif os.environ.get("CI"):
+        pytest.fail("ray is not installed in CI; the tests extra must bring it")
 
-def test_kill_9_in_the_middle_then_resume_loses_and_duplicates_nothing(sixty, tmp_path,
-                                                                       capsys):
-    spec, local = sixty
+    # kill -9 in the middle, then --resume: nothing lost, nothing twice
     db = tmp_path / "killed.db"
     proc = cli("sweep", str(spec), "-o", str(db), "--workers", "2", cwd=tmp_path,
                start_new_session=True)  # its own process group: the pool dies with it
@@ -106,10 +101,13 @@ def test_kill_9_in_the_middle_then_resume_loses_and_duplicates_nothing(sixty, tm
     frame = read_frame(db)
     assert len(frame) == 60 and frame["point_id"].is_unique
     assert set(frame["point_id"]) == {p.point_id for p in expand(load_spec(spec)).points}
-    assert _same_proven_rows(_comparable(local), _comparable(db)) >= 50
+    assert _same_proven_rows(reference, _comparable(db)) >= 50
 
     code, out, _ = run(capsys, "sweep", str(spec), "-o", str(db), "--resume", "--json")
     assert code == 0 and json.loads(out)["ran"] == 0  # nothing left to do
+    code, _, err = run(capsys, "sweep", str(spec), "-o", str(db))  # without --resume
+    assert code == 1 and "--resume" in err and "60 of the 60" in err
+    assert count_rows(db) == 60
 
 
 def _small(tmp_path: Path, name: str, text: str) -> Path:
@@ -201,13 +199,6 @@ def test_without_ray_the_executor_names_the_extra(tmp_path, capsys, monkeypatch)
     assert json.loads(out)["exit_code"] == 1
 
 
-def test_without_resume_a_database_holding_the_sweep_is_refused(sixty, capsys):
-    spec, local = sixty
-    code, _, err = run(capsys, "sweep", str(spec), "-o", str(local))
-    assert code == 1 and "--resume" in err and "60 of the 60" in err
-    assert count_rows(local) == 60
-
-
 def test_a_row_says_what_the_solver_the_simulator_and_the_baselines_say(tmp_path):
     from optimizer import api
     from solvers import Device, Schedule
@@ -218,6 +209,7 @@ def test_a_row_says_what_the_solver_the_simulator_and_the_baselines_say(tmp_path
 objectives = ["throughput"]
 contention = ["on"]
 max_transitions = [2]
+time_limits = [2]
 """)
     (point,) = expand(load_spec(spec)).points
     row = run_point(point)
