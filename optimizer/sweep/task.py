@@ -99,7 +99,8 @@ def _solve(point: Point) -> dict[str, Any]:
                lower_bound_ms=_num(result.lower_bound), gap=_num(result.gap),
                solve_seconds=_num(result.solve_seconds),
                gain_pct=_num(mine["gain_pct"]) if found else None,
-               error=result.message or None if result.status is SolveStatus.UNKNOWN else None)
+               error=(result.message or None) if result.status is not SolveStatus.OPTIMAL
+               else None)
     if result.schedule is None:
         return out
     timeline = api.timeline_of(problem, result)  # the simulator's judgement
