@@ -34,7 +34,7 @@ COLUMNS: dict[str, str] = {
     "models": "TEXT",                 # model names joined by '+', in the spec's order
     "n_models": "INTEGER",
     "platform": "TEXT",               # the axis value: solver platform or estimator module
-    "solver_platform": "TEXT",
+    "family": "TEXT",                 # its family: contention preset, DLA rules
     "precision": "TEXT",
     "objective": "TEXT",              # latency | throughput
     "max_transitions": "INTEGER",

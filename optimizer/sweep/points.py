@@ -37,8 +37,8 @@ class Point:
     tables: tuple[str, ...] = field(repr=False)  # CSV text, one per model
     sources: tuple[str, ...]
     digests: tuple[str, ...]
-    platform: str            # the axis value (a solver platform or an estimator module)
-    solver_platform: str     # what the solver models (xavier-agx, orin-agx, orin-nx)
+    platform: str            # the axis value: a module or alias (profiles.platforms)
+    family: str              # its family (contention preset, DLA rules): orin-nx-8 -> orin-nx
     precision: str
     objective: str
     max_transitions: int
@@ -53,7 +53,7 @@ class Point:
     def axes(self) -> dict[str, Any]:
         """The columns that say which point this is (the database's axis columns)."""
         return {"models": "+".join(self.models), "n_models": len(self.models),
-                "platform": self.platform, "solver_platform": self.solver_platform,
+                "platform": self.platform, "family": self.family,
                 "precision": self.precision, "objective": self.objective,
                 "max_transitions": self.max_transitions, "contention": self.contention,
                 "variant": self.variant, "solver": self.solver,
@@ -90,15 +90,12 @@ def _sha(text: str) -> str:
 
 
 def _module(platform: str) -> str:
-    """The estimator's canonical module name (``orin-agx`` -> ``orin-agx-64``), or the
-    name itself when the estimator does not know it."""
-    from profiles.estimate.specs import resolve_platform_name
-    from profiles.estimate.work import EstimateError
+    """The canonical module name (``orin-agx`` -> ``orin-agx-64``; `profiles.platforms`),
+    or the name itself when no module answers to it."""
+    from profiles import platforms
 
-    try:
-        return resolve_platform_name(platform)
-    except EstimateError:
-        return platform.strip().lower()
+    return (platforms.resolve(platform).name if platforms.known(platform)
+            else platform.strip().lower())
 
 
 class _Resolver:
@@ -122,13 +119,12 @@ class _Resolver:
         return f"models.{name}"
 
     def _check_platform_key(self, name: str, plat: str) -> None:
-        from profiles.estimate.specs import resolve_platform_name
-        from profiles.estimate.work import EstimateError
+        from profiles.platforms import UnknownPlatform, resolve
 
         try:
-            resolve_platform_name(plat)
-        except EstimateError as exc:
-            raise SpecError(self.spec.path, f"{self._entry(name)}.{plat}", exc.detail) from None
+            resolve(plat)
+        except UnknownPlatform as exc:
+            raise SpecError(self.spec.path, f"{self._entry(name)}.{plat}", str(exc)) from None
 
     def _kind(self, name: str, ref: str) -> tuple[str, str]:
         """(kind, resolved ref): stored | csv | onnx | zoo."""
@@ -250,13 +246,16 @@ class _Resolver:
             table = load_published(where) if kind == "stored" else CostTable.from_csv(where)
         except LayerswapError as exc:
             raise SpecError(self.spec.path, self._entry(name), str(exc)) from None
+        from profiles.platforms import disagreement
+
         made_for = (table.platform or "").strip().lower()
-        if made_for and _module(made_for) != _module(platform):
+        why = disagreement(made_for, platform)
+        if why:
             raise SpecError(
                 self.spec.path, self._entry(name),
-                f"table {where} was made for {made_for}, not {platform}; list it for its "
-                f"platform only ({name} = {{ {made_for} = \"{self._ref(name)}\" }}) or drop "
-                f"{platform} from axes.platforms")
+                f"table {where} was made for {made_for}, not {platform} ({why}); list it for "
+                f"its platform only ({name} = {{ {made_for} = \"{self._ref(name)}\" }}) or "
+                f"drop {platform} from axes.platforms")
         made_at = (table.metadata.get("precision") or "").strip().lower()
         if made_at and made_at != precision:
             raise SpecError(
@@ -303,7 +302,7 @@ def expand(spec: SweepSpec, progress: Progress | None = None) -> Plan:
     for members in model_sets(spec):
         for platform, precision, variant in itertools.product(
                 ax["platforms"], ax["precision"], ax["variants"]):
-            solver_platform = _solver_platform(platform)
+            family = _family(platform)
             tables = [resolver.table(m, platform, precision, variant) for m in members]
             n_rest = (len(ax["objectives"]) * len(ax["max_transitions"])
                       * len(ax["contention"]) * len(ax["solvers"]) * len(ax["time_limits"]))
@@ -322,9 +321,9 @@ def expand(spec: SweepSpec, progress: Progress | None = None) -> Plan:
                     ax["objectives"], ax["max_transitions"], ax["contention"],
                     ax["solvers"], ax["time_limits"]):
                 if contention == "on" and (no_bw or not get_platform(
-                        solver_platform).contention.enabled):
+                        platform).contention.enabled):
                     why = (f"model {no_bw[0]} has no bandwidth columns" if no_bw
-                           else f"{solver_platform} has no contention preset")
+                           else f"{platform} has no contention preset")
                     skipped[f"contention on: {why}"] += 1
                     continue
                 frames = settings["frames_per_round"] if objective == "throughput" else 1
@@ -338,7 +337,7 @@ def expand(spec: SweepSpec, progress: Progress | None = None) -> Plan:
                     tables=tuple(t.text for t in ready),
                     sources=tuple(t.source for t in ready),
                     digests=tuple(t.digest for t in ready), platform=platform,
-                    solver_platform=solver_platform, precision=precision,
+                    family=family, precision=precision,
                     objective=objective, max_transitions=max_t, contention=contention,
                     variant=variant, solver=solver, time_limit=limit,
                     threads=settings["threads"], frames_per_round=frames,
@@ -350,15 +349,12 @@ def expand(spec: SweepSpec, progress: Progress | None = None) -> Plan:
     return Plan(spec, tuple(points), dict(skipped))
 
 
-def _solver_platform(platform: str) -> str:
-    from solvers import PLATFORMS
+def _family(platform: str) -> str:
+    """The family of ``platform`` (``orin-nx-8`` -> ``orin-nx``): the solver's contention
+    preset and the DLA rules; the solver itself gets the module (its own DLA cores)."""
+    from profiles.platforms import resolve
 
-    key = platform.strip().lower()
-    if key in PLATFORMS:
-        return key
-    from profiles.estimate.specs import load_platform
-
-    return load_platform(platform).solver_platform
+    return resolve(platform).family
 
 
 __all__ = ["Plan", "Point", "expand", "model_sets"]

@@ -16,7 +16,7 @@
     sets = [["googlenet", "gan", "detector"]] # and explicit sets
 
     [axes]                                    # every combination is one point
-    platforms = ["xavier-agx", "orin-agx"]    # also the estimator's modules: orin-nx-8 ...
+    platforms = ["xavier-agx", "orin-agx"]    # any `layerswap platforms` name: orin-nx-8 ...
     precision = ["fp16"]                      # fp16 | int8 | fp32 (estimated models)
     objectives = ["latency", "throughput"]
     max_transitions = [1, 2, 3]
@@ -62,9 +62,10 @@ AXES: dict[str, tuple[Any, ...]] = {
 """Every axis a spec may name, with its default when the spec leaves it out."""
 
 AXIS_HINTS = {
-    "power_modes": "the estimator has no nvpmodel power modes (its figures are each module's "
-                   "maximum clocks); sweep the module variants instead, e.g. platforms = "
-                   "[\"orin-agx-64\", \"orin-agx-32\", \"orin-nx-16\", \"orin-nx-8\"]",
+    "power_modes": "the estimator has no nvpmodel power modes other than MAXN (its figures "
+                   "are each module's maximum clocks; `layerswap platforms`); sweep the "
+                   "module variants instead, e.g. platforms = [\"orin-agx-64\", "
+                   "\"orin-agx-32\", \"orin-nx-16\", \"orin-nx-8\"]",
 }
 AXIS_HINTS["power_mode"] = AXIS_HINTS["power_modes"]
 
@@ -240,13 +241,12 @@ def _axis_value(axis: str, value: Any, where: str, entry: str) -> Any:
                                           f"{', '.join(choices[axis])}")
         return value
     if axis == "platforms":
-        from profiles.estimate.specs import resolve_platform_name
-        from profiles.estimate.work import EstimateError
+        from profiles.platforms import UnknownPlatform, resolve
 
         try:
-            resolve_platform_name(str(value))
-        except EstimateError as exc:
-            raise SpecError(where, entry, exc.detail) from None
+            resolve(str(value))
+        except UnknownPlatform as exc:
+            raise SpecError(where, entry, str(exc)) from None
         return str(value).strip().lower()
     if axis == "contention":
         if isinstance(value, bool):

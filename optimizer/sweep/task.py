@@ -75,7 +75,7 @@ def _solve(point: Point) -> dict[str, Any]:
     specs = [ModelSpec(CostTable.from_csv_text(text, origin=f"{name} ({source})"), name)
              for name, text, source in zip(point.models, point.tables, point.sources,
                                            strict=True)]
-    problem = api.make_problem(specs, point.solver_platform, point.objective,
+    problem = api.make_problem(specs, point.platform, point.objective,
                                point.max_transitions,
                                "preset" if point.contention == "on" else "none",
                                frames_per_round=point.frames_per_round)

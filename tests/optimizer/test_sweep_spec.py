@@ -129,7 +129,7 @@ contention = ["off", "on"]
     by = {(p.models, p.platform, p.variant, p.contention) for p in plan.points}
     assert (("alexnet", "chain"), "xavier-agx", "original", "off") in by
     assert not any(p.platform == "orin-nx-8" and "alexnet" in p.models for p in plan.points)
-    assert all(p.solver_platform == "orin-nx" for p in plan.points if p.platform == "orin-nx-8")
+    assert all(p.family == "orin-nx" for p in plan.points if p.platform == "orin-nx-8")
     # the resnet50 rewrite (global pool -> pool) applies; the chain's does not
     assert (("chain", "resnet"), "orin-nx-8", "rewritten", "on") in by
     assert (("alexnet", "resnet"), "xavier-agx", "rewritten", "off") in by
