@@ -62,10 +62,12 @@ AXES: dict[str, tuple[Any, ...]] = {
 """Every axis a spec may name, with its default when the spec leaves it out."""
 
 AXIS_HINTS = {
-    "power_modes": "the estimator has no nvpmodel power modes other than MAXN (its figures "
-                   "are each module's maximum clocks; `layerswap platforms`); sweep the "
-                   "module variants instead, e.g. platforms = [\"orin-agx-64\", "
-                   "\"orin-agx-32\", \"orin-nx-16\", \"orin-nx-8\"]",
+    "power_modes": "cost tables are made at MAXN only (the estimator's figures are each "
+                   "module's maximum clocks, `layerswap platforms`; its fit knows AGX Orin "
+                   "64GB's per-mode peaks but cannot yet estimate a table at another mode), "
+                   "so there is no power-mode axis; sweep the module variants instead, e.g. "
+                   "platforms = [\"orin-agx-64\", \"orin-agx-32\", \"orin-nx-16\", "
+                   "\"orin-nx-8\"]",
 }
 AXIS_HINTS["power_mode"] = AXIS_HINTS["power_modes"]
 
