@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -23,6 +24,11 @@ from solvers.backends.cpsat.model import (
 from solvers.backends.cpsat.params import (
     FEW_JOBS_WORKERS,
     GROUP_VIEW_MIN_JOBS,
+    LATENCY_PAIR,
+    LATENCY_PAIR_SHARE,
+    LATENCY_PAIR_WARMUP_EVALUATIONS,
+    LATENCY_PAIR_WARMUP_KICKS,
+    LATENCY_PAIR_WARMUP_SHARE,
     LINEARIZATION,
     LINEARIZATION_MANY_JOBS,
     LINEARIZATION_THROUGHPUT,
@@ -30,6 +36,7 @@ from solvers.backends.cpsat.params import (
     PROBING_WITH_SPAN_TABLES,
     SPAN_LIMIT,
 )
+from solvers.bounds import latency_pair
 from solvers.bounds.diagnose import diagnose_infeasible
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Problem
@@ -52,7 +59,71 @@ class _Progress(cp_model.CpSolverSolutionCallback):
 
 
 def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
-    """Solve ``problem`` exactly with CP-SAT (see the module docstring)."""
+    """Solve ``problem`` exactly with CP-SAT (see the module docstring). Two jobs in latency
+    with contention first go through `solvers.bounds.latency_pair` (`_latency_pair_first`):
+    its proof, when it finishes, is the answer; otherwise its bound and best schedule
+    carry over to the model's search in the time left."""
+    t0 = time.perf_counter()
+    first, options, pair_stats, pair_bound = _latency_pair_first(problem, options, t0)
+    if first is not None:
+        return first
+    answer = _solve_model(problem, options)
+    if pair_stats is None:
+        return answer
+    stats = {**answer.stats, "latency_pair": pair_stats}
+    bound = answer.bound_ms
+    if pair_bound is not None and answer.status is not SolveStatus.INFEASIBLE:
+        bound = pair_bound if bound is None else max(bound, pair_bound)
+    return replace(answer, stats=stats, bound_ms=bound)
+
+
+def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
+                        ) -> tuple[BackendAnswer | None, SolveOptions, dict[str, Any] | None,
+                                   float | None]:
+    """Latency with contention and two jobs (`latency_pair.applies`): improve the hint with
+    a short simulator-guided climb (`LATENCY_PAIR_WARMUP_*`: the pair search's test is
+    strongest at a tight incumbent), then run `latency_pair_search` until
+    `LATENCY_PAIR_SHARE` of the time limit. Returns (the answer if it proved optimality,
+    the options for the model's search with the best schedule as hint and the time left,
+    its stats, its lower bound)."""
+    if not (LATENCY_PAIR and options.hint is not None and latency_pair.applies(problem)):
+        return None, options, None, None
+    from solvers.heuristics.local_search import improve
+
+    limit = options.time_limit
+    warm = improve(problem, [options.hint], seed=options.seed,
+                   deadline=None if limit is None else t0 + LATENCY_PAIR_WARMUP_SHARE * limit,
+                   max_evaluations=LATENCY_PAIR_WARMUP_EVALUATIONS,
+                   stall_kicks=LATENCY_PAIR_WARMUP_KICKS)
+    if warm is None:   # the hint misses a deadline: nothing to bound with
+        return None, options, None, None
+    incumbent, value = warm.schedule, warm.objective_ms
+    t_warm = time.perf_counter()
+    if options.progress:
+        options.progress(f"latency pair search: every segmentation pair against "
+                         f"{value:.6f} ms (solvers.bounds.latency_pair)")
+    found = latency_pair.latency_pair_search(
+        problem, value, None if limit is None else t0 + LATENCY_PAIR_SHARE * limit)
+    if found is None:
+        return None, replace(options, hint=incumbent), None, None
+    stats: dict[str, Any] = {
+        "warmup_ms": value, "warmup_seconds": round(t_warm - t0, 4),
+        "bound_ms": found.bound_ms, "optimal": found.optimal, "pairs": found.pairs,
+        "passed": found.passed, "sequenced": found.solved, "orders": found.orders,
+        "seconds": round(found.seconds, 4)}
+    if found.schedule is not None:
+        incumbent, value = found.schedule, float(found.value_ms)  # type: ignore[arg-type]
+    if found.optimal:
+        return BackendAnswer(SolveStatus.OPTIMAL, incumbent, value, found.bound_ms,
+                             {"latency_pair": stats, "proven_by": "latency_pair"},
+                             "proven by the segmentation-pair search "
+                             "(solvers.bounds.latency_pair)"), options, stats, found.bound_ms
+    left = None if limit is None else max(0.05, t0 + limit - time.perf_counter())
+    return None, replace(options, hint=incumbent, time_limit=left), stats, found.bound_ms
+
+
+def _solve_model(problem: Problem, options: SolveOptions) -> BackendAnswer:
+    """The CP-SAT model and its search (the time limit counts from here)."""
     t0 = time.perf_counter()
     model = CpSatModel(problem, options)
     model.build()
