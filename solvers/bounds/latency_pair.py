@@ -399,6 +399,16 @@ def _segments(problem: Problem, o: _Options, r: int) -> tuple[Segment, ...]:
                  for k in range(o.dev.shape[1]) if o.dev[r, k] >= 0)
 
 
+def pair_count(problem: Problem, incumbent_ms: float) -> int | None:
+    """How many pairs `latency_pair_search` would test at this incumbent (after each job's
+    own chain test); None when it does not apply. Costs the enumeration of each job's
+    segmentations (2 x 250 groups: ~1 s)."""
+    if not applies(problem) or not math.isfinite(incumbent_ms):
+        return None
+    beta = incumbent_ms / problem.weight(0)
+    return math.prod(int((_options(problem, j).chain < beta).sum()) for j in range(2))
+
+
 def latency_pair_search(problem: Problem, incumbent_ms: float,
                         deadline: float | None = None) -> LatencyPairResult | None:
     """The bound and the exact refinement of the module docstring, with ``beta`` the

@@ -25,6 +25,7 @@ from solvers.backends.cpsat.params import (
     FEW_JOBS_WORKERS,
     GROUP_VIEW_MIN_JOBS,
     LATENCY_PAIR,
+    LATENCY_PAIR_PRECHECK,
     LATENCY_PAIR_SHARE,
     LATENCY_PAIR_WARMUP_EVALUATIONS,
     LATENCY_PAIR_WARMUP_KICKS,
@@ -88,7 +89,13 @@ def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
     its stats, its lower bound)."""
     if not (LATENCY_PAIR and options.hint is not None and latency_pair.applies(problem)):
         return None, options, None, None
+    from solvers.heuristics.baselines import simulated_value
     from solvers.heuristics.local_search import improve
+
+    count = latency_pair.pair_count(problem, simulated_value(problem, options.hint))
+    if count is None or count > LATENCY_PAIR_PRECHECK * latency_pair.MAX_PAIRS:
+        # too many pairs even for a much better incumbent (2 x 250 groups: 6e9 at 84 ms)
+        return None, options, None, None
 
     limit = options.time_limit
     warm = improve(problem, [options.hint], seed=options.seed,
