@@ -96,3 +96,7 @@ LATENCY_PAIR_PRECHECK = 4
 `latency_pair.MAX_PAIRS` pairs pass each job's own chain test (2 x 60 at the greedy hint:
 52.7 M, 13.1 M at the optimum; 2 x 250: 6.1e9 even at a near-optimal 84 ms, so it is
 skipped there and the model runs alone)."""
+CONTENTION_FREE_SHARE = 0.2
+"""Latency with contention: at most this share of the backend's limit goes to the
+contention-free model, whose proven bound bounds (and floors) the contention model
+(`_contention_free_bound`); 0 turns it off."""

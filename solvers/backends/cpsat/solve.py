@@ -22,6 +22,7 @@ from solvers.backends.cpsat.model import (
     CpSatModel,
 )
 from solvers.backends.cpsat.params import (
+    CONTENTION_FREE_SHARE,
     FEW_JOBS_WORKERS,
     GROUP_VIEW_MIN_JOBS,
     LATENCY_PAIR,
@@ -40,7 +41,8 @@ from solvers.backends.cpsat.params import (
 from solvers.bounds import latency_pair
 from solvers.bounds.diagnose import diagnose_infeasible
 from solvers.judges.simulator import simulate
-from solvers.model.problem import Problem
+from solvers.model.contention import no_contention
+from solvers.model.problem import Objective, Problem
 from solvers.model.schedule import Schedule, SegmentRef, SolveStatus
 
 
@@ -68,14 +70,47 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     first, options, pair_stats, pair_bound = _latency_pair_first(problem, options, t0)
     if first is not None:
         return first
-    answer = _solve_model(problem, options)
-    if pair_stats is None:
-        return answer
-    stats = {**answer.stats, "latency_pair": pair_stats}
+    free_bound, free_stats = _contention_free_bound(problem, options)
+    answer = _solve_model(problem, options if free_stats is None else replace(
+        options, time_limit=None if options.time_limit is None
+        else max(0.05, t0 + options.time_limit - time.perf_counter())), floor_ms=free_bound)
+    stats = dict(answer.stats)
     bound = answer.bound_ms
-    if pair_bound is not None and answer.status is not SolveStatus.INFEASIBLE:
-        bound = pair_bound if bound is None else max(bound, pair_bound)
+    for name, extra, value in (("latency_pair", pair_stats, pair_bound),
+                               ("contention_free_bound", free_stats, free_bound)):
+        if extra is None:
+            continue
+        stats[name] = extra
+        if value is not None and answer.status is not SolveStatus.INFEASIBLE:
+            bound = value if bound is None else max(bound, value)
     return replace(answer, stats=stats, bound_ms=bound)
+
+
+def _contention_free_bound(problem: Problem, options: SolveOptions
+                           ) -> tuple[float | None, dict[str, Any] | None]:
+    """Latency with contention: the contention-free optimum is a lower bound (for any
+    segments and order, contention only lengthens durations, and ``start = max(ready, end
+    of the device predecessor)`` is monotone in them, so every end is at least the
+    contention-free one of the same order; deadlines met with contention are met without).
+    The contention-free model (exact, a much stronger LP) runs for at most
+    `CONTENTION_FREE_SHARE` of the limit; its proven bound (ms) also floors the contention
+    model's objective. Measured on 3 x 30 groups: 10.676 ms where the model's own bound
+    stayed at 9.90 ms (2 x 250: 74.6 vs 55.2 ms)."""
+    if (problem.objective is not Objective.LATENCY or not problem.contention.enabled
+            or len(problem.devices) < 2 or not CONTENTION_FREE_SHARE):
+        return None, None
+    t0 = time.perf_counter()
+    limit = options.time_limit
+    free = replace(problem, contention=no_contention())
+    answer = _solve_model(free, replace(
+        options, progress=None,
+        time_limit=None if limit is None else CONTENTION_FREE_SHARE * limit),
+        canonical=False)
+    stats = {"status": answer.status.value, "bound_ms": answer.bound_ms,
+             "seconds": round(time.perf_counter() - t0, 4)}
+    if answer.status is SolveStatus.INFEASIBLE:
+        return None, stats   # the contention model will say so itself
+    return answer.bound_ms, stats
 
 
 def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
@@ -129,11 +164,19 @@ def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
     return None, replace(options, hint=incumbent, time_limit=left), stats, found.bound_ms
 
 
-def _solve_model(problem: Problem, options: SolveOptions) -> BackendAnswer:
-    """The CP-SAT model and its search (the time limit counts from here)."""
+def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = True,
+                 floor_ms: float | None = None) -> BackendAnswer:
+    """The CP-SAT model and its search (the time limit counts from here); ``canonical``:
+    run the deterministic re-solve after a proof; ``floor_ms``: a proven lower bound on the
+    objective (`_contention_free_bound`), added as a constraint."""
     t0 = time.perf_counter()
     model = CpSatModel(problem, options)
     model.build()
+    if floor_ms is not None and model.objective_var is not None and not model.throughput:
+        # the model's objective may sit its rounding bound below the true value
+        units = model.units_per_ms * model.weight_scale
+        model.m.add(model.objective_var >= math.floor(floor_ms * units * (1 - 1e-9))
+                    - model.weight_scale * (model.rounding_bound_units + 1))
     if options.hint is not None and not (options.workers <= 1 and model.throughput):
         # one worker follows a throughput hint and stalls there (SINGLE_WORKER docstring);
         # the hint still comes back below when the search finds nothing
@@ -222,7 +265,7 @@ def _solve_model(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
         left = None if deadline is None else deadline - time.perf_counter()
-        if code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed and (
+        if code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed and canonical and (
                 left is None or left > 2 * build_s + CANONICAL_MIN_SECONDS):
             canonical = _canonical_solution(problem, options, round(solver.objective_value),
                                             lp_free=many_latency, deadline=deadline)
