@@ -286,6 +286,20 @@ def _durations(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.
     return dur
 
 
+def _gpu_durations(fa: _Features, oa: _Options, fb: _Features, ob: _Options,
+                   ia: np.ndarray, ib: np.ndarray, beta: float, load: np.ndarray,
+                   gpu: int, dla: int) -> np.ndarray:
+    """`_durations` with the set ``A = {GPU}`` alone and for DLA segments only (the
+    strongest term on Xavier-like curves), without gathers: cheap, for a first test."""
+    sigma = np.maximum(beta - load[:, gpu], 0.0)[:, None]
+    width = oa.base.shape[1]
+    kappa = np.concatenate([np.repeat(fb.k_on[ib, gpu, dla][:, None], width, axis=1),
+                            np.repeat(fa.k_on[ia, gpu, dla][:, None], width, axis=1)], axis=1)
+    base = np.concatenate([oa.base[ia], ob.base[ib]], axis=1)
+    on_dla = np.concatenate([fa.on_dla[ia], fb.on_dla[ib]], axis=1)
+    return np.where(on_dla, np.maximum(base, (base - kappa * sigma) / (1.0 - kappa)), base)
+
+
 def _chains(oa: _Options, ob: _Options, ia: np.ndarray, ib: np.ndarray,
             dur: np.ndarray) -> np.ndarray:
     width = oa.base.shape[1]
@@ -325,13 +339,15 @@ def _merges(a: list[int], b: list[int]) -> Iterator[list[int]]:
         yield out
 
 
-def _release_makespan(prep: Prepared, order: list[list[int]], dur: list[float]) -> float:
-    """Makespan of ``order`` with fixed durations ``dur`` (per segment of ``prep``) and
+def _release_makespan(pred: list[int], tr: list[float], dur: list[float],
+                      order: list[list[int]]) -> float:
+    """Makespan of ``order`` (per device, segment indices) with fixed durations ``dur``,
+    job predecessors ``pred`` (-1: none), transitions ``tr`` before each segment and
     ``start = max(ready, end of the device predecessor)``; inf if the order deadlocks.
     With durations at most the true ones it is at most the simulated makespan (that
     recursion is monotone in the durations)."""
-    n = len(prep.base)
-    end = [math.nan] * n
+    n = len(pred)
+    end = [-1.0] * n
     pos = [0] * len(order)
     last = [0.0] * len(order)
     done = 0
@@ -340,11 +356,11 @@ def _release_makespan(prep: Prepared, order: list[list[int]], dur: list[float]) 
         for d, seq in enumerate(order):
             while pos[d] < len(seq):
                 i = seq[pos[d]]
-                p = prep.pred[i]
-                if p >= 0 and math.isnan(end[p]):
+                p = pred[i]
+                if p >= 0 and end[p] < 0:
                     break
-                ready = 0.0 if p < 0 else end[p] + prep.tr_in[i]
-                end[i] = max(ready, last[d]) + dur[i]
+                ready = 0.0 if p < 0 else end[p] + tr[i]
+                end[i] = (ready if ready > last[d] else last[d]) + dur[i]
                 last[d] = end[i]
                 pos[d] += 1
                 done += 1
@@ -354,44 +370,57 @@ def _release_makespan(prep: Prepared, order: list[list[int]], dur: list[float]) 
     return max(end)
 
 
-def _sequence(problem: Problem, segs: tuple[tuple[Segment, ...], ...],
-              opts: tuple[_Options, _Options], rows: tuple[int, int],
+def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int, int],
               loss: Callable[[int, Device, int, Device, int, int], float],
-              dur: np.ndarray, beat: float) -> tuple[float, list[list[int]], Prepared, int] | None:
-    """The exact optimum over device orders of one segmentation pair: (value, order,
-    prepared, orders simulated), None if no order meets the deadlines and beats ``beat``
-    (a makespan). ``dur``: lower bounds on the segments' durations in any schedule of the
-    pair that beats ``beat`` (`_durations`); an order whose `_release_makespan` with them
-    reaches ``beat`` is not simulated."""
-    jobs = []
+              dur: np.ndarray, beat: float
+              ) -> tuple[int, tuple[float, tuple[tuple[Segment, ...], ...], list[list[int]],
+                                    Prepared] | None]:
+    """The exact optimum over device orders of one segmentation pair: (orders simulated,
+    (value, segments, order, prepared) or None if no order meets the deadlines and beats
+    ``beat``, a makespan). ``dur``: lower bounds on the segments' durations in any schedule
+    of the pair that beats ``beat`` (`_durations`); an order whose `_release_makespan` with
+    them reaches ``beat`` is not simulated."""
     width = opts[0].dev.shape[1]
+    job, dev, base, tr, lower, pred = [], [], [], [], [], []
     for j in range(2):
         o, r = opts[j], rows[j]
-        jobs.append([(s.device, float(o.base[r, k]), float(o.tr[r, k]),
-                      (s.first_group, s.last_group)) for k, s in enumerate(segs[j])])
-    prep = assemble(problem.devices, jobs, loss)
+        for k in range(width):
+            if o.dev[r, k] < 0:
+                break
+            pred.append(len(job) - 1 if k else -1)
+            job.append(j)
+            dev.append(int(o.dev[r, k]))
+            base.append(float(o.base[r, k]))
+            tr.append(float(o.tr[r, k]))
+            lower.append(float(dur[j * width + k]))
     per_device = []
-    for on in prep.on_device:
-        by_job = [[i for i in on if prep.job[i] == j] for j in range(2)]
+    for d in range(len(problem.devices)):
+        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j] for j in range(2)]
         per_device.append(list(_merges(by_job[0], by_job[1])))
-    lower = [float(x) for j in range(2) for x in dur[j * width:j * width + len(segs[j])]]
-    best: tuple[float, list[list[int]]] | None = None
-    count = 0
-    weight = problem.weight(0)
+    orders = []
     for combo in itertools.product(*per_device):
         order = [list(x) for x in combo]
-        if _release_makespan(prep, order, lower) * (1 - MARGIN) >= beat:
-            continue
-        count += 1
+        if _release_makespan(pred, tr, lower, order) * (1 - MARGIN) < beat:
+            orders.append(order)
+    if not orders:
+        return 0, None
+    segs = tuple(_segments(problem, opts[j], rows[j]) for j in range(2))
+    prep = assemble(problem.devices,
+                    [[(s.device, base[i], tr[i], (s.first_group, s.last_group))
+                      for i, s in zip((i for i in range(len(job)) if job[i] == j), segs[j],
+                                      strict=True)] for j in range(2)], loss)
+    best: tuple[float, list[list[int]]] | None = None
+    weight = problem.weight(0)
+    for order in orders:
         res = latency_objective(problem, prep, order)
         if res is None or not res[1]:
             continue
-        if best is None or res[0] < best[0] * (1 - 1e-12):
+        if res[0] / weight < beat and (best is None or res[0] < best[0] * (1 - 1e-12)):
             best = (res[0], order)
-            beat = min(beat, res[0] / weight)
+            beat = res[0] / weight
     if best is None:
-        return None
-    return best[0], best[1], prep, count
+        return len(orders), None
+    return len(orders), (best[0], segs, best[1], prep)
 
 
 def _segments(problem: Problem, o: _Options, r: int) -> tuple[Segment, ...]:
@@ -435,7 +464,7 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
     # a segment's own device adds no rate: sets of up to D - 1 devices suffice
     every_set = [c for size in range(1, len(devices)) for c in
                  itertools.combinations(range(len(devices)), size)]
-    gpu_only = [(devices.index(Device.GPU),)] if Device.GPU in devices else []
+    gpu = devices.index(Device.GPU) if Device.GPU in devices else -1
     keep_phi: list[np.ndarray] = []
     keep_a: list[np.ndarray] = []
     keep_b: list[np.ndarray] = []
@@ -443,34 +472,38 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
     passed = 0
     floor = math.inf   # every pair dropped by _shrink has at least this test value
     rows = max(1, CHUNK_PAIRS // max(nb, 1))
-    all_b = np.arange(nb)
     for a0 in range(0, na, rows):
         if deadline is not None and time.perf_counter() > deadline:
             return LatencyPairResult(None, None, None, False, na * nb, 0, 0, 0,
                                      time.perf_counter() - t0)
         a1 = min(na, a0 + rows)
-        ia = np.repeat(np.arange(a0, a1), nb)
-        ib = np.tile(all_b, a1 - a0)
-        load = fa.load[ia] + fb.load[ib]
-        ok = np.all(load < beta, axis=1)
+        # cheap necessary tests on the (rows x nb) grid: each device's load plus its forced
+        # head and tail idle below the target, loadables, DLA symmetry
+        head = np.minimum(fa.head[a0:a1, None, :], fb.head[None, :, :])
+        tail = np.minimum(fa.tail[a0:a1, None, :], fb.tail[None, :, :])
+        lo_grid = head + tail
+        lo_grid = np.where(np.isfinite(lo_grid), lo_grid, 0.0)
+        ok = np.all(fa.load[a0:a1, None, :] + fb.load[None, :, :] + lo_grid < beta, axis=2)
         for di in dla:
-            ok &= fa.dla_count[ia, di] + fb.dla_count[ib, di] <= limit
+            ok &= fa.dla_count[a0:a1, None, di] + fb.dla_count[None, :, di] <= limit
         if symmetric:
-            ok &= fa.canonical[ia] & (fa.has_dla[ia] | fb.canonical[ib])
-        ia, ib, load = ia[ok], ib[ok], load[ok]
-        if not len(ia):
+            ok &= (fa.canonical[a0:a1, None]
+                   & (fa.has_dla[a0:a1, None] | fb.canonical[None, :]))
+        ra, ib = np.nonzero(ok)
+        if not len(ra):
             continue
-        # cheap necessary test: each device's load after its forced head and tail idle
-        lo = np.minimum(fa.head[ia], fb.head[ib]) + np.minimum(fa.tail[ia], fb.tail[ib])
-        lo = np.where(np.isfinite(lo), lo, 0.0)
-        ok = np.all(load + lo < beta, axis=1)
-        ia, ib = ia[ok], ib[ok]
-        if not len(ia):
-            continue
-        load, lo = load[ok], lo[ok]
-        # the chains with the inflation by the GPU alone (cheap), then by every device set
-        for sets in (gpu_only, every_set):
-            dur = _durations(fa, oa, fb, ob, ia, ib, beta, load, sets)
+        lo = lo_grid[ra, ib]
+        ia = ra + a0
+        load = fa.load[ia] + fb.load[ib]
+        # the chains with the inflation of DLA segments by the GPU alone (cheap), then by
+        # every device set
+        for stage in ("gpu", "all"):
+            if stage == "gpu":
+                if gpu < 0 or not dla:
+                    continue
+                dur = _gpu_durations(fa, oa, fb, ob, ia, ib, beta, load, gpu, dla[0])
+            else:
+                dur = _durations(fa, oa, fb, ob, ia, ib, beta, load, every_set)
             phi = _chains(oa, ob, ia, ib, dur) * (1 - MARGIN)
             ok = phi < beta
             ia, ib, dur, load, lo, phi = ia[ok], ib[ok], dur[ok], load[ok], lo[ok], phi[ok]
@@ -503,16 +536,14 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
         if deadline is not None and time.perf_counter() > deadline:
             cut = value
             break
-        a, b = int(ia[idx]), int(ib[idx])
-        segs = (_segments(problem, oa, a), _segments(problem, ob, b))
-        found = _sequence(problem, segs, (oa, ob), (a, b), loss, durs[idx], best_value)
+        count, found = _sequence(problem, (oa, ob), (int(ia[idx]), int(ib[idx])), loss,
+                                 durs[idx], best_value)
         solved += 1
+        orders += count
         if found is None:
             continue
-        orders += found[3]
-        if found[0] / weight < best_value * (1 - 1e-12):
-            best_value = found[0] / weight
-            best = (segs, found[1], found[2])
+        best_value = found[0] / weight
+        best = (found[1], found[2], found[3])
     bound = min(best_value, floor, beta if cut is None else cut)
     schedule = None
     if best is not None:

@@ -81,7 +81,7 @@ the benchmark's 2 x 60 pair (benchmarks/results/solvers.md): the model alone end
 32 % gap after 40 s (its LP sees only an envelope of the loss x overlap products); the pair
 search proves 19.460552 ms optimal in ~14 s on the loaded 2-core box. Tests turn it off
 to hold the model itself to the oracle."""
-LATENCY_PAIR_SHARE = 0.7
+LATENCY_PAIR_SHARE = 0.9
 """The pair search stops at this share of the backend's time limit (then the model gets
 the rest, with the best schedule as its hint and the pair search's bound kept)."""
 LATENCY_PAIR_WARMUP_SHARE = 0.1
