@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from profiles.costtable import CostTable
@@ -15,6 +15,7 @@ from profiles.synthetic import synthetic_table
 from solvers.backends.cpsat import params
 from solvers.bounds.latency_pair import applies, latency_pair_search
 from solvers.bounds.lower import lower_bound
+from solvers.errors import ProblemError
 from solvers.judges.oracle import count_space
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Pin, Problem
@@ -37,8 +38,9 @@ def scaled(table: CostTable, scale: float) -> CostTable:
 
 @st.composite
 def pair_problems(draw: st.DrawFn) -> Problem:
-    """Two jobs, latency, contention (Xavier or Orin preset), 1-4 groups each, 0-2
-    switches, some DLA-ineligible groups, pins, loadable limits, deadlines."""
+    """Two jobs, latency, contention (Xavier or Orin preset), 1-4 groups each, 0-3
+    switches, some DLA-ineligible groups, pins, loadable limits, deadlines, equal weights
+    other than 1."""
     scale = draw(st.sampled_from(SCALES))
     frac = draw(st.sampled_from([0.0, 0.0, 0.3]))
     tables = [scaled(synthetic_table(draw(st.integers(1, 4)), draw(st.integers(0, 10_000)),
@@ -51,14 +53,15 @@ def pair_problems(draw: st.DrawFn) -> Problem:
     deadlines = None
     if draw(st.integers(0, 4)) == 0:
         deadlines = {"m1": round(sum(tables[1].gpu_ms) * draw(st.sampled_from([0.8, 1.2])), 9)}
+    weight = draw(st.sampled_from([1.0, 1.0, 2.5]))
     try:
         return Problem.create(tables, draw(st.sampled_from(["xavier-agx", "orin-agx"])),
                               objective="latency", contention="auto", pins=pins,
-                              max_transitions=draw(st.integers(0, 2)), deadlines=deadlines,
-                              loadable_limit=draw(st.sampled_from([None, None, 1])))
-    except Exception:   # e.g. a pin forbidding the GPU on a DLA-ineligible group
-        assume(False)
-        raise
+                              max_transitions=draw(st.integers(0, 3)), deadlines=deadlines,
+                              loadable_limit=draw(st.sampled_from([None, None, 1])),
+                              weights={"m0": weight, "m1": weight})
+    except ProblemError:   # e.g. a pin forbidding the GPU on a DLA-ineligible group
+        reject()
 
 
 def _oracle(problem: Problem):  # -> Result
@@ -107,6 +110,8 @@ def test_latency_pair_bound_below_the_optimum_for_any_target(problem: Problem,
 def test_latency_pair_does_not_apply_elsewhere() -> None:
     tables = [synthetic_table(3, s, model=f"m{s}") for s in (1, 2, 3)]
     assert applies(Problem.create(tables[:2], "xavier-agx", objective="latency"))
+    assert not applies(Problem.create(tables[:2], "xavier-agx", objective="latency",
+                                      weights={"m1": 2.0}))
     assert not applies(Problem.create(tables, "xavier-agx", objective="latency"))
     assert not applies(Problem.create(tables[:2], "xavier-agx", objective="latency",
                                       contention="none"))
