@@ -79,7 +79,7 @@ LATENCY_PAIR = True
 segmentation pair bounded, those that pass sequenced exactly) before the model. Measured on
 the benchmark's 2 x 60 pair (benchmarks/results/solvers.md): the model alone ended at a
 32 % gap after 40 s (its LP sees only an envelope of the loss x overlap products); the pair
-search proves 19.460552 ms optimal in ~14 s on the loaded 2-core box. Tests turn it off
+search proves 19.460552 ms optimal in 14.2 s at load 15 on the 2-core box. A test turns it off
 to hold the model itself to the oracle."""
 LATENCY_PAIR_SHARE = 0.9
 """The pair search stops at this share of the backend's time limit (then the model gets

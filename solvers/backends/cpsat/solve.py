@@ -1,5 +1,8 @@
 """CP-SAT backend, the search: solver set-up, interrupts, progress and the canonical
-re-solve that makes optimal answers deterministic (see `solvers.backends.cpsat.model`)."""
+re-solve that makes optimal answers deterministic (see `solvers.backends.cpsat.model`).
+Latency with contention first tries what proves more than the model's own LP: with two jobs
+the segmentation-pair search (`solvers.bounds.latency_pair`), then the contention-free
+model's bound (`_contention_free_bound`), both within shares of the limit (`params`)."""
 
 from __future__ import annotations
 
