@@ -152,3 +152,21 @@ def test_model_alone_still_matches_the_oracle(monkeypatch: pytest.MonkeyPatch) -
     assert "latency_pair" not in result.stats
     assert result.status.value == "optimal"
     assert result.objective == pytest.approx(oracle.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("weights", [None, {"m1": 3.0, "m2": 3.0, "m3": 3.0}, {"m1": 2.5}])
+def test_contention_free_bound_holds_and_keeps_the_optimum(weights: dict | None) -> None:
+    """Three jobs (no pair search): the contention-free model's bound lies below the
+    contention optimum, and the contention model floored by it still finds the oracle's
+    optimum (with weights: the floor's rounding margin scales with the largest weight)."""
+    tables = [synthetic_table(2, s, model=f"m{s}") for s in (1, 2, 3)]
+    problem = Problem.create(tables, "xavier-agx", objective="latency", max_transitions=1,
+                             weights=weights)
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    result = solve(problem, "cpsat", time_limit=60)
+    free = result.stats["contention_free_bound"]
+    assert free["bound_ms"] is not None
+    assert free["bound_ms"] <= oracle.objective * (1 + 1e-9)
+    assert result.status.value == "optimal"
+    assert result.objective == pytest.approx(oracle.objective, rel=1e-6)
+    assert result.lower_bound >= free["bound_ms"] * (1 - 1e-9)

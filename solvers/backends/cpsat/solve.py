@@ -176,10 +176,13 @@ def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = T
     model = CpSatModel(problem, options)
     model.build()
     if floor_ms is not None and model.objective_var is not None and not model.throughput:
-        # the model's objective may sit its rounding bound below the true value
+        # the model's objective may sit its rounding bound (times the largest weight)
+        # below the true value
         units = model.units_per_ms * model.weight_scale
+        weight = math.ceil(model.weight_scale * max(problem.weight(j.index)
+                                                    for j in problem.jobs))
         model.m.add(model.objective_var >= math.floor(floor_ms * units * (1 - 1e-9))
-                    - model.weight_scale * (model.rounding_bound_units + 1))
+                    - weight * (model.rounding_bound_units + 1))
     if options.hint is not None and not (options.workers <= 1 and model.throughput):
         # one worker follows a throughput hint and stalls there (SINGLE_WORKER docstring);
         # the hint still comes back below when the search finds nothing
