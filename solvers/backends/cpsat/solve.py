@@ -1,11 +1,15 @@
 """CP-SAT backend, the search: solver set-up, interrupts, progress and the canonical
-re-solve that makes optimal answers deterministic (see `solvers.backends.cpsat.model`)."""
+re-solve that makes optimal answers deterministic (see `solvers.backends.cpsat.model`).
+Latency with contention first tries what proves more than the model's own LP: with two jobs
+the segmentation-pair search (`solvers.bounds.latency_pair`), then the contention-free
+model's bound (`_contention_free_bound`), both within shares of the limit (`params`)."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -21,8 +25,15 @@ from solvers.backends.cpsat.model import (
     CpSatModel,
 )
 from solvers.backends.cpsat.params import (
+    CONTENTION_FREE_SHARE,
     FEW_JOBS_WORKERS,
     GROUP_VIEW_MIN_JOBS,
+    LATENCY_PAIR,
+    LATENCY_PAIR_PRECHECK,
+    LATENCY_PAIR_SHARE,
+    LATENCY_PAIR_WARMUP_EVALUATIONS,
+    LATENCY_PAIR_WARMUP_KICKS,
+    LATENCY_PAIR_WARMUP_SHARE,
     LINEARIZATION,
     LINEARIZATION_MANY_JOBS,
     LINEARIZATION_THROUGHPUT,
@@ -30,9 +41,11 @@ from solvers.backends.cpsat.params import (
     PROBING_WITH_SPAN_TABLES,
     SPAN_LIMIT,
 )
+from solvers.bounds import latency_pair
 from solvers.bounds.diagnose import diagnose_infeasible
 from solvers.judges.simulator import simulate
-from solvers.model.problem import Problem
+from solvers.model.contention import no_contention
+from solvers.model.problem import Objective, Problem
 from solvers.model.schedule import Schedule, SegmentRef, SolveStatus
 
 
@@ -52,10 +65,124 @@ class _Progress(cp_model.CpSolverSolutionCallback):
 
 
 def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
-    """Solve ``problem`` exactly with CP-SAT (see the module docstring)."""
+    """Solve ``problem`` exactly with CP-SAT (see the module docstring). Two jobs in latency
+    with contention first go through `solvers.bounds.latency_pair` (`_latency_pair_first`):
+    its proof, when it finishes, is the answer; otherwise its bound and best schedule
+    carry over to the model's search in the time left."""
+    t0 = time.perf_counter()
+    first, options, pair_stats, pair_bound = _latency_pair_first(problem, options, t0)
+    if first is not None:
+        return first
+    free_bound, free_stats = _contention_free_bound(problem, options)
+    answer = _solve_model(problem, options if free_stats is None else replace(
+        options, time_limit=None if options.time_limit is None
+        else max(0.05, t0 + options.time_limit - time.perf_counter())), floor_ms=free_bound)
+    stats = dict(answer.stats)
+    bound = answer.bound_ms
+    for name, extra, value in (("latency_pair", pair_stats, pair_bound),
+                               ("contention_free_bound", free_stats, free_bound)):
+        if extra is None:
+            continue
+        stats[name] = extra
+        if value is not None and answer.status is not SolveStatus.INFEASIBLE:
+            bound = value if bound is None else max(bound, value)
+    return replace(answer, stats=stats, bound_ms=bound)
+
+
+def _contention_free_bound(problem: Problem, options: SolveOptions
+                           ) -> tuple[float | None, dict[str, Any] | None]:
+    """Latency with contention: the contention-free optimum is a lower bound (for any
+    segments and order, contention only lengthens durations, and ``start = max(ready, end
+    of the device predecessor)`` is monotone in them, so every end is at least the
+    contention-free one of the same order; deadlines met with contention are met without).
+    The contention-free model (exact, a much stronger LP) runs for at most
+    `CONTENTION_FREE_SHARE` of the limit; its proven bound (ms) also floors the contention
+    model's objective. Measured on 3 x 30 groups: 10.676 ms where the model's own bound
+    stayed at 9.90 ms (2 x 250: 74.6 vs 55.2 ms)."""
+    if (problem.objective is not Objective.LATENCY or not problem.contention.enabled
+            or len(problem.devices) < 2 or not CONTENTION_FREE_SHARE):
+        return None, None
+    t0 = time.perf_counter()
+    limit = options.time_limit
+    free = replace(problem, contention=no_contention())
+    answer = _solve_model(free, replace(
+        options, progress=None,
+        time_limit=None if limit is None else CONTENTION_FREE_SHARE * limit),
+        canonical=False)
+    stats = {"status": answer.status.value, "bound_ms": answer.bound_ms,
+             "seconds": round(time.perf_counter() - t0, 4)}
+    if answer.status is SolveStatus.INFEASIBLE:
+        return None, stats   # the contention model will say so itself
+    return answer.bound_ms, stats
+
+
+def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
+                        ) -> tuple[BackendAnswer | None, SolveOptions, dict[str, Any] | None,
+                                   float | None]:
+    """Latency with contention and two jobs (`latency_pair.applies`): improve the hint with
+    a short simulator-guided climb (`LATENCY_PAIR_WARMUP_*`: the pair search's test is
+    strongest at a tight incumbent), then run `latency_pair_search` until
+    `LATENCY_PAIR_SHARE` of the time limit. Returns (the answer if it proved optimality,
+    the options for the model's search with the best schedule as hint and the time left,
+    its stats, its lower bound)."""
+    if not (LATENCY_PAIR and options.hint is not None and latency_pair.applies(problem)):
+        return None, options, None, None
+    from solvers.heuristics.baselines import simulated_value
+    from solvers.heuristics.local_search import improve
+
+    count = latency_pair.pair_count(problem, simulated_value(problem, options.hint))
+    if count is None or count > LATENCY_PAIR_PRECHECK * latency_pair.MAX_PAIRS:
+        # too many pairs even for a much better incumbent (2 x 250 groups: 6e9 at 84 ms)
+        return None, options, None, None
+
+    limit = options.time_limit
+    warm = improve(problem, [options.hint], seed=options.seed,
+                   deadline=None if limit is None else t0 + LATENCY_PAIR_WARMUP_SHARE * limit,
+                   max_evaluations=LATENCY_PAIR_WARMUP_EVALUATIONS,
+                   stall_kicks=LATENCY_PAIR_WARMUP_KICKS)
+    if warm is None:   # the hint misses a deadline: nothing to bound with
+        return None, options, None, None
+    incumbent, value = warm.schedule, warm.objective_ms
+    t_warm = time.perf_counter()
+    if options.progress:
+        options.progress(f"latency pair search: every segmentation pair against "
+                         f"{value:.6f} ms (solvers.bounds.latency_pair)")
+    found = latency_pair.latency_pair_search(
+        problem, value, None if limit is None else t0 + LATENCY_PAIR_SHARE * limit)
+    if found is None:
+        return None, replace(options, hint=incumbent), None, None
+    stats: dict[str, Any] = {
+        "warmup_ms": value, "warmup_seconds": round(t_warm - t0, 4),
+        "bound_ms": found.bound_ms, "optimal": found.optimal, "pairs": found.pairs,
+        "passed": found.passed, "sequenced": found.solved, "orders": found.orders,
+        "seconds": round(found.seconds, 4)}
+    if found.schedule is not None:
+        incumbent, value = found.schedule, float(found.value_ms)  # type: ignore[arg-type]
+    if found.optimal:
+        return BackendAnswer(SolveStatus.OPTIMAL, incumbent, value, found.bound_ms,
+                             {"latency_pair": stats, "proven_by": "latency_pair"},
+                             "proven by the segmentation-pair search "
+                             "(solvers.bounds.latency_pair)"), options, stats, found.bound_ms
+    left = None if limit is None else max(0.05, t0 + limit - time.perf_counter())
+    return None, replace(options, hint=incumbent, time_limit=left), stats, found.bound_ms
+
+
+def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = True,
+                 floor_ms: float | None = None) -> BackendAnswer:
+    """The CP-SAT model and its search (the time limit counts from here); ``canonical``:
+    run the deterministic re-solve after a proof; ``floor_ms``: a proven lower bound on the
+    objective (`_contention_free_bound`), added as a constraint."""
     t0 = time.perf_counter()
     model = CpSatModel(problem, options)
     model.build()
+    if floor_ms is not None and model.objective_var is not None and not model.throughput:
+        # the model's objective may sit its rounding bound (times the largest weight)
+        # below the true value
+        units = model.units_per_ms * model.weight_scale
+        weight = math.ceil(model.weight_scale * max(problem.weight(j.index)
+                                                    for j in problem.jobs))
+        model.m.add(model.objective_var >= math.floor(floor_ms * units * (1 - 1e-9))
+                    - weight * (model.rounding_bound_units + 1))
     if options.hint is not None and not (options.workers <= 1 and model.throughput):
         # one worker follows a throughput hint and stalls there (SINGLE_WORKER docstring);
         # the hint still comes back below when the search finds nothing
@@ -144,7 +271,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
         left = None if deadline is None else deadline - time.perf_counter()
-        if code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed and (
+        if code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed and canonical and (
                 left is None or left > 2 * build_s + CANONICAL_MIN_SECONDS):
             canonical = _canonical_solution(problem, options, round(solver.objective_value),
                                             lp_free=many_latency, deadline=deadline)

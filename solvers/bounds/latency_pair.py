@@ -1,0 +1,576 @@
+"""Latency with contention, two jobs: a bound over every pair of segmentations, and the exact
+optimum by refining the pairs that pass it, best first.
+
+CP-SAT's contention model charges each overlap a loss read from the co-runner's group span
+(docs/model.md section 6); its LP sees only an envelope of those products, so its bound
+stays near the load bound (2 x 60 groups: 13.3 ms for a 19.46 ms optimum). With two jobs
+every segmentation of each job can be enumerated (2 x 60 groups, 2 switches, 3 devices:
+20,889 per job), and every *pair* can be charged its own segments' loss rates, vectorised
+with numpy, as `solvers.bounds.pair` does for throughput. This module is the latency
+analogue, plus the exact step that makes it a solver: a logic-based decomposition whose
+master is the enumeration and whose sub-problem is the exact sequencing of one pair.
+
+The test of one pair at a target ``beta`` (the best known makespan): suppose a schedule of
+these segments has makespan ``C < beta``; everything lies in ``[0, C]``.
+
+- Device ``d`` is busy ``B_d = sum of its segments' durations <= C``; its idle time
+  ``s_d = C - B_d`` is at least ``head_d + tail_d``: no segment can start on ``d`` before
+  the least contention-free release of the segments placed there (0 if a job starts there)
+  and the last one there is followed by at least the least contention-free tail of its job.
+- A segment ``c`` of one job overlaps ``d``'s busy set by at least ``dur_c - s_d`` (both
+  lie in ``[0, C]``), and while ``c`` runs its own job runs nothing else, so that overlap is
+  spent next to the *other* job's segments on ``d``, each slowed by ``c``'s own loss rate
+  ``k_d(c)`` (the curve of ``d``'s kind at ``c``'s groups' demand). Hence ``C = s_d + B_d
+  >= phi_d = min_{s >= head_d + tail_d} s + L_d + sum_{c not on d} k_d(c) max(0, dur_c -
+  s)`` (``L_d``: the standalone load; the function of ``s`` is convex piecewise linear, its
+  minimum sits at the lower end or at a ``dur_c``).
+- A segment ``c`` overlaps every other device ``e``'s busy set by at least ``dur_c - s_e
+  >= dur_c - sigma_e``, ``sigma_e = beta - L_e``, and ``e`` then runs the other job, whose
+  segments there slow ``c`` at least at ``kappa_e`` (their least rate on ``c``'s device
+  kind): ``dur_c >= base_c + sum_e kappa_e max(0, dur_c - sigma_e)``, whose fixed point is
+  the largest of ``(base_c - sum_{e in A} kappa_e sigma_e) / (1 - sum_{e in A} kappa_e)``
+  over the sets ``A`` of other devices (`_durations`; first the GPU alone, in closed form).
+- Each job's chain: ``C >= sum of its durations + transitions``.
+
+So ``C >= Phi = max(phi_d, chains)`` and every schedule of the pair has a makespan of at
+least ``min(beta, Phi)``: a valid bound for any ``beta``. On the benchmark's 2 x 60 pair
+6,188 of 13.1 M pairs pass at the optimum (the rest are refuted by the test alone).
+
+The pairs that pass are solved exactly in increasing ``Phi``: every device order that
+keeps each job's segments in job order (any other deadlocks) is simulated by the
+simulator's own engine (`solvers.judges.simulator.latency_objective`, contention and
+semi-active starts included, deadlines enforced), except an order whose makespan with the
+least durations above (`_release_makespan`, monotone in them) already reaches the best
+value (2 x 60: 1,566 of 38,351 orders simulated). Once the next ``Phi`` reaches the best
+value found, no pair left can beat it: that value is the optimum (the bound is exact, not
+a relaxation). Cut by a deadline, the least ``Phi`` not yet solved is still a valid bound.
+DLA0 / DLA1 symmetry (`dla_symmetric`) keeps only pairs whose first DLA segment is on DLA0.
+Applies to two jobs with equal weights (the objective is then ``w`` times the makespan).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from solvers.errors import ProblemError
+from solvers.judges.simulator import Prepared, assemble, latency_objective
+from solvers.model.problem import Device, Objective, Problem, dla_symmetric
+from solvers.model.schedule import Schedule, Segment
+
+MAX_OPTIONS = 1_000_000
+"""Most segmentations per job to enumerate (2 x 250 groups, 2 switches: 371,000 each)."""
+MAX_PAIRS = 60_000_000
+"""Most pairs (after each job's own chain test) to test; beyond it the bound does not apply."""
+CHUNK_PAIRS = 250_000
+"""Pairs per numpy block."""
+KEEP_PAIRS = 1_000_000
+"""Most passing pairs kept for the exact step (those with the least test values; the value
+of the least one dropped still bounds every pair dropped)."""
+MARGIN = 1e-9
+"""Relative margin taken off every test value (floating-point sums in a different order
+from the simulator's)."""
+
+
+@dataclass(frozen=True)
+class LatencyPairResult:
+    bound_ms: float | None       # valid lower bound on the objective (None: not finished)
+    schedule: Schedule | None    # best schedule found by the exact step (None: none better)
+    value_ms: float | None       # its objective (the simulator's)
+    optimal: bool                # the bound meets the best value known
+    pairs: int                   # pairs tested (after each job's own chain test)
+    passed: int                  # pairs whose test value is below the target
+    solved: int                  # pairs sequenced exactly
+    orders: int                  # device orders simulated
+    seconds: float
+
+
+def applies(problem: Problem) -> bool:
+    """Latency, contention on several devices, two jobs of equal weight, and few enough
+    segmentations per job."""
+    if (problem.objective is not Objective.LATENCY or len(problem.jobs) != 2
+            or not problem.contention.enabled or len(problem.devices) < 2
+            or problem.weight(0) != problem.weight(1)):
+        return False
+    return all(_count(problem, j) <= MAX_OPTIONS for j in range(2))
+
+
+def _count(problem: Problem, job: int) -> int:
+    n, d = problem.n_groups(job), len(problem.devices)
+    return sum(math.comb(n - 1, m - 1) * d * (d - 1) ** (m - 1)
+               for m in range(1, min(problem.max_transitions + 1, n) + 1))
+
+
+@dataclass
+class _Options:
+    """One job's segmentations as arrays (``W = max_transitions + 1`` slots, unused slots
+    have device -1 and base 0)."""
+
+    dev: np.ndarray     # (n, W) device index
+    first: np.ndarray   # (n, W) first group
+    last: np.ndarray    # (n, W) last group
+    base: np.ndarray    # (n, W) standalone time
+    tr: np.ndarray      # (n, W) transition paid before the slot
+    chain: np.ndarray   # (n,) contention-free chain (bases + transitions)
+
+
+def _options(problem: Problem, job: int) -> _Options:
+    """Every segmentation x device assignment of ``job`` (as `oracle.job_options`, in
+    arrays): consecutive segments on different devices, every group allowed on its device,
+    every transition defined."""
+    devices = problem.devices
+    nd = len(devices)
+    n = problem.n_groups(job)
+    width = problem.max_transitions + 1
+    prefix = np.zeros((nd, n + 1))
+    blocked = np.zeros((nd, n + 1), dtype=np.int64)
+    for di, d in enumerate(devices):
+        for g in range(n):
+            c = problem.cost(job, g, d)
+            ok = c is not None and d in problem.allowed(job, g)
+            prefix[di, g + 1] = prefix[di, g] + (c if ok else 0.0)
+            blocked[di, g + 1] = blocked[di, g] + (not ok)
+    trans = np.full((nd, nd, n), np.nan)
+    for (si, s), (ti, t) in itertools.product(enumerate(devices), repeat=2):
+        if si == ti:
+            continue
+        for g in range(n - 1):
+            try:
+                trans[si, ti, g] = problem.transition(job, g, s, t)
+            except ProblemError:  # a missing transition cost forbids this cut
+                trans[si, ti, g] = np.nan
+    parts: list[tuple[np.ndarray, ...]] = []
+    for m in range(1, min(width, n) + 1):
+        combos = list(itertools.combinations(range(1, n), m - 1))
+        cuts = np.array(combos, dtype=np.int64).reshape(len(combos), m - 1)
+        starts = np.concatenate([np.zeros((len(cuts), 1), dtype=np.int64), cuts], axis=1)
+        ends = np.concatenate([cuts, np.full((len(cuts), 1), n, dtype=np.int64)], axis=1)
+        for devs in itertools.product(range(nd), repeat=m):
+            if any(a == b for a, b in itertools.pairwise(devs)):
+                continue
+            dv = np.array(devs)
+            ok = np.ones(len(cuts), dtype=bool)
+            base = np.zeros((len(cuts), width))
+            tr = np.zeros((len(cuts), width))
+            for k in range(m):
+                ok &= blocked[dv[k], ends[:, k]] == blocked[dv[k], starts[:, k]]
+                base[:, k] = prefix[dv[k], ends[:, k]] - prefix[dv[k], starts[:, k]]
+                if k:
+                    tr[:, k] = trans[dv[k - 1], dv[k], starts[:, k] - 1]
+            ok &= ~np.isnan(tr).any(axis=1)
+            if not ok.any():
+                continue
+            cnt = int(ok.sum())
+            dev = np.full((cnt, width), -1, dtype=np.int64)
+            first = np.zeros((cnt, width), dtype=np.int64)
+            last = np.zeros((cnt, width), dtype=np.int64)
+            dev[:, :m] = dv
+            first[:, :m] = starts[ok]
+            last[:, :m] = ends[ok] - 1
+            parts.append((dev, first, last, base[ok], tr[ok]))
+    dev, first, last, base, tr = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    return _Options(dev, first, last, base, tr, base.sum(axis=1) + tr.sum(axis=1))
+
+
+def _take(o: _Options, keep: np.ndarray) -> _Options:
+    return _Options(o.dev[keep], o.first[keep], o.last[keep], o.base[keep], o.tr[keep],
+                    o.chain[keep])
+
+
+@dataclass
+class _Features:
+    load: np.ndarray      # (n, D) standalone load per device
+    rate: np.ndarray      # (n, D, W) loss each segment inflicts on the other job on d
+    k_on: np.ndarray      # (n, D, D) least loss its segments on e inflict on the other job's
+                          # segments on v (0: none on e)
+    on_dla: np.ndarray    # (n, W)
+    head: np.ndarray      # (n, D) least release of its segments on d (inf: none)
+    tail: np.ndarray      # (n, D) least tail after its segments on d (inf: none)
+    dla_count: np.ndarray  # (n, D) segments per device (loadables)
+    canonical: np.ndarray  # (n,) first DLA segment on DLA0, or no DLA segment
+    has_dla: np.ndarray    # (n,)
+
+
+def _features(problem: Problem, job: int, o: _Options) -> _Features:
+    devices = problem.devices
+    nd = len(devices)
+    n, width = o.dev.shape
+    other = 1 - job
+    load = np.zeros((n, nd))
+    count = np.zeros((n, nd), dtype=np.int64)
+    for di in range(nd):
+        on = o.dev == di
+        load[:, di] = (o.base * on).sum(axis=1)
+        count[:, di] = on.sum(axis=1)
+    # loss each span inflicts, per (victim device, aggressor device), from the problem
+    rates: dict[tuple[int, int, int, int], float] = {}
+
+    def loss(vi: int, ai: int, a: int, b: int) -> float:
+        key = (vi, ai, a, b)
+        if key not in rates:
+            rates[key] = problem.loss_rate(other, devices[vi], job, devices[ai], a, b)
+        return rates[key]
+
+    rate = np.zeros((n, nd, width))
+    # distinct (device, first, last) per slot: compute each span's rates once
+    for k in range(width):
+        spans = np.unique(np.stack([o.dev[:, k], o.first[:, k], o.last[:, k]], axis=1),
+                          axis=0, return_inverse=True)
+        uniq, inv = spans[0], spans[1].reshape(-1)
+        table = np.zeros((len(uniq), nd))
+        for u, (ai, a, b) in enumerate(uniq):
+            if ai < 0:
+                continue
+            for vi in range(nd):
+                if vi != ai:
+                    table[u, vi] = loss(vi, int(ai), int(a), int(b))
+        rate[:, :, k] = table[inv]
+    on_dla = np.zeros((n, width), dtype=bool)
+    for i, d in enumerate(devices):
+        if d.kind == "dla":
+            on_dla |= o.dev == i
+    # least loss its segments on device e inflict on the other job's segments on device v
+    k_on = np.full((n, nd, nd), np.inf)
+    for k in range(width):
+        for e in range(nd):
+            on = (o.dev[:, k] == e)[:, None]
+            k_on[:, e, :] = np.where(on, np.minimum(k_on[:, e, :], rate[:, :, k]),
+                                     k_on[:, e, :])
+    k_on = np.where(np.isfinite(k_on), k_on, 0.0)
+    # contention-free release and tail of every slot
+    step = o.base + o.tr
+    release = np.cumsum(step, axis=1) - step + o.tr      # tr and bases before, plus own tr
+    after = step.sum(axis=1)[:, None] - np.cumsum(step, axis=1)
+    head = np.full((n, nd), np.inf)
+    tail = np.full((n, nd), np.inf)
+    for di in range(nd):
+        on = o.dev == di
+        head[:, di] = np.where(on, release, np.inf).min(axis=1)
+        tail[:, di] = np.where(on, after, np.inf).min(axis=1)
+    first_dla = np.full(n, -1)
+    for k in reversed(range(width)):
+        first_dla = np.where(on_dla[:, k], o.dev[:, k], first_dla)
+    has_dla = first_dla >= 0
+    dla0 = devices.index(Device.DLA0) if Device.DLA0 in devices else -2
+    canonical = (~has_dla) | (first_dla == dla0)
+    return _Features(load, rate, k_on, on_dla, head, tail, count, canonical, has_dla)
+
+
+def _durations(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.ndarray,
+               ib: np.ndarray, beta: float, load: np.ndarray,
+               subsets: list[tuple[int, ...]]) -> np.ndarray:
+    """Least durations (N, 2W) of the pairs' segments, job a's then job b's: the fixed point
+    of ``dur_c = base_c + sum_e kappa_e(c) max(0, dur_c - sigma_e)`` (module docstring).
+    Since ``max(0, y) >= y``, ``dur_c >= (base_c - sum_{e in A} kappa_e sigma_e) / (1 -
+    sum_{e in A} kappa_e)`` for every set ``A`` of devices (the sums of rates stay below 1),
+    with equality for the devices the fixed point lies above: it is the largest of them
+    (``subsets``: the sets ``A`` to take, each one a valid lower bound on its own)."""
+    sigma = np.maximum(beta - load, 0.0)                                # (N, D)
+    base = np.concatenate([oa.base[ia], ob.base[ib]], axis=1)           # (N, S)
+    dev = np.concatenate([oa.dev[ia], ob.dev[ib]], axis=1)
+    used = dev >= 0
+    dev = np.where(used, dev, 0)
+    width = oa.base.shape[1]
+    nd = load.shape[1]
+    # kappa[n, e, s]: least loss the other job's segments on e inflict on segment s
+    ka = np.take_along_axis(fb.k_on[ib], np.repeat(dev[:, None, :width], nd, 1), axis=2)
+    kb = np.take_along_axis(fa.k_on[ia], np.repeat(dev[:, None, width:], nd, 1), axis=2)
+    kappa = np.concatenate([ka, kb], axis=2) * used[:, None, :]
+    dur = base
+    for subset in subsets:
+        k = kappa[:, subset, :].sum(axis=1)
+        ks = (kappa[:, subset, :] * sigma[:, subset, None]).sum(axis=1)
+        dur = np.maximum(dur, (base - ks) / (1.0 - k))
+    return dur
+
+
+def _gpu_durations(fa: _Features, oa: _Options, fb: _Features, ob: _Options,
+                   ia: np.ndarray, ib: np.ndarray, beta: float, load: np.ndarray,
+                   gpu: int, dla: int) -> np.ndarray:
+    """`_durations` with the set ``A = {GPU}`` alone and for DLA segments only (the
+    strongest term on Xavier-like curves), without gathers: cheap, for a first test."""
+    sigma = np.maximum(beta - load[:, gpu], 0.0)[:, None]
+    width = oa.base.shape[1]
+    kappa = np.concatenate([np.repeat(fb.k_on[ib, gpu, dla][:, None], width, axis=1),
+                            np.repeat(fa.k_on[ia, gpu, dla][:, None], width, axis=1)], axis=1)
+    base = np.concatenate([oa.base[ia], ob.base[ib]], axis=1)
+    on_dla = np.concatenate([fa.on_dla[ia], fb.on_dla[ib]], axis=1)
+    return np.where(on_dla, np.maximum(base, (base - kappa * sigma) / (1.0 - kappa)), base)
+
+
+def _chains(oa: _Options, ob: _Options, ia: np.ndarray, ib: np.ndarray,
+            dur: np.ndarray) -> np.ndarray:
+    width = oa.base.shape[1]
+    return np.maximum(dur[:, :width].sum(axis=1) + oa.tr[ia].sum(axis=1),
+                      dur[:, width:].sum(axis=1) + ob.tr[ib].sum(axis=1))
+
+
+def _devices_phi(fa: _Features, fb: _Features, ia: np.ndarray, ib: np.ndarray,
+                 dur: np.ndarray, load: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """``max_d phi_d`` (module docstring) of the pairs."""
+    rate = np.concatenate([fa.rate[ia], fb.rate[ib]], axis=2)          # (N, D, S)
+    phi = None
+    for di in range(load.shape[1]):
+        # candidate idle times: the lower end and every duration above it
+        cands = np.maximum(np.concatenate([np.zeros((len(ia), 1)), dur], axis=1),
+                           lo[:, di:di + 1])
+        g = cands + load[:, di:di + 1] + np.einsum(
+            "ns,nsc->nc", rate[:, di, :], np.maximum(dur[:, :, None] - cands[:, None, :], 0.0))
+        v = g.min(axis=1)
+        phi = v if phi is None else np.maximum(phi, v)
+    assert phi is not None
+    return phi
+
+
+def _merges(a: list[int], b: list[int]) -> Iterator[list[int]]:
+    """Every interleaving of ``a`` and ``b`` keeping each in its order."""
+    n = len(a) + len(b)
+    for pos in itertools.combinations(range(n), len(a)):
+        out, ia, ib, chosen = [], 0, 0, set(pos)
+        for i in range(n):
+            if i in chosen:
+                out.append(a[ia])
+                ia += 1
+            else:
+                out.append(b[ib])
+                ib += 1
+        yield out
+
+
+def _release_makespan(pred: list[int], tr: list[float], dur: list[float],
+                      order: list[list[int]]) -> float:
+    """Makespan of ``order`` (per device, segment indices) with fixed durations ``dur``,
+    job predecessors ``pred`` (-1: none), transitions ``tr`` before each segment and
+    ``start = max(ready, end of the device predecessor)``; inf if the order deadlocks.
+    With durations at most the true ones it is at most the simulated makespan (that
+    recursion is monotone in the durations)."""
+    n = len(pred)
+    end = [-1.0] * n
+    pos = [0] * len(order)
+    last = [0.0] * len(order)
+    done = 0
+    while done < n:
+        moved = False
+        for d, seq in enumerate(order):
+            while pos[d] < len(seq):
+                i = seq[pos[d]]
+                p = pred[i]
+                if p >= 0 and end[p] < 0:
+                    break
+                ready = 0.0 if p < 0 else end[p] + tr[i]
+                end[i] = (ready if ready > last[d] else last[d]) + dur[i]
+                last[d] = end[i]
+                pos[d] += 1
+                done += 1
+                moved = True
+        if not moved:
+            return math.inf
+    return max(end)
+
+
+def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int, int],
+              loss: Callable[[int, Device, int, Device, int, int], float],
+              dur: np.ndarray, beat: float
+              ) -> tuple[int, tuple[float, tuple[tuple[Segment, ...], ...], list[list[int]],
+                                    Prepared] | None]:
+    """The exact optimum over device orders of one segmentation pair: (orders simulated,
+    (value, segments, order, prepared) or None if no order meets the deadlines and beats
+    ``beat``, a makespan). ``dur``: lower bounds on the segments' durations in any schedule
+    of the pair that beats ``beat`` (`_durations`); an order whose `_release_makespan` with
+    them reaches ``beat`` is not simulated."""
+    width = opts[0].dev.shape[1]
+    job, dev, base, tr, lower, pred = [], [], [], [], [], []
+    for j in range(2):
+        o, r = opts[j], rows[j]
+        for k in range(width):
+            if o.dev[r, k] < 0:
+                break
+            pred.append(len(job) - 1 if k else -1)
+            job.append(j)
+            dev.append(int(o.dev[r, k]))
+            base.append(float(o.base[r, k]))
+            tr.append(float(o.tr[r, k]))
+            lower.append(float(dur[j * width + k]))
+    per_device = []
+    for d in range(len(problem.devices)):
+        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j] for j in range(2)]
+        per_device.append(list(_merges(by_job[0], by_job[1])))
+    orders = []
+    for combo in itertools.product(*per_device):
+        order = [list(x) for x in combo]
+        if _release_makespan(pred, tr, lower, order) * (1 - MARGIN) < beat:
+            orders.append(order)
+    if not orders:
+        return 0, None
+    segs = tuple(_segments(problem, opts[j], rows[j]) for j in range(2))
+    prep = assemble(problem.devices,
+                    [[(s.device, base[i], tr[i], (s.first_group, s.last_group))
+                      for i, s in zip((i for i in range(len(job)) if job[i] == j), segs[j],
+                                      strict=True)] for j in range(2)], loss)
+    best: tuple[float, list[list[int]]] | None = None
+    weight = problem.weight(0)
+    for order in orders:
+        res = latency_objective(problem, prep, order)
+        if res is None or not res[1]:
+            continue
+        if res[0] / weight < beat and (best is None or res[0] < best[0] * (1 - 1e-12)):
+            best = (res[0], order)
+            beat = res[0] / weight
+    if best is None:
+        return len(orders), None
+    return len(orders), (best[0], segs, best[1], prep)
+
+
+def _segments(problem: Problem, o: _Options, r: int) -> tuple[Segment, ...]:
+    return tuple(Segment(int(o.first[r, k]), int(o.last[r, k]), problem.devices[o.dev[r, k]])
+                 for k in range(o.dev.shape[1]) if o.dev[r, k] >= 0)
+
+
+def pair_count(problem: Problem, incumbent_ms: float) -> int | None:
+    """How many pairs `latency_pair_search` would test at this incumbent (after each job's
+    own chain test); None when it does not apply. Costs the enumeration of each job's
+    segmentations (2 x 250 groups: ~1 s)."""
+    if not applies(problem) or not math.isfinite(incumbent_ms):
+        return None
+    beta = incumbent_ms / problem.weight(0)
+    return math.prod(int((_options(problem, j).chain < beta).sum()) for j in range(2))
+
+
+def latency_pair_search(problem: Problem, incumbent_ms: float,
+                        deadline: float | None = None) -> LatencyPairResult | None:
+    """The bound and the exact refinement of the module docstring, with ``beta`` the
+    makespan of ``incumbent_ms`` (the objective of a known schedule); None when it does
+    not apply. Stops at ``deadline`` (a `time.perf_counter()` value) with what is proven."""
+    if not applies(problem) or not math.isfinite(incumbent_ms):
+        return None
+    t0 = time.perf_counter()
+    weight = problem.weight(0)
+    beta = incumbent_ms / weight
+    opts = []
+    for j in range(2):
+        o = _options(problem, j)
+        opts.append(_take(o, np.nonzero(o.chain < beta)[0]))
+    oa, ob = opts
+    na, nb = len(oa.chain), len(ob.chain)
+    if na * nb > MAX_PAIRS:
+        return None
+    fa, fb = _features(problem, 0, oa), _features(problem, 1, ob)
+    devices = problem.devices
+    limit = problem.dla_loadable_limit
+    dla = [i for i, d in enumerate(devices) if d.kind == "dla"]
+    symmetric = dla_symmetric(problem)
+    # a segment's own device adds no rate: sets of up to D - 1 devices suffice
+    every_set = [c for size in range(1, len(devices)) for c in
+                 itertools.combinations(range(len(devices)), size)]
+    gpu = devices.index(Device.GPU) if Device.GPU in devices else -1
+    keep_phi: list[np.ndarray] = []
+    keep_a: list[np.ndarray] = []
+    keep_b: list[np.ndarray] = []
+    keep_dur: list[np.ndarray] = []
+    passed = 0
+    floor = math.inf   # every pair dropped by _shrink has at least this test value
+    rows = max(1, CHUNK_PAIRS // max(nb, 1))
+    for a0 in range(0, na, rows):
+        if deadline is not None and time.perf_counter() > deadline:
+            return LatencyPairResult(None, None, None, False, na * nb, 0, 0, 0,
+                                     time.perf_counter() - t0)
+        a1 = min(na, a0 + rows)
+        # cheap necessary tests on the (rows x nb) grid: each device's load plus its forced
+        # head and tail idle below the target, loadables, DLA symmetry
+        head = np.minimum(fa.head[a0:a1, None, :], fb.head[None, :, :])
+        tail = np.minimum(fa.tail[a0:a1, None, :], fb.tail[None, :, :])
+        lo_grid = head + tail
+        lo_grid = np.where(np.isfinite(lo_grid), lo_grid, 0.0)
+        ok = np.all(fa.load[a0:a1, None, :] + fb.load[None, :, :] + lo_grid < beta, axis=2)
+        for di in dla:
+            ok &= fa.dla_count[a0:a1, None, di] + fb.dla_count[None, :, di] <= limit
+        if symmetric:
+            ok &= (fa.canonical[a0:a1, None]
+                   & (fa.has_dla[a0:a1, None] | fb.canonical[None, :]))
+        ra, ib = np.nonzero(ok)
+        if not len(ra):
+            continue
+        lo = lo_grid[ra, ib]
+        ia = ra + a0
+        load = fa.load[ia] + fb.load[ib]
+        # the chains with the inflation of DLA segments by the GPU alone (cheap), then by
+        # every device set
+        for stage in ("gpu", "all"):
+            if stage == "gpu":
+                if gpu < 0 or not dla:
+                    continue
+                dur = _gpu_durations(fa, oa, fb, ob, ia, ib, beta, load, gpu, dla[0])
+            else:
+                dur = _durations(fa, oa, fb, ob, ia, ib, beta, load, every_set)
+            phi = _chains(oa, ob, ia, ib, dur) * (1 - MARGIN)
+            ok = phi < beta
+            ia, ib, dur, load, lo, phi = ia[ok], ib[ok], dur[ok], load[ok], lo[ok], phi[ok]
+        if not len(ia):
+            continue
+        phi = np.maximum(phi, _devices_phi(fa, fb, ia, ib, dur, load, lo) * (1 - MARGIN))
+        low = phi < beta
+        if low.any():
+            keep_phi.append(phi[low])
+            keep_a.append(ia[low])
+            keep_b.append(ib[low])
+            keep_dur.append(dur[low])
+            passed += int(low.sum())
+            if sum(len(x) for x in keep_phi) > 2 * KEEP_PAIRS:
+                keep_phi, keep_a, keep_b, keep_dur, floor = _shrink(
+                    keep_phi, keep_a, keep_b, keep_dur, floor)
+    keep_phi, keep_a, keep_b, keep_dur, floor = _shrink(keep_phi, keep_a, keep_b, keep_dur,
+                                                        floor)
+    phi, ia, ib, durs = keep_phi[0], keep_a[0], keep_b[0], keep_dur[0]
+    order = np.argsort(phi, kind="stable")
+    best_value = beta   # the best makespan known: the incumbent's, then the pairs' found
+    best: tuple[tuple[tuple[Segment, ...], ...], list[list[int]], Prepared] | None = None
+    solved = orders = 0
+    loss = functools.lru_cache(maxsize=None)(problem.loss_rate)   # the simulator's rates
+    cut: float | None = None   # the least test value left unsolved at the deadline
+    for idx in order:
+        value = float(phi[idx])
+        if value >= min(best_value, floor):
+            break   # no pair left can beat it (or prove more than the floor)
+        if deadline is not None and time.perf_counter() > deadline:
+            cut = value
+            break
+        count, found = _sequence(problem, (oa, ob), (int(ia[idx]), int(ib[idx])), loss,
+                                 durs[idx], best_value)
+        solved += 1
+        orders += count
+        if found is None:
+            continue
+        best_value = found[0] / weight
+        best = (found[1], found[2], found[3])
+    bound = min(best_value, floor, beta if cut is None else cut)
+    schedule = None
+    if best is not None:
+        segs, order_idx, prep = best
+        schedule = Schedule(segs, {prep.devices[d]: tuple(prep.refs[i] for i in order_idx[d])
+                                   for d in range(len(prep.devices))})
+    return LatencyPairResult(
+        bound * weight, schedule, best_value * weight if best is not None else None,
+        bound >= best_value, na * nb, passed, solved, orders, time.perf_counter() - t0)
+
+
+def _shrink(phi: list[np.ndarray], a: list[np.ndarray], b: list[np.ndarray],
+            dur: list[np.ndarray], floor: float
+            ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray],
+                       float]:
+    """Keep the `KEEP_PAIRS` least test values; lower ``floor`` to the least one dropped."""
+    p = np.concatenate(phi) if phi else np.zeros(0)
+    ia = np.concatenate(a) if a else np.zeros(0, dtype=np.int64)
+    ib = np.concatenate(b) if b else np.zeros(0, dtype=np.int64)
+    d = np.concatenate(dur) if dur else np.zeros((0, 0))
+    if len(p) > KEEP_PAIRS:
+        part = np.argpartition(p, KEEP_PAIRS)
+        floor = min(floor, float(p[part[KEEP_PAIRS]]))
+        keep = part[:KEEP_PAIRS]
+        p, ia, ib, d = p[keep], ia[keep], ib[keep], d[keep]
+    return [p], [ia], [ib], [d], floor
