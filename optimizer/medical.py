@@ -229,13 +229,6 @@ def key_name(variant: str, scenario: str, objective: str) -> str:
     return f"{variant}-{scenario}-{objective}"
 
 
-def max_abs(a: np.ndarray, b: np.ndarray) -> float:
-    """Largest absolute difference (inf when the shapes differ)."""
-    if a.shape != b.shape:
-        return float("inf")
-    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
-
-
 __all__ = [
     "BALANCE_TOLERANCE",
     "OBJECTIVES",

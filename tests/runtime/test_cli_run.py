@@ -11,10 +11,9 @@ import pytest
 import runtime_kit as kit
 
 from optimizer.cli import main
+from runtime.agreement import OPTIMISED, agree
 from runtime.api import load_plan
 from runtime.io import random_inputs
-
-TOL = 1e-5
 
 
 def layerswap(capsys, *argv: str) -> tuple[int, str, str]:
@@ -45,7 +44,7 @@ def test_run_streams_frames_saves_outputs_and_reports(capsys, tmp_path, throughp
             for f in range(100):
                 ref = kit.reference(tiny_models[name], source(name, f))
                 for key in ("y", "early"):
-                    assert np.max(np.abs(saved[key][f] - ref[key])) <= TOL
+                    assert agree(ref[key], saved[key][f], OPTIMISED)
 
 
 def test_run_reads_inputs_npz_and_prints_a_table(capsys, tmp_path, latency_export,
@@ -62,7 +61,7 @@ def test_run_reads_inputs_npz_and_prints_a_table(capsys, tmp_path, latency_expor
         with np.load(tmp_path / "o" / f"{name}.npz") as saved:
             for f in range(3):
                 ref = kit.reference(tiny_models[name], {"x": arrays[f"{name}/x"][f]})
-                assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
+                assert agree(ref["y"], saved["y"][f], OPTIMISED)
 
 
 def test_run_failure_is_one_line_and_keeps_completed_frames(capsys, tmp_path):
