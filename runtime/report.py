@@ -13,13 +13,12 @@ threads, so measured times say how this machine ran the plan, not how a Jetson w
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from runtime.executor import RunResult
+from runtime.fileio import atomic_write_text
 from runtime.manifest import DEVICES
 
 PIDS = {d: i + 1 for i, d in enumerate(DEVICES)}
@@ -64,20 +63,9 @@ def chrome_trace(result: RunResult) -> dict[str, Any]:
 
 
 def write_trace(result: RunResult, path: str | Path) -> Path:
-    """Write the Chrome trace JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the Chrome trace JSON atomically (`runtime.fileio`)."""
     text = json.dumps(chrome_trace(result), separators=(",", ":"), allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def utilisation(result: RunResult) -> dict[str, dict[str, float]]:

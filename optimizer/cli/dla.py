@@ -13,6 +13,7 @@ from optimizer.cli.common import (
     UsageError,
     add_command,
     console,
+    declare_output,
     emit_json,
     integer,
     number,
@@ -236,6 +237,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="IN.onnx", help="ONNX model with static shapes")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
                    help="where to write the rewritten model (atomically)")
+    declare_output(p, "output", "file")
     p.add_argument("--passes", type=_passes, default=None, metavar="A,B",
                    help="comma-separated passes (default: every exact pass)")
     p.add_argument("--seed", type=integer(minimum=0), default=0, metavar="N",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from optimizer.cli.common import add_command, emit_json, integer, say, say_err
+from optimizer.cli.common import add_command, declare_output, emit_json, integer, say, say_err
 
 PRECISIONS = ("fp16", "int8", "fp32")
 
@@ -96,3 +96,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do not force cuts where DLA eligibility changes")
     p.add_argument("-o", "--output", metavar="T.csv",
                    help="write the table here (default: print the CSV on stdout)")
+    declare_output(p, "output", "file")

@@ -14,6 +14,7 @@ from optimizer.cli.common import (
     add_command,
     add_group,
     console,
+    declare_output,
     emit_json,
     integer,
     number,
@@ -102,6 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  layerswap example medical --json --progress    # one JSON object + step lines")
     p.add_argument("-o", "--output", default=DEFAULT_DIR, metavar="DIR",
                    help="output folder (default: %(default)s)")
+    declare_output(p, "output", "folder")
     p.add_argument("--ngf", type=integer(minimum=1), default=d.ngf, metavar="N",
                    help="generator base width: 64 is the seed paper's model; 8 runs in "
                         "seconds (default: %(default)s)")

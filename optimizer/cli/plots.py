@@ -14,6 +14,7 @@ from optimizer.cli.common import (
     add_group,
     add_problem_options,
     build_problem,
+    declare_output,
     emit_json,
     integer,
     step_progress,
@@ -105,6 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = add_command(steps, name, func, help_, examples, json_flag=False, exit_codes=False)
         p.add_argument("-o", "--output", required=True, metavar="FILE.png",
                        help="output path; the SVG is written next to it")
+        declare_output(p, "output", "figure")
         p.add_argument("--json", action="store_true",
                        help="print exactly one JSON object on stdout")
         return p

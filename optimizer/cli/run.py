@@ -14,6 +14,7 @@ from optimizer.cli.common import (
     CommandError,
     add_command,
     console,
+    declare_output,
     emit_json,
     integer,
     number,
@@ -122,8 +123,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the random input frames (default: %(default)s)")
     p.add_argument("--save-outputs", metavar="DIR", default=None,
                    help="write DIR/MODEL.npz (output name -> [frames, *shape])")
+    declare_output(p, "save_outputs", "folder")
     p.add_argument("--trace", metavar="OUT.json", default=None,
                    help="write a Chrome trace (opens in Perfetto) of every segment run")
+    declare_output(p, "trace", "file")
     p.add_argument("--rounds-in-flight", type=integer(minimum=1), default=2, metavar="K",
                    help="rounds that may overlap (pipelining); bounds memory "
                         "(default: %(default)s)")
