@@ -93,7 +93,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +108,7 @@ from solvers.backend import (
     contention_free,
     contention_ignored,
     integer_view,
+    run_interruptibly,
 )
 from solvers.bounds import fluid_load
 from solvers.diagnose import diagnose_infeasible
@@ -1136,37 +1136,14 @@ def solve_interruptibly(solver: cp_model.CpSolver, model: cp_model.CpModel,
     and on return resets SIGINT to the C default, so a later Ctrl-C killed the process
     outright (no ``layerswap: interrupted``, no exit 130; the runtime's executor had to
     re-install Python's handler after a solve). Here CP-SAT never touches the handler
-    (``catch_sigint_signal = False``); on the main thread the solve runs in a helper thread
-    while the main thread waits, so Ctrl-C raises KeyboardInterrupt at once: the search is
-    stopped, its thread awaited, and the KeyboardInterrupt re-raised for the caller (the
+    (``catch_sigint_signal = False``) and the solve runs through
+    `solvers.backend.run_interruptibly`: Ctrl-C raises KeyboardInterrupt at once, the search
+    is stopped, its thread awaited, and the KeyboardInterrupt re-raised for the caller (the
     CLI prints one line and exits 130).
     """
     solver.parameters.catch_sigint_signal = False
-    if threading.current_thread() is not threading.main_thread():
-        return solver.solve(model, callback)  # signals are delivered to the main thread only
-    outcome: list[int] = []
-    failure: list[BaseException] = []
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            outcome.append(solver.solve(model, callback))
-        except BaseException as exc:  # handed to the caller's thread below
-            failure.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="layerswap-cpsat", daemon=True).start()
-    try:
-        while not done.wait(0.25):
-            pass
-    except KeyboardInterrupt:
-        solver.stop_search()
-        done.wait()  # returns promptly after stop_search; a second Ctrl-C still interrupts
-        raise
-    if failure:
-        raise failure[0]
-    return outcome[0]
+    return run_interruptibly(lambda: solver.solve(model, callback), solver.stop_search,
+                             "layerswap-cpsat")
 
 
 def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,

@@ -76,6 +76,7 @@ from solvers.backend import (
     contention_free,
     contention_ignored,
     integer_view,
+    run_killably,
     to_ns,
 )
 from solvers.diagnose import diagnose_infeasible
@@ -487,10 +488,18 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
                          f"engine {ENGINE}, time unit {1 / model.unit:g} ns")
 
     def highs(presolve: bool) -> Any:
+        """One HiGHS solve, in a child process that Ctrl-C kills at once (HiGHS through
+        MathOpt cannot be interrupted: `solvers.backend.run_killably`)."""
+        from ortools.math_opt import result_pb2
+
         left = None if deadline is None else max(0.01, deadline - time.perf_counter())
-        return mathopt.solve(mip.model, mathopt.SolverType.HIGHS,
-                             params=_parameters(options, presolve=presolve, time_limit=left),
-                             model_params=model_params)
+        params = _parameters(options, presolve=presolve, time_limit=left)
+        answer = run_killably(
+            lambda: mathopt.solve(mip.model, mathopt.SolverType.HIGHS, params=params,
+                                  model_params=model_params).to_proto().SerializeToString(),
+            "HiGHS")
+        return mathopt.parse_solve_result(result_pb2.SolveResultProto.FromString(answer),
+                                          mip.model)
 
     presolve = True
     with _stdout_silenced(keep=options.log):

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +24,7 @@ from optimizer.cli import (
 )
 from optimizer.cli.common import (
     EPILOG,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     LayerswapParser,
     parse_command_line,
@@ -62,7 +65,12 @@ typical flow:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `layerswap` console script (and `python -m optimizer.cli`)."""
+    """Entry point of the `layerswap` console script (and `python -m optimizer.cli`).
+
+    Called without ``argv`` it owns the process: after a Ctrl-C (exit 130, see
+    `optimizer.cli.common.run_command`) it ends the process at once, without the second or
+    two the interpreter's teardown of the native solver libraries takes, so Ctrl-C ends every
+    command within 2 s. Called with ``argv`` (tests, scripts) it always returns."""
     parser = build_parser()
     args = parse_command_line(parser, list(sys.argv[1:] if argv is None else argv))
     if isinstance(args, int):
@@ -70,5 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    return run_command(args)
+    code = run_command(args)
+    if code == EXIT_INTERRUPTED and argv is None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    return code
 

@@ -20,7 +20,6 @@ from optimizer.cli.common import (
     number,
 )
 
-EXIT_INTERRUPTED = 130
 PROGRESS_MIN_FRAMES = 20  # fewer frames than this finish too fast for a bar to help
 
 
@@ -61,12 +60,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   save_outputs=args.save_outputs,
                                   rounds_in_flight=args.rounds_in_flight,
                                   stall_timeout_s=args.stall_timeout, progress=progress)
-    except RunInterrupted as exc:
-        message = _with_saved(str(exc), args, exc.completed_frames)
-        print(f"layerswap: error: {message}", file=sys.stderr)
-        if args.json:
-            emit_json({"error": message, "exit_code": EXIT_INTERRUPTED})
-        return EXIT_INTERRUPTED
+    except RunInterrupted as exc:  # `run_command` prints `layerswap: interrupted`, exit 130
+        stop = KeyboardInterrupt()
+        stop.add_note(_with_saved(str(exc), args, exc.completed_frames))
+        stop.partial = {"completed_frames": exc.completed_frames,  # type: ignore[attr-defined]
+                        "saved_outputs": args.save_outputs, "stopped": str(exc)}
+        raise stop from exc
     except LayerswapRuntimeError as exc:
         done = getattr(exc, "completed_frames", None)
         raise CommandError(_with_saved(" ".join(str(exc).split()), args, done)) from exc
