@@ -69,6 +69,11 @@ if TYPE_CHECKING:
 (EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_REGRESSION,
  EXIT_INTERNAL) = range(7)
 MAX_FRAMES = 64  # solvers.problem.MAX_FRAMES_PER_ROUND (not imported: --help stays fast)
+MAX_COUNT = 2**31 - 1
+"""Largest count, limit or seed an option takes: the native solvers take 32-bit integers
+(CP-SAT refused 10**20 workers or loadables with a TypeError traceback)."""
+MAX_WORKERS = 256
+"""Solver threads: more would only make threads, not speed."""
 DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
 
 SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
@@ -260,7 +265,8 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
         g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
                        help="latency: makespan of one concurrent inference; throughput: "
                             "period of a stream of frames (default: %(default)s)")
-        g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
+        g.add_argument("--max-transitions", type=integer(minimum=0, maximum=MAX_COUNT),
+                       default=2, metavar="N",
                        help="max transitions: device changes allowed within each model "
                             "(default: %(default)s)")
     g.add_argument("--contention", choices=("auto", "none", "preset"), default="auto",
@@ -274,7 +280,8 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
                    default=1, metavar="F",
                    help="throughput: frames per round; each model gets F instances that "
                         "may be partitioned differently (default: %(default)s)")
-    g.add_argument("--loadable-limit", type=integer(minimum=0), default=None, metavar="N",
+    g.add_argument("--loadable-limit", type=integer(minimum=0, maximum=MAX_COUNT),
+                   default=None, metavar="N",
                    help="DLA loadables per core (default: from the tables' TRT version: "
                         "8 for TRT 7, 4 for 8.0-8.4, 16 later)")
     g.add_argument("--weight", action="append", default=[], metavar="MODEL=W",
@@ -305,7 +312,8 @@ def add_solver_options(p: argparse.ArgumentParser) -> None:
                         "search judged by the simulator (throughput has no exact model; "
                         "latency uses it when the exact model stops with a gap) "
                         "(default: %(default)s)")
-    g.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
+    g.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=2,
+                   metavar="N",
                    help="solver threads (default: %(default)s)")
 
 
@@ -510,7 +518,9 @@ def declare_output(p: argparse.ArgumentParser, dest: str, kind: str) -> None:
 def check_outputs(args: argparse.Namespace) -> None:
     """`runtime.fileio`'s checks of every declared output path that was given (a
     `WriteError` naming the option's path and the reason)."""
-    from runtime.fileio import check_file_target, check_folder_target
+    from pathlib import Path
+
+    from runtime.fileio import WriteError, check_file_target, check_folder_target
 
     for dest, kind in (getattr(args, WRITES, None) or {}).items():
         value = getattr(args, dest, None)
@@ -522,6 +532,8 @@ def check_outputs(args: argparse.Namespace) -> None:
         elif kind == "figure":
             from optimizer.plots import figure_paths
 
+            if Path(value).name in ("", ".", ".."):
+                raise WriteError(value, f"{what} must be a file path")
             for path in figure_paths(value):
                 check_file_target(path, what)
         else:
@@ -582,8 +594,11 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; a user error (`LayerswapError`) becomes one line on stderr
     (and the ``{"error", "exit_code"}`` object under --json), exit 1 (2 for a
-    `UsageError`); a solver claim the cross-check refutes (`BackendClaimError`) is one
-    ``layerswap: internal error: ...`` line, exit 6. Other bugs keep their traceback."""
+    `UsageError`); so is an OSError (the path and the OS's reason) and a declared output
+    path that `check_outputs` refuses before the command starts; Ctrl-C is
+    ``layerswap: interrupted``, exit 130 (`_interrupted`); a solver claim the cross-check
+    refutes (`BackendClaimError`) is one ``layerswap: internal error: ...`` line, exit 6.
+    Other bugs keep their traceback."""
     try:
         check_outputs(args)
         return args.func(args)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from optimizer.cli.common import (
     EXIT_OK,
+    MAX_COUNT,
     CommandError,
     UsageError,
     add_command,
@@ -240,7 +241,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     declare_output(p, "output", "file")
     p.add_argument("--passes", type=_passes, default=None, metavar="A,B",
                    help="comma-separated passes (default: every exact pass)")
-    p.add_argument("--seed", type=integer(minimum=0), default=0, metavar="N",
+    p.add_argument("--seed", type=integer(minimum=0, maximum=MAX_COUNT), default=0,
+                   metavar="N",
                    help="verification input seed (default: 0)")
     p.add_argument("--samples", type=integer(minimum=1, maximum=64), default=1, metavar="N",
                    help="seeded inputs to verify on, 1-64 (default: 1)")

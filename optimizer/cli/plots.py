@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.cli.common import (
+    MAX_WORKERS,
     Command,
     UsageError,
     add_command,
@@ -134,7 +135,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
                    help="seconds per solve, or auto (10 s plus 0.025 s per group; "
                         "default: %(default)s)")
-    p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
+    p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=2,
+                   metavar="N",
                    help="solver threads (default: %(default)s)")
 
     p = add("solve-times", "solve time against problem size from benchmark records",

@@ -10,6 +10,7 @@ from typing import Any
 from optimizer.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_OK,
+    MAX_WORKERS,
     UsageError,
     add_command,
     add_export_options,
@@ -200,4 +201,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
                    help="per-backend time limit in seconds, or auto (10 s plus 0.025 s per "
                         "group; default: %(default)s)")
-    p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N")
+    p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=2,
+                   metavar="N")
