@@ -160,12 +160,21 @@ def staged_folder(target: StrPath, what: str = "the output folder"
         yield stage
         _publish(tmp, final)
     except BaseException as exc:
+        _retarget(exc, tmp, final)
         shutil.rmtree(tmp, ignore_errors=True)
         stage.left = (f"nothing written to {final} (the unfinished files of {what} were "
                       "removed)" if not tmp.exists() else f"unfinished files of {what} left in "
                       f"{tmp}")
         exc.add_note(stage.left)  # the CLI prints notes after its one error line
         raise
+
+
+def _retarget(exc: BaseException, tmp: Path, final: Path) -> None:
+    """An error raised while filling the staging sibling names the folder the user asked
+    for (``out/models/x.onnx``, not ``.out.partial-k3j2/models/x.onnx``)."""
+    old, new = str(tmp), str(final)
+    if any(isinstance(a, str) and old in a for a in exc.args):
+        exc.args = tuple(a.replace(old, new) if isinstance(a, str) else a for a in exc.args)
 
 
 def _publish(tmp: Path, final: Path) -> None:

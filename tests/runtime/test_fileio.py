@@ -93,6 +93,13 @@ def test_a_failed_stage_removes_its_files_and_says_so(tmp_path):
     assert stage.left == info.value.__notes__[0]
 
 
+def test_an_error_inside_the_stage_names_the_target_not_the_stage(tmp_path):
+    target = tmp_path / "out"
+    with pytest.raises(ValueError) as info, staged_folder(target) as stage:
+        raise ValueError(f"{stage.path / 'models' / 'm.onnx'}: too many groups")
+    assert str(info.value) == f"{target / 'models' / 'm.onnx'}: too many groups"
+
+
 def test_an_interrupted_stage_keeps_the_previous_folder(tmp_path):
     target = tmp_path / "out"
     (target / "models").mkdir(parents=True)
