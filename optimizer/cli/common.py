@@ -600,6 +600,28 @@ def run_command(args: argparse.Namespace) -> int:
     refutes (`BackendClaimError`) is one ``layerswap: internal error: ...`` line, exit 6.
     Other bugs keep their traceback."""
     try:
+        return _run(args)
+    except Exception as exc:
+        if _interrupted_by(exc):  # e.g. "ImportError: initialization failed" from Ctrl-C
+            return _interrupted(args, exc)
+        raise
+
+
+def _interrupted_by(exc: BaseException) -> bool:
+    """A Ctrl-C somewhere in ``exc``'s chain of causes (a library turned it into its own
+    exception, as an extension module's import does)."""
+    seen = 0
+    link: BaseException | None = exc
+    while link is not None and seen < 32:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        link = link.__cause__ or link.__context__
+        seen += 1
+    return False
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
         check_outputs(args)
         return args.func(args)
     except (LayerswapError, LayerswapRuntimeError) as exc:

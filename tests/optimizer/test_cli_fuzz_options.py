@@ -173,7 +173,8 @@ def _check(argv: list[str], code: int, out: str, err: str) -> None:
         assert any(": error: " in x for x in lines), (what, err)
     if code == 130:
         assert "layerswap: interrupted" in lines, (what, err)
-    if "--json" in argv and not (code == 0 and argv[0] == "tables" and not out):
+    flags = argv[:argv.index("--")] if "--" in argv else argv  # after --: positionals
+    if "--json" in flags:
         doc = json.loads(out)  # exactly one object, whatever happened
         assert isinstance(doc, dict), (what, out)
         if code != 0 and "error" in doc:

@@ -192,3 +192,27 @@ def test_ctrl_c_during_example_medical_leaves_nothing_and_says_so(tmp_path):
                                             "unfinished files of the medical example were "
                                             "removed)")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_a_library_turned_into_its_own_error_is_still_an_interrupt(capsys):
+    """Ctrl-C while an extension module initialises surfaces as "ImportError:
+    initialization failed" (seen during `compare`); it is an interrupt, not a bug."""
+    import argparse
+
+    from optimizer.cli.common import run_command
+
+    def command(_args: argparse.Namespace) -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed") from None
+
+    def bug(_args: argparse.Namespace) -> int:
+        raise ImportError("initialization failed")
+
+    code = run_command(argparse.Namespace(func=command, json=True))
+    out, err = capsys.readouterr()
+    assert code == EXIT_INTERRUPTED and err == "layerswap: interrupted\n"
+    assert json.loads(out) == {"error": "interrupted", "exit_code": EXIT_INTERRUPTED}
+    with pytest.raises(ImportError):  # without a Ctrl-C behind it, a bug keeps its traceback
+        run_command(argparse.Namespace(func=bug, json=True))
