@@ -92,9 +92,9 @@ def run_killably(work: Callable[[], bytes], name: str) -> bytes:
             status = 1
         finally:
             os._exit(status)
-    os.close(write_fd)
     chunks: list[bytes] = []
     try:
+        os.close(write_fd)
         with os.fdopen(read_fd, "rb") as source:
             while chunk := source.read(1 << 20):
                 chunks.append(chunk)

@@ -138,14 +138,18 @@ def _assert_interrupted(code: int, out: str, err: str, *, json_flag: bool) -> No
         assert out == ""
 
 
+# the default pair for throughput, two frames per round: HiGHS does not prove it optimal
+# within two minutes (30 s: feasible, at the limit)
+LONG_ILP = ["--objective", "throughput", "--frames-per-round", "2", "--time-limit", "120"]
+
+
 def test_ctrl_c_inside_highs_stops_compare_at_once():
     """HiGHS through MathOpt ignores interrupters and held Ctrl-C until its time limit (exit
     0 after 46.7 s): it now runs in a child process that Ctrl-C kills."""
-    # the default pair: HiGHS does not prove it optimal within two minutes
-    proc = _start(["-m", "optimizer.cli", "compare", "--solvers", "ilp", "--time-limit", "120"])
+    proc = _start(["-m", "optimizer.cli", "compare", *LONG_ILP, "--solvers", "ilp"])
     try:
         seen = _wait_for_line(proc, "solving with ilp", timeout_s=120)
-        time.sleep(4.0)  # past the greedy start and the model build: inside HiGHS
+        time.sleep(8.0)  # past the greedy start and the model build: inside HiGHS
         code, out, err = _stopped(proc, seen, within_s=30)
     finally:
         if proc.poll() is None:
@@ -156,7 +160,7 @@ def test_ctrl_c_inside_highs_stops_compare_at_once():
 
 
 # problems neither backend finishes within two minutes
-LONG_SOLVES = {"ilp": ["--time-limit", "120", "--no-plot"],   # the default pair
+LONG_SOLVES = {"ilp": [*LONG_ILP, "--no-plot"],
                "cpsat": [*LONG_COMPARE[1:13], "--time-limit", "120"]}
 
 
@@ -165,7 +169,7 @@ def test_ctrl_c_during_solve_json_prints_the_one_error_object(solver):
     proc = _start(["-m", "optimizer.cli", "solve", *LONG_SOLVES[solver], "--solver", solver,
                    "--json", "-o", "never.json"])
     try:
-        time.sleep(5.0)  # the solve is under way
+        time.sleep(10.0)  # the solve is under way (ilp: inside HiGHS)
         assert proc.poll() is None, proc.communicate()
         code, out, err = _stopped(proc, [], within_s=30)
     finally:
