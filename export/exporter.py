@@ -22,6 +22,7 @@ inputs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -43,7 +44,7 @@ from export.buildplan import (
 from export.errors import ExportError
 from export.split import BoundaryTensor, ModelSplit, PreparedModel, SubModel
 from profiles.costtable import CostTable
-from profiles.fileio import atomic_write_bytes, atomic_write_text
+from profiles.fileio import atomic_write_bytes, atomic_write_text, staged_folder
 from profiles.onnxmap import TableMapping
 from runtime.errors import ManifestError
 from runtime.manifest import (
@@ -93,7 +94,9 @@ def export_schedule(problem: Problem, schedule: Schedule,
     to its ONNX file (or ``onnx.ModelProto``). ``result``, when given, supplies the solver,
     status and bounds for the provenance. Raises `ExportError` (or the `ProblemError` of an
     invalid schedule) naming what is wrong; a refused export writes nothing (and leaves a
-    previous export in ``out_dir`` as it was).
+    previous export in ``out_dir`` as it was). The files are written into a temporary sibling
+    of ``out_dir`` and moved in when complete (`runtime.fileio.staged_folder`): an error or
+    Ctrl-C part-way leaves no half export.
     """
     schedule.validate(problem)
     trt = TrtVersion.parse(trt_version)
@@ -113,20 +116,22 @@ def export_schedule(problem: Problem, schedule: Schedule,
         if e.converted and e.build_onnx not in written:
             sub = _submodel_for(splits, e.onnx)
             written[e.build_onnx] = fp16_copy(sub.proto).SerializeToString(deterministic=True)
-    _prepare_dir(out)  # only now: a failed export leaves a previous one in place
-    for rel, data in sorted(written.items()):
-        atomic_write_bytes(out / rel, data)
-    script = atomic_write_text(out / SCRIPT_NAME, plan.script())
-    script.chmod(0o755)
-    manifest = _manifest(problem, schedule, timeline, splits, mappings, sources, plan, result,
-                         out)
-    try:
-        write_manifest(manifest, out)  # loads it back: schema, files, digests, semantics
-    except ManifestError as exc:  # a bug of ours, not the user's: keep the message
-        raise ExportError(f"the written manifest does not validate ({exc})",
-                          source=str(out)) from exc
-    atomic_write_text(out / SUMMARY_NAME, summary_text(manifest, plan))
-    return manifest
+    with staged_folder(out, "the export") as stage:
+        tmp = stage.path
+        for rel, data in sorted(written.items()):
+            atomic_write_bytes(tmp / rel, data)
+        script = atomic_write_text(tmp / SCRIPT_NAME, plan.script())
+        script.chmod(0o755)
+        manifest = _manifest(problem, schedule, timeline, splits, mappings, sources, plan,
+                             result, tmp)
+        try:
+            write_manifest(manifest, tmp)  # loads it back: schema, files, digests, semantics
+        except ManifestError as exc:  # a bug of ours, not the user's: keep the message
+            raise ExportError(f"the written manifest does not validate ({exc})",
+                              source=str(out)) from exc
+        atomic_write_text(tmp / SUMMARY_NAME, summary_text(manifest, plan))
+        _prepare_dir(out)  # only now: a failed export leaves a previous one in place
+    return dataclasses.replace(manifest, root=out)
 
 
 # ---------------------------------------------------------------------- inputs

@@ -250,17 +250,18 @@ def _split(prepared: PreparedModel, ranges: Sequence[tuple[int, int]], name: str
 def run_split(split: ModelSplit, feeds: Mapping[str, Any]) -> dict[str, Any]:
     """Run the sub-models in order with ONNX Runtime (CPU); returns the model outputs.
 
-    Each sub-model reads the model inputs and the earlier sub-models' outputs it needs; this
-    is the reference the runtime's ONNX Runtime backend must match, and what the tests use
-    to show a split reproduces the whole model.
+    Each sub-model reads the model inputs and the earlier sub-models' outputs it needs, with
+    graph optimisations off (`runtime.agreement.reference_session_options`); this is what the
+    tests use to show a split reproduces the whole model (`runtime.agreement.SAME_KERNELS`).
     """
     import onnxruntime as ort
 
+    from runtime.agreement import reference_session_options
+
     values: dict[str, Any] = dict(feeds)
     for sub in split.submodels:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        sess = ort.InferenceSession(sub.serialized(), opts, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(sub.serialized(), reference_session_options(),
+                                    providers=["CPUExecutionProvider"])
         names = [o.name for o in sess.get_outputs()]
         results = sess.run(names, {t.name: values[t.name] for t in sub.inputs})
         values.update(zip(names, results, strict=True))

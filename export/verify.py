@@ -8,7 +8,9 @@ mean over the leading axes) with the largest odd window <= 7 that fits; an outpu
 planes are smaller than 3x3 (a class vector) has no SSIM (None, with the reason). Inputs are
 drawn from ``numpy.random.default_rng(seed)`` (standard normal), so a run is reproducible.
 Both sessions run on the CPU with ONNX Runtime's graph optimisations off: the comparison is
-of the graphs as written.
+of the graphs as written, and does not depend on the CPU. An output passes under
+`runtime.agreement.SAME_KERNELS` with ``tolerance`` as its absolute floor:
+``max abs diff <= tolerance + 1e-6 * max|original output|``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from export.errors import ExportError
+from runtime.agreement import SAME_KERNELS, Tolerance, agreement, reference_session_options
 
-DEFAULT_TOLERANCE = 1e-5
+DEFAULT_TOLERANCE = SAME_KERNELS.atol
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class OutputMetrics:
     psnr_db: float | None   # None when identical (infinite) or the reference is constant
     ssim: float | None
     data_range: float
+    scale: float = 0.0      # max |original output|
+    allowed: float = 0.0    # the max abs diff this output may have
     note: str = ""
 
     @property
@@ -45,12 +50,14 @@ class OutputMetrics:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "max_abs_diff": self.max_abs_diff,
                 "mse": self.mse, "psnr_db": self.psnr_db, "ssim": self.ssim,
-                "data_range": self.data_range, "identical": self.identical, "note": self.note}
+                "data_range": self.data_range, "scale": self.scale, "allowed": self.allowed,
+                "identical": self.identical, "note": self.note}
 
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Metrics per output; ``passed`` when every max abs diff is within ``tolerance``."""
+    """Metrics per output; ``passed`` when every max abs diff is within its ``allowed``
+    (``tolerance`` + 1e-6 x the output's magnitude: `runtime.agreement.SAME_KERNELS`)."""
 
     seed: int
     samples: int
@@ -63,11 +70,16 @@ class VerifyReport:
 
     @property
     def passed(self) -> bool:
-        return all(o.max_abs_diff <= self.tolerance for o in self.outputs)
+        return all(o.max_abs_diff <= o.allowed for o in self.outputs)
+
+    @property
+    def comparison(self) -> Tolerance:
+        return SAME_KERNELS.with_atol(self.tolerance)
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "samples": self.samples, "tolerance": self.tolerance,
-                "passed": self.passed, "max_abs_diff": self.max_abs_diff,
+                "comparison": self.comparison.to_dict(), "passed": self.passed,
+                "max_abs_diff": self.max_abs_diff,
                 "outputs": [o.to_dict() for o in self.outputs]}
 
 
@@ -98,11 +110,8 @@ def seeded_inputs(model: Any, seed: int = 0) -> dict[str, np.ndarray]:
 def _session(model: Any, label: str) -> Any:
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.log_severity_level = 3
     try:
-        return ort.InferenceSession(model.SerializeToString(), opts,
+        return ort.InferenceSession(model.SerializeToString(), reference_session_options(),
                                     providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own exception types for unsupported models
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
@@ -127,7 +136,8 @@ def _ssim(ref: np.ndarray, test: np.ndarray, data_range: float) -> tuple[float |
     return float(np.mean(vals)), ""
 
 
-def _metrics(name: str, refs: list[np.ndarray], tests: list[np.ndarray]) -> OutputMetrics:
+def _metrics(name: str, refs: list[np.ndarray], tests: list[np.ndarray],
+             tolerance: Tolerance) -> OutputMetrics:
     from skimage.metrics import peak_signal_noise_ratio
 
     ref = np.stack(refs).astype(np.float64)
@@ -136,7 +146,8 @@ def _metrics(name: str, refs: list[np.ndarray], tests: list[np.ndarray]) -> Outp
         raise ExportError(f"output {name!r}: shape {list(test.shape[1:])} after the rewrite, "
                           f"{list(ref.shape[1:])} before")
     diff = np.abs(ref - test)
-    max_abs = float(diff.max()) if diff.size else 0.0
+    agreed = agreement(name, ref, test, tolerance)
+    max_abs = agreed.max_abs_diff
     mse = float(np.mean(diff ** 2)) if diff.size else 0.0
     data_range = float(ref.max() - ref.min()) if ref.size else 0.0
     note = ""
@@ -155,7 +166,8 @@ def _metrics(name: str, refs: list[np.ndarray], tests: list[np.ndarray]) -> Outp
         ssim, note = _ssim(ref, test, data_range)
     return OutputMetrics(name=name, shape=tuple(int(d) for d in ref.shape[1:]),
                          max_abs_diff=max_abs, mse=mse, psnr_db=psnr, ssim=ssim,
-                         data_range=data_range, note=note)
+                         data_range=data_range, scale=agreed.scale, allowed=agreed.allowed,
+                         note=note)
 
 
 def verify(original: Any, rewritten: Any, *, seed: int = 0, samples: int = 1,
@@ -177,7 +189,8 @@ def verify(original: Any, rewritten: Any, *, seed: int = 0, samples: int = 1,
             refs[n].append(np.asarray(v))
         for n, v in zip(names, b.run(names, feeds), strict=True):
             tests[n].append(np.asarray(v))
-    outputs = tuple(_metrics(n, refs[n], tests[n]) for n in names)
+    outputs = tuple(_metrics(n, refs[n], tests[n], SAME_KERNELS.with_atol(tolerance))
+                    for n in names)
     return VerifyReport(seed=seed, samples=samples, tolerance=tolerance, outputs=outputs)
 
 

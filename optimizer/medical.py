@@ -60,7 +60,7 @@ from optimizer.medical_setup import (
     gan_inputs,
     yolo_inputs,
 )
-from profiles.fileio import atomic_write_text
+from profiles.fileio import atomic_write_text, staged_folder
 
 
 @dataclass
@@ -86,16 +86,27 @@ class MedicalRun:
 # --------------------------------------------------------------------------- the run
 def run_medical(out_dir: str | Path, options: MedicalOptions | None = None, *,
                 progress: Progress | None = None) -> MedicalRun:
-    """Run the whole example into ``out_dir`` and return what it found (see module doc)."""
+    """Run the whole example into ``out_dir`` and return what it found (see module doc).
+
+    The folder is filled through a temporary sibling and moved into place when complete
+    (`runtime.fileio.staged_folder`): a failed or interrupted run leaves nothing behind (the
+    exception carries a note saying so), and a previous run's files are replaced only by a
+    finished one."""
     opts = options or MedicalOptions()
     if opts.trt_version is None:
         from profiles.platforms import default_trt_version
 
         opts = replace(opts, trt_version=default_trt_version(opts.platform))
     opts.validate()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _line: None)
+    with staged_folder(out_dir, "the medical example") as stage:
+        report, timings = _run_steps(stage.path, opts, say)
+    return MedicalRun(Path(out_dir), report, timings)
+
+
+def _run_steps(out: Path, opts: MedicalOptions, say: Progress
+               ) -> tuple[dict[str, Any], dict[str, float]]:
+
     timings: dict[str, float] = {}
     steps = medical_steps.Steps(opts, out, say)
 
@@ -135,7 +146,7 @@ def run_medical(out_dir: str | Path, options: MedicalOptions | None = None, *,
     for s in solved:   # per solve (kept out of the report, which stays byte-identical)
         timings[f"solve:{s.name}"] = round(s.result.solve_seconds, 3)
     atomic_write_text(out / "timings.json", json.dumps(timings, indent=2) + "\n")
-    return MedicalRun(out, report, timings)
+    return report, timings
 
 
 __all__ = [

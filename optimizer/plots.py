@@ -396,21 +396,28 @@ def _series_name(r: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- files
-def save_figure(fig: Figure, path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write ``fig`` as ``<stem>.png`` and ``<stem>.svg`` (``path``'s suffix, if .png/.svg,
-    is dropped) and return both paths. Each file is rendered to a temp file in the same
-    folder and renamed into place, and is byte-identical across runs."""
+def figure_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The two files `save_figure` writes for ``path``: ``<stem>.png`` and ``<stem>.svg``
+    (``path``'s suffix, if .png/.svg, is dropped)."""
     target = Path(path)
     if target.suffix.lower() in (".png", ".svg"):
         target = target.with_suffix("")
+    return target.with_name(f"{target.name}.png"), target.with_name(f"{target.name}.svg")
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write ``fig`` to `figure_paths` (``path``) and return both paths. Each file is
+    rendered to a temp file in the same folder and renamed into place, and is
+    byte-identical across runs."""
     out = []
-    for fmt, metadata in (("png", {"Software": None}),
-                          ("svg", {"Date": None, "Creator": None})):
+    for target, (fmt, metadata) in zip(figure_paths(path),
+                                       (("png", {"Software": None}),
+                                        ("svg", {"Date": None, "Creator": None})),
+                                       strict=True):
         buffer = io.BytesIO()
         with matplotlib.rc_context(_RC):
             fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
-        out.append(atomic_write_bytes(target.with_name(f"{target.name}.{fmt}"),
-                                      buffer.getvalue()))
+        out.append(atomic_write_bytes(target, buffer.getvalue()))
     return out[0], out[1]
 
 

@@ -50,16 +50,18 @@ def device_busy_ms(plan: Plan) -> dict[str, float]:
 
 
 def make_backend(name: str, plan: Plan, *, threads: int | None = None,
-                 cache_dir: str | Path | None = None) -> Backend:
+                 cache_dir: str | Path | None = None, optimize: bool = True) -> Backend:
     """The backend called ``name`` (ort | ort-trt | trt) for ``plan``.
 
     ``threads`` is the total intra-op thread budget of the CPU backend, shared among the
-    device workers by `split_threads` (default: the machine's CPU count)."""
+    device workers by `split_threads` (default: the machine's CPU count); ``optimize=False``
+    runs it with graph optimisations off, for outputs checked with
+    `runtime.agreement.SAME_KERNELS`."""
     if name == "ort":
         from runtime.backends.ort import OrtCpuBackend
 
         total = threads if threads is not None else (os.cpu_count() or 1)
-        return OrtCpuBackend(split_threads(total, device_busy_ms(plan)))
+        return OrtCpuBackend(split_threads(total, device_busy_ms(plan)), optimize=optimize)
     if name == "ort-trt":
         from runtime.backends.ort_trt import OrtTrtBackend
 

@@ -42,7 +42,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -51,6 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runtime.errors import ManifestError
+from runtime.fileio import atomic_write_bytes
 
 FORMAT = "layerswap-manifest"
 VERSION = 1
@@ -471,7 +471,7 @@ def write_manifest(manifest: Manifest, directory: str | os.PathLike[str], *,
     a directory never keeps an invalid manifest.
     """
     target = Path(directory) / "manifest.json"
-    _atomic_write(target, manifest_to_json(manifest).encode("utf-8"))
+    atomic_write_bytes(target, manifest_to_json(manifest).encode("utf-8"))
     try:
         load_manifest(target, check_files=check_files)
     except ManifestError:
@@ -480,25 +480,9 @@ def write_manifest(manifest: Manifest, directory: str | os.PathLike[str], *,
     return target
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1,
                 "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
                 "bool": 1}
-
 
 
 # ---------------------------------------------------------------------- semantic checks

@@ -5,25 +5,49 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
-from optimizer.cli import (
-    calibrate,
-    dla,
-    estimate,
-    example,
-    export,
-    plots,
-    profiles,
-    results,
-    run,
-    solve,
-    sweep,
-    tables,
-)
-from optimizer.cli.common import (
+
+def _as_program() -> bool:
+    """This process is `layerswap` (or `python -m optimizer.cli`), not a library user."""
+    return bool(sys.argv) and (sys.argv[0] == "-m" or os.path.basename(sys.argv[0]) ==
+                               "layerswap")
+
+
+def _end_interrupted(json_flag: bool) -> None:
+    """Ctrl-C before a command runs: the same line, object and exit code as during one."""
+    print("layerswap: interrupted", file=sys.stderr, flush=True)
+    if json_flag:
+        print('{\n  "error": "interrupted",\n  "exit_code": 130\n}', flush=True)
+    os._exit(130)
+
+
+try:
+    from optimizer.cli import (
+        calibrate,
+        dla,
+        estimate,
+        example,
+        export,
+        plots,
+        profiles,
+        results,
+        run,
+        solve,
+        sweep,
+        tables,
+    )
+except KeyboardInterrupt:  # Ctrl-C while the program starts (imports take a while)
+    if not _as_program():
+        raise
+    _end_interrupted("--json" in sys.argv)
+
+from optimizer.cli.common import (  # noqa: E402
     EPILOG,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     LayerswapParser,
     parse_command_line,
@@ -67,13 +91,30 @@ typical flow:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `layerswap` console script (and `python -m optimizer.cli`)."""
-    parser = build_parser()
-    args = parse_command_line(parser, list(sys.argv[1:] if argv is None else argv))
+    """Entry point of the `layerswap` console script (and `python -m optimizer.cli`).
+
+    Called without ``argv`` it owns the process: after a Ctrl-C (exit 130, see
+    `optimizer.cli.common.run_command`) it ends the process at once, without the second or
+    two the interpreter's teardown of the native solver libraries takes, so Ctrl-C ends every
+    command within 2 s. Called with ``argv`` (tests, scripts) it always returns."""
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        args = parse_command_line(parser, argv_list)
+    except KeyboardInterrupt:
+        if argv is not None:
+            raise
+        _end_interrupted("--json" in argv_list)
     if isinstance(args, int):
         return args
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
-    return run_command(args)
+    code = run_command(args)
+    if code == EXIT_INTERRUPTED and argv is None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    return code
 

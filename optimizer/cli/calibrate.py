@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli.common import add_command, emit_json, number, platform_name
+from optimizer.cli.common import add_command, declare_output, emit_json, number, platform_name
 from solvers.errors import ProblemError
 
 COLUMNS = ("victim", "standalone_ms", "corun_ms", "corunner_bw_gbps")
@@ -109,3 +109,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bandwidths (GB/s) where the fitted curve may bend "
                         "(default: 0, the quartiles and the maximum of the samples)")
     p.add_argument("-o", "--output", metavar="FILE.json", help="write the fitted model")
+    declare_output(p, "output", "file")

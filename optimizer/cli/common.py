@@ -11,10 +11,18 @@ stderr (with ``--json`` also ``{"error": ..., "exit_code": 1}`` on stdout); comm
 errors keep argparse's usage + message on stderr, exit 2 (with ``--json`` also
 ``{"error": ..., "exit_code": 2}``); bugs keep their traceback.
 
-Exit codes: 0 success (optimal or feasible schedule), 1 bad input or unsupported request,
-2 bad command line, 3 the problem is infeasible, 4 no schedule found within the time limit,
-5 regression check failed, 6 internal error (a backend claimed optimality, infeasibility or a
-bound that the cross-check in `solvers.solve` refutes: one line, never a result).
+Exit codes: 0 success (optimal or feasible schedule), 1 bad input or unsupported request
+(an output path that cannot be written included), 2 bad command line, 3 the problem is
+infeasible, 4 no schedule found within the time limit, 5 regression check failed, 6 internal
+error (a backend claimed optimality, infeasibility or a bound that the cross-check in
+`solvers.solve` refutes: one line, never a result), 130 interrupted (Ctrl-C: ``layerswap:
+interrupted`` on stderr, ``{"error": "interrupted", "exit_code": 130}`` under --json).
+
+Output paths: declare each option that names a file or folder the command writes with
+`declare_output`; `run_command` checks them all before the command starts
+(`runtime.fileio.check_file_target` / `check_folder_target`), so a wrong ``-o`` costs nothing
+and a run never loses its result at the end. Write files with `runtime.fileio` (re-exported by
+``profiles.fileio``); fill folders through `runtime.fileio.staged_folder`.
 
 How to add a command
 --------------------
@@ -47,7 +55,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from optimizer.defaults import TIME_LIMIT
@@ -64,17 +72,24 @@ if TYPE_CHECKING:
 # (tests/optimizer/test_cli_internal.py checks they are the same numbers).
 MAX_FRAMES = 8  # solvers.model.problem.MAX_FRAMES_PER_ROUND
 MAX_WORKERS = 64  # solvers.backends.base.MAX_WORKERS
+MAX_COUNT = 2**31 - 1
+"""Largest count, limit or seed an option takes: the native solvers take 32-bit integers
+(CP-SAT refused 10**20 workers or loadables with a TypeError traceback)."""
 DEFAULT_TABLES = ("googlenet_xavier", "alexnet_xavier")
 
 SOLVER_CHOICES = ("cpsat", "ilp", "sat", "exhaustive")
 
+EXIT_INTERRUPTED = 130
 EPILOG = """\
-exit codes: 0 ok, 1 bad input, 2 bad command line, 3 infeasible, 4 no schedule in time,
-5 regression check failed, 6 internal error (a solver claim refuted by the cross-check).
-With --json, stdout holds exactly one JSON object; on bad input, a bad command line or an
-internal error it is {"error": MESSAGE, "exit_code": 1, 2 or 6} (the message also goes to
-stderr).
+exit codes: 0 ok, 1 bad input or an output path that cannot be written, 2 bad command line,
+3 infeasible, 4 no schedule in time, 5 regression check failed, 6 internal error (a solver
+claim refuted by the cross-check), 130 interrupted (Ctrl-C).
+With --json, stdout holds exactly one JSON object; on bad input, a bad command line, an
+internal error or an interrupt it is {"error": MESSAGE, "exit_code": 1, 2, 6 or 130} (the
+message also goes to stderr).
 """
+WRITES = "_writes"
+"""Namespace attribute: option dest -> 'file' | 'folder' | 'figure' (see `declare_output`)."""
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -270,7 +285,8 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
         g.add_argument("--objective", choices=("latency", "throughput"), default="latency",
                        help="latency: makespan of one concurrent inference; throughput: "
                             "period of a stream of frames (default: %(default)s)")
-        g.add_argument("--max-transitions", type=integer(minimum=0), default=2, metavar="N",
+        g.add_argument("--max-transitions", type=integer(minimum=0, maximum=MAX_COUNT),
+                       default=2, metavar="N",
                        help="max transitions: device changes allowed within each model "
                             "(default: %(default)s)")
     g.add_argument("--contention", choices=("auto", "none", "preset"), default="auto",
@@ -284,7 +300,8 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
                    default=1, metavar="F",
                    help="throughput: frames per round; each model gets F instances that "
                         "may be partitioned differently (default: %(default)s)")
-    g.add_argument("--loadable-limit", type=integer(minimum=0), default=None, metavar="N",
+    g.add_argument("--loadable-limit", type=integer(minimum=0, maximum=MAX_COUNT),
+                   default=None, metavar="N",
                    help="DLA loadables per core (default: from the tables' TRT version: "
                         "8 for TRT 7, 4 for 8.0-8.4, 16 later)")
     g.add_argument("--weight", action="append", default=[], metavar="MODEL=W",
@@ -402,6 +419,7 @@ def add_export_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
         g.add_argument("--export", metavar="DIR",
                        help="also export the schedule to DIR (manifest, sub-models, build "
                             "script); needs --onnx for every model")
+        declare_output(p, "export", "folder")
     g.add_argument("--onnx", action="append", type=model_file, default=[],
                    metavar="MODEL=FILE",
                    help="the ONNX model a table was made from (repeat per model)")
@@ -508,6 +526,49 @@ def build_problem(args: argparse.Namespace) -> Problem:
 
 
 # ---------------------------------------------------------------------- parser helpers
+def declare_output(p: argparse.ArgumentParser, dest: str, kind: str) -> None:
+    """Mark option ``dest`` as a path the command writes: ``file``, ``folder`` (a folder it
+    fills) or ``figure`` (``STEM.png`` and ``STEM.svg``). `run_command` checks every declared
+    path before the command starts."""
+    if kind not in ("file", "folder", "figure"):
+        raise ValueError(f"unknown output kind {kind!r}")
+    writes = dict(p.get_default(WRITES) or {})
+    writes[dest] = kind
+    p.set_defaults(**{WRITES: writes})
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """`runtime.fileio`'s checks of every declared output path that was given (a
+    `WriteError` naming the option's path and the reason)."""
+    from pathlib import Path
+
+    from runtime.fileio import WriteError, check_file_target, check_folder_target
+
+    for dest, kind in (getattr(args, WRITES, None) or {}).items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        what = f"--{dest.replace('_', '-')}"
+        if kind == "folder":
+            check_folder_target(value, what)
+        elif kind == "figure":
+            from optimizer.plots import figure_paths
+
+            if Path(value).name in ("", ".", ".."):
+                raise WriteError(value, f"{what} must be a file path")
+            for path in figure_paths(value):
+                check_file_target(path, what)
+        else:
+            check_file_target(value, what)
+
+
+def _print_notes(exc: BaseException) -> None:
+    """What a failed or interrupted command left behind (`runtime.fileio.staged_folder` adds
+    it to the exception as a note): one stderr line each."""
+    for note in getattr(exc, "__notes__", ()):
+        print(f"layerswap: {note}", file=sys.stderr)
+
+
 def add_json_flag(p: argparse.ArgumentParser) -> None:
     """The ``--json`` flag every reporting command takes."""
     p.add_argument("--json", action="store_true",
@@ -555,23 +616,48 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str]
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; a user error (`LayerswapError`) becomes one line on stderr
     (and the ``{"error", "exit_code"}`` object under --json), exit 1 (2 for a
-    `UsageError`); a solver claim the cross-check refutes (`BackendClaimError`) is one
-    ``layerswap: internal error: ...`` line, exit 6. Other bugs keep their traceback."""
+    `UsageError`); so is an OSError (the path and the OS's reason) and a declared output
+    path that `check_outputs` refuses before the command starts; Ctrl-C is
+    ``layerswap: interrupted``, exit 130 (`_interrupted`); a solver claim the cross-check
+    refutes (`BackendClaimError`) is one ``layerswap: internal error: ...`` line, exit 6.
+    Other bugs keep their traceback."""
     try:
+        return _run(args)
+    except Exception as exc:
+        if _interrupted_by(exc):  # e.g. "ImportError: initialization failed" from Ctrl-C
+            return _interrupted(args, exc)
+        raise
+
+
+def _interrupted_by(exc: BaseException) -> bool:
+    """A Ctrl-C somewhere in ``exc``'s chain of causes (a library turned it into its own
+    exception, as an extension module's import does)."""
+    seen = 0
+    link: BaseException | None = exc
+    while link is not None and seen < 32:
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        link = link.__cause__ or link.__context__
+        seen += 1
+    return False
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        check_outputs(args)
         return args.func(args)
     except (LayerswapError, LayerswapRuntimeError) as exc:
         message = " ".join(str(exc).split())
         code = EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR
-        print(f"layerswap: error: {message}", file=sys.stderr)
-        if getattr(args, "json", False):
-            # a script parsing stdout gets an answer on bad input too
-            emit_json({"error": message, "exit_code": code})
-        return code
-    except KeyboardInterrupt:
-        print("layerswap: interrupted", file=sys.stderr)
-        return 130
+        return _fail(args, message, code, exc)
+    except KeyboardInterrupt as exc:
+        return _interrupted(args, exc)
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the system refused a file: one line naming it and the reason
+        where = exc.filename if exc.filename is not None else ""
+        reason = exc.strerror or " ".join(str(exc).split())
+        return _fail(args, f"{where}: {reason}" if where else reason, EXIT_ERROR, exc)
     except RuntimeError as exc:
         from solvers.errors import BackendClaimError  # lazy: `--help` stays fast
 
@@ -583,3 +669,28 @@ def run_command(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             emit_json({"error": message, "exit_code": EXIT_INTERNAL})
         return EXIT_INTERNAL
+
+
+def _fail(args: argparse.Namespace, message: str, code: int, exc: BaseException) -> int:
+    print(f"layerswap: error: {message}", file=sys.stderr)
+    _print_notes(exc)
+    if getattr(args, "json", False):
+        # a script parsing stdout gets an answer on bad input too
+        emit_json({"error": message, "exit_code": code})
+    return code
+
+
+def _interrupted(args: argparse.Namespace, exc: BaseException) -> int:
+    """Ctrl-C: ``layerswap: interrupted`` (and what was left) on stderr, exit 130; under
+    --json the one object ``{"error": "interrupted", "exit_code": 130}``, with the partial
+    result a command attached to the exception as ``partial`` (labelled so)."""
+    print("layerswap: interrupted", file=sys.stderr)
+    _print_notes(exc)
+    if getattr(args, "json", False):
+        doc: dict[str, Any] = {"error": "interrupted", "exit_code": EXIT_INTERRUPTED}
+        partial = getattr(exc, "partial", None)
+        if partial is not None:
+            doc["partial_result"] = partial
+        with suppress(BrokenPipeError):
+            emit_json(doc)
+    return EXIT_INTERRUPTED

@@ -9,16 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 from optimizer.cli.common import (
     EXIT_OK,
+    MAX_COUNT,
     CommandError,
     UsageError,
     add_command,
     console,
+    declare_output,
     emit_json,
     integer,
     number,
     platform_name,
     spinner,
 )
+from runtime.agreement import SAME_KERNELS
 
 if TYPE_CHECKING:
     from profiles.dla import DlaReport
@@ -150,8 +153,11 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
         check = verify(_load(args.model), result.model, seed=args.seed, samples=args.samples,
                        tolerance=args.tolerance)
     if not check.passed:
-        raise CommandError(f"{args.model}: the rewritten model differs from the original by "
-                           f"{check.max_abs_diff:.3g} > tolerance {args.tolerance:g}; not "
+        bad = next(o for o in check.outputs if not o.max_abs_diff <= o.allowed)
+        raise CommandError(f"{args.model}: the rewritten model differs from the original on "
+                           f"{bad.name!r} by {bad.max_abs_diff:.3g} > {bad.allowed:.3g} "
+                           f"allowed ({args.tolerance:g} + {check.comparison.rtol:g} x max "
+                           f"|output| {bad.scale:.3g}); not "
                            f"written to {args.output} (a pass is not exact: please report it)")
     atomic_write_bytes(args.output, result.model.SerializeToString(deterministic=True))
     after = _check(args.output, args, args.output) if reports else None
@@ -238,15 +244,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="IN.onnx", help="ONNX model with static shapes")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx",
                    help="where to write the rewritten model (atomically)")
+    declare_output(p, "output", "file")
     p.add_argument("--passes", type=_passes, default=None, metavar="A,B",
                    help="comma-separated passes (default: every pass but "
                         "convtranspose_pad_to_conv)")
-    p.add_argument("--seed", type=integer(minimum=0), default=0, metavar="N",
+    p.add_argument("--seed", type=integer(minimum=0, maximum=MAX_COUNT), default=0,
+                   metavar="N",
                    help="verification input seed (default: 0)")
     p.add_argument("--samples", type=integer(minimum=1, maximum=64), default=1, metavar="N",
                    help="seeded inputs to verify on, 1-64 (default: 1)")
     p.add_argument("--tolerance", type=number(minimum=0), default=1e-5, metavar="X",
-                   help="max abs difference allowed (default: %(default)g)")
+                   help="absolute part of the max abs difference allowed per output, on top "
+                        f"of {SAME_KERNELS.rtol:g} x the output's largest magnitude; both "
+                        "models run with ONNX Runtime's graph optimisations off (default: "
+                        "%(default)g)")
     _add_target_options(p, required=False)
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from optimizer.cli.common import add_command, emit_json, integer, say, say_err
+from optimizer.cli.common import (
+    MAX_COUNT,
+    add_command,
+    declare_output,
+    emit_json,
+    integer,
+    say,
+    say_err,
+)
 
 PRECISIONS = ("fp16", "int8", "fp32")
 
@@ -94,10 +102,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Jetson module (default: orin-agx)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp16",
                    help="engine precision (fp32: GPU only; default fp16)")
-    p.add_argument("--groups", type=integer(minimum=1), default=None, metavar="K",
+    p.add_argument("--groups", type=integer(minimum=1, maximum=MAX_COUNT), default=None,
+                   metavar="K",
                    help="number of layer groups (default: 16, fewer if the model has fewer "
                         "valid cuts)")
-    p.add_argument("--max-crossing", type=integer(minimum=1), default=1, metavar="N",
+    p.add_argument("--max-crossing", type=integer(minimum=1, maximum=MAX_COUNT), default=1,
+                   metavar="N",
                    help="tensors a cut may hand over (default 1; U-Nets need more)")
     p.add_argument("--trt-version", default=None, metavar="V",
                    help="TensorRT version for the DLA rules (default: the module's JetPack)")
@@ -112,3 +122,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do not force cuts where DLA eligibility changes")
     p.add_argument("-o", "--output", metavar="T.csv",
                    help="write the table here (default: print the CSV on stdout)")
+    declare_output(p, "output", "file")

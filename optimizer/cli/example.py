@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 from optimizer.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
+    MAX_COUNT,
     MAX_WORKERS,
     add_command,
     add_group,
     console,
+    declare_output,
     emit_json,
     integer,
     number,
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
     from optimizer.medical import MedicalRun
 
 DEFAULT_DIR = "out/medical"
+MAX_NGF = 256            # 4x the seed paper's width; the weights grow with its square
+MAX_YOLO_SIZE = 1280     # the largest input Ultralytics trains YOLOv8 for
+MAX_MEDICAL_FRAMES = 1000  # 256 KB of phantom per frame, held in memory
 
 
 def cmd_example_medical(args: argparse.Namespace) -> int:
@@ -111,31 +116,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  layerswap example medical --paper -o out/paper # the seed paper's setup and tables")
     p.add_argument("-o", "--output", default=DEFAULT_DIR, metavar="DIR",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--ngf", type=integer(minimum=1), default=d.ngf, metavar="N",
+    declare_output(p, "output", "folder")
+    p.add_argument("--ngf", type=integer(minimum=1, maximum=MAX_NGF), default=d.ngf,
+                   metavar="N",
                    help="generator base width: 64 is the seed paper's model; 8 runs in "
-                        "seconds (default: %(default)s)")
-    p.add_argument("--yolo-size", type=integer(minimum=32), default=d.yolo_size, metavar="S",
-                   help="YOLOv8n input side, a multiple of 32 (default: %(default)s)")
+                        f"seconds; at most {MAX_NGF} (default: %(default)s)")
+    p.add_argument("--yolo-size", type=integer(minimum=32, maximum=MAX_YOLO_SIZE),
+                   default=d.yolo_size, metavar="S",
+                   help=f"YOLOv8n input side, a multiple of 32 up to {MAX_YOLO_SIZE} "
+                        "(default: %(default)s)")
     p.add_argument("--platform", default=d.platform, type=platform_name,
                    help="Jetson to estimate and solve for (`layerswap platforms`; default: "
                         "%(default)s)")
     p.add_argument("--trt-version", default=None, metavar="V",
                    help="TensorRT version for the DLA rules and loadable limit (default: the "
                         "platform's JetPack, `layerswap platforms`)")
-    p.add_argument("--groups", type=integer(minimum=1), default=d.gan_groups, metavar="K",
+    p.add_argument("--groups", type=integer(minimum=1, maximum=MAX_COUNT),
+                   default=d.gan_groups, metavar="K",
                    help="layer groups per estimated cost table (default: %(default)s)")
-    p.add_argument("--max-transitions", type=integer(minimum=0), default=d.max_transitions,
-                   metavar="T",
+    p.add_argument("--max-transitions", type=integer(minimum=0, maximum=MAX_COUNT),
+                   default=d.max_transitions, metavar="T",
                    help="device switches per model instance (default: %(default)s)")
     p.add_argument("--solver", default=d.solver, choices=("cpsat", "ilp", "sat"),
                    help="exact backend (default: %(default)s)")
     p.add_argument("--time-limit", type=number(above=0), default=d.time_limit, metavar="S",
                    help="seconds per solve (default: %(default)s)")
-    p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=d.workers,
-                   metavar="N", help="solver threads per solve (default: %(default)s)")
-    p.add_argument("--frames", type=integer(minimum=1), default=d.frames, metavar="N",
-                   help="phantom frames each manifest runs (default: %(default)s)")
-    p.add_argument("--seed", type=integer(minimum=0), default=d.seed, metavar="N",
+    p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS),
+                   default=d.workers, metavar="N",
+                   help="solver threads per solve (default: %(default)s)")
+    p.add_argument("--frames", type=integer(minimum=1, maximum=MAX_MEDICAL_FRAMES),
+                   default=d.frames, metavar="N",
+                   help=f"phantom frames each manifest runs, at most {MAX_MEDICAL_FRAMES} "
+                        "(default: %(default)s)")
+    p.add_argument("--seed", type=integer(minimum=0, maximum=MAX_COUNT), default=d.seed,
+                   metavar="N",
                    help="seed of the zoo weights and the phantom noise (default: %(default)s)")
     p.add_argument("--contention", default=d.contention, choices=("none", "preset"),
                    help="memory contention in the solves: off, or the platform preset (AGX "

@@ -14,6 +14,7 @@ from optimizer.cli.common import (
     add_command,
     add_export_options,
     console,
+    declare_output,
     emit_json,
     onnx_map,
     spinner,
@@ -102,4 +103,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("schedule", help="schedule file written by `layerswap solve -o`")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="output directory (new, empty, or a previous export to replace)")
+    declare_output(p, "output", "folder")
     add_export_options(p, standalone=True)

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.cli.common import (
+    MAX_WORKERS,
     Command,
     UsageError,
     add_command,
     add_group,
     add_problem_options,
     build_problem,
+    declare_output,
     emit_json,
     integer,
     step_progress,
@@ -105,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = add_command(steps, name, func, help_, examples, json_flag=False, exit_codes=False)
         p.add_argument("-o", "--output", required=True, metavar="FILE.png",
                        help="output path; the SVG is written next to it")
+        declare_output(p, "output", "figure")
         p.add_argument("--json", action="store_true",
                        help="print exactly one JSON object on stdout")
         return p
@@ -132,7 +135,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
                    help="seconds per solve, or auto (10 s plus 0.025 s per group; "
                         "default: %(default)s)")
-    p.add_argument("--workers", type=integer(minimum=1), default=2, metavar="N",
+    p.add_argument("--workers", type=integer(minimum=1, maximum=MAX_WORKERS), default=2,
+                   metavar="N",
                    help="solver threads (default: %(default)s)")
 
     p = add("solve-times", "solve time against problem size from benchmark records",

@@ -12,6 +12,7 @@ from optimizer.cli.common import (
     Command,
     add_command,
     add_group,
+    declare_output,
     emit_json,
     platform_name,
     resolve_table,
@@ -134,6 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--group-starts", metavar="I,J,...",
                    help="engine rows (positions or names) that begin a group")
     p.add_argument("-o", "--output", metavar="FILE.csv", help="write the table (else stdout)")
+    declare_output(p, "output", "file")
 
     steps = add_group(sub, "profile", "plan and ingest the DLA transition sweep",
                       "Plan the DLA transition sweep (engines to build and run with trtexec on "
@@ -163,6 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tensors allowed to cross a cut (default: 1)")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="folder for the plan, derived models and sweep.sh")
+    declare_output(p, "output", "folder")
 
     p = add_step("ingest-sweep", cmd_profile_ingest_sweep,
                  "difference the sweep's runs into per-group GPU/DLA and transition costs",
@@ -178,3 +181,4 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="merge a group whose difference is negative or exceeds its total "
                         "into its neighbour (recorded in the metadata) instead of refusing")
     p.add_argument("-o", "--output", metavar="FILE.csv", help="write the table (else stdout)")
+    declare_output(p, "output", "file")

@@ -15,12 +15,12 @@ from optimizer.cli.common import (
     CommandError,
     add_command,
     console,
+    declare_output,
     emit_json,
     integer,
     number,
 )
 
-EXIT_INTERRUPTED = 130
 PROGRESS_MIN_FRAMES = 20  # fewer frames than this finish too fast for a bar to help
 PROGRESS_EVERY_S = 10.0  # off a terminal: one progress line on stderr this often
 MAX_RUN_FRAMES = 10**9  # more is a typo, not a plan: say `forever` to run until Ctrl-C
@@ -110,12 +110,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   save_outputs=args.save_outputs, trace=args.trace,
                                   rounds_in_flight=args.rounds_in_flight,
                                   stall_timeout_s=args.stall_timeout, progress=progress)
-    except RunInterrupted as exc:
-        message = _with_saved(str(exc), args, exc)
-        print(f"layerswap: error: {message}", file=sys.stderr)
-        if args.json:
-            emit_json({"error": message, "exit_code": EXIT_INTERRUPTED})
-        return EXIT_INTERRUPTED
+    except RunInterrupted as exc:  # `run_command` prints `layerswap: interrupted`, exit 130
+        stop = KeyboardInterrupt()
+        stop.add_note(_with_saved(str(exc), args, exc))
+        stop.partial = {"completed_frames": exc.completed_frames,  # type: ignore[attr-defined]
+                        "saved_outputs": args.save_outputs, "stopped": str(exc)}
+        raise stop from exc
     except LayerswapRuntimeError as exc:
         raise CommandError(_with_saved(" ".join(str(exc).split()), args, exc)) from exc
     doc = summary(result)
@@ -186,8 +186,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the random input frames (default: %(default)s)")
     p.add_argument("--save-outputs", metavar="DIR", default=None,
                    help="write DIR/MODEL.npz (output name -> [frames, *shape])")
+    declare_output(p, "save_outputs", "folder")
     p.add_argument("--trace", metavar="OUT.json", default=None,
                    help="write a Chrome trace (opens in Perfetto) of every segment run")
+    declare_output(p, "trace", "file")
     p.add_argument("--rounds-in-flight", type=integer(minimum=1), default=2, metavar="K",
                    help="rounds that may overlap (pipelining); bounds memory "
                         "(default: %(default)s)")

@@ -19,6 +19,7 @@ from optimizer.cli.common import (
     add_solver_options,
     build_problem,
     console,
+    declare_output,
     emit_json,
     fmt,
     integer,
@@ -191,9 +192,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_solver_options(p)
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write the self-contained schedule (problem + schedule) as JSON")
+    declare_output(p, "output", "file")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write the Gantt chart (PNG and SVG next to it); with no TABLE it "
                         f"defaults to {DEFAULT_GANTT}")
+    declare_output(p, "plot", "figure")
     p.add_argument("--no-plot", action="store_true",
                    help="do not write the default pair's Gantt chart")
     add_export_options(p, standalone=False)

@@ -17,17 +17,19 @@ from runtime.backends.base import Backend
 from runtime.plan import SegmentPlan
 
 
-def session_options(threads: int, *, spinning: bool = False):
+def session_options(threads: int, *, spinning: bool = False, optimize: bool = True):
     """The SessionOptions every CPU session of the runtime (and the benchmark's unsplit
     reference) uses: ``threads`` intra-op threads, one inter-op thread, sequential
-    execution, full graph optimisation."""
+    execution, full graph optimisation, or none with ``optimize=False`` (the same kernels
+    for a whole model and its split: `runtime.agreement.SAME_KERNELS`)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(threads)
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
+                                     else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     opts.log_severity_level = 3
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return opts
@@ -49,22 +51,28 @@ class OrtRunner:
 
 
 class OrtCpuBackend(Backend):
-    """ONNX Runtime, CPU execution provider, ``threads[device]`` intra-op threads per worker."""
+    """ONNX Runtime, CPU execution provider, ``threads[device]`` intra-op threads per worker;
+    ``optimize=False`` turns graph optimisations off (outputs comparable with
+    `runtime.agreement.SAME_KERNELS`, at some cost in speed)."""
 
     name = "ort"
 
-    def __init__(self, threads: Mapping[str, int], *, spinning: bool = False) -> None:
+    def __init__(self, threads: Mapping[str, int], *, spinning: bool = False,
+                 optimize: bool = True) -> None:
         self.threads = dict(threads)
         self.spinning = spinning
+        self.optimize = optimize
 
     def load(self, segment: SegmentPlan) -> OrtRunner:
         import onnxruntime as ort
 
-        opts = session_options(self.threads.get(segment.device, 1), spinning=self.spinning)
+        opts = session_options(self.threads.get(segment.device, 1), spinning=self.spinning,
+                               optimize=self.optimize)
         session = ort.InferenceSession(str(segment.file), sess_options=opts,
                                        providers=["CPUExecutionProvider"])
         return OrtRunner(session)
 
     def describe(self, segment: SegmentPlan) -> dict[str, object]:
         return {**super().describe(segment), "provider": "CPUExecutionProvider",
-                "intra_op_threads": self.threads.get(segment.device, 1)}
+                "intra_op_threads": self.threads.get(segment.device, 1),
+                "graph_optimization": "all" if self.optimize else "off"}

@@ -7,9 +7,16 @@ objective is kept only for consistency checks (``stats``), never reported as the
 
 from __future__ import annotations
 
+import os
+import pickle
+import select
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from solvers.model.problem import Device, Objective, Problem
 from solvers.model.schedule import Schedule, SolveStatus
@@ -21,6 +28,113 @@ NS_PER_MS = 1_000_000
 """Integer backends count time in nanoseconds (docs/model.md section 6)..."""
 FINE_UNITS_PER_MS = 10_000_000
 """... or in 100 ps units where rounding accumulates (CP-SAT with contention)."""
+
+
+T = TypeVar("T")
+
+
+def run_interruptibly(work: Callable[[], T], stop: Callable[[], None], name: str) -> T:
+    """``work()`` (a native solve) such that Ctrl-C stops it within a fraction of a second.
+
+    Python delivers signals to the main thread, and only between bytecodes: a solve in C++
+    on the main thread holds Ctrl-C until it ends (HiGHS ran on 50 s after a SIGINT). Here,
+    on the main thread, ``work`` runs in a helper thread named ``name`` while the main thread
+    waits in short slices; on KeyboardInterrupt ``stop()`` asks the solver to end (CP-SAT's
+    ``stop_search``, MathOpt's ``SolveInterrupter.interrupt``), the helper is awaited, and
+    the KeyboardInterrupt re-raised (the CLI prints one line and exits 130). Off the main
+    thread ``work`` simply runs (no signal can arrive there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return work()
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    try:
+        while not done.wait(0.25):
+            pass
+    except KeyboardInterrupt:
+        stop()
+        done.wait()  # returns promptly after stop(); a second Ctrl-C still interrupts
+        raise
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+class SolverTimeout(Exception):
+    """A solver process killed at its deadline (`run_killably`): no answer, only the time."""
+
+
+def run_killably(work: Callable[[], bytes], name: str, *,
+                 deadline: float | None = None) -> bytes:
+    """``work()`` in a forked child process, its bytes returned through a pipe, so that
+    Ctrl-C ends it at once (the child is killed) even when the native solver offers no way to
+    stop it: HiGHS through OR-Tools MathOpt ignores MathOpt's ``SolveInterrupter`` (it ran on
+    50 s after a SIGINT). An exception in ``work`` is raised here. Without ``os.fork``, or
+    off the main thread (where no Ctrl-C arrives), ``work`` runs in this process. Past
+    ``deadline`` (a `time.perf_counter()` value) the child is killed and `SolverTimeout`
+    raised: a native solver that overruns its own time limit cannot overrun the caller's."""
+    if not hasattr(os, "fork") or threading.current_thread() is not threading.main_thread():
+        return work()
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into the caller
+        status = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides
+            os.close(read_fd)
+            try:
+                payload = b"\x00" + work()
+            except BaseException as exc:
+                payload = b"\x01" + _pickled(exc)
+            with os.fdopen(write_fd, "wb") as sink:
+                sink.write(payload)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    chunks: list[bytes] = []
+    try:
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb", buffering=0) as source:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                if not select.select([source], [], [], wait)[0]:
+                    raise SolverTimeout(f"{name} outran its time limit and was stopped")
+                chunk = source.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    except BaseException:  # Ctrl-C, the deadline: the child's work is not wanted
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    _, status = os.waitpid(pid, 0)
+    data = b"".join(chunks)
+    if not data:
+        raise RuntimeError(f"{name}: the solver process ended without an answer (wait status "
+                           f"{status})")
+    if data[:1] == b"\x01":
+        raise pickle.loads(data[1:])
+    return data[1:]
+
+
+def _pickled(exc: BaseException) -> bytes:
+    try:
+        return pickle.dumps(exc)
+    except Exception:  # an exception type that does not pickle: keep its words
+        return pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
 
 
 def to_ns(ms: float) -> int:

@@ -3,7 +3,9 @@
 Each device is a worker that runs its ``device_order`` list in order; a segment runs when
 all its inputs (model inputs, or outputs of the producing segment of the same instance)
 are there. A round that cannot progress is a deadlock (AssertionError). Only manifest
-information is used, so this checks the manifest, not the exporter's internals.
+information is used, so this checks the manifest, not the exporter's internals. Sessions run
+with graph optimisations off (`runtime.agreement.reference_session_options`): compare with a
+whole model run the same way, under `runtime.agreement.SAME_KERNELS`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import onnxruntime as ort
 
+from runtime.agreement import reference_session_options
 from runtime.manifest import Manifest
 
 
@@ -39,7 +42,8 @@ def run_manifest(manifest: Manifest, feeds: Mapping[str, Mapping[str, np.ndarray
                     for i in seg.inputs}
             if seg.file not in sessions:
                 sessions[seg.file] = ort.InferenceSession(
-                    str(manifest.path(seg.file)), providers=["CPUExecutionProvider"])
+                    str(manifest.path(seg.file)), reference_session_options(),
+                    providers=["CPUExecutionProvider"])
             sess = sessions[seg.file]
             names = [o.name for o in seg.outputs]
             outs = dict(zip(names, sess.run(names, args), strict=True))

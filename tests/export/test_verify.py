@@ -61,3 +61,13 @@ def test_changed_outputs_and_unrunnable_models_are_domain_errors():
     with pytest.raises(ExportError, match="ONNX Runtime cannot run the rewritten model") as e:
         verify(_conv(), _conv(op_domain="custom.plugins"))
     assert "\n" not in str(e.value)
+
+
+def test_the_tolerance_grows_with_the_output_magnitude():
+    """A difference of one float32 ulp on outputs near 900 (6e-5) is not a change of the
+    function: verify allows tolerance + 1e-6 x max |output| (`runtime.agreement`)."""
+    r = verify(_conv(scale=900.0), _conv(scale=900.0 * (1 + 2 ** -23)), seed=1)
+    (o,) = r.outputs
+    assert o.scale > 100 and o.allowed == pytest.approx(1e-5 + 1e-6 * o.scale)
+    assert o.max_abs_diff > 1e-5 and r.passed
+    assert r.to_dict()["comparison"]["comparison"] == "same-kernels"

@@ -60,7 +60,8 @@ def test_rewrite_writes_a_verified_model_and_reports_before_after(capsys, pix2pi
                          "--samples", "2")
     assert code == 0 and out_path.is_file()
     assert len(doc["applied"]) == 8 and doc["verification"]["passed"]
-    assert doc["verification"]["max_abs_diff"] <= 1e-5
+    assert doc["verification"]["passed"] and doc["verification"]["max_abs_diff"] <= 1e-5
+    assert doc["verification"]["comparison"]["comparison"] == "same-kernels"
     assert doc["dla"]["before"]["loadables"]["per_instance"] == 9
     assert doc["dla"]["after"]["loadables"]["per_instance"] == 1
     assert doc["dla"]["after"]["gpu_fallbacks"] == []

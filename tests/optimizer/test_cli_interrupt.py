@@ -8,6 +8,7 @@ real SIGINT to a real `layerswap` process; every wait is bounded.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -111,3 +112,111 @@ def test_ctrl_c_after_a_cpsat_solve_is_still_a_keyboard_interrupt():
     assert code == EXIT_INTERRUPTED, (code, err)
     assert "KeyboardInterrupt after the solve" in err
     assert "Traceback" not in err
+
+
+def _stopped(proc: subprocess.Popen[str], seen: list[str], within_s: float
+             ) -> tuple[int, str, str]:
+    """SIGINT, then the exit code, stdout and stderr; fails unless the process ends within
+    ``within_s`` (far below the command's own time limit: it stopped, it did not finish)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"still running {within_s} s after SIGINT; stderr {(''.join(seen) + err)!r}")
+    return proc.returncode, out, "".join(seen) + err
+
+
+def _assert_interrupted(code: int, out: str, err: str, *, json_flag: bool) -> None:
+    assert code == EXIT_INTERRUPTED, (code, err)
+    assert "Traceback" not in err
+    assert err.count("layerswap: interrupted") == 1
+    if json_flag:
+        assert json.loads(out) == {"error": "interrupted", "exit_code": EXIT_INTERRUPTED}
+    else:
+        assert out == ""
+
+
+# the default pair for throughput, two frames per round: HiGHS does not prove it optimal
+# within two minutes (30 s: feasible, at the limit)
+LONG_ILP = ["--objective", "throughput", "--frames-per-round", "2", "--time-limit", "120"]
+
+
+def test_ctrl_c_inside_highs_stops_compare_at_once():
+    """HiGHS through MathOpt ignores interrupters and held Ctrl-C until its time limit (exit
+    0 after 46.7 s): it now runs in a child process that Ctrl-C kills."""
+    proc = _start(["-m", "optimizer.cli", "compare", *LONG_ILP, "--solvers", "ilp"])
+    try:
+        seen = _wait_for_line(proc, "solving with ilp", timeout_s=120)
+        time.sleep(8.0)  # past the greedy start and the model build: inside HiGHS
+        code, out, err = _stopped(proc, seen, within_s=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    _assert_interrupted(code, out, err, json_flag=False)
+    assert err.strip().splitlines()[-1] == "layerswap: interrupted"
+
+
+# problems neither backend finishes within two minutes
+LONG_SOLVES = {"ilp": [*LONG_ILP, "--no-plot"],
+               "cpsat": [*LONG_COMPARE[1:13], "--time-limit", "120"]}
+
+
+@pytest.mark.parametrize("solver", sorted(LONG_SOLVES))
+def test_ctrl_c_during_solve_json_prints_the_one_error_object(solver):
+    proc = _start(["-m", "optimizer.cli", "solve", *LONG_SOLVES[solver], "--solver", solver,
+                   "--json", "-o", "never.json"])
+    try:
+        time.sleep(10.0)  # the solve is under way (ilp: inside HiGHS)
+        assert proc.poll() is None, proc.communicate()
+        code, out, err = _stopped(proc, [], within_s=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    _assert_interrupted(code, out, err, json_flag=True)
+    assert not (ROOT / "never.json").exists()  # no schedule of a search cut short
+
+
+def test_ctrl_c_during_example_medical_leaves_nothing_and_says_so(tmp_path):
+    target = tmp_path / "med"
+    proc = _start(["-m", "optimizer.cli", "example", "medical", "-o", str(target), "--ngf",
+                   "8", "--yolo-size", "320", "--groups", "12", "--progress", "--json"])
+    try:
+        seen = _wait_for_line(proc, "[3/8]", timeout_s=120)   # models written, rewriting
+        code, out, err = _stopped(proc, seen, within_s=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    _assert_interrupted(code, out, err, json_flag=True)
+    assert err.strip().splitlines()[-1] == (f"layerswap: nothing written to {target} (the "
+                                            "unfinished files of the medical example were "
+                                            "removed)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_a_library_turned_into_its_own_error_is_still_an_interrupt(capsys):
+    """Ctrl-C while an extension module initialises surfaces as "ImportError:
+    initialization failed" (seen during `compare`); it is an interrupt, not a bug."""
+    import argparse
+
+    from optimizer.cli.common import run_command
+
+    def command(_args: argparse.Namespace) -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed") from None
+
+    def bug(_args: argparse.Namespace) -> int:
+        raise ImportError("initialization failed")
+
+    code = run_command(argparse.Namespace(func=command, json=True))
+    out, err = capsys.readouterr()
+    assert code == EXIT_INTERRUPTED and err == "layerswap: interrupted\n"
+    assert json.loads(out) == {"error": "interrupted", "exit_code": EXIT_INTERRUPTED}
+    with pytest.raises(ImportError):  # without a Ctrl-C behind it, a bug keeps its traceback
+        run_command(argparse.Namespace(func=bug, json=True))

@@ -276,12 +276,14 @@ def _predict(segments: list[dict], order: Mapping[str, Sequence[str]]) -> None:
 
 
 def reference(model: onnx.ModelProto, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The unsplit model's outputs (ONNX Runtime, CPU, one thread)."""
+    """The unsplit model's outputs (ONNX Runtime, CPU, one thread, graph optimisations off:
+    `runtime.agreement.reference_session_options`)."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(model.SerializeToString(), sess_options=opts,
+    from runtime.agreement import reference_session_options
+
+    sess = ort.InferenceSession(model.SerializeToString(),
+                                sess_options=reference_session_options(1),
                                 providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
     return dict(zip(names, sess.run(names, dict(inputs)), strict=True))

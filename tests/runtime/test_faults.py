@@ -19,13 +19,12 @@ import pytest
 import runtime_kit as kit
 from runtime_kit import LATENCY
 
+from runtime.agreement import OPTIMISED, agree
 from runtime.api import load_plan, run_manifest
 from runtime.errors import ManifestError, RunInterrupted, RuntimeExecutionError
 from runtime.io import npz_inputs, random_inputs
 from runtime.manifest import load_manifest, manifest_from_dict
 from runtime.plan import Plan
-
-TOL = 1e-5
 
 
 def gather_export(tmp_path: Path) -> tuple[Path, dict]:
@@ -53,7 +52,7 @@ def test_segment_that_raises_names_segment_and_frame_and_keeps_earlier_frames(tm
         assert saved["y"].shape == (7, 1, 8)
         for f in range(7):
             ref = kit.reference(models["g"], {"x": x[f]})["y"]
-            assert np.max(np.abs(saved["y"][f] - ref)) <= TOL
+            assert agree(ref, saved["y"][f], OPTIMISED)
 
 
 def test_missing_or_corrupt_file_is_refused_by_the_manifest_loader(latency_export):
@@ -136,7 +135,7 @@ def test_a_worker_raising_mid_round_stops_the_run_and_keeps_completed_frames(
             assert saved["y"].shape[0] == done
             for f in (0, done - 1):
                 ref = kit.reference(tiny_models[model], good(model, f))
-                assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
+                assert agree(ref["y"], saved["y"][f], OPTIMISED)
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.npz", "b.npz"]
 
 
@@ -178,7 +177,7 @@ def test_a_file_size_limit_makes_the_output_writer_fail_part_way(tmp_path, throu
         assert saved["y"].shape[0] == saved["early"].shape[0] == saved_b > 0
         for f in (0, saved_b - 1):
             ref = kit.reference(tiny_models["b"], source("b", f))
-            assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
+            assert agree(ref["y"], saved["y"][f], OPTIMISED)
 
 
 def test_shape_mismatch_at_a_hand_off(latency_export):
@@ -236,7 +235,7 @@ def test_sigint_mid_stream_stops_cleanly_and_keeps_completed_frames(tmp_path, th
             assert saved["y"].shape[0] == done[model]
             for f in (0, done[model] - 1):
                 ref = kit.reference(tiny_models[model], source(model, f))
-                assert np.max(np.abs(saved["y"][f] - ref["y"])) <= TOL
+                assert agree(ref["y"], saved["y"][f], OPTIMISED)
 
 
 def test_sigint_still_stops_cleanly_after_a_native_solver_took_the_handler(latency_export):

@@ -7,7 +7,6 @@ model's bound (`_contention_free_bound`), both within shares of the limit (`para
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -20,6 +19,7 @@ from solvers.backends.base import (
     SolveOptions,
     contention_free,
     contention_ignored,
+    run_interruptibly,
 )
 from solvers.backends.cpsat.model import (
     CpSatModel,
@@ -41,8 +41,8 @@ from solvers.backends.cpsat.params import (
     PROBING_WITH_SPAN_TABLES,
     SPAN_LIMIT,
 )
-from solvers.bounds import latency_pair
 from solvers.bounds.diagnose import diagnose_infeasible
+from solvers.bounds.lower import latency_pair
 from solvers.judges.simulator import simulate
 from solvers.model.contention import no_contention
 from solvers.model.problem import Objective, Problem
@@ -340,31 +340,8 @@ def solve_interruptibly(solver: cp_model.CpSolver, model: cp_model.CpModel,
     CLI prints one line and exits 130).
     """
     solver.parameters.catch_sigint_signal = False
-    if threading.current_thread() is not threading.main_thread():
-        return solver.solve(model, callback)  # signals are delivered to the main thread only
-    outcome: list[int] = []
-    failure: list[BaseException] = []
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            outcome.append(solver.solve(model, callback))
-        except BaseException as exc:  # handed to the caller's thread below
-            failure.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="layerswap-cpsat", daemon=True).start()
-    try:
-        while not done.wait(0.25):
-            pass
-    except KeyboardInterrupt:
-        solver.stop_search()
-        done.wait()  # returns promptly after stop_search; a second Ctrl-C still interrupts
-        raise
-    if failure:
-        raise failure[0]
-    return outcome[0]
+    return run_interruptibly(lambda: solver.solve(model, callback), solver.stop_search,
+                             "layerswap-cpsat")
 
 
 def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
