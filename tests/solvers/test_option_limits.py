@@ -73,3 +73,22 @@ def test_the_oracle_stops_listing_at_its_time_limit():
     result = exhaustive(_pair(12, max_transitions=11), time_limit=1e-6)
     assert result.status is SolveStatus.UNKNOWN and result.schedule is None
     assert "time limit" in result.message
+
+
+def test_a_native_solve_past_its_deadline_is_killed():
+    """HiGHS may overrun its own time limit (it ran 10 s on 3.6 s in presolve): the child it
+    runs in is killed at the caller's deadline, whatever the solver does."""
+    import time
+
+    from solvers.backends.base import SolverTimeout, run_killably
+
+    def stubborn() -> bytes:
+        time.sleep(30)
+        return b"late"
+
+    t0 = time.perf_counter()
+    with pytest.raises(SolverTimeout, match="outran its time limit"):
+        run_killably(stubborn, "stubborn", deadline=t0 + 0.3)
+    assert time.perf_counter() - t0 < 10  # not the 30 s the work wanted
+    assert run_killably(lambda: b"on time", "quick", deadline=time.perf_counter() + 30) == \
+        b"on time"
