@@ -105,6 +105,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if timeline.period_ms is not None:
             doc["period_ms"] = timeline.period_ms
             doc["throughput_fps"] = timeline.throughput_fps
+            doc["period_error_ms"] = timeline.period_error_ms
+            if timeline.streaming is not None:
+                doc["streaming"] = timeline.streaming.to_dict()
         emit_json(doc)
     else:
         console().print(render_text(problem, timeline, schedule=schedule))

@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solvers.errors import ProblemError
 from solvers.model.problem import Device, Objective, Problem
-from solvers.model.schedule import Schedule, SegmentRef, SegmentTiming, Timeline
+from solvers.model.schedule import Schedule, SegmentRef, SegmentTiming, Streaming, Timeline
 
 CONVERGENCE_RTOL = 1e-12
 """Relative change (of the round time) under which two regime cycles count as equal."""
@@ -52,8 +53,18 @@ MAX_REGIME_CYCLE = 24
 """Longest periodic regime (in rounds) the throughput convergence test looks for."""
 MAX_ROUNDS = 2000
 """Round cap of the throughput simulation when the timing does not become periodic."""
+ESTIMATE_EARLY_ROUNDS = frozenset((64, 128, 256, 512, 1024))
+"""Round counts at which a run whose state has not repeated may already stop with the
+estimate of `_estimate`, if its error bound is below `ESTIMATE_STOP_RTOL` (a device that
+runs ahead of the bottleneck with a constant effect on it: phases drift without effect)."""
+ESTIMATE_STOP_RTOL = 1e-9
+ESTIMATE_FLOOR_RTOL = 1e-10
+"""Least error bound of an estimate (relative): the floating rounding of thousands of events."""
 RUN_AHEAD_CAP = 16
 """Memory guard: rounds a fast device may run ahead, in multiples of the round cap."""
+STREAMING_ROUNDS_IN_FLIGHT = 2
+"""Rounds in flight of the streaming figures (`Timeline.streaming`): the runtime's default,
+``runtime.executor.Executor(rounds_in_flight=2)`` (a test keeps the two equal)."""
 _DONE_RTOL = 1e-12  # remaining work below this fraction of a segment's base counts as done
 
 
@@ -346,21 +357,25 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None,
 class _ThroughputRun:
     starts: list[list[float]]     # per round: start of every segment
     ends: list[list[float]]
-    cycle: int                    # regime cycle c (rounds)
-    round_time: float             # cycle time of a round (lambda)
-    converged: bool
+    cycle: int                    # regime cycle c (rounds), or the estimate's window
+    round_time: float             # cycle time of a round (lambda), or its estimate
+    converged: bool               # the state was seen to repeat (exact up to rounding)
+    error: float = 0.0            # not converged: stated bound on |round_time - lambda|
 
 
 def _run_throughput(prep: Prepared, order: list[list[int]], *,
                     max_rounds: int = MAX_ROUNDS,
-                    pieces: Pieces | None = None) -> _ThroughputRun:
+                    pieces: Pieces | None = None,
+                    in_flight: int | None = None) -> _ThroughputRun:
     """Event-driven simulation of rounds with cyclic device orders (docs/model.md 4).
 
-    ``pieces``: see `Pieces` (default: one piece per segment, loss ``prep.k``). The
-    caller must have rejected deadlocking orders (`cycle_time_prepared` does): a device
-    with independent work would otherwise run on forever. As a memory guard, if some
-    device gets `RUN_AHEAD_CAP` x ``max_rounds`` rounds ahead the run stops and reports
-    the complete rounds as not converged."""
+    ``pieces``: see `Pieces` (default: one piece per segment, loss ``prep.k``).
+    ``in_flight``: at most that many rounds in flight, as the runtime runs them (a device
+    starts its round ``r`` only once round ``r - in_flight`` has finished; docs/model.md
+    4.2); None: unbounded, the solvers' model. The caller must have rejected deadlocking
+    orders (`cycle_time_prepared` does): a device with independent work would otherwise
+    run on forever. As a memory guard, if some device gets `RUN_AHEAD_CAP` x
+    ``max_rounds`` rounds ahead the run stops and reports an estimate."""
     n = len(prep.base)
     ndev = len(prep.devices)
     base, tr_in, pred = prep.base, prep.tr_in, prep.pred
@@ -372,6 +387,7 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
     starts: list[list[float]] = []
     ends: list[list[float]] = []
     ended_in_round: list[int] = []
+    finish: list[float] = []       # per complete round: when its last segment ended
     rnd = [0] * ndev
     pos = [0] * ndev
     running = [-1] * ndev          # flat segment index
@@ -382,6 +398,8 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
     active = [d for d in range(ndev) if order[d]]
     complete_rounds = 0
     result: _ThroughputRun | None = None
+    test = _PeriodicityTest(prep, order, None if pieced else k, contention,
+                            in_flight is not None)
 
     def ensure_round(r: int) -> None:
         while len(starts) <= r:
@@ -389,14 +407,17 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
             ends.append([math.nan] * n)
             ended_in_round.append(0)
 
-    def ready_time(i: int, r: int) -> float:
+    def ready_time(i: int, r: int, first: bool) -> float:
+        gate = 0.0
+        if first and in_flight is not None and r >= in_flight:
+            gate = finish[r - in_flight] if r - in_flight < len(finish) else math.inf
         p = pred[i]
         if p < 0:
-            return 0.0
+            return gate
         if r >= len(ends):
             return math.inf
         e = ends[r][p]
-        return math.inf if e != e else e + tr_in[i]  # NaN: predecessor not finished
+        return math.inf if e != e else max(gate, e + tr_in[i])  # NaN: pred not finished
 
     while result is None:
         for d in active:
@@ -404,7 +425,7 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 continue
             i = order[d][pos[d]]
             r = rnd[d]
-            if ready_time(i, r) <= now:
+            if ready_time(i, r, pos[d] == 0) <= now:
                 ensure_round(r)
                 starts[r][i] = now
                 running[d] = i
@@ -439,7 +460,7 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 t_next = t
         for d in active:
             if running[d] < 0:
-                rt = ready_time(order[d][pos[d]], rnd[d])
+                rt = ready_time(order[d][pos[d]], rnd[d], pos[d] == 0)
                 if now < rt < t_next:
                     t_next = rt
         if t_next == math.inf and not any_running:
@@ -468,36 +489,184 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 remaining[d] = rem
         now = t_next
         if len(starts) > RUN_AHEAD_CAP * max_rounds and complete_rounds >= 3:
-            result = _check_periodic(starts, ends, complete_rounds - 1, complete_rounds)
+            result = test.check(starts, ends, complete_rounds - 1, complete_rounds)
             break
         while complete_rounds < len(ended_in_round) and ended_in_round[complete_rounds] == n:
+            finish.append(max(ends[complete_rounds]))
             complete_rounds += 1
-            result = _check_periodic(starts, ends, complete_rounds - 1, max_rounds)
+            result = test.check(starts, ends, complete_rounds - 1, max_rounds)
             if result is not None:
                 break
     assert result is not None
     return result
 
 
-def _check_periodic(starts: list[list[float]], ends: list[list[float]], r: int,
-                    max_rounds: int) -> _ThroughputRun | None:
-    """Periodicity test on the start vectors of complete rounds ``0..r``."""
-    x = starts[r]
-    scale = max(max(x), max(ends[r]))
-    abs_tol = 64 * math.ulp(scale) if scale > 0 else 0.0
-    for c in range(1, min(MAX_REGIME_CYCLE, r // 2) + 1):
-        a, b = starts[r - c], starts[r - 2 * c]
-        d1 = [xi - ai for xi, ai in zip(x, a, strict=True)]
-        d2 = [ai - bi for ai, bi in zip(a, b, strict=True)]
-        lam = max(d1) / c
-        tol = max(CONVERGENCE_RTOL * lam * c, abs_tol)
-        if all(abs(u - v) <= tol for u, v in zip(d1, d2, strict=True)):
-            return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, True)
-    if r + 1 >= max_rounds:
-        c = max(1, r // 2)  # not periodic (e.g. drifting components): mean over half
-        lam = max(xi - ai for xi, ai in zip(x, starts[r - c], strict=True)) / c
-        return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, False)
-    return None
+class _PeriodicityTest:
+    """When the throughput simulation may stop, and what it then reports (docs/model.md 4.1).
+
+    **Periodic** (exact): the whole state repeats. With one shift ``c`` rounds and one time
+    shift ``T`` for every segment: every segment instance of the rounds ``q`` in
+    ``[r - c - s - 1, r]`` (``s``: the earlier rounds still running when round ``r``
+    starts) starts and ends exactly ``T`` after its instance of round ``q - c``. Those
+    rounds hold every segment instance that runs in the last time window of length ``T``,
+    so the state (what runs, its remaining work, what is ready) at the start of round ``r``
+    equals the one ``T`` earlier, and the deterministic engine repeats it forever: the
+    period of a round is ``T / c``. When the devices fall into several *components*
+    (devices linked by a job's consecutive segments) that run at different rates, the state
+    never repeats with one round shift; the same test is then applied per component with
+    its own shift, which is exact when no component feels another's phase: each receives
+    no loss from the others, or only from components whose influence is constant (one
+    device, every segment the first of its job, so the device is never idle, and the same
+    loss on every victim). The period is the slowest component's. Contention-free runs
+    (whose period `simulate` takes from the exact max-plus cycle time, the events being
+    used for the timings only) accept the per-component test of each device's own
+    increments.
+
+    **Estimate** (otherwise, after ``max_rounds`` complete rounds: phases that drift with
+    contention never repeat): with ``E(q)`` the end of round ``q`` over the second half
+    ``[r0, r]``, ``L = r - r0``, the estimate is ``(E(r) - E(r0)) / L`` and the error bound
+    ``2 D / L``, ``D`` the width of the band that ``E(q) - q * estimate`` spans over that
+    half (see `_estimate`)."""
+
+    def __init__(self, prep: Prepared, order: list[list[int]],
+                 k: Sequence[Sequence[float]] | None, contention: bool, bounded: bool) -> None:
+        n = len(prep.base)
+        self.n = n
+        self.strict = contention or bounded  # else: the exact max-plus value is reported
+        self.all = list(range(n))
+        self.components: list[list[int]] | None = None
+        if bounded:
+            return  # admission couples every device: one component
+        active = [d for d in range(len(order)) if order[d]]
+        parent = {d: d for d in active}
+
+        def root(d: int) -> int:
+            while parent[d] != d:
+                parent[d] = parent[parent[d]]
+                d = parent[d]
+            return d
+
+        for i in range(n):
+            p = prep.pred[i]
+            if p >= 0:
+                parent[root(prep.dev[i])] = root(prep.dev[p])
+        groups: dict[int, list[int]] = {}
+        for i in range(n):
+            groups.setdefault(root(prep.dev[i]), []).append(i)
+        comps = list(groups.values())
+        if len(comps) < 2:
+            return
+        if contention:
+            if k is None:
+                return  # pieces: losses vary inside segments, no constant influence
+            constant = [len({prep.dev[i] for i in c}) == 1
+                        and all(prep.pred[i] < 0 for i in c)
+                        and all(len({k[v][a] for a in c}) == 1
+                                for v in range(n) if v not in c) for c in comps]
+            for x, cx in enumerate(comps):
+                for y, cy in enumerate(comps):
+                    if x != y and not constant[y] and any(k[v][a] > 0 for v in cx
+                                                          for a in cy):
+                        return  # x feels y's phase: only the whole state can repeat
+        self.components = comps
+
+    def check(self, starts: list[list[float]], ends: list[list[float]], r: int,
+              max_rounds: int) -> _ThroughputRun | None:
+        """The run's result once rounds ``0..r`` are complete, or None to go on."""
+        x = starts[r]
+        scale = max(max(x), max(ends[r]))
+        abs_tol = 64 * math.ulp(scale) if scale > 0 else 0.0
+        top = min(MAX_REGIME_CYCLE, r // 2)
+        if not self.strict:
+            # per device increments (the value is the exact max-plus one: timings only)
+            for c in range(1, top + 1):
+                a, b = starts[r - c], starts[r - 2 * c]
+                d1 = [xi - ai for xi, ai in zip(x, a, strict=True)]
+                d2 = [ai - bi for ai, bi in zip(a, b, strict=True)]
+                lam = max(d1) / c
+                tol = max(CONVERGENCE_RTOL * lam * c, abs_tol)
+                if all(abs(u - v) <= tol for u, v in zip(d1, d2, strict=True)):
+                    return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, True)
+        else:
+            for c in range(1, top + 1):
+                t = _common_shift(starts, ends, self.all, r, c, abs_tol)
+                if t is not None:
+                    return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, t / c, True)
+            if self.components is not None:
+                lam, cycle = 0.0, 1
+                for comp in self.components:
+                    found = None
+                    for c in range(1, top + 1):
+                        t = _common_shift(starts, ends, comp, r, c, abs_tol)
+                        if t is not None:
+                            found = t / c
+                            cycle = max(cycle, c)
+                            break
+                    if found is None:
+                        break
+                    lam = max(lam, found)
+                else:
+                    return _ThroughputRun(starts[: r + 1], ends[: r + 1], cycle, lam, True)
+        if r + 1 >= max_rounds:
+            return _estimate(starts, ends, r)
+        if self.strict and r + 1 in ESTIMATE_EARLY_ROUNDS:
+            found = _estimate(starts, ends, r)
+            if found.error <= ESTIMATE_STOP_RTOL * found.round_time:
+                return found
+        return None
+
+
+def _common_shift(starts: list[list[float]], ends: list[list[float]], idx: Sequence[int],
+                  r: int, c: int, abs_tol: float) -> float | None:
+    """``T`` if every segment in ``idx`` of the rounds ``[r - c - s - 1, r]`` starts and
+    ends exactly ``T`` after its instance ``c`` rounds earlier (`_PeriodicityTest`)."""
+    x, a = starts[r], starts[r - c]
+    t = x[idx[0]] - a[idx[0]]
+    tol = max(CONVERGENCE_RTOL * abs(t), abs_tol)
+    for i in idx:
+        if abs(x[i] - a[i] - t) > tol:
+            return None
+    t0 = min(x[i] for i in idx)
+    s = 0
+    while r - s - 1 >= 0 and max(ends[r - s - 1][i] for i in idx) > t0:
+        s += 1
+    low = r - c - s - 1
+    if low - c < 0:
+        return None
+    for q in range(low, r + 1):
+        xq, aq, eq, bq = starts[q], starts[q - c], ends[q], ends[q - c]
+        for i in idx:
+            if abs(xq[i] - aq[i] - t) > tol or abs(eq[i] - bq[i] - t) > tol:
+                return None
+    return t
+
+
+def _estimate(starts: list[list[float]], ends: list[list[float]], r: int) -> _ThroughputRun:
+    """The long-run cycle time of a run whose state was not seen to repeat, with its bound.
+
+    ``E(q)`` is the end of round ``q`` and ``lambda = lim E(q) / q`` (docs/model.md 4.1).
+    Over the second half ``[r0, r]`` of the rounds, ``L = r - r0``, the estimate is
+    ``est = (E(r) - E(r0)) / L``. If ``E(q) - q * lambda`` stays forever within a band of
+    width ``D*``, then ``|est - lambda| <= D* / L`` (both ends of the chord lie in the
+    band). ``D`` is the band's width around ``est`` over the half seen (it differs from the
+    width around ``lambda`` by at most ``L * |est - lambda| <= D*``); the stated bound is
+    ``2 D / L``, i.e. it assumes the band seen over the last ``L`` rounds is at least half
+    as wide as over all later ones. This holds for periodic and eventually periodic
+    regimes and for the quasi-periodic ones of drifting phases (bounded deviation), which
+    the regression tests check against 30x longer runs; it is not a proof. The bound is
+    at least `ESTIMATE_FLOOR_RTOL` of the estimate (floating rounding)."""
+    r0 = r // 2
+    span = r - r0
+    e0 = max(ends[r0])
+    er = max(ends[r])
+    est = (er - e0) / span
+    low = high = 0.0
+    for q in range(r0, r + 1):
+        dev = max(ends[q]) - e0 - (q - r0) * est
+        low = min(low, dev)
+        high = max(high, dev)
+    error = max(2 * (high - low) / span, ESTIMATE_FLOOR_RTOL * est)
+    return _ThroughputRun(starts[: r + 1], ends[: r + 1], span, est, False, error)
 
 
 # ---------------------------------------------------------------------- exact cycle time
@@ -597,8 +766,13 @@ def _resolve_order(prep: Prepared, schedule: Schedule) -> list[list[int]]:
 
 
 # ---------------------------------------------------------------------- public API
-def simulate(problem: Problem, schedule: Schedule) -> Timeline:
-    """The simulator's judgement of ``schedule`` (docs/model.md): a full `Timeline`."""
+def simulate(problem: Problem, schedule: Schedule, *, streaming: bool = True) -> Timeline:
+    """The simulator's judgement of ``schedule`` (docs/model.md): a full `Timeline`.
+
+    Throughput: the period is the unbounded steady state's (what the solvers optimise,
+    docs/model.md 4.1) with its error bound; ``streaming`` also simulates the stream with
+    the runtime's `STREAMING_ROUNDS_IN_FLIGHT` (period and per-frame latency, 4.2; search
+    loops that only compare periods turn it off)."""
     prep = prepare(problem, schedule)
     if problem.objective is Objective.LATENCY:
         order = order_indices(prep, schedule)
@@ -612,9 +786,11 @@ def simulate(problem: Problem, schedule: Schedule) -> Timeline:
         exact = cycle_time_prepared(prep, order)  # also rejects deadlocking orders
         exact = None if prep.contention else exact
         run = _run_throughput(prep, order)
+        stream = (streaming_figures(problem, prep, order, STREAMING_ROUNDS_IN_FLIGHT)
+                  if streaming else None)
     except _Deadlock as exc:
         raise _deadlock_error(prep, exc.waiting) from None
-    return _throughput_timeline(problem, schedule, prep, order, run, exact)
+    return _throughput_timeline(problem, schedule, prep, order, run, exact, stream)
 
 
 def latency_objective(problem: Problem, prep: Prepared,
@@ -638,13 +814,48 @@ def latency_objective(problem: Problem, prep: Prepared,
 def throughput_objective(problem: Problem, prep: Prepared,
                          order: list[list[int]]) -> float | None:
     """Fast path for search: period per frame (ms), None on deadlock."""
+    found = throughput_estimate(problem, prep, order)
+    return None if found is None else found[0]
+
+
+def throughput_estimate(problem: Problem, prep: Prepared, order: list[list[int]]
+                        ) -> tuple[float, float] | None:
+    """Fast path for search: (period per frame, bound on its distance to the long-run
+    period; 0 when exact) in ms, None on deadlock (docs/model.md 4.1)."""
     try:
         lam = cycle_time_prepared(prep, order)  # also rejects deadlocking orders
+        error = 0.0
         if prep.contention:
-            lam = _run_throughput(prep, order).round_time
+            run = _run_throughput(prep, order)
+            lam, error = run.round_time, run.error
     except _Deadlock:
         return None
-    return lam / problem.frames_per_round
+    return lam / problem.frames_per_round, error / problem.frames_per_round
+
+
+def streaming_figures(problem: Problem, prep: Prepared, order: list[list[int]],
+                      rounds_in_flight: int) -> Streaming:
+    """The stream with at most ``rounds_in_flight`` rounds in flight (docs/model.md 4.2):
+    its period and the latency of every frame (a job's first segment start to its last
+    segment end) over the steady-state rounds: the last regime cycle when the state
+    repeats, else the second half of the rounds. Raises `_Deadlock` like the engine."""
+    run = _run_throughput(prep, order, in_flight=rounds_in_flight)
+    r = len(run.starts) - 1
+    first_of_job = [i for i in range(len(prep.base)) if prep.pred[i] < 0]
+    by_model: dict[str, list[float]] = {}
+    every: list[float] = []
+    for q in range(max(0, r - run.cycle + 1), r + 1):
+        for j, (a, b) in enumerate(zip(first_of_job, prep.last_of_job, strict=True)):
+            value = run.ends[q][b] - run.starts[q][a]
+            by_model.setdefault(problem.models[problem.jobs[j].model_index].name,
+                                []).append(value)
+            every.append(value)
+    frames = problem.frames_per_round
+    return Streaming(rounds_in_flight=rounds_in_flight, period_ms=run.round_time / frames,
+                     round_period_ms=run.round_time, period_error_ms=run.error / frames,
+                     latency_p50_ms=statistics.median(every), latency_worst_ms=max(every),
+                     latency_by_model={m: (statistics.median(v), max(v))
+                                       for m, v in by_model.items()})
 
 
 def _order_refs(prep: Prepared, used: Sequence[Sequence[int]]
@@ -696,22 +907,29 @@ def _latency_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
 
 def _throughput_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
                          order: list[list[int]], run: _ThroughputRun,
-                         exact: float | None) -> Timeline:
+                         exact: float | None, stream: Streaming | None) -> Timeline:
     r = len(run.starts) - 1
     t0 = min(run.starts[r])
     start = [s - t0 for s in run.starts[r]]
     end = [e - t0 for e in run.ends[r]]
     notes = []
     lam = run.round_time
+    error = run.error
     if exact is not None:
+        error = 0.0
         if abs(exact - lam) > 1e-9 * max(1.0, exact):
             notes.append(f"event simulation cycle time {lam:.12g} ms differs from the exact "
                          f"max-plus value {exact:.12g} ms (reported)")
         lam = exact
-    if not run.converged:
-        notes.append(f"round timing did not become periodic within {len(run.starts)} "
-                     f"rounds (components drifting with contention?); period is the mean over "
-                     f"the last {run.cycle} rounds")
+    if not run.converged and exact is None:
+        frames = problem.frames_per_round
+        notes.append(f"the timing did not repeat within {len(run.starts)} rounds (phases "
+                     f"drifting with contention): period estimated from the last {run.cycle} "
+                     f"rounds, within {error / frames:.3g} ms of the long-run period "
+                     "(docs/model.md 4.1)")
+    elif not run.converged:
+        notes.append(f"round timings did not settle within {len(run.starts)} rounds; "
+                     "the period is the exact max-plus value")
     else:
         notes.append(f"steady state reached after {r + 1} rounds (regime cycle "
                      f"{run.cycle} round{'s' if run.cycle > 1 else ''}); timings are "
@@ -728,6 +946,7 @@ def _throughput_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
         segments=_timings(schedule, prep, start, end), order=_order_refs(prep, order),
         busy_ms=_busy(prep, start, end), job_end_ms=job_end,
         loadables=loadable_counts(problem, schedule), violations=(), notes=tuple(notes),
+        period_error_ms=error / problem.frames_per_round, streaming=stream,
     )
 
 
@@ -765,15 +984,18 @@ def simulate_rounds(problem: Problem, schedule: Schedule, rounds: int = 3
                  for r in range(first, len(run.starts)))
 
 
-def simulated_cycle_time(problem: Problem, schedule: Schedule) -> tuple[float, bool]:
+def simulated_cycle_time(problem: Problem, schedule: Schedule, *,
+                         rounds: int = MAX_ROUNDS) -> tuple[float, bool]:
     """Round cycle time measured by the event-driven throughput simulation (contention as
-    in ``problem``), and whether the round timing became periodic. `simulate` reports the
-    exact `cycle_time` instead when contention is off; tests compare the two."""
+    in ``problem``), and whether the state was seen to repeat (else: the estimate of
+    docs/model.md 4.1 after up to ``rounds`` rounds). `simulate` reports the exact
+    `cycle_time` instead when contention is off; tests compare the two, and hold
+    estimates to much longer runs."""
     prep = prepare(problem, schedule)
     order = _resolve_order(prep, schedule)
     try:
         cycle_time_prepared(prep, order)  # rejects deadlocking orders
-        run = _run_throughput(prep, order)
+        run = _run_throughput(prep, order, max_rounds=rounds)
     except _Deadlock as exc:
         raise _deadlock_error(prep, exc.waiting) from None
     return run.round_time, run.converged
