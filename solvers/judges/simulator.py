@@ -15,17 +15,15 @@ How it works:
 - **Throughput** (`_run_throughput`): the same engine over segment *instances* ``(i, r)``
   of rounds ``r = 0, 1, ...``; each device runs its order cyclically, the first segment of
   every job is ready at 0 in every round, and contention applies between any two
-  instances on different devices. Rounds run until the start-time vector ``X(r)`` of a
-  round is periodic: ``X(r) - X(r-c) == X(r-c) - X(r-2c)`` (componentwise, relative
-  tolerance `CONVERGENCE_RTOL` of the round time, plus a few ulps of the absolute time)
-  for some regime cycle ``c <= MAX_REGIME_CYCLE``, or `MAX_ROUNDS` rounds elapse (then a
-  note says so and the mean over the last half of the rounds is reported; this happens
-  when independent parts of the schedule run at different rates and meet each other
-  quasi-periodically through contention). The round cycle time is
-  ``max_i (X_i(r) - X_i(r-c)) / c``; the period per frame is that / ``frames_per_round``.
-  Without contention the simulator reports the exact `cycle_time` (maximum cycle ratio)
-  as the period, and the event simulation is used for the segment timings only (tests
-  check that both agree).
+  instances on different devices. Rounds run until the whole state repeats (every
+  segment instance of a window of rounds shifted by one time ``T`` per ``c`` rounds: the
+  period is exact), or, when phases drift with contention and it never does, until
+  `MAX_ROUNDS` rounds give an estimate of the long-run ``lim E(R) / R`` with a stated
+  error bound (`solvers.judges.steady_state`, docs/model.md 4.1). Without contention
+  the simulator reports the exact `cycle_time` (maximum cycle ratio) as the period, and
+  the event simulation is used for the segment timings only (tests check that both
+  agree). With ``in_flight`` it runs the stream as the runtime does, at most that many
+  rounds in flight (`streaming_figures`, docs/model.md 4.2).
 - Both engines also accept `Pieces`: finer work units inside segments with a loss table
   per piece. The simulator never uses them; the group-level reference
   (`solvers.judges.reference_sim`) runs these same engines with one piece per group.
@@ -44,22 +42,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solvers.errors import ProblemError
+from solvers.judges.steady_state import PeriodicityTest, ThroughputRun
 from solvers.model.problem import Device, Objective, Problem
 from solvers.model.schedule import Schedule, SegmentRef, SegmentTiming, Streaming, Timeline
 
-CONVERGENCE_RTOL = 1e-12
-"""Relative change (of the round time) under which two regime cycles count as equal."""
-MAX_REGIME_CYCLE = 24
-"""Longest periodic regime (in rounds) the throughput convergence test looks for."""
 MAX_ROUNDS = 2000
 """Round cap of the throughput simulation when the timing does not become periodic."""
-ESTIMATE_EARLY_ROUNDS = frozenset((64, 128, 256, 512, 1024))
-"""Round counts at which a run whose state has not repeated may already stop with the
-estimate of `_estimate`, if its error bound is below `ESTIMATE_STOP_RTOL` (a device that
-runs ahead of the bottleneck with a constant effect on it: phases drift without effect)."""
-ESTIMATE_STOP_RTOL = 1e-9
-ESTIMATE_FLOOR_RTOL = 1e-10
-"""Least error bound of an estimate (relative): the floating rounding of thousands of events."""
 RUN_AHEAD_CAP = 16
 """Memory guard: rounds a fast device may run ahead, in multiples of the round cap."""
 STREAMING_ROUNDS_IN_FLIGHT = 2
@@ -353,20 +341,10 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None,
 
 
 # ---------------------------------------------------------------------- throughput engine
-@dataclass
-class _ThroughputRun:
-    starts: list[list[float]]     # per round: start of every segment
-    ends: list[list[float]]
-    cycle: int                    # regime cycle c (rounds), or the estimate's window
-    round_time: float             # cycle time of a round (lambda), or its estimate
-    converged: bool               # the state was seen to repeat (exact up to rounding)
-    error: float = 0.0            # not converged: stated bound on |round_time - lambda|
-
-
 def _run_throughput(prep: Prepared, order: list[list[int]], *,
                     max_rounds: int = MAX_ROUNDS,
                     pieces: Pieces | None = None,
-                    in_flight: int | None = None) -> _ThroughputRun:
+                    in_flight: int | None = None) -> ThroughputRun:
     """Event-driven simulation of rounds with cyclic device orders (docs/model.md 4).
 
     ``pieces``: see `Pieces` (default: one piece per segment, loss ``prep.k``).
@@ -397,9 +375,9 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
     now = 0.0
     active = [d for d in range(ndev) if order[d]]
     complete_rounds = 0
-    result: _ThroughputRun | None = None
-    test = _PeriodicityTest(prep, order, None if pieced else k, contention,
-                            in_flight is not None)
+    result: ThroughputRun | None = None
+    test = PeriodicityTest(prep.pred, prep.dev, order, None if pieced else k, contention,
+                           in_flight is not None)
 
     def ensure_round(r: int) -> None:
         while len(starts) <= r:
@@ -499,174 +477,6 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 break
     assert result is not None
     return result
-
-
-class _PeriodicityTest:
-    """When the throughput simulation may stop, and what it then reports (docs/model.md 4.1).
-
-    **Periodic** (exact): the whole state repeats. With one shift ``c`` rounds and one time
-    shift ``T`` for every segment: every segment instance of the rounds ``q`` in
-    ``[r - c - s - 1, r]`` (``s``: the earlier rounds still running when round ``r``
-    starts) starts and ends exactly ``T`` after its instance of round ``q - c``. Those
-    rounds hold every segment instance that runs in the last time window of length ``T``,
-    so the state (what runs, its remaining work, what is ready) at the start of round ``r``
-    equals the one ``T`` earlier, and the deterministic engine repeats it forever: the
-    period of a round is ``T / c``. When the devices fall into several *components*
-    (devices linked by a job's consecutive segments) that run at different rates, the state
-    never repeats with one round shift; the same test is then applied per component with
-    its own shift, which is exact when no component feels another's phase: each receives
-    no loss from the others, or only from components whose influence is constant (one
-    device, every segment the first of its job, so the device is never idle, and the same
-    loss on every victim). The period is the slowest component's. Contention-free runs
-    (whose period `simulate` takes from the exact max-plus cycle time, the events being
-    used for the timings only) accept the per-component test of each device's own
-    increments.
-
-    **Estimate** (otherwise, after ``max_rounds`` complete rounds: phases that drift with
-    contention never repeat): with ``E(q)`` the end of round ``q`` over the second half
-    ``[r0, r]``, ``L = r - r0``, the estimate is ``(E(r) - E(r0)) / L`` and the error bound
-    ``2 D / L``, ``D`` the width of the band that ``E(q) - q * estimate`` spans over that
-    half (see `_estimate`)."""
-
-    def __init__(self, prep: Prepared, order: list[list[int]],
-                 k: Sequence[Sequence[float]] | None, contention: bool, bounded: bool) -> None:
-        n = len(prep.base)
-        self.n = n
-        self.strict = contention or bounded  # else: the exact max-plus value is reported
-        self.all = list(range(n))
-        self.components: list[list[int]] | None = None
-        if bounded:
-            return  # admission couples every device: one component
-        active = [d for d in range(len(order)) if order[d]]
-        parent = {d: d for d in active}
-
-        def root(d: int) -> int:
-            while parent[d] != d:
-                parent[d] = parent[parent[d]]
-                d = parent[d]
-            return d
-
-        for i in range(n):
-            p = prep.pred[i]
-            if p >= 0:
-                parent[root(prep.dev[i])] = root(prep.dev[p])
-        groups: dict[int, list[int]] = {}
-        for i in range(n):
-            groups.setdefault(root(prep.dev[i]), []).append(i)
-        comps = list(groups.values())
-        if len(comps) < 2:
-            return
-        if contention:
-            if k is None:
-                return  # pieces: losses vary inside segments, no constant influence
-            constant = [len({prep.dev[i] for i in c}) == 1
-                        and all(prep.pred[i] < 0 for i in c)
-                        and all(len({k[v][a] for a in c}) == 1
-                                for v in range(n) if v not in c) for c in comps]
-            for x, cx in enumerate(comps):
-                for y, cy in enumerate(comps):
-                    if x != y and not constant[y] and any(k[v][a] > 0 for v in cx
-                                                          for a in cy):
-                        return  # x feels y's phase: only the whole state can repeat
-        self.components = comps
-
-    def check(self, starts: list[list[float]], ends: list[list[float]], r: int,
-              max_rounds: int) -> _ThroughputRun | None:
-        """The run's result once rounds ``0..r`` are complete, or None to go on."""
-        x = starts[r]
-        scale = max(max(x), max(ends[r]))
-        abs_tol = 64 * math.ulp(scale) if scale > 0 else 0.0
-        top = min(MAX_REGIME_CYCLE, r // 2)
-        if not self.strict:
-            # per device increments (the value is the exact max-plus one: timings only)
-            for c in range(1, top + 1):
-                a, b = starts[r - c], starts[r - 2 * c]
-                d1 = [xi - ai for xi, ai in zip(x, a, strict=True)]
-                d2 = [ai - bi for ai, bi in zip(a, b, strict=True)]
-                lam = max(d1) / c
-                tol = max(CONVERGENCE_RTOL * lam * c, abs_tol)
-                if all(abs(u - v) <= tol for u, v in zip(d1, d2, strict=True)):
-                    return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, True)
-        else:
-            for c in range(1, top + 1):
-                t = _common_shift(starts, ends, self.all, r, c, abs_tol)
-                if t is not None:
-                    return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, t / c, True)
-            if self.components is not None:
-                lam, cycle = 0.0, 1
-                for comp in self.components:
-                    found = None
-                    for c in range(1, top + 1):
-                        t = _common_shift(starts, ends, comp, r, c, abs_tol)
-                        if t is not None:
-                            found = t / c
-                            cycle = max(cycle, c)
-                            break
-                    if found is None:
-                        break
-                    lam = max(lam, found)
-                else:
-                    return _ThroughputRun(starts[: r + 1], ends[: r + 1], cycle, lam, True)
-        if r + 1 >= max_rounds:
-            return _estimate(starts, ends, r)
-        if self.strict and r + 1 in ESTIMATE_EARLY_ROUNDS:
-            found = _estimate(starts, ends, r)
-            if found.error <= ESTIMATE_STOP_RTOL * found.round_time:
-                return found
-        return None
-
-
-def _common_shift(starts: list[list[float]], ends: list[list[float]], idx: Sequence[int],
-                  r: int, c: int, abs_tol: float) -> float | None:
-    """``T`` if every segment in ``idx`` of the rounds ``[r - c - s - 1, r]`` starts and
-    ends exactly ``T`` after its instance ``c`` rounds earlier (`_PeriodicityTest`)."""
-    x, a = starts[r], starts[r - c]
-    t = x[idx[0]] - a[idx[0]]
-    tol = max(CONVERGENCE_RTOL * abs(t), abs_tol)
-    for i in idx:
-        if abs(x[i] - a[i] - t) > tol:
-            return None
-    t0 = min(x[i] for i in idx)
-    s = 0
-    while r - s - 1 >= 0 and max(ends[r - s - 1][i] for i in idx) > t0:
-        s += 1
-    low = r - c - s - 1
-    if low - c < 0:
-        return None
-    for q in range(low, r + 1):
-        xq, aq, eq, bq = starts[q], starts[q - c], ends[q], ends[q - c]
-        for i in idx:
-            if abs(xq[i] - aq[i] - t) > tol or abs(eq[i] - bq[i] - t) > tol:
-                return None
-    return t
-
-
-def _estimate(starts: list[list[float]], ends: list[list[float]], r: int) -> _ThroughputRun:
-    """The long-run cycle time of a run whose state was not seen to repeat, with its bound.
-
-    ``E(q)`` is the end of round ``q`` and ``lambda = lim E(q) / q`` (docs/model.md 4.1).
-    Over the second half ``[r0, r]`` of the rounds, ``L = r - r0``, the estimate is
-    ``est = (E(r) - E(r0)) / L``. If ``E(q) - q * lambda`` stays forever within a band of
-    width ``D*``, then ``|est - lambda| <= D* / L`` (both ends of the chord lie in the
-    band). ``D`` is the band's width around ``est`` over the half seen (it differs from the
-    width around ``lambda`` by at most ``L * |est - lambda| <= D*``); the stated bound is
-    ``2 D / L``, i.e. it assumes the band seen over the last ``L`` rounds is at least half
-    as wide as over all later ones. This holds for periodic and eventually periodic
-    regimes and for the quasi-periodic ones of drifting phases (bounded deviation), which
-    the regression tests check against 30x longer runs; it is not a proof. The bound is
-    at least `ESTIMATE_FLOOR_RTOL` of the estimate (floating rounding)."""
-    r0 = r // 2
-    span = r - r0
-    e0 = max(ends[r0])
-    er = max(ends[r])
-    est = (er - e0) / span
-    low = high = 0.0
-    for q in range(r0, r + 1):
-        dev = max(ends[q]) - e0 - (q - r0) * est
-        low = min(low, dev)
-        high = max(high, dev)
-    error = max(2 * (high - low) / span, ESTIMATE_FLOOR_RTOL * est)
-    return _ThroughputRun(starts[: r + 1], ends[: r + 1], span, est, False, error)
 
 
 # ---------------------------------------------------------------------- exact cycle time
@@ -906,7 +716,7 @@ def _latency_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
 
 
 def _throughput_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
-                         order: list[list[int]], run: _ThroughputRun,
+                         order: list[list[int]], run: ThroughputRun,
                          exact: float | None, stream: Streaming | None) -> Timeline:
     r = len(run.starts) - 1
     t0 = min(run.starts[r])
