@@ -1,13 +1,15 @@
 """Speed of the throughput simulator in the loops that call it most (issue 23 item 0).
 
-Two workloads, timed with `solvers.judges.simulator.throughput_objective` (the oracle's and
-the local search's fast path):
+Three workloads; the first two timed with `solvers.judges.simulator.throughput_objective`
+(the oracle's and the local search's fast path):
 
 - ``oracle``: every complete schedule (segments, devices, orders) of small random
   throughput problems with contention (2-3 models of 2-3 groups, Xavier AGX and Orin AGX
   presets, contention strength 0.5 and 1.5): what the exhaustive oracle simulates;
 - ``2x30``: random schedules of two 30-group synthetic models on Xavier AGX, what one step
-  of the local search simulates.
+  of the local search simulates;
+- ``exhaustive``: the oracle itself (`solvers.judges.oracle.exhaustive`) on the problems of
+  the first workload.
 
 Run it on two checkouts (``PYTHONPATH=<checkout> python -P benchmarks/simulator_speed.py``;
 ``-P``: benchmarks/solvers.py would shadow the package)
@@ -22,7 +24,15 @@ import time
 
 from profiles.synthetic import synthetic_table
 from solvers.judges import simulator
-from solvers.judges.oracle import _combos, _Loss, _orders, _prepare_combo, count_space, job_options
+from solvers.judges.oracle import (
+    _combos,
+    _Loss,
+    _orders,
+    _prepare_combo,
+    count_space,
+    exhaustive,
+    job_options,
+)
 from solvers.model.problem import Problem
 
 
@@ -91,6 +101,10 @@ def main() -> None:
     count, seconds = time_2x30(args.schedules_2x30)
     print(f"2x30: {count} schedules, {seconds:.2f} s "
           f"({1000 * seconds / max(1, count):.2f} ms per schedule)")
+    t0 = time.perf_counter()
+    for problem in problems:
+        exhaustive(problem)
+    print(f"exhaustive: {len(problems)} problems, {time.perf_counter() - t0:.2f} s")
 
 
 if __name__ == "__main__":

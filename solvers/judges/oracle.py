@@ -15,7 +15,9 @@ first in enumeration order (deterministic): the secondary objective, exact here
 bound (drifting phases, docs/model.md 4.1): the answer is ``optimal`` only if every other
 schedule's value minus its error is at least the answer's value plus its error (the next
 candidate is separated), and the lower bound is the least value minus error over all
-schedules, so it never exceeds the true optimum.
+schedules, so it never exceeds the true optimum. A schedule whose contention-free period (a
+lower bound on its period with contention) is already too high to tie with or touch the
+best is not simulated: that period stands for its lower end.
 
 Symmetry breaking (``symmetry=True``, the default, provably safe, and applied only when no
 pin tells the cores apart): DLA0 and DLA1 have the
@@ -39,6 +41,7 @@ from solvers.errors import ProblemError
 from solvers.judges.simulator import (
     Prepared,
     assemble,
+    contention_free_period,
     latency_objective,
     simulate,
     throughput_estimate,
@@ -210,14 +213,14 @@ class _Search:
         self.max_error = max(self.max_error, error)
         if self.near is None:
             self.near = []
-        if value - error > self._reach():
+        if value - error > self.reach():
             self.dropped = min(self.dropped, value - error)
             return
         self.near.append(_Candidate(value, error, key, combo, order, prep))
         if value < self.best_value:
             self.best_value = value
             if len(self.near) > 64:
-                reach = self._reach()
+                reach = self.reach()
                 keep = []
                 for c in self.near:
                     if c.value - c.error <= reach:
@@ -226,7 +229,12 @@ class _Search:
                         self.dropped = min(self.dropped, c.value - c.error)
                 self.near = keep
 
-    def _reach(self) -> float:
+    def skip(self, low: float) -> None:
+        """A schedule not simulated: its true value is at least ``low`` > `reach`."""
+        self.lower = min(self.lower, low)
+        self.dropped = min(self.dropped, low)
+
+    def reach(self) -> float:
         """Candidates whose value minus error exceeds this are no ties (their value is
         above the least by more than `TIE_RTOL`); only their least value minus error is
         kept (``dropped``) for the separation test."""
@@ -289,6 +297,13 @@ def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool =
                     search.missed_deadline += 1
                     continue
             else:
+                low = contention_free_period(problem, prep, order)
+                if low is None:
+                    search.deadlocked += 1
+                    continue
+                if prep.contention and low > search.reach():
+                    search.skip(low)  # a valid lower end: no need to simulate it
+                    continue
                 found = throughput_estimate(problem, prep, order)
                 if found is None:
                     search.deadlocked += 1

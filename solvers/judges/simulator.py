@@ -628,6 +628,17 @@ def throughput_objective(problem: Problem, prep: Prepared,
     return None if found is None else found[0]
 
 
+def contention_free_period(problem: Problem, prep: Prepared, order: list[list[int]]
+                           ) -> float | None:
+    """The exact contention-free period per frame (ms), None on deadlock: a lower bound on
+    the period with contention (durations only grow, and the max-plus recursion is
+    monotone in them), cheap enough to skip simulations that cannot matter."""
+    try:
+        return cycle_time_prepared(prep, order) / problem.frames_per_round
+    except _Deadlock:
+        return None
+
+
 def throughput_estimate(problem: Problem, prep: Prepared, order: list[list[int]]
                         ) -> tuple[float, float] | None:
     """Fast path for search: (period per frame, bound on its distance to the long-run
