@@ -184,7 +184,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_export_options(p, standalone=False)
 
     p = add_command(sub, "simulate", cmd_simulate,
-                    "judge a saved schedule with the event-driven simulator",
+                    "judge a saved schedule with the event-driven simulator (throughput: "
+                    "also as the runtime streams it)",
                     "  layerswap simulate schedule.json\n"
                     "  layerswap simulate schedule.json --json")
     p.add_argument("schedule", help="schedule file written by `layerswap solve -o`")
