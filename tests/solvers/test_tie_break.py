@@ -127,3 +127,21 @@ def test_oracle_prefers_the_simplest_among_many_ties() -> None:
     result = exhaustive(problem)
     assert simplest_at_the_optimum(problem) == (3.0, (1, 2))
     assert result.objective == 3.0 and simplicity(result.schedule.segments) == (1, 2)
+
+
+def test_local_search_drops_a_cut_that_gains_nothing() -> None:
+    """The local search follows the same tie rule: from the chain cut DLA0 -> DLA1 (the
+    schedule CP-SAT used to return), a neighbour with the same makespan and one transition
+    fewer is better."""
+    from solvers.heuristics.local_search import improve
+    from solvers.model.problem import Device
+    from solvers.model.schedule import Segment
+
+    problem = detector_and_chain()
+    n_chain, n_detector = problem.n_groups(0), problem.n_groups(1)
+    cut = Schedule(((Segment(0, 1, Device.DLA0), Segment(2, n_chain - 1, Device.DLA1)),
+                    (Segment(0, n_detector - 1, Device.GPU),)))
+    start = simulate(problem, cut).objective_ms
+    found = improve(problem, [cut], max_evaluations=200, stall_kicks=0, surrogate=False)
+    assert found is not None and found.objective_ms == pytest.approx(start, rel=1e-9)
+    assert simplicity(found.schedule.segments) < simplicity(cut.segments)
