@@ -4,8 +4,9 @@ every backend, and the streaming figures with the runtime's rounds in flight (4.
 
 The four problems are random small ones found by enumerating every schedule of random
 2-model problems (Orin AGX and Xavier AGX presets, contention strength 0.5 and 1.5) and
-keeping those whose best schedules never repeat their state. ``TRUE_OPTIMUM``: the least long-run period over
-every schedule, each simulated for 60,000 rounds (end(R) - end(R/2)) / (R/2), 2026-12-06.
+keeping those whose best schedules never repeat their state. The true optimum (last entry
+of each case): the least long-run period over every schedule, each simulated for 60,000
+rounds, (end(R) - end(R/2)) / (R/2), 2026-12-06.
 Before this judge (per-segment increments accepted as a steady state, after a few rounds)
 the oracle answered ``optimal`` 1.163462 ms for the first (1.5 % above the true optimum),
 0.392424 ms for the second, ``optimal`` 0.579233 ms with that lower bound for the third,
