@@ -68,7 +68,8 @@ def _block_schedule(model: SatModel, dec: _Decoded) -> list[int]:
 
 
 def check(model: SatModel, dec: _Decoded, search: _Search) -> tuple[Any, list[list[int]]]:
-    """`solvers.backends.sat.solve._check` with contention: (value in ns or None, clauses to learn)."""
+    """`solvers.backends.sat.solve._check` with contention: (value in ns or None, clauses
+    to learn)."""
     p, g = model.p, dec.graph
     res = longest_path(g)
     if not isinstance(res, tuple):   # deadlock: the contention-free explanation holds
