@@ -48,10 +48,10 @@ class PeriodicityTest:
     its own shift, which is exact when no component feels another's phase: each receives
     no loss from the others, or only from components whose influence is constant (one
     device, every segment the first of its job, so the device is never idle, and the same
-    loss on every victim). The period is the slowest component's. Contention-free runs
-    (whose period `simulate` takes from the exact max-plus cycle time, the events being
-    used for the timings only) accept the per-component test of each device's own
-    increments.
+    loss on every victim). The period is the slowest component's. Unbounded
+    contention-free runs (whose period `simulate` takes from the exact max-plus cycle time,
+    the events giving the displayed timings only) accept the weaker test of each segment's
+    own increment repeating, ``X(r) - X(r-c) == X(r-c) - X(r-2c)``.
 
     **Estimate** (otherwise, after ``max_rounds`` complete rounds: phases that drift with
     contention never repeat): with ``E(q)`` the end of round ``q`` over the second half
