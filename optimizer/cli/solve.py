@@ -120,6 +120,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if timeline.period_ms is not None:
             doc["period_ms"] = timeline.period_ms
             doc["throughput_fps"] = timeline.throughput_fps
+            doc["period_error_ms"] = timeline.period_error_ms
+            if timeline.streaming is not None:
+                doc["streaming"] = timeline.streaming.to_dict()
         doc["error_band"] = problem_band(problem, timeline)
         emit_json(doc)
     else:
@@ -202,7 +205,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_export_options(p, standalone=False)
 
     p = add_command(sub, "simulate", cmd_simulate,
-                    "judge a saved schedule with the event-driven simulator",
+                    "judge a saved schedule with the event-driven simulator (throughput: "
+                    "also as the runtime streams it)",
                     "  layerswap simulate schedule.json\n"
                     "  layerswap simulate schedule.json --json")
     p.add_argument("schedule", help="schedule file written by `layerswap solve -o`")

@@ -42,7 +42,7 @@ from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Device, Objective, Problem
-from solvers.model.schedule import Result, Schedule, Segment, SegmentRef, SolveStatus
+from solvers.model.schedule import Result, Schedule, Segment, SegmentRef, SolveStatus, better
 
 WHOLE_MODEL_ORDER_CAP = 720
 H2H_MAX_ROUNDS = 30
@@ -71,7 +71,7 @@ def _judge(problem: Problem, name: str, schedule: Schedule | None, started: floa
 def simulated_value(problem: Problem, schedule: Schedule) -> float:
     """Simulator objective; missed deadlines count as infinitely bad; invalid -> inf."""
     try:
-        tl = simulate(problem, schedule)
+        tl = simulate(problem, schedule, streaming=False)
     except ProblemError:
         return math.inf
     return math.inf if tl.violations else tl.objective_ms
@@ -267,12 +267,13 @@ def h2h_like(problem: Problem) -> Result:
     rounds = 0
     while rounds < H2H_MAX_ROUNDS:
         rounds += 1
-        tl = simulate(problem, Schedule(tuple(current)))
+        tl = simulate(problem, Schedule(tuple(current)), streaming=False)
         busiest = max(problem.devices, key=lambda d: (tl.busy_ms.get(d, 0.0), d))
         move: tuple[float, list[JobSegments]] | None = None
         for cand in _boundary_moves(problem, current, busiest):
             value = simulated_value(problem, Schedule(tuple(cand)))
-            if value < best * (1 - 1e-12) and (move is None or value < move[0]):
+            if better(value, cand, best, current) and (
+                    move is None or better(value, cand, move[0], move[1])):
                 move = (value, cand)
         if move is None:
             break
@@ -486,13 +487,14 @@ def greedy(problem: Problem, deadline: float | None = None) -> Result:
         segments, starts = placed
         sched = Schedule(tuple(segments), _order_by_start(segments, starts, problem.devices))
         value = simulated_value(problem, sched)
-        if best is None or value < best[0]:
+        if best is None or better(value, sched.segments, best[0], best[1].segments):
             best = (value, sched)
     for segments in _load_aware_passes(problem, orders[0], stop=late):
         sched = Schedule(tuple(segments))
         value = simulated_value(problem, sched)
-        if best is None or value < best[0]:
-            best = (value, Schedule(sched.segments, simulate(problem, sched).order))
+        if best is None or better(value, sched.segments, best[0], best[1].segments):
+            best = (value, Schedule(sched.segments,
+                                   simulate(problem, sched, streaming=False).order))
     if best is None:
         return _judge(problem, "greedy", None, t0, "greedy found no placement within the "
                       "pins, max transitions and loadable limit")

@@ -52,7 +52,7 @@ from solvers.bounds.lower import segment_bound_lp
 from solvers.heuristics.baselines import JobSegments, fits_loadables, runs, simulated_value
 from solvers.judges.simulator import _Deadlock, _run_latency, cycle_time_prepared, prepare, simulate
 from solvers.model.problem import Objective, Problem
-from solvers.model.schedule import Schedule
+from solvers.model.schedule import TIE_RTOL, Schedule, better, simplicity
 
 MAX_EVALUATIONS = 20_000
 """Simulations one `improve` call may run, candidates included (a deterministic budget;
@@ -131,7 +131,7 @@ def improve(problem: Problem, candidates: Sequence[Schedule], *,
         climbed.add(current.segments)
         value, current, n = _climb(problem, value, current, budget)
         moves += n
-        if value < best_value:
+        if better(value, current.segments, best_value, best.segments):
             best_value, best = value, current
             _report(progress, best_value, budget, 0)
         if budget.stopped:
@@ -148,13 +148,13 @@ def improve(problem: Problem, candidates: Sequence[Schedule], *,
         value, current, n = _climb(problem, budget.fcfs(problem, kicked), Schedule(kicked),
                                    budget)
         moves += n
-        if value < best_value * (1 - 1e-12):
+        if better(value, current.segments, best_value, best.segments):
             best_value, best, stall = value, current, 0
             _report(progress, best_value, budget, kicks)
         else:
             stall += 1
     if best.order is None:
-        best = Schedule(best.segments, simulate(problem, best).order)
+        best = Schedule(best.segments, simulate(problem, best, streaming=False).order)
     return Improved(best, best_value, start_value, budget.evaluations, moves, kicks,
                     budget.stopped or stopped, len(budget.bounds), budget.pruned)
 
@@ -320,8 +320,12 @@ def _climb(problem: Problem, value: float, current: Schedule, budget: _Budget
         for segments in _neighbours(problem, current.segments):
             if segments not in budget.values and budget.exhausted():
                 break
-            cand_value = budget.fcfs_below(problem, segments, value * (1 - 1e-12))
-            if cand_value < value * (1 - 1e-12):
+            # the tie rule of every search (model.md 5): equal value, fewer transitions
+            # then loadables also moves (simplicity only decreases: no cycling)
+            simpler = simplicity(segments) < simplicity(current.segments)
+            cand_value = budget.fcfs_below(problem, segments,
+                                           value * (1 + TIE_RTOL if simpler else 1 - 1e-12))
+            if better(cand_value, segments, value, current.segments):
                 value, current = cand_value, Schedule(segments)
                 moves += 1
                 improved = True

@@ -6,8 +6,18 @@ segment, consecutive segments on different devices); then every combination over
 that respects the DLA loadable limit; then, for each combination, every device order
 (all permutations of each device's segments). Each complete schedule is judged by the
 simulator's own engine (`solvers.judges.simulator`); deadlocking orders are skipped, schedules
-missing a deadline are infeasible. The best value wins; ties keep the first schedule in
-enumeration order (deterministic).
+missing a deadline are infeasible.
+
+The answer (docs/model.md section 5): among the schedules whose value is within `TIE_RTOL`
+of the least, the one with the fewest transitions, then the fewest DLA loadables, then the
+first in enumeration order (deterministic): the secondary objective, exact here
+(``stats["tie_break"] = "proven"``). A throughput value may be an estimate with an error
+bound (drifting phases, docs/model.md 4.1): the answer is ``optimal`` only if every other
+schedule's value minus its error is at least the answer's value plus its error (the next
+candidate is separated), and the lower bound is the least value minus error over all
+schedules, so it never exceeds the true optimum. A schedule whose contention-free period (a
+lower bound on its period with contention) is already too high to tie with or touch the
+best is not simulated: that period stands for its lower end.
 
 Symmetry breaking (``symmetry=True``, the default, provably safe, and applied only when no
 pin tells the cores apart): DLA0 and DLA1 have the
@@ -31,12 +41,13 @@ from solvers.errors import ProblemError
 from solvers.judges.simulator import (
     Prepared,
     assemble,
+    contention_free_period,
     latency_objective,
     simulate,
-    throughput_objective,
+    throughput_estimate,
 )
 from solvers.model.problem import Device, Objective, Problem, dla_symmetric
-from solvers.model.schedule import Result, Schedule, Segment, SolveStatus
+from solvers.model.schedule import TIE_RTOL, Result, Schedule, Segment, SolveStatus, simplicity
 
 DEFAULT_LIMIT = 2_000_000
 
@@ -191,13 +202,74 @@ def _orders(prep: Prepared) -> Iterator[list[list[int]]]:
 
 
 @dataclass
+class _Candidate:
+    value: float
+    error: float
+    key: tuple[int, int, int]      # (transitions, loadables, enumeration index)
+    combo: tuple[_Option, ...]
+    order: list[list[int]]
+    prep: Prepared
+
+
+@dataclass
 class _Search:
     best_value: float = math.inf
-    best: tuple[tuple[_Option, ...], list[list[int]], Prepared] | None = None
+    max_error: float = 0.0
+    lower: float = math.inf        # least value - error over every feasible schedule
+    near: list[_Candidate] | None = None   # candidates that may tie with or touch the best
+    dropped: float = math.inf      # least value - error of the candidates not kept in near
     evaluated: int = 0
     deadlocked: int = 0
     missed_deadline: int = 0
     timed_out: bool = False
+
+    def offer(self, value: float, error: float, key: tuple[int, int, int],
+              combo: tuple[_Option, ...], order: list[list[int]], prep: Prepared) -> None:
+        self.lower = min(self.lower, value - error)
+        self.max_error = max(self.max_error, error)
+        if self.near is None:
+            self.near = []
+        if value - error > self.reach():
+            self.dropped = min(self.dropped, value - error)
+            return
+        self.near.append(_Candidate(value, error, key, combo, order, prep))
+        if value < self.best_value:
+            self.best_value = value
+            if len(self.near) > 64:
+                reach = self.reach()
+                keep = []
+                for c in self.near:
+                    if c.value - c.error <= reach:
+                        keep.append(c)
+                    else:
+                        self.dropped = min(self.dropped, c.value - c.error)
+                self.near = keep
+
+    def skip(self, low: float) -> None:
+        """A schedule not simulated: its true value is at least ``low`` > `reach`."""
+        self.lower = min(self.lower, low)
+        self.dropped = min(self.dropped, low)
+
+    def reach(self) -> float:
+        """Candidates whose value minus error exceeds this are no ties (their value is
+        above the least by more than `TIE_RTOL`); only their least value minus error is
+        kept (``dropped``) for the separation test."""
+        if not math.isfinite(self.best_value):
+            return math.inf
+        return self.best_value * (1 + 3 * TIE_RTOL) + 2 * self.max_error
+
+    def answer(self) -> tuple[_Candidate, bool] | None:
+        """The chosen schedule (least value, then simplest) and whether it is separated
+        from every schedule outside its ties."""
+        if not self.near:
+            return None
+        ties = [c for c in self.near if c.value <= self.best_value * (1 + TIE_RTOL)]
+        chosen = min(ties, key=lambda c: c.key)
+        top = chosen.value + chosen.error
+        separated = self.dropped >= top - TIE_RTOL * top and all(
+            c.value - c.error >= top - TIE_RTOL * top
+            for c in self.near if c.value > self.best_value * (1 + TIE_RTOL))
+        return chosen, separated
 
 
 def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool = True,
@@ -240,8 +312,10 @@ def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool =
     latency = problem.objective is Objective.LATENCY
     for combo in _combos(problem, options, symmetry):
         prep = _prepare_combo(problem, combo, loss)
+        simple = simplicity([opt.segments for opt in combo])
         for order in _orders(prep):
             search.evaluated += 1
+            error = 0.0
             if latency:
                 res = latency_objective(problem, prep, order)
                 if res is None:
@@ -252,14 +326,19 @@ def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool =
                     search.missed_deadline += 1
                     continue
             else:
-                tval = throughput_objective(problem, prep, order)
-                if tval is None:
+                low = contention_free_period(problem, prep, order)
+                if low is None:
                     search.deadlocked += 1
                     continue
-                value = tval
-            if value < search.best_value * (1 - 1e-12):
-                search.best_value = value
-                search.best = (combo, order, prep)
+                if prep.contention and low > search.reach():
+                    search.skip(low)  # a valid lower end: no need to simulate it
+                    continue
+                found = throughput_estimate(problem, prep, order)
+                if found is None:
+                    search.deadlocked += 1
+                    continue
+                value, error = found
+            search.offer(value, error, (*simple, search.evaluated), combo, order, prep)
         if deadline is not None and time.perf_counter() > deadline:
             search.timed_out = True
             break
@@ -270,7 +349,8 @@ def _result(problem: Problem, search: _Search, space: int, symmetry: bool,
             seconds: float) -> Result:
     stats = {"space": space, "evaluated": search.evaluated, "deadlocked": search.deadlocked,
              "missed_deadline": search.missed_deadline, "symmetry_breaking": symmetry}
-    if search.best is None:
+    found = search.answer()
+    if found is None:
         if search.timed_out:
             return Result(SolveStatus.UNKNOWN, "exhaustive", None, None, None, None, seconds,
                           stats, "time limit reached before any schedule was evaluated")
@@ -278,15 +358,25 @@ def _result(problem: Problem, search: _Search, space: int, symmetry: bool,
                else "no valid schedule exists (pins, eligibility or loadable limit)")
         return Result(SolveStatus.INFEASIBLE, "exhaustive", None, None, None, None, seconds,
                       stats, why)
-    combo, order, prep = search.best
+    chosen, separated = found
+    combo, order, prep = chosen.combo, chosen.order, chosen.prep
     segments = tuple(opt.segments for opt in combo)
     order_map = {prep.devices[d]: tuple(prep.refs[i] for i in order[d])
                  for d in range(len(prep.devices))}
     schedule = Schedule(segments, order_map)
     timeline = simulate(problem, schedule)
-    status = SolveStatus.FEASIBLE if search.timed_out else SolveStatus.OPTIMAL
-    bound = None if search.timed_out else timeline.objective_ms
-    msg = "time limit reached: best schedule found so far" if search.timed_out else ""
+    stats["tie_break"] = "best_effort" if search.timed_out else "proven"
+    stats["max_period_error_ms"] = search.max_error
+    status = SolveStatus.OPTIMAL
+    bound = None if search.timed_out else min(search.lower, timeline.objective_ms)
+    msg = ""
+    if search.timed_out:
+        status, msg = SolveStatus.FEASIBLE, "time limit reached: best schedule found so far"
+    elif not separated:
+        status = SolveStatus.FEASIBLE
+        msg = (f"not proven optimal: the best periods are estimates (phases drifting with "
+               f"contention, docs/model.md 4.1) that their error bounds (up to "
+               f"{search.max_error:.3g} ms) do not separate; lower bound {bound:.9g} ms")
     return Result(status, "exhaustive", schedule, timeline, timeline.objective_ms, bound,
                   seconds, stats, msg)
 

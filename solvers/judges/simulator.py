@@ -15,17 +15,15 @@ How it works:
 - **Throughput** (`_run_throughput`): the same engine over segment *instances* ``(i, r)``
   of rounds ``r = 0, 1, ...``; each device runs its order cyclically, the first segment of
   every job is ready at 0 in every round, and contention applies between any two
-  instances on different devices. Rounds run until the start-time vector ``X(r)`` of a
-  round is periodic: ``X(r) - X(r-c) == X(r-c) - X(r-2c)`` (componentwise, relative
-  tolerance `CONVERGENCE_RTOL` of the round time, plus a few ulps of the absolute time)
-  for some regime cycle ``c <= MAX_REGIME_CYCLE``, or `MAX_ROUNDS` rounds elapse (then a
-  note says so and the mean over the last half of the rounds is reported; this happens
-  when independent parts of the schedule run at different rates and meet each other
-  quasi-periodically through contention). The round cycle time is
-  ``max_i (X_i(r) - X_i(r-c)) / c``; the period per frame is that / ``frames_per_round``.
-  Without contention the simulator reports the exact `cycle_time` (maximum cycle ratio)
-  as the period, and the event simulation is used for the segment timings only (tests
-  check that both agree).
+  instances on different devices. Rounds run until the whole state repeats (every
+  segment instance of a window of rounds shifted by one time ``T`` per ``c`` rounds: the
+  period is exact), or, when phases drift with contention and it never does, until
+  `MAX_ROUNDS` rounds give an estimate of the long-run ``lim E(R) / R`` with a stated
+  error bound (`solvers.judges.steady_state`, docs/model.md 4.1). Without contention
+  the simulator reports the exact `cycle_time` (maximum cycle ratio) as the period, and
+  the event simulation is used for the segment timings only (tests check that both
+  agree). With ``in_flight`` it runs the stream as the runtime does, at most that many
+  rounds in flight (`streaming_figures`, docs/model.md 4.2).
 - Both engines also accept `Pieces`: finer work units inside segments with a loss table
   per piece. The simulator never uses them; the group-level reference
   (`solvers.judges.reference_sim`) runs these same engines with one piece per group.
@@ -39,21 +37,22 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from solvers.errors import ProblemError
+from solvers.judges.steady_state import PeriodicityTest, ThroughputRun
 from solvers.model.problem import Device, Objective, Problem
-from solvers.model.schedule import Schedule, SegmentRef, SegmentTiming, Timeline
+from solvers.model.schedule import Schedule, SegmentRef, SegmentTiming, Streaming, Timeline
 
-CONVERGENCE_RTOL = 1e-12
-"""Relative change (of the round time) under which two regime cycles count as equal."""
-MAX_REGIME_CYCLE = 24
-"""Longest periodic regime (in rounds) the throughput convergence test looks for."""
 MAX_ROUNDS = 2000
 """Round cap of the throughput simulation when the timing does not become periodic."""
 RUN_AHEAD_CAP = 16
 """Memory guard: rounds a fast device may run ahead, in multiples of the round cap."""
+STREAMING_ROUNDS_IN_FLIGHT = 2
+"""Rounds in flight of the streaming figures (`Timeline.streaming`): the runtime's default,
+``runtime.executor.Executor(rounds_in_flight=2)`` (a test keeps the two equal)."""
 _DONE_RTOL = 1e-12  # remaining work below this fraction of a segment's base counts as done
 
 
@@ -342,25 +341,19 @@ def _run_latency(prep: Prepared, order: list[list[int]] | None,
 
 
 # ---------------------------------------------------------------------- throughput engine
-@dataclass
-class _ThroughputRun:
-    starts: list[list[float]]     # per round: start of every segment
-    ends: list[list[float]]
-    cycle: int                    # regime cycle c (rounds)
-    round_time: float             # cycle time of a round (lambda)
-    converged: bool
-
-
 def _run_throughput(prep: Prepared, order: list[list[int]], *,
                     max_rounds: int = MAX_ROUNDS,
-                    pieces: Pieces | None = None) -> _ThroughputRun:
+                    pieces: Pieces | None = None,
+                    in_flight: int | None = None) -> ThroughputRun:
     """Event-driven simulation of rounds with cyclic device orders (docs/model.md 4).
 
-    ``pieces``: see `Pieces` (default: one piece per segment, loss ``prep.k``). The
-    caller must have rejected deadlocking orders (`cycle_time_prepared` does): a device
-    with independent work would otherwise run on forever. As a memory guard, if some
-    device gets `RUN_AHEAD_CAP` x ``max_rounds`` rounds ahead the run stops and reports
-    the complete rounds as not converged."""
+    ``pieces``: see `Pieces` (default: one piece per segment, loss ``prep.k``).
+    ``in_flight``: at most that many rounds in flight, as the runtime runs them (a device
+    starts its round ``r`` only once round ``r - in_flight`` has finished; docs/model.md
+    4.2); None: unbounded, the solvers' model. The caller must have rejected deadlocking
+    orders (`cycle_time_prepared` does): a device with independent work would otherwise
+    run on forever. As a memory guard, if some device gets `RUN_AHEAD_CAP` x
+    ``max_rounds`` rounds ahead the run stops and reports an estimate."""
     n = len(prep.base)
     ndev = len(prep.devices)
     base, tr_in, pred = prep.base, prep.tr_in, prep.pred
@@ -372,6 +365,7 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
     starts: list[list[float]] = []
     ends: list[list[float]] = []
     ended_in_round: list[int] = []
+    finish: list[float] = []       # per complete round: when its last segment ended
     rnd = [0] * ndev
     pos = [0] * ndev
     running = [-1] * ndev          # flat segment index
@@ -381,7 +375,9 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
     now = 0.0
     active = [d for d in range(ndev) if order[d]]
     complete_rounds = 0
-    result: _ThroughputRun | None = None
+    result: ThroughputRun | None = None
+    test = PeriodicityTest(prep.pred, prep.dev, order, None if pieced else k, contention,
+                           in_flight is not None)
 
     def ensure_round(r: int) -> None:
         while len(starts) <= r:
@@ -389,14 +385,17 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
             ends.append([math.nan] * n)
             ended_in_round.append(0)
 
-    def ready_time(i: int, r: int) -> float:
+    def ready_time(i: int, r: int, first: bool) -> float:
+        gate = 0.0
+        if first and in_flight is not None and r >= in_flight:
+            gate = finish[r - in_flight] if r - in_flight < len(finish) else math.inf
         p = pred[i]
         if p < 0:
-            return 0.0
+            return gate
         if r >= len(ends):
             return math.inf
         e = ends[r][p]
-        return math.inf if e != e else e + tr_in[i]  # NaN: predecessor not finished
+        return math.inf if e != e else max(gate, e + tr_in[i])  # NaN: pred not finished
 
     while result is None:
         for d in active:
@@ -404,7 +403,7 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 continue
             i = order[d][pos[d]]
             r = rnd[d]
-            if ready_time(i, r) <= now:
+            if ready_time(i, r, pos[d] == 0) <= now:
                 ensure_round(r)
                 starts[r][i] = now
                 running[d] = i
@@ -439,7 +438,7 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 t_next = t
         for d in active:
             if running[d] < 0:
-                rt = ready_time(order[d][pos[d]], rnd[d])
+                rt = ready_time(order[d][pos[d]], rnd[d], pos[d] == 0)
                 if now < rt < t_next:
                     t_next = rt
         if t_next == math.inf and not any_running:
@@ -468,36 +467,16 @@ def _run_throughput(prep: Prepared, order: list[list[int]], *,
                 remaining[d] = rem
         now = t_next
         if len(starts) > RUN_AHEAD_CAP * max_rounds and complete_rounds >= 3:
-            result = _check_periodic(starts, ends, complete_rounds - 1, complete_rounds)
+            result = test.check(starts, ends, complete_rounds - 1, complete_rounds)
             break
         while complete_rounds < len(ended_in_round) and ended_in_round[complete_rounds] == n:
+            finish.append(max(ends[complete_rounds]))
             complete_rounds += 1
-            result = _check_periodic(starts, ends, complete_rounds - 1, max_rounds)
+            result = test.check(starts, ends, complete_rounds - 1, max_rounds)
             if result is not None:
                 break
     assert result is not None
     return result
-
-
-def _check_periodic(starts: list[list[float]], ends: list[list[float]], r: int,
-                    max_rounds: int) -> _ThroughputRun | None:
-    """Periodicity test on the start vectors of complete rounds ``0..r``."""
-    x = starts[r]
-    scale = max(max(x), max(ends[r]))
-    abs_tol = 64 * math.ulp(scale) if scale > 0 else 0.0
-    for c in range(1, min(MAX_REGIME_CYCLE, r // 2) + 1):
-        a, b = starts[r - c], starts[r - 2 * c]
-        d1 = [xi - ai for xi, ai in zip(x, a, strict=True)]
-        d2 = [ai - bi for ai, bi in zip(a, b, strict=True)]
-        lam = max(d1) / c
-        tol = max(CONVERGENCE_RTOL * lam * c, abs_tol)
-        if all(abs(u - v) <= tol for u, v in zip(d1, d2, strict=True)):
-            return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, True)
-    if r + 1 >= max_rounds:
-        c = max(1, r // 2)  # not periodic (e.g. drifting components): mean over half
-        lam = max(xi - ai for xi, ai in zip(x, starts[r - c], strict=True)) / c
-        return _ThroughputRun(starts[: r + 1], ends[: r + 1], c, lam, False)
-    return None
 
 
 # ---------------------------------------------------------------------- exact cycle time
@@ -597,8 +576,13 @@ def _resolve_order(prep: Prepared, schedule: Schedule) -> list[list[int]]:
 
 
 # ---------------------------------------------------------------------- public API
-def simulate(problem: Problem, schedule: Schedule) -> Timeline:
-    """The simulator's judgement of ``schedule`` (docs/model.md): a full `Timeline`."""
+def simulate(problem: Problem, schedule: Schedule, *, streaming: bool = True) -> Timeline:
+    """The simulator's judgement of ``schedule`` (docs/model.md): a full `Timeline`.
+
+    Throughput: the period is the unbounded steady state's (what the solvers optimise,
+    docs/model.md 4.1) with its error bound; ``streaming`` also simulates the stream with
+    the runtime's `STREAMING_ROUNDS_IN_FLIGHT` (period and per-frame latency, 4.2; search
+    loops that only compare periods turn it off)."""
     prep = prepare(problem, schedule)
     if problem.objective is Objective.LATENCY:
         order = order_indices(prep, schedule)
@@ -612,9 +596,11 @@ def simulate(problem: Problem, schedule: Schedule) -> Timeline:
         exact = cycle_time_prepared(prep, order)  # also rejects deadlocking orders
         exact = None if prep.contention else exact
         run = _run_throughput(prep, order)
+        stream = (streaming_figures(problem, prep, order, STREAMING_ROUNDS_IN_FLIGHT)
+                  if streaming else None)
     except _Deadlock as exc:
         raise _deadlock_error(prep, exc.waiting) from None
-    return _throughput_timeline(problem, schedule, prep, order, run, exact)
+    return _throughput_timeline(problem, schedule, prep, order, run, exact, stream)
 
 
 def latency_objective(problem: Problem, prep: Prepared,
@@ -638,13 +624,59 @@ def latency_objective(problem: Problem, prep: Prepared,
 def throughput_objective(problem: Problem, prep: Prepared,
                          order: list[list[int]]) -> float | None:
     """Fast path for search: period per frame (ms), None on deadlock."""
+    found = throughput_estimate(problem, prep, order)
+    return None if found is None else found[0]
+
+
+def contention_free_period(problem: Problem, prep: Prepared, order: list[list[int]]
+                           ) -> float | None:
+    """The exact contention-free period per frame (ms), None on deadlock: a lower bound on
+    the period with contention (durations only grow, and the max-plus recursion is
+    monotone in them), cheap enough to skip simulations that cannot matter."""
     try:
-        lam = cycle_time_prepared(prep, order)  # also rejects deadlocking orders
-        if prep.contention:
-            lam = _run_throughput(prep, order).round_time
+        return cycle_time_prepared(prep, order) / problem.frames_per_round
     except _Deadlock:
         return None
-    return lam / problem.frames_per_round
+
+
+def throughput_estimate(problem: Problem, prep: Prepared, order: list[list[int]]
+                        ) -> tuple[float, float] | None:
+    """Fast path for search: (period per frame, bound on its distance to the long-run
+    period; 0 when exact) in ms, None on deadlock (docs/model.md 4.1)."""
+    try:
+        lam = cycle_time_prepared(prep, order)  # also rejects deadlocking orders
+        error = 0.0
+        if prep.contention:
+            run = _run_throughput(prep, order)
+            lam, error = run.round_time, run.error
+    except _Deadlock:
+        return None
+    return lam / problem.frames_per_round, error / problem.frames_per_round
+
+
+def streaming_figures(problem: Problem, prep: Prepared, order: list[list[int]],
+                      rounds_in_flight: int) -> Streaming:
+    """The stream with at most ``rounds_in_flight`` rounds in flight (docs/model.md 4.2):
+    its period and the latency of every frame (a job's first segment start to its last
+    segment end) over the steady-state rounds: the last regime cycle when the state
+    repeats, else the second half of the rounds. Raises `_Deadlock` like the engine."""
+    run = _run_throughput(prep, order, in_flight=rounds_in_flight)
+    r = len(run.starts) - 1
+    first_of_job = [i for i in range(len(prep.base)) if prep.pred[i] < 0]
+    by_model: dict[str, list[float]] = {}
+    every: list[float] = []
+    for q in range(max(0, r - run.cycle + 1), r + 1):
+        for j, (a, b) in enumerate(zip(first_of_job, prep.last_of_job, strict=True)):
+            value = run.ends[q][b] - run.starts[q][a]
+            by_model.setdefault(problem.models[problem.jobs[j].model_index].name,
+                                []).append(value)
+            every.append(value)
+    frames = problem.frames_per_round
+    return Streaming(rounds_in_flight=rounds_in_flight, period_ms=run.round_time / frames,
+                     round_period_ms=run.round_time, period_error_ms=run.error / frames,
+                     latency_p50_ms=statistics.median(every), latency_worst_ms=max(every),
+                     latency_by_model={m: (statistics.median(v), max(v))
+                                       for m, v in by_model.items()})
 
 
 def _order_refs(prep: Prepared, used: Sequence[Sequence[int]]
@@ -695,23 +727,30 @@ def _latency_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
 
 
 def _throughput_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
-                         order: list[list[int]], run: _ThroughputRun,
-                         exact: float | None) -> Timeline:
+                         order: list[list[int]], run: ThroughputRun,
+                         exact: float | None, stream: Streaming | None) -> Timeline:
     r = len(run.starts) - 1
     t0 = min(run.starts[r])
     start = [s - t0 for s in run.starts[r]]
     end = [e - t0 for e in run.ends[r]]
     notes = []
     lam = run.round_time
+    error = run.error
     if exact is not None:
+        error = 0.0
         if abs(exact - lam) > 1e-9 * max(1.0, exact):
             notes.append(f"event simulation cycle time {lam:.12g} ms differs from the exact "
                          f"max-plus value {exact:.12g} ms (reported)")
         lam = exact
-    if not run.converged:
-        notes.append(f"round timing did not become periodic within {len(run.starts)} "
-                     f"rounds (components drifting with contention?); period is the mean over "
-                     f"the last {run.cycle} rounds")
+    if not run.converged and exact is None:
+        frames = problem.frames_per_round
+        notes.append(f"the timing did not repeat within {len(run.starts)} rounds (phases "
+                     f"drifting with contention): period estimated from the last {run.cycle} "
+                     f"rounds, within {error / frames:.3g} ms of the long-run period "
+                     "(docs/model.md 4.1)")
+    elif not run.converged:
+        notes.append(f"round timings did not settle within {len(run.starts)} rounds; "
+                     "the period is the exact max-plus value")
     else:
         notes.append(f"steady state reached after {r + 1} rounds (regime cycle "
                      f"{run.cycle} round{'s' if run.cycle > 1 else ''}); timings are "
@@ -728,6 +767,7 @@ def _throughput_timeline(problem: Problem, schedule: Schedule, prep: Prepared,
         segments=_timings(schedule, prep, start, end), order=_order_refs(prep, order),
         busy_ms=_busy(prep, start, end), job_end_ms=job_end,
         loadables=loadable_counts(problem, schedule), violations=(), notes=tuple(notes),
+        period_error_ms=error / problem.frames_per_round, streaming=stream,
     )
 
 
@@ -765,15 +805,18 @@ def simulate_rounds(problem: Problem, schedule: Schedule, rounds: int = 3
                  for r in range(first, len(run.starts)))
 
 
-def simulated_cycle_time(problem: Problem, schedule: Schedule) -> tuple[float, bool]:
+def simulated_cycle_time(problem: Problem, schedule: Schedule, *,
+                         rounds: int = MAX_ROUNDS) -> tuple[float, bool]:
     """Round cycle time measured by the event-driven throughput simulation (contention as
-    in ``problem``), and whether the round timing became periodic. `simulate` reports the
-    exact `cycle_time` instead when contention is off; tests compare the two."""
+    in ``problem``), and whether the state was seen to repeat (else: the estimate of
+    docs/model.md 4.1 after up to ``rounds`` rounds). `simulate` reports the exact
+    `cycle_time` instead when contention is off; tests compare the two, and hold
+    estimates to much longer runs."""
     prep = prepare(problem, schedule)
     order = _resolve_order(prep, schedule)
     try:
         cycle_time_prepared(prep, order)  # rejects deadlocking orders
-        run = _run_throughput(prep, order)
+        run = _run_throughput(prep, order, max_rounds=rounds)
     except _Deadlock as exc:
         raise _deadlock_error(prep, exc.waiting) from None
     return run.round_time, run.converged

@@ -66,6 +66,15 @@ def render_text(problem: Problem, what: Result | Timeline | Schedule,
                      f"({timeline.throughput_fps or 0:.1f} fps), round "
                      f"{_ms(timeline.round_period_ms)} for {problem.frames_per_round} "
                      f"frame(s); one round spans {_ms(timeline.makespan_ms)}")
+        if timeline.period_error_ms:
+            lines.append(f"period estimated within {timeline.period_error_ms:.3g} ms of the "
+                         "long-run period (phases drift; docs/model.md 4.1)")
+        stream = timeline.streaming
+        if stream is not None:
+            lines.append(f"streaming with {stream.rounds_in_flight} rounds in flight (as the "
+                         f"runtime runs it): period {_ms(stream.period_ms)} per frame "
+                         f"({stream.throughput_fps:.1f} fps), frame latency p50 "
+                         f"{_ms(stream.latency_p50_ms)}, worst {_ms(stream.latency_worst_ms)}")
     else:
         weighted = any(problem.weight(j.index) != 1 for j in problem.jobs)
         lines.append(f"makespan {_ms(timeline.makespan_ms)}"

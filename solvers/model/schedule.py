@@ -193,6 +193,36 @@ class SegmentTiming:
 
 
 @dataclass(frozen=True)
+class Streaming:
+    """Throughput as the runtime streams it (docs/model.md 4.2): at most
+    ``rounds_in_flight`` rounds in flight, and the latency of each frame under that stream
+    (the end of its model's last segment minus the start of its first one, over the
+    steady-state rounds simulated)."""
+
+    rounds_in_flight: int
+    period_ms: float                 # per frame
+    round_period_ms: float
+    period_error_ms: float           # bound on |period_ms - long-run value|; 0: periodic
+    latency_p50_ms: float
+    latency_worst_ms: float
+    latency_by_model: Mapping[str, tuple[float, float]]  # model -> (p50, worst) ms
+
+    @property
+    def throughput_fps(self) -> float:
+        return 1000.0 / self.period_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rounds_in_flight": self.rounds_in_flight, "period_ms": self.period_ms,
+                "round_period_ms": self.round_period_ms,
+                "period_error_ms": self.period_error_ms,
+                "throughput_fps": self.throughput_fps,
+                "frame_latency_p50_ms": self.latency_p50_ms,
+                "frame_latency_worst_ms": self.latency_worst_ms,
+                "frame_latency_by_model": {m: {"p50_ms": a, "worst_ms": b}
+                                           for m, (a, b) in self.latency_by_model.items()}}
+
+
+@dataclass(frozen=True)
 class Timeline:
     """The simulator's judgement of a schedule."""
 
@@ -208,6 +238,10 @@ class Timeline:
     loadables: Mapping[Device, int]
     violations: tuple[str, ...] = field(default_factory=tuple)  # missed deadlines
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # throughput: bound on |period_ms - the long-run period| (docs/model.md 4.1); 0 when
+    # the simulated state repeated (exact up to floating rounding)
+    period_error_ms: float | None = None
+    streaming: Streaming | None = None  # throughput with the runtime's rounds in flight
 
     @property
     def feasible(self) -> bool:
@@ -256,6 +290,28 @@ def after_point(problem: Problem, job: int, group: int) -> str:
     no layers."""
     name = problem.table(job).rows[group].last_layer
     return f"layer {name}" if name not in (None, "") else f"group {group}"
+
+
+TIE_RTOL = 1e-9
+"""Objective values within this relative distance are equal for the secondary objective."""
+
+
+def simplicity(segments: Sequence[Sequence[Segment]]) -> tuple[int, int]:
+    """The secondary objective (docs/model.md 5): (transitions, DLA loadables) over all
+    jobs; among schedules of equal objective, less is better."""
+    return (sum(len(s) - 1 for s in segments),
+            sum(1 for s in segments for seg in s if seg.device.kind == "dla"))
+
+
+def better(value: float, segments: Sequence[Sequence[Segment]], best_value: float,
+           best_segments: Sequence[Sequence[Segment]] | None) -> bool:
+    """The lexicographic rule every search uses to compare two schedules: a lower
+    objective (beyond `TIE_RTOL`), or an equal one with fewer transitions, then fewer
+    loadables."""
+    if best_segments is None or value < best_value * (1 - TIE_RTOL):
+        return value < best_value or best_segments is None
+    return (value <= best_value * (1 + TIE_RTOL)
+            and simplicity(segments) < simplicity(best_segments))
 
 
 def transitions(problem: Problem, schedule: Schedule, job: int) -> list[dict[str, Any]]:
@@ -326,6 +382,12 @@ def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
         if tl.period_ms is not None:
             out["period_ms"] = _r(tl.period_ms)
             out["throughput_fps"] = _r(tl.throughput_fps)
+            out["period_error_ms"] = _r(tl.period_error_ms)
+            if tl.streaming is not None:
+                out["streaming"] = {k: _r(v) if isinstance(v, float) else v
+                                    for k, v in tl.streaming.to_dict().items()}
+    if "tie_break" in result.stats:
+        out["tie_break"] = result.stats["tie_break"]
     return out
 
 

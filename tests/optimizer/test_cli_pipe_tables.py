@@ -12,7 +12,8 @@ from cli_helpers import run
 
 import optimizer.cli.common as common
 from export import zoo
-from optimizer.medical import MedicalRun, key_name
+from optimizer.medical import MedicalRun
+from optimizer.medical_setup import key_name
 
 
 @pytest.fixture(autouse=True)

@@ -99,10 +99,14 @@ def check_against_oracle(backend: str, problem: Problem) -> None:
         assert result.status is SolveStatus.INFEASIBLE, result
         assert result.message
         return
-    assert oracle.status is SolveStatus.OPTIMAL
+    # throughput with drifting phases: periods are estimates within a stated error (model.md
+    # 4.1), and the oracle is optimal only where that error separates its answer
+    drift = oracle.stats.get("max_period_error_ms", 0.0)
+    assert oracle.status is SolveStatus.OPTIMAL or (approx_contention and drift > 0)
     assert result.schedule is not None
     atol = CONTENTION_ATOL_MS if problem.contention.enabled else 0.0
     if approx_contention:
+        atol += drift + result.timeline.period_error_ms
         # model.md section 4: contention-free model + simulator-guided local search; optimal
         # only where the schedule meets the (contention-free) lower bound
         assert result.status is SolveStatus.FEASIBLE or (

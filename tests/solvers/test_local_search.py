@@ -68,13 +68,17 @@ def test_reaches_the_oracle_optimum_where_the_contention_free_optimum_does_not()
     # measured: 2 x 3 groups, throughput with the Xavier contention preset; the
     # contention-free optimum simulates to 1.194 ms, the greedy hint to 1.111 ms, the
     # oracle's optimum over all 2,179 schedules is 0.921 ms
+    # (the best periods drift: estimates within ~3e-4 ms, model.md 4.1, which is why the
+    # oracle may not separate its answer from the next schedules and says feasible)
     problem = pair(3)
     oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
-    assert oracle.status is SolveStatus.OPTIMAL
+    assert oracle.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
     result = solve(problem, "cpsat", time_limit=60)
     search = result.stats["local_search"]
     assert search["start_ms"] > oracle.objective * 1.1
-    assert result.objective == pytest.approx(oracle.objective, rel=1e-6)
+    errors = oracle.timeline.period_error_ms + result.timeline.period_error_ms
+    assert result.objective == pytest.approx(oracle.objective, rel=1e-6, abs=errors)
+    assert result.lower_bound <= oracle.objective + oracle.timeline.period_error_ms
 
 
 def test_same_inputs_same_schedule() -> None:

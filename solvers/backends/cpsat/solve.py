@@ -1,8 +1,9 @@
 """CP-SAT backend, the search: solver set-up, interrupts, progress and the canonical
-re-solve that makes optimal answers deterministic (see `solvers.backends.cpsat.model`).
-Latency with contention first tries what proves more than the model's own LP: with two jobs
-the segmentation-pair search (`solvers.bounds.latency_pair`), then the contention-free
-model's bound (`_contention_free_bound`), both within shares of the limit (`params`)."""
+re-solve that makes optimal answers deterministic and applies the secondary objective
+(fewest transitions, then loadables; see `solvers.backends.cpsat.model`). Latency with
+contention first tries what proves more than the model's own LP: with two jobs the
+segmentation-pair search (`solvers.bounds.latency_pair`), then the contention-free model's
+bound (`_contention_free_bound`), both within shares of the limit (`params`)."""
 
 from __future__ import annotations
 
@@ -271,14 +272,16 @@ def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = T
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         schedule, starts = model.extract(solver)
         left = None if deadline is None else deadline - time.perf_counter()
-        if code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed and canonical and (
+        stats["tie_break"] = "best_effort"
+        if code == cp_model.OPTIMAL and not relaxed and canonical and (
                 left is None or left > 2 * build_s + CANONICAL_MIN_SECONDS):
             canonical = _canonical_solution(problem, options, round(solver.objective_value),
                                             lp_free=many_latency, deadline=deadline)
             stats["canonical_phase"] = "done" if canonical else "skipped (limit), parallel answer"
             if canonical is not None:
-                schedule, starts = canonical
-        elif code == cp_model.OPTIMAL and params.num_workers > 1 and not relaxed:
+                schedule, starts, proven = canonical
+                stats["tie_break"] = "proven" if proven else "best_effort"
+        elif code == cp_model.OPTIMAL and not relaxed:
             stats["canonical_phase"] = ("skipped (no time left before the limit), parallel "
                                         "answer")
         objective = solver.objective_value * to_ms_factor
@@ -346,18 +349,24 @@ def solve_interruptibly(solver: cp_model.CpSolver, model: cp_model.CpModel,
 
 def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
                         lp_free: bool = False, deadline: float | None = None
-                        ) -> tuple[Schedule, dict[SegmentRef, int]] | None:
-    """Re-find an optimal schedule with one deterministic worker and no hint.
+                        ) -> tuple[Schedule, dict[SegmentRef, int], bool] | None:
+    """Re-find an optimal schedule with one deterministic worker and no hint, the simplest.
 
     Parallel CP-SAT workers race, so two runs may return different optimal schedules on
-    ties. Knowing the optimum, a single-worker feasibility search with the objective fixed
-    to it (and a deterministic-time limit) returns the same schedule on every run.
+    ties. Knowing the optimum, a single-worker search with the objective fixed to it (and a
+    deterministic-time limit) returns the same schedule on every run. It minimises the
+    secondary objective (docs/model.md 5): transitions, then DLA loadables, as one weighted
+    sum (a transition outweighs every loadable). The flag: that minimum was proven.
     """
     model = CpSatModel(problem, options)
     model.build()
     assert model.objective_var is not None
     model.m.clear_objective()
     model.m.add(model.objective_var <= optimum)
+    slots = [s for row in model.slots for s in row]
+    loadables = sum(s.is_kind["dla"] for s in slots)
+    transitions = sum(s.used for s in slots) - len(model.slots)
+    model.m.minimize((len(slots) + 1) * transitions + loadables)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = options.seed
@@ -374,4 +383,4 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
     code = solve_interruptibly(solver, model.m)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    return model.extract(solver)
+    return (*model.extract(solver), code == cp_model.OPTIMAL)
