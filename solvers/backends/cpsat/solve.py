@@ -42,8 +42,8 @@ from solvers.backends.cpsat.params import (
     PROBING_WITH_SPAN_TABLES,
     SPAN_LIMIT,
 )
+from solvers.bounds import latency_pair
 from solvers.bounds.diagnose import diagnose_infeasible
-from solvers.bounds.lower import latency_pair
 from solvers.judges.simulator import simulate
 from solvers.model.contention import no_contention
 from solvers.model.problem import Objective, Problem
