@@ -42,7 +42,7 @@ from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Device, Objective, Problem
-from solvers.model.schedule import Result, Schedule, Segment, SegmentRef, SolveStatus
+from solvers.model.schedule import Result, Schedule, Segment, SegmentRef, SolveStatus, switches
 
 WHOLE_MODEL_ORDER_CAP = 720
 H2H_MAX_ROUNDS = 30
@@ -336,7 +336,7 @@ def _boundary_moves(problem: Problem, current: list[JobSegments], busiest: Devic
                         for g in part:
                             new[g] = dst
                         job_segs = runs(new)
-                        if len(job_segs) - 1 > problem.max_transitions:
+                        if switches(problem, j, job_segs) > problem.max_transitions:
                             continue
                         cand = list(current)
                         cand[j] = job_segs

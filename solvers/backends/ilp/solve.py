@@ -21,6 +21,7 @@ from solvers.backends.base import (
     contention_free,
     contention_ignored,
     integer_view,
+    refuse_gpu_fallback,
 )
 from solvers.backends.exact_common import (
     evaluate,
@@ -133,6 +134,7 @@ def exact_value_ns(problem: Problem, jobs: tuple[IntegerJob, ...],
 
 def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     """Solve ``problem`` exactly with a MIP (see the module docstring)."""
+    refuse_gpu_fallback(problem, "ilp")
     from ortools.math_opt.python import mathopt
 
 
