@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -413,6 +413,17 @@ class Problem:
                     runs.append((g, g))
             out.append(tuple(runs))
         return tuple(out)
+
+    def with_gpu_fallback(self, on: bool = True) -> Problem:
+        """This problem with TensorRT's GPU fallback on for every model that has a DLA cost
+        (``on``), or off for every model: the two sides of the comparison "how much does
+        the partition recover" (docs/model.md 2.1)."""
+        models = tuple(replace(m, gpu_fallback=on and any(r.dla_ms is not None
+                                                          for r in m.table.rows))
+                       for m in self.models)
+        if not self.platform.dla_cores:
+            models = tuple(replace(m, gpu_fallback=False) for m in self.models)
+        return replace(self, models=models)
 
     def max_segments(self, job: int) -> int:
         """Most executed segments (pieces) a job may have: ``max_transitions + 1``, plus

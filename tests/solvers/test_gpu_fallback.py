@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, event, given, reject, settings
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from profiles.costtable import CostTable, GroupCost
 from profiles.synthetic import synthetic_table
 from solvers.errors import ProblemError, UnsupportedFeatureError
+from solvers.heuristics.baselines import tensorrt_fallback
 from solvers.judges.oracle import job_options
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Device, Pin, Problem
@@ -265,3 +267,49 @@ def test_latency_contention_with_fallback_equals_oracle(backend: str, seed: int)
     result = solve(problem, backend, time_limit=120)
     assert oracle.status is SolveStatus.OPTIMAL and result.status is SolveStatus.OPTIMAL
     assert result.objective == pytest.approx(oracle.objective, rel=1e-6, abs=2e-5)
+
+
+# ---------------------------------------------------------------------- the TensorRT baseline
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("objective", ["latency", "throughput"])
+def test_tensorrt_baseline_is_one_switch_with_fallback(seed: int, objective: str) -> None:
+    """"As TensorRT builds it": every model at most one switch, refused groups of its DLA
+    part on the GPU; valid under fallback, never better than the optimum with fallback."""
+    tables = [synthetic_table(5, seed, model="gan", ineligible_fraction=0.4),
+              synthetic_table(4, seed + 50, model="yolo", ineligible_fraction=0.2)]
+    try:
+        problem = Problem.create(tables, "xavier-agx", objective=objective,
+                                 max_transitions=2, contention="none")
+    except ProblemError:
+        pytest.skip("a table without DLA costs")
+    result = tensorrt_fallback(problem)
+    assert result.solver == "baseline:tensorrt_fallback"
+    assert result.status is SolveStatus.FEASIBLE
+    built = problem.with_gpu_fallback()
+    result.schedule.validate(built)
+    for job in built.jobs:
+        # at most one switch (the pieces of one-switch builds: see the expansion test)
+        assert switches(built, job.index, result.schedule.segments[job.index]) <= 1
+    optimum = solve(built, "exhaustive", time_limit=None, hint=None)
+    assert optimum.objective <= result.objective * (1 + 1e-9)
+    assert simulate(built, result.schedule).objective_ms == pytest.approx(result.objective)
+
+
+def test_tensorrt_baseline_runs_refused_layers_of_the_dla_part_on_the_gpu() -> None:
+    """A model whose every layer but one the DLA takes: TensorRT's build puts it on the DLA
+    with one fallback piece (no switch), the slow GPU alternative loses."""
+    rows = []
+    for g in range(5):
+        rows.append(GroupCost(group=g, gpu_ms=1.0, dla_ms=None if g == 2 else 0.3,
+                              gpu_to_dla_ms=None if g in (1, 4) else 0.01,
+                              dla_to_gpu_ms=None if g in (2, 4) else 0.01))
+    table = CostTable.build(rows, {"model": "gan", "platform": "xavier-agx",
+                                   "source": "synthetic"})
+    problem = Problem.create([table], "xavier-agx", max_transitions=1, contention="none")
+    result = tensorrt_fallback(problem)
+    assert result.schedule.segments[0] == (Segment(0, 1, D0), Segment(2, 2, G),
+                                           Segment(3, 4, D0))
+    assert result.objective == pytest.approx(0.3 * 4 + 1.0 + 0.02)
+    # the problem itself forbids fallback: that schedule is not one of its schedules
+    with pytest.raises(ProblemError, match="exceed max transitions 1"):
+        Schedule(result.schedule.segments).validate(replace(problem, max_transitions=1))
