@@ -161,17 +161,16 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
         self.rounding_units = 0.0 if not coarse or _exact_in(problem, self.units_per_ms) \
             else 0.5 * (
             sum(j.n_groups for j in self.jobs)
-            + sum(problem.max_segments(j.index) for j in problem.jobs))
+            + sum(_slot_count(problem, j.index) for j in problem.jobs))
         if self.contention and self.units_per_ms == NS_PER_MS:
-            slots = sum(problem.max_segments(j.index) for j in problem.jobs)  # co-runners
+            slots = sum(_slot_count(problem, j.index) for j in problem.jobs)  # co-runners
             fine = self._horizon() * (FINE_UNITS_PER_MS // NS_PER_MS)
             if (fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT
                     and fine <= HORIZON_LIMIT):
                 self.units_per_ms = FINE_UNITS_PER_MS
                 self.jobs = integer_view(problem, FINE_UNITS_PER_MS)
         # GPU fallback: a job's pieces, up to max_segments (docs/model.md 2.1)
-        self.n_slots = max(problem.max_transitions + 1,
-                           *(problem.max_segments(j.index) for j in problem.jobs))
+        self.n_slots = max(_slot_count(problem, j.index) for j in problem.jobs)
         if len(self.devices) == 1:
             self.n_slots = 1
         self.horizon = self._horizon()
@@ -212,7 +211,7 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
                 worst += max(job.prefix[k][g + 1] - job.prefix[k][g] for k in KINDS)
             worst_tr = max((v for arr in job.transition.values() for v in arr if v is not None),
                            default=0)
-            total += worst + (self.problem.max_segments(j) - 1) * worst_tr
+            total += worst + (_slot_count(self.problem, j) - 1) * worst_tr
         if self.problem.contention.enabled and len(self.devices) > 1:
             slow = 1.0 - self.problem.contention.k_max * (len(self.devices) - 1)
             total = math.ceil(total / slow) + 1
@@ -586,6 +585,12 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
             refs = [r for r in starts if segments[r[0]][r[1]].device == d]
             order[d] = tuple(sorted(refs, key=lambda r: (starts[r], r)))
         return Schedule(tuple(segments), order), starts
+
+
+def _slot_count(problem: Problem, job: int) -> int:
+    """Slots of a job: ``max_transitions + 1``, or with GPU fallback its most pieces
+    (`Problem.max_segments`, docs/model.md 2.1)."""
+    return max(problem.max_transitions + 1, problem.max_segments(job))
 
 
 def _exact_in(problem: Problem, units_per_ms: int) -> bool:
