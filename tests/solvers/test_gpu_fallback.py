@@ -313,3 +313,19 @@ def test_tensorrt_baseline_runs_refused_layers_of_the_dla_part_on_the_gpu() -> N
     # the problem itself forbids fallback: that schedule is not one of its schedules
     with pytest.raises(ProblemError, match="exceed max transitions 1"):
         Schedule(result.schedule.segments).validate(replace(problem, max_transitions=1))
+
+
+@pytest.mark.parametrize("objective", ["latency", "throughput"])
+def test_permuting_models_with_fallback_changes_nothing(backend: str, objective: str) -> None:
+    if backend in ("ilp", "sat"):
+        pytest.skip("refuses GPU fallback")
+    tables = [synthetic_table(6, 7, model="gan", ineligible_fraction=0.4),
+              synthetic_table(5, 8, model="yolo", ineligible_fraction=0.2)]
+    values = []
+    for order in (tables, tables[::-1]):
+        problem = Problem.create(order, "xavier-agx", objective=objective, max_transitions=1,
+                                 contention="none", gpu_fallback="gan")
+        result = solve(problem, backend, time_limit=60)
+        assert result.status is SolveStatus.OPTIMAL
+        values.append(result.objective)
+    assert values[0] == pytest.approx(values[1], rel=1e-9)
