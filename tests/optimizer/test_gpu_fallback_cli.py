@@ -54,9 +54,9 @@ def test_solve_with_gpu_fallback_reports_pieces_and_switches(capsys, gan_csv: st
 
 
 def test_bad_gpu_fallback_requests_fail_in_one_line(capsys, gan_csv: str) -> None:
-    code, out, err = run(capsys, "solve", gan_csv, "--gpu-fallback", "nope")
+    code, _, err = run(capsys, "solve", gan_csv, "--gpu-fallback", "nope")
     assert code == 1 and "unknown model(s) nope" in err and err.strip().count("\n") == 0
-    code, out, err = run(capsys, "solve", gan_csv, "--gpu-fallback", "--platform", "gpu-only")
+    code, _, err = run(capsys, "solve", gan_csv, "--gpu-fallback", "--platform", "gpu-only")
     assert code == 1 and "no DLA core" in err
     code, doc = run_json(capsys, "solve", gan_csv, "--gpu-fallback", "--solver", "ilp")
     assert code != 0 and "does not model GPU fallback" in doc["error"]
