@@ -19,12 +19,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from optimizer import api
-from solvers.model.problem import ModelSpec
+ROOT = Path(__file__).resolve().parents[1]
+# the repository first (benchmarks/solvers.py would shadow the solvers package)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+sys.path.insert(0, str(ROOT))
+
+from optimizer import api  # noqa: E402
+from solvers.model.problem import ModelSpec  # noqa: E402
 
 
 def _tables() -> dict[str, object]:
