@@ -203,15 +203,15 @@ def compare(
     workers: int = 2,
     progress: Callable[[str], None] | None = None,
     results: dict[str, Result] | None = None,
-    fallback: bool | None = None,
+    fallback: bool = False,
 ) -> pd.DataFrame:
     """One row per baseline and per backend (columns `COMPARE_COLUMNS`); by default the
     backends `layerswap compare` runs (`optimizer.defaults.COMPARE_SOLVERS`).
 
-    ``fallback`` (default: when `fallback_matters`): three more rows, TensorRT's GPU
-    fallback (docs/model.md 2.1) against the partition: the baseline "as TensorRT builds
-    it" (`FALLBACK_ROWS`; a baseline row) and CP-SAT's optimum with fallback allowed and
-    forbidden for every model (solver rows; `fallback_comparison`).
+    ``fallback=True`` (what `layerswap compare` passes when `fallback_matters`): three more
+    rows, TensorRT's GPU fallback (docs/model.md 2.1) against the partition: the baseline
+    "as TensorRT builds it" (`FALLBACK_ROWS`; a baseline row) and CP-SAT's optimum with
+    fallback allowed and forbidden for every model (solver rows; `fallback_comparison`).
 
     ``gain_pct`` is ``(best_baseline - objective) / best_baseline * 100``: positive when
     the row beats every baseline. A backend that cannot express this problem
@@ -244,7 +244,7 @@ def compare(
             continue
         got[name] = res
         rows.append(_row(name, "solver", res))
-    if fallback or (fallback is None and fallback_matters(problem)):
+    if fallback:
         if progress:
             progress("running baselines: as TensorRT builds it (GPU fallback)")
         known = {key: got["cpsat"] for key, on in (("optimum_with_fallback", True),

@@ -116,3 +116,16 @@ def test_gantt_draws_fallback_on_the_gpu_lane(tmp_path: Path) -> None:
     assert (tmp_path / "g.svg").exists()
     text = api.render(problem, Schedule((segs,)))
     assert "groups 2-2 on GPU (GPU fallback)" in text and "0 switch(es)" in text
+
+
+def test_api_compare_adds_fallback_rows_only_when_asked() -> None:
+    problem = api.make_problem([_gan_table(), "googlenet_xavier"], contention="none",
+                               max_transitions=1)
+    assert api.fallback_matters(problem)
+    plain = api.compare(problem, solvers=("cpsat",), time_limit=20)
+    assert not set(api.FALLBACK_ROWS.values()) & set(plain["name"])
+    results: dict = {}
+    rows = api.compare(problem, solvers=("cpsat",), time_limit=20, fallback=True,
+                       results=results)
+    assert list(rows["name"])[-3:] == list(api.FALLBACK_ROWS.values())
+    assert results["as TensorRT builds it"].solver == "baseline:tensorrt_fallback"
