@@ -541,6 +541,7 @@ def platforms() -> list[str]:
 
 __all__ = [
     "COMPARE_COLUMNS",
+    "FALLBACK_ROWS",
     "SOLVERS",
     "assume_bandwidth",
     "compare",
