@@ -423,7 +423,10 @@ class Problem:
                        for m in self.models)
         if not self.platform.dla_cores:
             models = tuple(replace(m, gpu_fallback=False) for m in self.models)
-        return replace(self, models=models)
+        out = replace(self, models=models)
+        # validation runs again and repeats its warnings: keep each once
+        object.__setattr__(out, "warnings", tuple(dict.fromkeys(out.warnings)))
+        return out
 
     def max_segments(self, job: int) -> int:
         """Most executed segments (pieces) a job may have: ``max_transitions + 1``, plus
