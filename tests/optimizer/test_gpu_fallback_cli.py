@@ -53,6 +53,18 @@ def test_solve_with_gpu_fallback_reports_pieces_and_switches(capsys, gan_csv: st
     assert google["gpu_fallback"] is False
 
 
+def test_saved_fallback_schedule_simulates_the_same(capsys, gan_csv: str,
+                                                    tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    code, doc = run_json(capsys, "solve", gan_csv, "--max-transitions", "0",
+                         "--gpu-fallback", "--contention", "none", "--time-limit", LIMIT,
+                         "-o", str(path))
+    assert code == 0
+    code, sim = run_json(capsys, "simulate", str(path))
+    assert code == 0 and sim["objective"] == pytest.approx(doc["objective"])
+    assert [m["transitions"] for m in sim["models"]] == [m["transitions"] for m in doc["models"]]
+
+
 def test_bad_gpu_fallback_requests_fail_in_one_line(capsys, gan_csv: str) -> None:
     code, _, err = run(capsys, "solve", gan_csv, "--gpu-fallback", "nope")
     assert code == 1 and "unknown model(s) nope" in err and err.strip().count("\n") == 0
@@ -100,6 +112,11 @@ def test_fallback_comparison_for_the_report() -> None:
     # without fallback gan cannot touch the DLA at all
     without = out["optimum_without_fallback"].schedule.segments[0]
     assert without == (Segment(0, 4, Device.GPU),)
+    # ... so here fallback is what lets gan use the DLA at all, and it pays
+    assert (out["optimum_with_fallback"].objective
+            < out["optimum_without_fallback"].objective * (1 - 1e-6))
+    assert out["optimum_with_fallback"].objective <= (
+        out["baseline_with_fallback"].objective * (1 + 1e-9))
 
 
 def test_gantt_draws_fallback_on_the_gpu_lane(tmp_path: Path) -> None:
