@@ -30,7 +30,12 @@ from optimizer.plots import pareto_mask, plot_gantt, plot_pareto, plot_solve_tim
 from profiles.costtable import CostTable, load_published, published_names, replace_rows
 from profiles.errors import ProfileError
 from solvers.errors import ProblemError, UnsupportedFeatureError
-from solvers.heuristics.baselines import run_baselines
+from solvers.heuristics.baselines import (
+    BASELINE_TITLES,
+    TENSORRT_BASELINE,
+    run_baselines,
+    tensorrt_fallback,
+)
 from solvers.judges.simulator import simulate
 from solvers.model.contention import ContentionModel
 from solvers.model.problem import ModelSpec, Objective, Pin, Problem, get_platform
@@ -117,8 +122,11 @@ def make_problem(
     pins: Sequence[Pin] = (),
     weights: Mapping[str, float] | None = None,
     deadlines: Mapping[str, float] | None = None,
+    gpu_fallback: str | Iterable[str] | None = None,
 ) -> Problem:
     """`Problem.create` with tables by name or path and a contention ``strength`` knob.
+    ``gpu_fallback``: ``"all"`` or model names built with TensorRT's GPU fallback
+    (docs/model.md 2.1).
 
     ``strength`` scales the contention model (0 = off, 1 = the platform preset, 2 = twice
     the loss rates, capped at the model's ``k_max``); it needs bandwidth columns in every
@@ -132,7 +140,7 @@ def make_problem(
                              max_transitions=max_transitions, loadable_limit=loadable_limit,
                              pins=pins, contention=contention,
                              frames_per_round=frames_per_round, weights=weights,
-                             deadlines=deadlines)
+                             deadlines=deadlines, gpu_fallback=gpu_fallback)
     if strength is not None and strength > 0:
         problem = replace(problem, contention=problem.contention.scaled(strength))
     return problem
@@ -198,9 +206,15 @@ def compare(
     workers: int = 2,
     progress: Callable[[str], None] | None = None,
     results: dict[str, Result] | None = None,
+    fallback: bool = False,
 ) -> pd.DataFrame:
     """One row per baseline and per backend (columns `COMPARE_COLUMNS`); by default the
     backends `layerswap compare` runs (`optimizer.defaults.COMPARE_SOLVERS`).
+
+    ``fallback=True`` (what `layerswap compare` passes when `fallback_matters`): three more
+    rows, TensorRT's GPU fallback (docs/model.md 2.1) against the partition: the baseline
+    "as TensorRT builds it" (`FALLBACK_ROWS`; a baseline row) and CP-SAT's optimum with
+    fallback allowed and forbidden for every model (solver rows; `fallback_comparison`).
 
     ``gain_pct`` is ``(best_baseline - objective) / best_baseline * 100``: positive when
     the row beats every baseline. A backend that cannot express this problem
@@ -233,6 +247,20 @@ def compare(
             continue
         got[name] = res
         rows.append(_row(name, "solver", res))
+    if fallback:
+        if progress:
+            progress("running baselines: as TensorRT builds it (GPU fallback)")
+        known = {key: got["cpsat"] for key, on in (("optimum_with_fallback", True),
+                                                   ("optimum_without_fallback", False))
+                 if "cpsat" in got and problem.with_gpu_fallback(on) == problem}
+        side = fallback_comparison(problem, time_limit=time_limit, workers=workers,
+                                   progress=progress, known=known,
+                                   baselines=baselines)
+        for key, res in side.items():
+            name = FALLBACK_ROWS[key]
+            got[name] = res
+            rows.append(_row(name, "baseline" if key.startswith("baseline") else "solver",
+                             res))
     best = min((r["objective"] for r in rows
                 if r["kind"] == "baseline" and r["objective"] is not None), default=None)
     for r in rows:
@@ -247,6 +275,88 @@ def compare(
     frame.attrs["disagreement"] = disagreements(
         {n: r for n, r in got.items() if n in names})
     return frame
+
+
+FALLBACK_ROWS = {"baseline_with_fallback": BASELINE_TITLES[TENSORRT_BASELINE],
+                 "optimum_with_fallback": "cpsat, GPU fallback allowed",
+                 "optimum_without_fallback": "cpsat, GPU fallback forbidden"}
+"""`compare`'s row names for the keys of `fallback_comparison`."""
+
+
+def fallback_matters(problem: Problem) -> bool:
+    """Whether TensorRT's GPU fallback can change anything: some model has DLA costs and a
+    group no DLA core runs, on a platform with DLA cores."""
+    if not problem.platform.dla_cores:
+        return False
+    return any(any(r.dla_ms is not None for r in problem.table(j.index).rows)
+               and any(problem.refused(j.index, g) for g in range(problem.n_groups(j.index)))
+               for j in problem.jobs)
+
+
+def fallback_comparison(
+    problem: Problem,
+    solver: str = "cpsat",
+    *,
+    time_limit: float | str | None = TIME_LIMIT,
+    workers: int = 2,
+    progress: Callable[[str], None] | None = None,
+    known: Mapping[str, Result] | None = None,
+    baselines: bool = True,
+) -> dict[str, Result]:
+    """How much the partition alone recovers from TensorRT's GPU fallback (docs/model.md
+    2.1): ``{"baseline_with_fallback": ..., "optimum_with_fallback": ...,
+    "optimum_without_fallback": ...}``, results of `tensorrt_fallback` ("as TensorRT builds
+    it": one switch per model, the DLA part with fallback) and of ``solver`` on
+    ``problem.with_gpu_fallback(True)`` and ``problem.with_gpu_fallback(False)`` (render or
+    draw each with that problem). ``known`` supplies results already computed (same keys);
+    ``baselines=False`` leaves the baseline out."""
+    out: dict[str, Result] = {}
+    baseline = tensorrt_fallback(problem)
+    if baselines:
+        out["baseline_with_fallback"] = baseline
+    key = "optimum_without_fallback"
+    if known and key in known:
+        out[key] = known[key]
+    else:
+        if progress:
+            progress(f"solving with {solver}, GPU fallback forbidden")
+        out[key] = solve(problem.with_gpu_fallback(False), solver, time_limit=time_limit,
+                         workers=workers, progress=progress)
+    key = "optimum_with_fallback"
+    if known and key in known:
+        out[key] = known[key]
+    else:
+        # TensorRT's build and the optimum without fallback are both schedules of the
+        # problem with fallback (its baseline uses at most one switch): the better one
+        # is the hint, and a search stopped by the time limit never reports worse
+        allowed = problem.with_gpu_fallback(True)
+        starts = [r for r in (baseline, out["optimum_without_fallback"])
+                  if r.schedule is not None and r.objective is not None
+                  and r.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+                  and _fits(allowed, r.schedule)]
+        best = min(starts, key=lambda r: r.objective, default=None)
+        if progress:
+            progress(f"solving with {solver}, GPU fallback allowed")
+        res = solve(allowed, solver, time_limit=time_limit, workers=workers,
+                    progress=progress, hint="greedy" if best is None else best.schedule)
+        if best is not None and (res.objective is None
+                                 or res.objective > best.objective * (1 + 1e-9)):
+            res = Result(SolveStatus.FEASIBLE, res.solver, best.schedule,
+                         simulate(allowed, best.schedule), best.objective, res.lower_bound,
+                         res.solve_seconds, {**res.stats, "kept_hint": best.solver},
+                         f"{solver} found nothing better than its hint ({best.solver}) "
+                         "within the time limit")
+        out[key] = res
+    order = ("baseline_with_fallback", "optimum_with_fallback", "optimum_without_fallback")
+    return {key: out[key] for key in order if key in out}
+
+
+def _fits(problem: Problem, schedule: Schedule) -> bool:
+    try:
+        schedule.validate(problem)
+    except ProblemError:
+        return False
+    return True
 
 
 DISAGREEMENT_REL_TOL = 1e-6
@@ -434,10 +544,13 @@ def platforms() -> list[str]:
 
 __all__ = [
     "COMPARE_COLUMNS",
+    "FALLBACK_ROWS",
     "SOLVERS",
     "assume_bandwidth",
     "compare",
     "disagreements",
+    "fallback_comparison",
+    "fallback_matters",
     "gantt",
     "get_platform",
     "load_table",

@@ -28,7 +28,7 @@ from matplotlib.ticker import NullFormatter
 
 from profiles.fileio import atomic_write_bytes
 from solvers.model.problem import Device, Objective, Problem
-from solvers.model.schedule import Schedule, Segment, SegmentTiming, Timeline
+from solvers.model.schedule import Schedule, Segment, SegmentTiming, Timeline, fallback_pieces
 
 DPI = 120
 """Fixed resolution of the PNG files (deterministic pixels)."""
@@ -80,16 +80,20 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
     consecutive segments: from the end of one to the moment the next is ready (end plus
     the transition delay); a dotted line continues to its start if it then waits for its
     device. Latency mode marks the makespan; throughput mode marks one period of the
-    round. A box is labelled with its job and its groups (``g3-7``), or with
-    ``segment_label(job index, segment)`` when given (the medical report names the ONNX
-    layers, as its tables do). Each patch carries a gid (``segment:J:K``,
+    round. A box is labelled with its job and the layers it holds (as the text report names
+    them), or with ``segment_label(job index, segment)`` when given (the medical report names
+    the ONNX layers, as its tables do). Each patch carries a gid (``segment:J:K``,
     ``contention:J:K``; in later rounds ``segment:J:K:rN``) so tests and SVG readers can
-    find it. If ``path`` is given the figure is also saved (PNG + SVG).
+    find it. A GPU fallback piece (docs/model.md 2.1: refused layers TensorRT runs on the GPU
+    inside a DLA engine) is drawn on the GPU lane with a dotted edge and cross-hatch, labelled
+    "fallback", and carries the extra gid ``fallback:J:K`` on a marker patch. If ``path`` is
+    given the figure is also saved (PNG + SVG).
     """
     devices = list(problem.devices)
     row_of = {d: i for i, d in enumerate(devices)}
     jobs = problem.jobs
     drawn = _rounds_to_draw(problem, timeline, rounds)
+    fallback = _fallback_refs(problem, timeline)
     everything = [t for rnd in drawn for t in rnd]
     span_end = max((t.end_ms for t in everything), default=0.0)
     span_start = min((t.start_ms for t in everything), default=0.0)
@@ -107,7 +111,8 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
                          else _box_label(problem, t))
                 _draw_segment(ax, t, row_of[t.segment.device], bar_h, alpha, suffix,
                               jobs[t.job].name, span, short,
-                              label_round=r if len(drawn) > 1 else None)
+                              label_round=r if len(drawn) > 1 else None,
+                              fallback=(t.job, t.index) in fallback)
             _draw_transitions(ax, segments, row_of, bar_h, suffix, alpha)
         _mark_span(ax, problem, timeline, span_start)
         ax.set_yticks(range(len(devices)))
@@ -131,6 +136,9 @@ def plot_gantt(problem: Problem, timeline: Timeline, path: str | os.PathLike[str
             handles.append(Patch(facecolor="white", edgecolor="black", hatch="////",
                                  label="contention"))
         handles.append(Line2D([0], [0], color="black", linewidth=0.8, label="transition"))
+        if fallback:
+            handles.append(Patch(facecolor="#D0D0D0", edgecolor="black", hatch="xx",
+                                 linestyle=":", label="GPU fallback\n(in a DLA engine)"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7,
                   frameon=False)
     if path is not None:
@@ -161,14 +169,33 @@ def _rounds_to_draw(problem: Problem, timeline: Timeline, rounds: int | None
     return list(simulate_rounds(problem, schedule, n))
 
 
+def _fallback_refs(problem: Problem, timeline: Timeline) -> set[tuple[int, int]]:
+    """(job, segment index) of the GPU fallback pieces (`schedule.fallback_pieces`)."""
+    per_job: dict[int, list[SegmentTiming]] = {}
+    for t in timeline.segments:
+        per_job.setdefault(t.job, []).append(t)
+    out = set()
+    for j, items in per_job.items():
+        segs = [t.segment for t in sorted(items, key=lambda x: x.index)]
+        out.update((j, k) for k in fallback_pieces(problem, j, segs))
+    return out
+
+
 def _draw_segment(ax: Any, t: SegmentTiming, y: int, bar_h: float, alpha: float, suffix: str,
-                  job_name: str, span: float, short: str, *, label_round: int | None) -> None:
+                  job_name: str, span: float, short: str, *, label_round: int | None,
+                  fallback: bool = False) -> None:
     color = job_color(t.job)
     solid = max(t.end_ms - t.start_ms - t.contention_ms, 0.0)
     bar = Rectangle((t.start_ms, y - bar_h / 2), solid, bar_h, facecolor=color,
-                    edgecolor="black", linewidth=0.6, alpha=alpha)
+                    edgecolor="black", linewidth=0.6, alpha=alpha,
+                    linestyle=":" if fallback else "-", hatch="xx" if fallback else None)
     bar.set_gid(f"segment:{t.job}:{t.index}{suffix}")
     ax.add_patch(bar)
+    if fallback:
+        marker = Rectangle((t.start_ms, y - bar_h / 2), solid, bar_h, fill=False,
+                           linewidth=0, alpha=alpha)
+        marker.set_gid(f"fallback:{t.job}:{t.index}{suffix}")
+        ax.add_patch(marker)
     if t.contention_ms > 0:
         extra = Rectangle((t.start_ms + solid, y - bar_h / 2), t.contention_ms, bar_h,
                           facecolor="white", edgecolor=color, hatch="////", linewidth=0.6,
@@ -176,6 +203,8 @@ def _draw_segment(ax: Any, t: SegmentTiming, y: int, bar_h: float, alpha: float,
         extra.set_gid(f"contention:{t.job}:{t.index}{suffix}")
         ax.add_patch(extra)
     frac = (t.end_ms - t.start_ms) / span
+    if fallback:
+        short = f"fallback {short}"
     if label_round is not None:
         short = f"{short} r{label_round}"
     ax.text(t.start_ms + (t.end_ms - t.start_ms) / 2, y,

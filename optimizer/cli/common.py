@@ -317,6 +317,12 @@ def add_problem_options(p: argparse.ArgumentParser, *, tables: bool = True,
     g.add_argument("--forbid", action="append", default=[], metavar="MODEL:A-B:DEV[,DEV]",
                    type=pin_spec,
                    help="groups A..B of MODEL may not run on these devices (repeatable)")
+    g.add_argument("--gpu-fallback", nargs="?", const="all", default=None,
+                   metavar="all|NAME,...",
+                   help="build these models (alone: all) with TensorRT's --allowGPUFallback: "
+                        "a DLA segment may span layers the DLA refuses, which then run on "
+                        "the GPU; those hops cost transitions and split loadables but do "
+                        "not count against --max-transitions (docs/model.md 2.1)")
 
 
 def add_solver_options(p: argparse.ArgumentParser) -> None:
@@ -513,7 +519,8 @@ def build_problem(args: argparse.Namespace) -> Problem:
         max_transitions=args.max_transitions, loadable_limit=args.loadable_limit,
         pins=[*pins_from(args.pin, False), *pins_from(args.forbid, True)],
         contention=contention, frames_per_round=args.frames_per_round,
-        weights=dict(args.weight), deadlines=dict(args.deadline))
+        weights=dict(args.weight), deadlines=dict(args.deadline),
+        gpu_fallback=getattr(args, "gpu_fallback", None))
     if args.contention_strength is not None:
         from dataclasses import replace
 

@@ -134,13 +134,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from optimizer.api import compare
+    from optimizer.api import compare, fallback_matters
 
     problem = build_problem(args)
     solvers = args.solvers
-    with step_progress(len(solvers) + 1, enabled=not args.json) as progress:
+    fallback = False if args.no_fallback_rows else fallback_matters(problem)
+    # the fallback rows: the baseline, and each optimum that is not the cpsat row's
+    extra = 1 + sum("cpsat" not in solvers or problem.with_gpu_fallback(on) != problem
+                    for on in (True, False)) if fallback else 0
+    with step_progress(len(solvers) + 1 + extra, enabled=not args.json) as progress:
         frame = compare(problem, solvers=solvers, time_limit=args.time_limit,
-                        workers=args.workers, progress=progress)
+                        workers=args.workers, progress=progress, fallback=fallback)
     records = json.loads(frame.to_json(orient="records"))
     disagreement = frame.attrs.get("disagreement", [])
     if args.json:
@@ -160,7 +164,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          ("solve s", "right")):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.caption = ("gain: over the best baseline; gap: to the proven lower bound "
-                     "(the solver's, or a cheap load/chain bound for baselines)")
+                     "(the solver's, or a cheap load/chain bound for baselines)"
+                     + ("; 'as TensorRT builds it': one switch per model, DLA part built "
+                        "with --allowGPUFallback; the cpsat rows with GPU fallback allowed / "
+                        "forbidden for every model" if fallback else ""))
     for r in records:
         table.add_row(r["name"], r["kind"], fmt(r.get("objective"), "{:.4f}"),
                       signed_pct(r.get("gain_pct")), str(r.get("status", "")),
@@ -219,6 +226,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_problem_options(p)
     p.add_argument("--solvers", default=",".join(COMPARE_SOLVERS), type=solver_list,
                    help="backends to run, comma-separated (default: %(default)s)")
+    p.add_argument("--no-fallback-rows", action="store_true",
+                   help="leave out the GPU fallback rows (shown when some model has layers "
+                        "the DLA refuses: 'as TensorRT builds it' and cpsat with fallback "
+                        "allowed / forbidden)")
     p.add_argument("--time-limit", type=time_limit, default=TIME_LIMIT, metavar="S",
                    help="per-backend time limit in seconds, or auto (10 s plus 0.025 s per "
                         "group; default: %(default)s)")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from solvers.errors import UnsupportedFeatureError
 from solvers.model.problem import Device, Objective, Problem
 from solvers.model.schedule import Schedule, SolveStatus
 
@@ -231,3 +232,13 @@ def integer_view(problem: Problem, units_per_ms: int = NS_PER_MS) -> tuple[Integ
                               tuple(problem.allowed(job.index, g)
                                     for g in range(table.n_groups))))
     return tuple(out)
+
+
+def refuse_gpu_fallback(problem: Problem, backend: str) -> None:
+    """Raise `UnsupportedFeatureError` when ``problem`` asks GPU fallback (docs/model.md
+    2.1) of a backend that does not model it."""
+    if problem.any_fallback:
+        names = ", ".join(m.name for m in problem.models if m.gpu_fallback)
+        raise UnsupportedFeatureError(
+            f"the {backend} backend does not model GPU fallback (asked for {names}); use "
+            "solver='cpsat' (or 'exhaustive' on small problems)")

@@ -28,11 +28,13 @@ def fastest_chain(problem: Problem, job: int) -> float:
     on another allowed device, paying the transition. Valid: in any schedule job ``j``'s
     last segment ends no earlier than the sum of its segments' base times and transitions
     (each segment starts after its predecessor ends plus the transition and lasts at least
-    its base time), and that sum is one of the paths this DP minimises over.
+    its base time), and that sum is one of the paths this DP minimises over. With GPU
+    fallback (docs/model.md 2.1) ``t`` counts every hop, up to `Problem.max_segments` - 1:
+    a relaxation of the switch rule, so still a bound.
     """
     n = problem.n_groups(job)
     devs = list(problem.devices)
-    t_max = problem.max_transitions
+    t_max = problem.max_segments(job) - 1
     inf = math.inf
     best = [[inf] * (t_max + 1) for _ in devs]
     for i, d in enumerate(devs):

@@ -67,9 +67,12 @@ class PairBound:
 
 
 def applies(problem: Problem) -> bool:
-    """Two jobs, throughput, contention on several devices, and few enough pairs."""
+    """Two jobs, throughput, contention on several devices, and few enough pairs. Not with
+    GPU fallback: its per-slot arrays hold ``max_transitions + 1`` segments, and a bound
+    left out is still sound (the cheap bounds stand)."""
     if (problem.objective is not Objective.THROUGHPUT or len(problem.jobs) != 2
-            or not problem.contention.enabled or len(problem.devices) < 2):
+            or not problem.contention.enabled or len(problem.devices) < 2
+            or problem.any_fallback):
         return False
     return _count(problem, 0) * _count(problem, 1) <= MAX_PAIRS
 

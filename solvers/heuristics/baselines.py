@@ -24,6 +24,17 @@ valid schedule for the problem returns status ``infeasible`` with the reason):
   its shortest segment into a neighbour; (3) hill-climbing on the simulator's objective,
   each move taking the head or tail of a segment on the busiest device to another device.
   Neither reproduction copies HaX-CoNN's scripts; they follow the papers' descriptions.
+- ``tensorrt_fallback`` ("as TensorRT builds it"): what the seed paper ran, HaX-CoNN style.
+  Every model is one engine with at most one switch (GPU then DLA, DLA then GPU, or whole
+  on one device; none when ``max_transitions`` is 0), its DLA part built with
+  ``--allowGPUFallback``: the refused groups in it run on the GPU (docs/model.md 2.1), on
+  the model's "own" core (job index mod the cores, as the paper's two instances used one
+  core each or shared one). The switch points are chosen by coordinate descent on the
+  simulator's objective (each job in turn tries every switch point with the others fixed,
+  until no job improves, at most `TRT_ROUNDS` rounds), engines dispatched first-come
+  first-served. It is judged on `Problem.with_gpu_fallback` of the problem: the build a
+  user gets with the flag, whatever the problem itself allows (so it is not in
+  `BASELINES`, whose schedules all fit the problem as given).
 - ``greedy``: a fast balancer used as the CP-SAT hint. Jobs are placed one at a time
   (largest first, plus two other orders; the best by simulator wins); each job gets the
   segmentation that finishes it earliest given the devices' current availability, found
@@ -42,9 +53,21 @@ from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Device, Objective, Problem
-from solvers.model.schedule import Result, Schedule, Segment, SegmentRef, SolveStatus, better
+from solvers.model.schedule import (
+    Result,
+    Schedule,
+    Segment,
+    SegmentRef,
+    SolveStatus,
+    better,
+    switches,
+)
 
 WHOLE_MODEL_ORDER_CAP = 720
+TRT_ROUNDS = 4
+TENSORRT_BASELINE = "tensorrt_fallback"
+BASELINE_TITLES = {TENSORRT_BASELINE: "as TensorRT builds it"}
+"""Display names of baselines whose key does not say what they are."""
 H2H_MAX_ROUNDS = 30
 GREEDY_PASSES = 3
 
@@ -337,7 +360,7 @@ def _boundary_moves(problem: Problem, current: list[JobSegments], busiest: Devic
                         for g in part:
                             new[g] = dst
                         job_segs = runs(new)
-                        if len(job_segs) - 1 > problem.max_transitions:
+                        if switches(problem, j, job_segs) > problem.max_transitions:
                             continue
                         cand = list(current)
                         cand[j] = job_segs
@@ -540,6 +563,75 @@ def _load_aware_passes(problem: Problem, order: Sequence[int], passes: int = GRE
     return out
 
 
+# ---------------------------------------------------------------------- tensorrt_fallback
+def trt_expand(problem: Problem, job: int, user: JobSegments) -> JobSegments:
+    """The pieces TensorRT runs for user-level segments with GPU fallback (model.md 2.1):
+    refused groups of a DLA segment on the GPU, adjacent runs on one device merged."""
+    per_group = [Device.GPU if seg.device.kind == "dla" and problem.refused(job, g)
+                 else seg.device
+                 for seg in user for g in range(seg.first_group, seg.last_group + 1)]
+    return runs(per_group)
+
+
+def _one_switch_options(problem: Problem, job: int, core: Device | None) -> list[JobSegments]:
+    """HaX-CoNN's per-model choices: whole GPU, whole DLA, or one switch at every group."""
+    n = problem.n_groups(job)
+    users: list[JobSegments] = [(Segment(0, n - 1, Device.GPU),)]
+    if core is not None:
+        users.append((Segment(0, n - 1, core),))
+        if problem.max_transitions >= 1:
+            for c in range(n - 1):
+                users.append((Segment(0, c, Device.GPU), Segment(c + 1, n - 1, core)))
+                users.append((Segment(0, c, core), Segment(c + 1, n - 1, Device.GPU)))
+    out, seen = [], set()
+    for user in users:
+        pieces = trt_expand(problem, job, user)
+        if pieces in seen or any(seg.device not in problem.allowed(job, g) for seg in pieces
+                                 for g in range(seg.first_group, seg.last_group + 1)):
+            continue
+        seen.add(pieces)
+        out.append(pieces)
+    return out
+
+
+def tensorrt_fallback(problem: Problem) -> Result:
+    """As TensorRT builds it: one switch per model, DLA part with GPU fallback (module
+    docstring), judged on `Problem.with_gpu_fallback`."""
+    t0 = time.perf_counter()
+    built = problem.with_gpu_fallback()
+    cores = built.platform.dla_cores
+    options = [_one_switch_options(built, j, cores[j % len(cores)] if cores else None)
+               for j in range(len(built.jobs))]
+    if any(not o for o in options):
+        return _judge(built, TENSORRT_BASELINE, None, t0, "a pin keeps some model off both "
+                      "the GPU and its DLA core")
+    current = [o[0] for o in options]
+    best = simulated_value(built, Schedule(tuple(current)))
+    tried, rounds = 1, 0
+    while rounds < TRT_ROUNDS:
+        rounds += 1
+        improved = False
+        for j, opts in enumerate(options):
+            for pieces in opts:
+                cand = list(current)
+                cand[j] = pieces
+                if pieces == current[j] or not fits_loadables(built, cand):
+                    continue
+                tried += 1
+                value = simulated_value(built, Schedule(tuple(cand)))
+                if value < best * (1 - 1e-12):
+                    best, current, improved = value, cand, True
+        if not improved:
+            break
+    if math.isinf(best):
+        return _judge(built, TENSORRT_BASELINE, None, t0, "no one-switch build fits the "
+                      "loadable limit and deadlines")
+    return _judge(built, TENSORRT_BASELINE, Schedule(tuple(current)), t0,
+                  stats={"schedules_tried": tried, "rounds": rounds,
+                         "title": BASELINE_TITLES[TENSORRT_BASELINE],
+                         "gpu_fallback": [m.name for m in built.models if m.gpu_fallback]})
+
+
 # ---------------------------------------------------------------------- all of them
 BASELINES: dict[str, Callable[[Problem], Result]] = {
     "gpu_only": gpu_only,
@@ -548,6 +640,9 @@ BASELINES: dict[str, Callable[[Problem], Result]] = {
     "h2h_like": h2h_like,
     "greedy": greedy,
 }
+"""The baselines of the problem as given. `tensorrt_fallback` is not among them: it answers
+`Problem.with_gpu_fallback`, a different problem when the given one forbids fallback
+(`optimizer.api.compare` shows it beside the optima with and without fallback)."""
 
 
 def run_baselines(problem: Problem) -> dict[str, Result]:
@@ -564,5 +659,6 @@ def best_baseline(results: dict[str, Result]) -> tuple[str, Result] | None:
     return name, r
 
 
-__all__ = ["BASELINES", "Objective", "best_baseline", "gpu_only", "greedy", "h2h_like",
-           "herald_like", "run_baselines", "whole_models"]
+__all__ = ["BASELINES", "BASELINE_TITLES", "TENSORRT_BASELINE", "Objective", "best_baseline",
+           "gpu_only", "greedy", "h2h_like", "herald_like", "run_baselines",
+           "tensorrt_fallback", "trt_expand", "whole_models"]

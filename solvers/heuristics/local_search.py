@@ -52,7 +52,7 @@ from solvers.bounds.lower import segment_bound_lp
 from solvers.heuristics.baselines import JobSegments, fits_loadables, runs, simulated_value
 from solvers.judges.simulator import _Deadlock, _run_latency, cycle_time_prepared, prepare, simulate
 from solvers.model.problem import Objective, Problem
-from solvers.model.schedule import TIE_RTOL, Schedule, better, simplicity
+from solvers.model.schedule import TIE_RTOL, Schedule, better, simplicity, switches
 
 MAX_EVALUATIONS = 20_000
 """Simulations one `improve` call may run, candidates included (a deterministic budget;
@@ -387,7 +387,7 @@ def _neighbours(problem: Problem, segments: tuple[JobSegments, ...]
             if any(new[g] not in problem.allowed(j, g) for g in range(n)):
                 continue
             job_segs = runs(new)
-            if len(job_segs) - 1 > problem.max_transitions:
+            if switches(problem, j, job_segs) > problem.max_transitions:
                 continue
             out = (*segments[:j], job_segs, *segments[j + 1:])
             if fits_loadables(problem, out):

@@ -47,7 +47,15 @@ from solvers.judges.simulator import (
     throughput_estimate,
 )
 from solvers.model.problem import Device, Objective, Problem, dla_symmetric
-from solvers.model.schedule import TIE_RTOL, Result, Schedule, Segment, SolveStatus, simplicity
+from solvers.model.schedule import (
+    TIE_RTOL,
+    Result,
+    Schedule,
+    Segment,
+    SolveStatus,
+    simplicity,
+    switches,
+)
 
 DEFAULT_LIMIT = 2_000_000
 
@@ -75,8 +83,11 @@ def job_options(problem: Problem, job: int, *, cap: int | None = None,
     """Every segmentation x assignment of one job (<= max_transitions switches), with each
     segment's base and incoming transition; costs are cached per span (2 x 30 groups:
     ~10x faster than recomputing them; `pair_bound` enumerates 5,049 options per job).
-    Raises `_Cut` past ``cap`` options or past ``deadline`` (a `time.perf_counter()`
-    value), so that memory and time stay bounded whatever ``max_transitions`` is."""
+    With GPU fallback (docs/model.md 2.1) the segments are the executed pieces: up to
+    `Problem.max_segments` of them, kept when their `switches` fit max_transitions; that is
+    exactly the expansions of the user-level segmentations. Raises `_Cut` past ``cap``
+    options or past ``deadline`` (a `time.perf_counter()` value), so that memory and time
+    stay bounded whatever ``max_transitions`` is."""
     cost: dict[tuple[int, int, Device], float] = {}
     trans: dict[tuple[int, Device, Device], float] = {}
 
@@ -95,7 +106,8 @@ def job_options(problem: Problem, job: int, *, cap: int | None = None,
     allowed = [problem.allowed(job, g) for g in range(n)]
     ok_devices: dict[tuple[int, int], list[Device]] = {}
     out: list[_Option] = []
-    for m in range(1, min(problem.max_transitions + 1, n) + 1):
+    fallback = problem.gpu_fallback(job)
+    for m in range(1, problem.max_segments(job) + 1):
         for cuts in itertools.combinations(range(1, n), m - 1):
             bounds = (0, *cuts, n)
             ranges = [(bounds[i], bounds[i + 1] - 1) for i in range(m)]
@@ -109,6 +121,8 @@ def job_options(problem: Problem, job: int, *, cap: int | None = None,
                 if any(x == y for x, y in itertools.pairwise(devs)):
                     continue
                 segs = tuple(Segment(a, b, d) for (a, b), d in zip(ranges, devs, strict=True))
+                if fallback and switches(problem, job, segs) > problem.max_transitions:
+                    continue
                 base = tuple(seg_cost(s.first_group, s.last_group, s.device) for s in segs)
                 tr = tuple(0.0 if k == 0 else transition(segs[k - 1].last_group,
                                                          segs[k - 1].device, segs[k].device)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -122,6 +122,9 @@ class ModelSpec:
     name: str = ""
     weight: float = 1.0
     deadline_ms: float | None = None
+    gpu_fallback: bool = False
+    """TensorRT's ``--allowGPUFallback`` for this model: a DLA segment may span groups no DLA
+    core runs, which then run on the GPU (docs/model.md section 2.1)."""
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -191,12 +194,16 @@ class Problem:
         frames_per_round: int = 1,
         weights: Mapping[str, float] | None = None,
         deadlines: Mapping[str, float] | None = None,
+        gpu_fallback: str | Iterable[str] | None = None,
     ) -> Problem:
         """Friendly constructor.
 
         ``contention``: ``"auto"`` uses the platform preset when every table has bandwidth
         columns and disables contention (with a warning) otherwise; ``"none"`` disables it;
         ``"preset"`` demands the preset; or pass a `ContentionModel`.
+
+        ``gpu_fallback``: ``"all"`` or model names: those models are built with TensorRT's
+        GPU fallback (docs/model.md section 2.1); None or ``()`` keeps each spec's own flag.
         """
         plat = get_platform(platform) if isinstance(platform, str) else platform
         specs = [t if isinstance(t, ModelSpec) else ModelSpec(t) for t in tables]
@@ -217,8 +224,10 @@ class Problem:
                 raise ProblemError(f"weight/deadline given for unknown model {key!r}; "
                                    f"models are {', '.join(sorted(known))}"
                                    f"{_renamed_hint(key, known)}")
+        fallback = fallback_names(gpu_fallback, [s.name for s in specs])
         specs = [ModelSpec(s.table, s.name, weights.get(s.name, s.weight),
-                           deadlines.get(s.name, s.deadline_ms)) for s in specs]
+                           deadlines.get(s.name, s.deadline_ms),
+                           s.gpu_fallback or s.name in fallback) for s in specs]
         warnings: list[str] = [*rename_warnings, *([narrowed] if narrowed else [])]
         if isinstance(contention, ContentionModel):
             model = contention
@@ -300,6 +309,15 @@ class Problem:
                 warnings.append(f"model {m.name}: {', '.join(m.table.placeholder_columns)} "
                                 f"of {m.table.origin} are placeholders, not measurements "
                                 "(the table's notes say why)")
+            if m.gpu_fallback and not self.platform.dla_cores:
+                raise ProblemError(f"model {m.name}: GPU fallback asked on platform "
+                                   f"{self.platform.name}, which has no DLA core; drop "
+                                   "--gpu-fallback or pick a platform with DLA")
+            if m.gpu_fallback and all(r.dla_ms is None for r in m.table.rows):
+                raise ProblemError(f"model {m.name}: GPU fallback asked but "
+                                   f"{m.table.origin} has no DLA cost in any group (nothing "
+                                   "could run on a DLA core); add dla_ms or drop the model "
+                                   "from --gpu-fallback")
             if self.contention.enabled and not _has_bandwidth(m.table):
                 raise ProblemError(
                     f"model {m.name}: contention is on but {m.table.origin} has no "
@@ -368,14 +386,14 @@ class Problem:
     @property
     def dla_loadable_limit(self) -> int:
         """Per-core loadable limit: explicit, else from the tables' TRT version; never above
-        the number of segments all jobs can have (a larger limit cannot bind, and the
-        backends need the number to fit their integer models)."""
+        the number of segments (GPU fallback pieces included) all jobs can have: a larger
+        limit cannot bind, and the backends need the number to fit their integer models."""
         if self.loadable_limit is not None:
             limit = self.loadable_limit
         else:
             limit = min(loadable_limit_for_trt(m.table.metadata.get("trt_version"))
                         for m in self.models)
-        return min(limit, len(self.jobs) * (self.max_transitions + 1))
+        return min(limit, sum(self.max_segments(j.index) for j in self.jobs))
 
     def table(self, job: int) -> CostTable:
         return self.models[self.jobs[job].model_index].table
@@ -429,6 +447,62 @@ class Problem:
     def allowed(self, job: int, group: int) -> frozenset[Device]:
         """Devices that group ``group`` of job ``job`` may run on."""
         return self._allowed[job][group]
+
+    def gpu_fallback(self, job: int) -> bool:
+        """Whether the job's model is built with TensorRT's GPU fallback (model.md 2.1)."""
+        return self.models[self.jobs[job].model_index].gpu_fallback
+
+    @property
+    def any_fallback(self) -> bool:
+        return any(m.gpu_fallback for m in self.models)
+
+    def refused(self, job: int, group: int) -> bool:
+        """No DLA core may run the group (no DLA cost, or pins): with GPU fallback a DLA
+        segment may still span it, and it runs on the GPU."""
+        return not any(d.kind == "dla" for d in self.allowed(job, group))
+
+    def refused_runs(self, job: int) -> tuple[tuple[int, int], ...]:
+        """Maximal runs ``(first, last)`` of refused groups of a job."""
+        return self._refused_runs[job]
+
+    @cached_property
+    def _refused_runs(self) -> tuple[tuple[tuple[int, int], ...], ...]:
+        out = []
+        for job in self.jobs:
+            runs: list[tuple[int, int]] = []
+            for g in range(self.n_groups(job.index)):
+                if not self.refused(job.index, g):
+                    continue
+                if runs and runs[-1][1] == g - 1:
+                    runs[-1] = (runs[-1][0], g)
+                else:
+                    runs.append((g, g))
+            out.append(tuple(runs))
+        return tuple(out)
+
+    def with_gpu_fallback(self, on: bool = True) -> Problem:
+        """This problem with TensorRT's GPU fallback on for every model that has a DLA cost
+        (``on``), or off for every model: the two sides of the comparison "how much does
+        the partition recover" (docs/model.md 2.1)."""
+        models = tuple(replace(m, gpu_fallback=on and any(r.dla_ms is not None
+                                                          for r in m.table.rows))
+                       for m in self.models)
+        if not self.platform.dla_cores:
+            models = tuple(replace(m, gpu_fallback=False) for m in self.models)
+        out = replace(self, models=models)
+        # validation runs again and repeats its warnings: keep each once
+        object.__setattr__(out, "warnings", tuple(dict.fromkeys(out.warnings)))
+        return out
+
+    def max_segments(self, job: int) -> int:
+        """Most executed segments (pieces) a job may have: ``max_transitions + 1``, plus
+        with GPU fallback 2 per refused run (a fallback piece and the DLA run after it),
+        never more than its groups (model.md 2.1)."""
+        n = self.n_groups(job)
+        base = min(self.max_transitions + 1, n)
+        if not self.gpu_fallback(job):
+            return base
+        return min(n, self.max_transitions + 1 + 2 * len(self.refused_runs(job)))
 
     @cached_property
     def _allowed(self) -> tuple[tuple[frozenset[Device], ...], ...]:
@@ -532,7 +606,8 @@ class Problem:
             "frames_per_round": self.frames_per_round,
             "contention": self.contention.to_dict(),
             "models": [{"name": m.name, "weight": m.weight, "deadline_ms": m.deadline_ms,
-                        "table": m.table.to_dict()} for m in self.models],
+                        "gpu_fallback": m.gpu_fallback, "table": m.table.to_dict()}
+                       for m in self.models],
             "pins": [{"model": p.model, "first_group": p.first_group,
                       "last_group": p.last_group, "devices": sorted(d.value for d in p.devices)}
                      for p in self.pins],
@@ -561,7 +636,11 @@ class Problem:
                 deadline = as_number(deadline, f"{at}.deadline_ms", positive=True)
             table = CostTable.from_dict(as_object(need(m, "table", at), f"{at}.table"),
                                         origin=f"{at}.table ({name})")
-            models.append(ModelSpec(table, name, weight, deadline))
+            fallback = m.get("gpu_fallback", False)
+            if not isinstance(fallback, bool):
+                raise ProblemError(f"{at}.gpu_fallback: expected true or false, got "
+                                   f"{fallback!r}")
+            models.append(ModelSpec(table, name, weight, deadline, fallback))
         pins = []
         for i, p in enumerate(as_list(as_object(data, w).get("pins", []), f"{w}.pins")):
             at = f"{w}.pins[{i}]"
@@ -590,6 +669,23 @@ class Problem:
                                     minimum=1, maximum=MAX_FRAMES_PER_ROUND))
 
 
+def fallback_names(value: str | Iterable[str] | None, names: Sequence[str]) -> frozenset[str]:
+    """The model names ``gpu_fallback`` selects: ``"all"``, one name, or names (a
+    comma-separated string too). An unknown name is a ProblemError naming the models."""
+    if value is None:
+        return frozenset()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    items = [str(x).strip() for x in items if str(x).strip()]
+    if [x.lower() for x in items] == ["all"]:
+        return frozenset(names)
+    unknown = [x for x in items if x not in names]
+    if unknown:
+        raise ProblemError(f"GPU fallback asked for unknown model(s) {', '.join(unknown)}; "
+                           f"models are {', '.join(names)} (or say 'all')"
+                           f"{_renamed_hint(unknown[0], names)}")
+    return frozenset(items)
+
+
 def _time_and_demand(row: GroupCost, kind: str) -> tuple[float | None, float | None]:
     """A group's standalone time (ms) and bandwidth demand (GB/s) on a device kind."""
     if kind == "gpu":
@@ -614,7 +710,8 @@ def _rename_duplicate(spec: ModelSpec, names: list[str], index: int) -> ModelSpe
     if names.count(spec.name) == 1:
         return spec
     nth = names[:index].count(spec.name)
-    return ModelSpec(spec.table, f"{spec.name}-{nth + 1}", spec.weight, spec.deadline_ms)
+    return ModelSpec(spec.table, f"{spec.name}-{nth + 1}", spec.weight, spec.deadline_ms,
+                     spec.gpu_fallback)
 
 
 def dla_symmetric(problem: Problem) -> bool:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Objective, Problem
-from solvers.model.schedule import Result, Schedule, Timeline, after_point
+from solvers.model.schedule import (
+    Result,
+    Schedule,
+    Timeline,
+    after_point,
+    fallback_pieces,
+    switches,
+)
 
 
 def _span(problem: Problem, job: int, first: int, last: int) -> str:
@@ -83,8 +90,11 @@ def render_text(problem: Problem, what: Result | Timeline | Schedule,
     for job in problem.jobs:
         j = job.index
         segs = schedule.segments[j]
+        pieces = fallback_pieces(problem, j, segs)
         lines.append("")
-        lines.append(f"{job.name}: {len(segs)} segment(s), ends at "
+        fb = (f" (GPU fallback: {len(pieces)} piece(s) on the GPU inside DLA engines, "
+              f"{switches(problem, j, segs)} switch(es))" if problem.gpu_fallback(j) else "")
+        lines.append(f"{job.name}: {len(segs)} segment(s){fb}, ends at "
                      f"{_ms(timeline.job_end_ms[j])}"
                      + (f", weight {problem.weight(j):g}" if problem.weight(j) != 1 else "")
                      + (f", deadline {_ms(problem.deadline(j))}"
@@ -93,11 +103,13 @@ def render_text(problem: Problem, what: Result | Timeline | Schedule,
             t = timeline.timing(j, k)
             if k:
                 prev = segs[k - 1]
+                hop = "GPU fallback, " if k in pieces or k - 1 in pieces else ""
                 lines.append(f"    {prev.device} -> {seg.device} after "
                              f"{after_point(problem, j, prev.last_group)} "
-                             f"(transition {_ms(t.transition_in_ms)})")
+                             f"({hop}transition {_ms(t.transition_in_ms)})")
+            where = f"{seg.device} (GPU fallback)" if k in pieces else str(seg.device)
             lines.append(
-                f"  [{k}] groups {seg.first_group}-{seg.last_group} on {seg.device}:"
+                f"  [{k}] groups {seg.first_group}-{seg.last_group} on {where}:"
                 f"{_span(problem, j, seg.first_group, seg.last_group)} "
                 f"{t.start_ms:.4f} -> {t.end_ms:.4f} ms (base {t.base_ms:.4f}, "
                 f"contention +{t.contention_ms:.4f})")

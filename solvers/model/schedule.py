@@ -8,6 +8,7 @@ it (docs/model.md), so a schedule means the same thing whoever produced it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -104,8 +105,11 @@ class Schedule:
             if expect != n:
                 raise ProblemError(f"{job.name}: segments end at group {expect - 1}, the model "
                                    f"has {n} groups")
-            if len(segs) - 1 > problem.max_transitions:
-                raise ProblemError(f"{job.name}: {len(segs) - 1} device transitions exceed "
+            used = switches(problem, job.index, segs)
+            if used > problem.max_transitions:
+                hops = len(segs) - 1
+                extra = f" ({hops} hops, GPU fallback included)" if hops != used else ""
+                raise ProblemError(f"{job.name}: {used} device transitions{extra} exceed "
                                    f"max transitions {problem.max_transitions}")
         if self.order is not None:
             def name(ref: SegmentRef) -> str:
@@ -176,6 +180,28 @@ class Schedule:
                               as_int(pair[1], f"{at}[{i}][1]", minimum=0)))
             refs_by_device[device] = tuple(pairs)
         return cls(tuple(jobs), refs_by_device)
+
+
+def fallback_pieces(problem: Problem, job: int, segments: Sequence[Segment]) -> frozenset[int]:
+    """Indices of the job's *fallback pieces* (docs/model.md section 2.1): with GPU fallback
+    on, GPU segments made only of refused groups next to a DLA segment (TensorRT runs them
+    on the GPU inside the DLA part of the engine). Empty without fallback."""
+    if not problem.gpu_fallback(job) or len(segments) < 2:
+        return frozenset()
+    return frozenset(
+        k for k, seg in enumerate(segments)
+        if seg.device is Device.GPU
+        and all(problem.refused(job, g) for g in range(seg.first_group, seg.last_group + 1)))
+
+
+def switches(problem: Problem, job: int, segments: Sequence[Segment]) -> int:
+    """The job's device switches as `max_transitions` counts them: the hops between its
+    segments, less the hops of GPU fallback (model.md 2.1): ``pieces - fallback pieces -
+    merges - 1``, a merge being a fallback piece between two runs on the same DLA core."""
+    pieces = fallback_pieces(problem, job, segments)
+    merges = sum(1 for k in pieces if 0 < k < len(segments) - 1
+                 and segments[k - 1].device == segments[k + 1].device)
+    return len(segments) - len(pieces) - merges - 1
 
 
 @dataclass(frozen=True)
@@ -316,23 +342,28 @@ def better(value: float, segments: Sequence[Sequence[Segment]], best_value: floa
 
 def transitions(problem: Problem, schedule: Schedule, job: int) -> list[dict[str, Any]]:
     """The device transitions of a job, structured: ``{after_layer, after_group, from, to,
-    cost_ms}`` per cut, in order. ``after_layer`` is the last layer of the group before the
-    cut (None when the table names no layers); ``cost_ms`` the table's transition cost."""
+    cost_ms, fallback}`` per cut, in order. ``after_layer`` is the last layer of the group
+    before the cut (None when the table names no layers); ``cost_ms`` the table's transition
+    cost; ``fallback`` true for a hop into or out of a GPU fallback piece (model.md 2.1)."""
     table = problem.table(job)
+    segs = schedule.segments[job]
+    pieces = fallback_pieces(problem, job, segs)
     out = []
-    for a, b in zip(schedule.segments[job], schedule.segments[job][1:], strict=False):
+    for k, (a, b) in enumerate(itertools.pairwise(segs)):
         name = table.rows[a.last_group].last_layer
         out.append({"after_layer": None if name in (None, "") else str(name),
                     "after_group": a.last_group, "from": a.device.value, "to": b.device.value,
-                    "cost_ms": _r(problem.transition(job, a.last_group, a.device, b.device))})
+                    "cost_ms": _r(problem.transition(job, a.last_group, a.device, b.device)),
+                    "fallback": k in pieces or k + 1 in pieces})
     return out
 
 
 def transition_layers(problem: Problem, schedule: Schedule, job: int) -> list[str]:
     """The cuts of a job as text, ``GPU->DLA0 after layer 38`` (the `transitions` fields in
     words; the same convention as the text rendering)."""
-    return [f"{a.device}->{b.device} after {after_point(problem, job, a.last_group)}"
-            for a, b in zip(schedule.segments[job], schedule.segments[job][1:], strict=False)]
+    return [f"{t['from']}->{t['to']} after {after_point(problem, job, t['after_group'])}"
+            + (" (GPU fallback)" if t["fallback"] else "")
+            for t in transitions(problem, schedule, job)]
 
 
 def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
@@ -342,6 +373,7 @@ def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
     if result.schedule is not None:
         for job, segs in zip(problem.jobs, result.schedule.segments, strict=True):
             entries = []
+            pieces = fallback_pieces(problem, job.index, segs)
             for k, seg in enumerate(segs):
                 t = tl.timing(job.index, k) if tl is not None else None
                 entries.append({
@@ -350,9 +382,12 @@ def result_to_dict(problem: Problem, result: Result) -> dict[str, Any]:
                     "start_ms": None if t is None else _r(t.start_ms),
                     "end_ms": None if t is None else _r(t.end_ms),
                     "contention_ms": None if t is None else _r(t.contention_ms),
+                    "fallback": k in pieces,
                 })
             models.append({"name": job.name, "model": problem.models[job.model_index].name,
                            "segments": entries,
+                           "gpu_fallback": problem.gpu_fallback(job.index),
+                           "switches": switches(problem, job.index, segs),
                            "transitions": transitions(problem, result.schedule, job.index),
                            "transition_layers": transition_layers(problem, result.schedule,
                                                                   job.index)})

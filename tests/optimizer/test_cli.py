@@ -320,7 +320,8 @@ def test_transitions_use_one_convention_in_text_and_json(capsys, tmp_path):
         for t, a, b in zip(model["transitions"], segs, segs[1:], strict=False):
             row = table[model["name"]].rows[a["last_group"]]
             assert t == {"after_layer": row.last_layer, "after_group": a["last_group"],
-                         "from": a["device"], "to": b["device"], "cost_ms": t["cost_ms"]}
+                         "from": a["device"], "to": b["device"], "cost_ms": t["cost_ms"],
+                         "fallback": False}
             assert t["cost_ms"] > 0
             assert f"{t['from']} -> {t['to']} after layer {t['after_layer']}" in out
             cuts += 1

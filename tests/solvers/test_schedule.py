@@ -92,7 +92,8 @@ def test_render_names_transition_layers_and_devices(pair: Problem) -> None:
     assert transition_layers(pair, sched, 0) == ["GPU->DLA0 after layer 38"]
     assert transitions(pair, sched, 0) == [{"after_layer": "38", "after_group": 2,
                                             "from": "GPU", "to": "DLA0",
-                                            "cost_ms": pair.transition(0, 2, "GPU", "DLA0")}]
+                                            "cost_ms": pair.transition(0, 2, "GPU", "DLA0"),
+                                            "fallback": False}]
     assert transitions(pair, sched, 1) == []
     res = exhaustive(pair)
     out = render_text(pair, res)

@@ -105,6 +105,7 @@ from solvers.backends.base import (
     integer_view,
 )
 from solvers.backends.cpsat.contention import ContentionConstraints
+from solvers.backends.cpsat.fallback import FallbackConstraints
 from solvers.backends.cpsat.params import (
     CONTENTION_PRODUCT_LIMIT,
     CONTENTION_SCALE,
@@ -122,7 +123,7 @@ from solvers.model.problem import Device, Objective, Problem
 from solvers.model.schedule import Schedule, Segment, SegmentRef
 
 
-class CpSatModel(ContentionConstraints):
+class CpSatModel(ContentionConstraints, FallbackConstraints):
     """Builds the CP-SAT model of one problem; one method per constraint family."""
 
     def __init__(self, problem: Problem, options: SolveOptions) -> None:
@@ -160,15 +161,16 @@ class CpSatModel(ContentionConstraints):
         self.rounding_units = 0.0 if not coarse or _exact_in(problem, self.units_per_ms) \
             else 0.5 * (
             sum(j.n_groups for j in self.jobs)
-            + len(self.jobs) * (problem.max_transitions + 1))
+            + sum(_slot_count(problem, j.index) for j in problem.jobs))
         if self.contention and self.units_per_ms == NS_PER_MS:
-            slots = (problem.max_transitions + 1) * len(problem.jobs)  # co-runners, at most
+            slots = sum(_slot_count(problem, j.index) for j in problem.jobs)  # co-runners
             fine = self._horizon() * (FINE_UNITS_PER_MS // NS_PER_MS)
             if (fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT
                     and fine <= HORIZON_LIMIT):
                 self.units_per_ms = FINE_UNITS_PER_MS
                 self.jobs = integer_view(problem, FINE_UNITS_PER_MS)
-        self.n_slots = problem.max_transitions + 1
+        # GPU fallback: a job's pieces, up to max_segments (docs/model.md 2.1)
+        self.n_slots = max(_slot_count(problem, j.index) for j in problem.jobs)
         if len(self.devices) == 1:
             self.n_slots = 1
         self.horizon = self._horizon()
@@ -193,6 +195,8 @@ class CpSatModel(ContentionConstraints):
         self._precedence()
         self._exclusivity()
         self._loadables()
+        if self.problem.any_fallback:
+            self._fallback()
         if self.contention:
             self._contention()
             self._semi_active()
@@ -201,13 +205,13 @@ class CpSatModel(ContentionConstraints):
 
     def _horizon(self) -> int:
         total = 0
-        for job in self.jobs:
+        for j, job in enumerate(self.jobs):
             worst = 0
             for g in range(job.n_groups):
                 worst += max(job.prefix[k][g + 1] - job.prefix[k][g] for k in KINDS)
             worst_tr = max((v for arr in job.transition.values() for v in arr if v is not None),
                            default=0)
-            total += worst + self.problem.max_transitions * worst_tr
+            total += worst + (_slot_count(self.problem, j) - 1) * worst_tr
         if self.problem.contention.enabled and len(self.devices) > 1:
             slow = 1.0 - self.problem.contention.k_max * (len(self.devices) - 1)
             total = math.ceil(total / slow) + 1
@@ -581,6 +585,12 @@ class CpSatModel(ContentionConstraints):
             refs = [r for r in starts if segments[r[0]][r[1]].device == d]
             order[d] = tuple(sorted(refs, key=lambda r: (starts[r], r)))
         return Schedule(tuple(segments), order), starts
+
+
+def _slot_count(problem: Problem, job: int) -> int:
+    """Slots of a job: ``max_transitions + 1``, or with GPU fallback its most pieces
+    (`Problem.max_segments`, docs/model.md 2.1)."""
+    return max(problem.max_transitions + 1, problem.max_segments(job))
 
 
 def _exact_in(problem: Problem, units_per_ms: int) -> bool:

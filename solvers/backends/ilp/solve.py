@@ -22,6 +22,7 @@ from solvers.backends.base import (
     contention_free,
     contention_ignored,
     integer_view,
+    refuse_gpu_fallback,
     run_killably,
 )
 from solvers.backends.exact_common import (
@@ -135,6 +136,7 @@ def exact_value_ns(problem: Problem, jobs: tuple[IntegerJob, ...],
 
 def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     """Solve ``problem`` exactly with a MIP (see the module docstring)."""
+    refuse_gpu_fallback(problem, "ilp")
     from ortools.math_opt.python import mathopt
 
 

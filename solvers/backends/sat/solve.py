@@ -15,6 +15,7 @@ from solvers.backends.base import (
     SolveOptions,
     contention_free,
     contention_ignored,
+    refuse_gpu_fallback,
     to_ms,
     to_ns,
 )
@@ -111,6 +112,7 @@ def _solve_call(solver: Any, deadline: float | None) -> bool | None:
 
 def solve_sat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     """Solve ``problem`` exactly with SAT + timing theory (see the module docstring)."""
+    refuse_gpu_fallback(problem, "sat")
     from pysat.solvers import Solver
 
 
