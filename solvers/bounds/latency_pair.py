@@ -93,10 +93,11 @@ class LatencyPairResult:
 
 def applies(problem: Problem) -> bool:
     """Latency, contention on several devices, two jobs of equal weight, and few enough
-    segmentations per job."""
+    segmentations per job. Not with GPU fallback (docs/model.md 2.1): its segmentations
+    are those of ``max_transitions + 1`` user segments, not the executed pieces."""
     if (problem.objective is not Objective.LATENCY or len(problem.jobs) != 2
             or not problem.contention.enabled or len(problem.devices) < 2
-            or problem.weight(0) != problem.weight(1)):
+            or problem.weight(0) != problem.weight(1) or problem.any_fallback):
         return False
     return all(_count(problem, j) <= MAX_OPTIONS for j in range(2))
 

@@ -201,15 +201,22 @@ def orin_preset(name: str = "orin-agx") -> ContentionModel:
                            f"{', '.join(ORIN_DRAM_GBPS)}")
     if name in FITTED_PRESETS:
         return _fitted_preset(FITTED_PRESETS[name])
-    peak = ORIN_DRAM_GBPS[name]
-    scale = peak / XAVIER_DRAM_GBPS
+    return stretched_xavier(name, ORIN_DRAM_GBPS[name])
+
+
+def stretched_xavier(name: str, peak_gbps: float) -> ContentionModel:
+    """Xavier's curve with its bandwidth axis stretched to a DRAM peak of ``peak_gbps``: the
+    placeholder shape for a module without published co-run data (and, at 204.8 GB/s, the
+    former AGX Orin placeholder, whose bandwidth-dependent curve the drifting-schedule
+    regression cases keep)."""
+    scale = peak_gbps / XAVIER_DRAM_GBPS
     xav = xavier_preset()
     gpu = _curve([(x * scale, y) for x, y in xav.gpu.points])
     dla = _curve([(x * scale, y) for x, y in xav.dla.points])
     return ContentionModel(
         name=name, gpu=gpu, dla=dla,
         provenance=f"placeholder: Xavier preset with bandwidth axis scaled by DRAM peak "
-                   f"{peak:g}/{XAVIER_DRAM_GBPS:g} GB/s",
+                   f"{peak_gbps:g}/{XAVIER_DRAM_GBPS:g} GB/s",
         placeholders=("all Orin constants",),
     )
 

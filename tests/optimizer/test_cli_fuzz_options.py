@@ -55,8 +55,16 @@ BASE: dict[str, list[str]] = {
     "rewrite": ["rewrite", "{onnx}", "-o", "rw.onnx"],
     "example medical": ["example", "medical", "-o", "med", "--ngf", "8", "--yolo-size",
                         "320", "--groups", "8", "--time-limit", "1"],
+    "platforms": ["platforms"],
+    "sweep": ["sweep", "{sweep_spec}", "-o", "sweep.db", "--workers", "1"],
+    "results": ["results", "{sweep_db}"],
 }
-SKIPPED_OPTIONS = {("regress", "--update")}  # rewrites the repository's expected results
+SKIPPED_OPTIONS = {
+    ("regress", "--update"),   # rewrites the repository's expected results
+    # a Ray cluster per example (15 s to start): the Ray executor and its bad addresses are
+    # tested in tests/optimizer/test_sweep_run.py
+    ("sweep", "--executor"), ("sweep", "--address"),
+}
 
 # values for an option or a positional ({name}: a path made per example, see `places`)
 VALUES = st.sampled_from([
@@ -117,7 +125,14 @@ def made(tmp_path_factory) -> dict[str, str]:
     assert main(["export", str(schedule), "--onnx", f"r={onnx}", "-o", str(export),
                  "--json"]) == 0
     (d / "empty").mkdir()
-    return {"onnx": str(onnx), "table": str(table), "schedule": str(schedule),
+    spec = d / "sweep.toml"
+    spec.write_text(f'name = "fuzz"\n[models]\nr = "{table}"\nq = "{table}"\n'
+                    '[groups]\nsets = [["r", "q"]]\n[axes]\nplatforms = ["orin-agx"]\n'
+                    'objectives = ["latency"]\ntime_limits = [1]\n')
+    sweep_db = d / "sweep.db"
+    assert main(["sweep", str(spec), "-o", str(sweep_db), "--workers", "1", "--json"]) == 0
+    return {"sweep_spec": str(spec), "sweep_db": str(sweep_db), "onnx": str(onnx),
+            "table": str(table), "schedule": str(schedule),
             "manifest": str(export / "manifest.json"), "empty_dir": str(d / "empty"),
             "profile": str(ROOT / "tests/fixtures/trtexec/trt8.5.2_orin_dumpProfile_summary.log"),
             "sweep": str(ROOT / "tests/fixtures/sweep_chain/sweep"),

@@ -27,7 +27,8 @@ def _dla_doc(refused: int) -> dict:
                           "reasons": ["padding must be 0"]} for i in range(refused)],
              "islands": [], "loadables": {"per_instance": 1, "limit_per_core": 16,
                                           "within_limit": True}}
-    return {"dla": {"gan_original": entry, "gan_rewritten": {**entry, "refused": []},
+    return {"variants": ["original", "rewritten"],
+            "dla": {"gan_original": entry, "gan_rewritten": {**entry, "refused": []},
                     "yolo": {**entry, "refused": []}}}
 
 

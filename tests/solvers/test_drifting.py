@@ -29,6 +29,7 @@ from solvers.judges.simulator import (
     simulated_cycle_time,
     streaming_figures,
 )
+from solvers.model.contention import ORIN_DRAM_GBPS, stretched_xavier, xavier_preset
 from solvers.model.problem import Device, Problem
 from solvers.model.schedule import Schedule, Segment, SolveStatus
 from solvers.solve import solve
@@ -50,9 +51,13 @@ def drifting(name: str) -> tuple[Problem, float]:
     groups, seeds, platform, max_tr, strength, truth = CASES[name]
     tables = [synthetic_table(g, s, model=f"m{j}")
               for j, (g, s) in enumerate(zip(groups, seeds, strict=True))]
-    preset = Problem.create(tables, platform, objective="throughput", max_transitions=max_tr)
+    # the bandwidth-dependent curves these cases were found with: Xavier's preset, and for
+    # Orin the former placeholder (Xavier's curve stretched to 204.8 GB/s; the AGX Orin
+    # preset is now a constant rate fitted to TensorRT#2745, under which they do not drift)
+    curve = (stretched_xavier("orin-agx-shape", ORIN_DRAM_GBPS["orin-agx"])
+             if platform.startswith("orin") else xavier_preset())
     problem = Problem.create(tables, platform, objective="throughput", max_transitions=max_tr,
-                             contention=preset.contention.scaled(strength))
+                             contention=curve.scaled(strength))
     return problem, truth
 
 
