@@ -29,9 +29,8 @@ estimates, with the ratio, the rewrite gain and whether ours move in the paper's
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from optimizer.medical_setup import (
@@ -81,42 +80,17 @@ TRT_BASELINE = "as TensorRT builds it"
 fallback, HaX-CoNN-style cuts: what the paper ran), once the scheduling model has it."""
 
 
-# ==========================================================================================
-# GPU FALLBACK HOOK (issue 21 items 1-2). The ONE place where `--paper` switches TensorRT's
-# GPU fallback on for the original generator. The scheduling model gets fallback as a
-# per-model flag (`ModelSpec.gpu_fallback`, or a set of model names given to
-# `optimizer.api.make_problem(gpu_fallback=...)`); until one of them exists the original
-# generator is solved without fallback and every report says "fallback not yet modelled".
-# ==========================================================================================
-def fallback_modelled() -> bool:
-    """Whether the scheduling model can run a DLA segment's refused groups on the GPU."""
-    from optimizer import api
-    from solvers.model.problem import ModelSpec
-
-    return ("gpu_fallback" in {f.name for f in fields(ModelSpec)}
-            or "gpu_fallback" in inspect.signature(api.make_problem).parameters)
-
-
-def fallback_options(specs: Sequence[Any], models: Sequence[str]
-                     ) -> tuple[list[Any], dict[str, Any]]:
-    """``specs`` and extra `api.make_problem` keywords that allow GPU fallback for the
-    models named ``models``; unchanged (and no keywords) while fallback is not modelled."""
-    if not models or not fallback_modelled():
-        return list(specs), {}
-    from optimizer import api
-    from solvers.model.problem import ModelSpec
-
-    if "gpu_fallback" in {f.name for f in fields(ModelSpec)}:
-        return [replace(s, gpu_fallback=True) if s.name in models else s for s in specs], {}
-    if "gpu_fallback" in inspect.signature(api.make_problem).parameters:
-        return list(specs), {"gpu_fallback": frozenset(models)}
-    return list(specs), {}
+# GPU fallback (docs/model.md 2.1): in the paper setup the original generator is built as
+# TensorRT builds it, with --allowGPUFallback: its DLA segments may span the refused
+# ConvTranspose layers, which then run on the GPU.
+def fallback_options(specs: Sequence[Any], models: Sequence[str]) -> list[Any]:
+    """``specs`` with GPU fallback allowed for the models named ``models``."""
+    return [replace(s, gpu_fallback=True) if s.name in models else s for s in specs]
 
 
 def fallback_models(variant: str, setup: str, gan_models: Sequence[str]) -> list[str]:
     """The models built with GPU fallback: the original generator's, in the paper setup."""
     return list(gan_models) if setup == "paper" and variant == "original" else []
-# ==========================================================================================
 
 
 def problem(tables: Mapping[str, Any], variant: str, scenario: str, setup: str,
@@ -140,9 +114,9 @@ def problem(tables: Mapping[str, Any], variant: str, scenario: str, setup: str,
             pins += [Pin("gan_dla", 0, 0, frozenset({Device.DLA0})),
                      Pin("gan_gpu", 0, 0, frozenset({Device.GPU}))]
     gan_models = [n for n in keys if n.startswith("gan")]
-    specs, extra = fallback_options(specs, fallback_models(variant, setup, gan_models))
+    specs = fallback_options(specs, fallback_models(variant, setup, gan_models))
     made = api.make_problem(specs, opts.platform, "throughput", transitions, opts.contention,
-                            pins=pins, **extra)
+                            pins=pins)
     return made, keys
 
 
@@ -232,7 +206,7 @@ def entries(solves: Sequence[Mapping[str, Any]], tables: Mapping[str, Mapping[st
     standalone = {v: {"gpu_ms": tables[f"gan_{v}"]["gpu_ms_total"],
                       "dla_ms": tables[f"gan_{v}"]["dla_ms_total"]}
                   for v in PAPER_VARIANTS if f"gan_{v}" in tables}
-    return {"source": PAPER_SOURCE, "fallback_modelled": fallback_modelled(),
+    return {"source": PAPER_SOURCE,
             "rows": rows, "gains": gains, "standalone": standalone}
 
 
@@ -263,7 +237,6 @@ def _switch_text(items: Sequence[Mapping[str, Any]], with_job: bool) -> str:
 # --------------------------------------------------------------------------- markdown
 def section(paper: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
     """The paper-form section of report.md (Tables III-VI, the gain row, the direction)."""
-    fallback = paper["fallback_modelled"]
     lines = [
         "## The paper's tables: ours (estimated) beside the paper's (measured)", "",
         f"Paper: {paper['source']}. Ours: **estimated** cost tables for {options['platform']}"
@@ -273,17 +246,13 @@ def section(paper: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
         "(`gan_gpu`); *default* = today's richer setup on the same models (both DLA cores, "
         f"up to {options['max_transitions']} switches, no pins).", "",
     ]
-    if fallback:
-        lines += ["GPU fallback is modelled: in the paper setup the original generator's "
-                  "DLA segments may span its DLA-refused layers, which then run on the GPU, "
-                  "as TensorRT builds it.", ""]
-    else:
-        lines += ["**GPU fallback is not yet modelled** (issue 21 items 1-2): the original "
-                  "generator's rows are the solver's partition *around* its DLA-refused "
-                  "ConvTranspose layers (a DLA segment never contains one), not the "
-                  "TensorRT build with `--allowGPUFallback` the paper measured; no number "
-                  f"here stands for that build, and the baseline \"{TRT_BASELINE}\" is "
-                  "missing until fallback lands.", ""]
+    lines += ["GPU fallback as TensorRT runs it (docs/model.md 2.1): in the paper setup the "
+              "original generator's DLA segments may span its DLA-refused ConvTranspose "
+              "layers, which then run on the GPU (cross-hatched on the GPU lane of the Gantt "
+              "charts); each hop pays the table's transition costs and each DLA run is a "
+              f"loadable. The baseline \"{TRT_BASELINE}\" is TensorRT's one-switch build "
+              "with fallback (what the paper ran); beside it, the optimum with fallback "
+              "allowed and forbidden.", ""]
     lines += [
         "The convolution variant's 3x3 kernels start as a per-channel identity here (the "
         "same function as the original, verified); the paper retrained them. Its timing "
@@ -388,13 +357,6 @@ def direction_text(paper: Mapping[str, Any]) -> list[str]:
             why.append(f"the {variant} generator is estimated {v['dla_ms'] / v['gpu_ms']:.1f}x "
                        "slower on the DLA than on the GPU, so the DLA it can now use "
                        "takes only a small share of the work")
-    if not paper["fallback_modelled"]:
-        why.append("GPU fallback is not modelled yet, so our *original* rows are not "
-                   "TensorRT's fallback build but the solver's partition around the refused "
-                   "layers: with one switch per instance the GPU-starting instance can only "
-                   "reach the DLA after the last refused ConvTranspose, so the original's "
-                   "DLA share, and with it any gain we show, comes from that restriction, "
-                   "not from the fallback's transitions the paper paid")
     why.append("our instances are coupled in rounds (one frame each per round), so the "
                "paper's per-instance FPS gap cannot appear; the gain compares total FPS")
     why.append("every time is estimated from the ONNX graph (profiles.estimate), not measured")
@@ -407,5 +369,5 @@ def direction_text(paper: Mapping[str, Any]) -> list[str]:
 
 __all__ = ["PAPER_MAX_TRANSITIONS", "PAPER_MEASURED", "PAPER_SOURCE", "PAPER_VARIANTS",
            "SETUPS", "TRT_BASELINE", "VARIANT_PASSES", "PaperRow", "direction_text",
-           "entries", "fallback_modelled", "fallback_options", "instance_rows", "problem",
+           "entries", "fallback_options", "instance_rows", "problem",
            "section"]

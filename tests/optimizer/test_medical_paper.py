@@ -148,9 +148,14 @@ def test_report_states_fallback_and_the_papers_numbers(paper_run: dict[str, Any]
     report = paper_run["report"]
     text = (out / "report.md").read_text()
     assert text == render_markdown(report)
-    assert report["paper"]["fallback_modelled"] is medical_paper.fallback_modelled()
-    if not medical_paper.fallback_modelled():
-        assert "GPU fallback is not yet modelled" in text
+    assert "GPU fallback as TensorRT runs it" in text
+    originals = [s for s in report["solves"]
+                 if s["setup"] == "paper" and s["variant"] == "original"]
+    assert originals
+    for s in originals:   # TensorRT's own build with fallback, and the optimum without it
+        names = {r["name"] for r in s["compare"]}
+        assert medical_paper.TRT_BASELINE in names, names
+        assert any("fallback forbidden" in n for n in names), names
     assert "measured on a Jetson with DeepStream" in text and "ESTIMATES" in text
     assert "172.6" in text and "86.9" in text         # the paper's two GANs, original
     assert "Direction (paper setup)" in text
@@ -164,21 +169,17 @@ def test_report_states_fallback_and_the_papers_numbers(paper_run: dict[str, Any]
                                        == (g["paper_total_fps_gain_pct"] > 0))
 
 
-def test_fallback_hook_leaves_problems_alone_until_modelled() -> None:
+def test_paper_setup_allows_fallback_for_the_original_generator_only() -> None:
     from optimizer import api
     from solvers.model.problem import ModelSpec
 
     table = api.load_table(api.stored_tables()[0])
     specs = [ModelSpec(table, "gan"), ModelSpec(table, "other")]
-    out, extra = medical_paper.fallback_options(specs, ["gan"])
-    if medical_paper.fallback_modelled():
-        assert extra or any(getattr(s, "gpu_fallback", False) for s in out)
-    else:
-        assert out == specs and extra == {}
+    out = medical_paper.fallback_options(specs, ["gan"])
+    assert [s.gpu_fallback for s in out] == [True, False]
     assert medical_paper.fallback_models("original", "paper", ["a", "b"]) == ["a", "b"]
     assert medical_paper.fallback_models("cropping", "paper", ["a"]) == []
     assert medical_paper.fallback_models("original", "default", ["a"]) == []
-    assert isinstance(out[0], ModelSpec)
 
 
 def test_paper_option_in_help(capsys: pytest.CaptureFixture[str]) -> None:
