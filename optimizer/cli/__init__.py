@@ -111,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     code = run_command(args)
-    if code == EXIT_INTERRUPTED and argv is None:
+    # a process pool (sweep) registered semaphores with multiprocessing's resource tracker:
+    # only the interpreter's own exit releases them (else the tracker prints a leak warning)
+    pooled = "multiprocessing.resource_tracker" in sys.modules
+    if code == EXIT_INTERRUPTED and argv is None and not pooled:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
