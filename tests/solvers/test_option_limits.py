@@ -92,3 +92,18 @@ def test_a_native_solve_past_its_deadline_is_killed():
     assert time.perf_counter() - t0 < 10  # not the 30 s the work wanted
     assert run_killably(lambda: b"on time", "quick", deadline=time.perf_counter() + 30) == \
         b"on time"
+
+
+def test_the_ilp_does_not_build_a_model_past_its_size_limit():
+    """2 x 250 groups at 64 switches with contention: about 4 M span indicators, built in
+    Python before HiGHS could be stopped (it grew past 2.8 GB on a 5 s limit). The ILP
+    answers the known schedule instead, feasible, and says why."""
+    from solvers.backends.ilp.solve import MAX_MODEL_SIZE, model_size
+
+    tables = [synthetic_table(250, seed, model=f"m{seed}") for seed in (1, 2)]
+    problem = Problem.create(tables, "xavier-agx", max_transitions=1000)
+    assert problem.contention.enabled
+    assert model_size(problem, True) > MAX_MODEL_SIZE
+    result = solve(problem, "ilp", time_limit=5)
+    assert result.status is SolveStatus.FEASIBLE and result.schedule is not None
+    assert "use cpsat" in result.message

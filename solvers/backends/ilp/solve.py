@@ -150,6 +150,15 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     known = _known_schedule(problem, integer_view(problem), options.hint,
                             None if deadline is None else t0 + 0.25 * options.time_limit,
                             value_ns)
+    size = model_size(problem, contention)
+    if size > MAX_MODEL_SIZE:
+        stats0 = {"engine": ENGINE, "model_size_estimate": size,
+                  "seconds": time.perf_counter() - t0}
+        return _distrust(problem, known, stats0,
+                         f"the ILP would need about {size:,} variables and constraints "
+                         f"(over {MAX_MODEL_SIZE:,}): its build alone would outrun the time "
+                         "limit and memory; use cpsat (the default) or a smaller "
+                         "--max-transitions")
     model_class = ilp_contention.ContentionIlpModel if contention else IlpModel
     model = model_class(problem, mip, known_ns=None if known is None else known[1] + 1)
     model.build()
@@ -287,6 +296,27 @@ def solve_ilp(problem: Problem, options: SolveOptions) -> BackendAnswer:
     answer = BackendAnswer(status, schedule, objective_ms=objective_ms,
                            bound_ms=bound_ms, stats=stats, message=message)
     return contention_free(answer) if contention_ignored(problem) else answer
+
+
+MAX_MODEL_SIZE = 1_500_000
+"""Most variables and constraints (`model_size`'s estimate) the ILP builds. The model is
+built in Python before HiGHS starts, so the time limit cannot stop it: 2 x 250 groups with
+65 slots per model and contention (about 4 M span indicators) grew past 2.8 GB in 2.5 min
+on a 5 s limit (benchmarks/results/option_limits.md)."""
+
+
+def model_size(problem: Problem, contention: bool) -> int:
+    """An estimate of the MIP's variables: group-slot-device assignments, one order binary
+    per pair of slots per device, and with contention one span indicator per (first, cut)
+    pair of every slot."""
+    slots = problem.max_transitions + 1
+    devices = len(problem.devices)
+    groups = [problem.n_groups(j.index) for j in problem.jobs]
+    total_slots = slots * len(groups)
+    size = sum(groups) * slots * devices + total_slots * (total_slots - 1) // 2 * devices
+    if contention:
+        size += sum(slots * g * (g + 1) // 2 for g in groups)
+    return size
 
 
 KILL_GRACE_SECONDS = 0.25
