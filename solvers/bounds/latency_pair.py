@@ -121,10 +121,15 @@ class _Options:
     chain: np.ndarray   # (n,) contention-free chain (bases + transitions)
 
 
-def _options(problem: Problem, job: int) -> _Options:
+class _Late(Exception):
+    """The enumeration of a job's segmentations passed its deadline."""
+
+
+def _options(problem: Problem, job: int, deadline: float | None = None) -> _Options:
     """Every segmentation x device assignment of ``job`` (as `oracle.job_options`, in
     arrays): consecutive segments on different devices, every group allowed on its device,
-    every transition defined."""
+    every transition defined. Raises `_Late` past ``deadline`` (a `time.perf_counter()`
+    value): 12 groups at 11 switches are ~500,000 options, seconds to list."""
     devices = problem.devices
     nd = len(devices)
     n = problem.n_groups(job)
@@ -155,6 +160,8 @@ def _options(problem: Problem, job: int) -> _Options:
         for devs in itertools.product(range(nd), repeat=m):
             if any(a == b for a, b in itertools.pairwise(devs)):
                 continue
+            if deadline is not None and time.perf_counter() > deadline:
+                raise _Late
             dv = np.array(devs)
             ok = np.ones(len(cuts), dtype=bool)
             base = np.zeros((len(cuts), width))
@@ -433,14 +440,20 @@ def _segments(problem: Problem, o: _Options, r: int) -> tuple[Segment, ...]:
                  for k in range(o.dev.shape[1]) if o.dev[r, k] >= 0)
 
 
-def pair_count(problem: Problem, incumbent_ms: float) -> int | None:
+def pair_count(problem: Problem, incumbent_ms: float,
+               deadline: float | None = None) -> int | None:
     """How many pairs `latency_pair_search` would test at this incumbent (after each job's
-    own chain test); None when it does not apply. Costs the enumeration of each job's
-    segmentations (2 x 250 groups: ~1 s)."""
+    own chain test); None when it does not apply or listing the segmentations outruns
+    ``deadline``. Costs the enumeration of each job's segmentations (2 x 250 groups:
+    ~1 s)."""
     if not applies(problem) or not math.isfinite(incumbent_ms):
         return None
     beta = incumbent_ms / problem.weight(0)
-    return math.prod(int((_options(problem, j).chain < beta).sum()) for j in range(2))
+    try:
+        return math.prod(int((_options(problem, j, deadline).chain < beta).sum())
+                         for j in range(2))
+    except _Late:
+        return None
 
 
 def latency_pair_search(problem: Problem, incumbent_ms: float,

@@ -131,12 +131,14 @@ def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
     from solvers.heuristics.baselines import simulated_value
     from solvers.heuristics.local_search import improve
 
-    count = latency_pair.pair_count(problem, simulated_value(problem, options.hint))
+    limit = options.time_limit
+    count = latency_pair.pair_count(
+        problem, simulated_value(problem, options.hint),
+        deadline=None if limit is None else t0 + LATENCY_PAIR_SHARE * limit)
     if count is None or count > LATENCY_PAIR_PRECHECK * latency_pair.MAX_PAIRS:
         # too many pairs even for a much better incumbent (2 x 250 groups: 6e9 at 84 ms)
         return None, options, None, None
 
-    limit = options.time_limit
     warm = improve(problem, [options.hint], seed=options.seed,
                    deadline=None if limit is None else t0 + LATENCY_PAIR_WARMUP_SHARE * limit,
                    max_evaluations=LATENCY_PAIR_WARMUP_EVALUATIONS,
