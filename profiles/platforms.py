@@ -100,12 +100,11 @@ def resolve(name: str) -> PlatformInfo:
 
 
 def short_name(name: str) -> str:
-    """The name tables and reports use for a module: its alias where it has one
-    (``orin-agx`` for ``orin-agx-64``), else the module name (``orin-nx-8``)."""
-    module = resolve(name).name
-    _modules, aliases = _registry()
-    return min((a for a, m in aliases.items() if m == module and a != "xavier"),
-               default=module, key=len)
+    """The name tables and reports use for a module: its family's name where that name
+    means this module (``orin-agx`` for ``orin-agx-64``, ``xavier-agx``), else the module
+    name (``orin-agx-32``, ``orin-nx-8``)."""
+    info = resolve(name)
+    return info.family if known(info.family) and resolve(info.family) == info else info.name
 
 
 def known(name: str) -> bool:

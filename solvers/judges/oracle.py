@@ -75,7 +75,12 @@ problem is far beyond what enumerating schedules can finish, whatever the other 
 
 
 class _Cut(Exception):
-    """The listing of a job's segmentations passed its cap or its deadline."""
+    """The listing of a job's segmentations passed its cap or, with ``late``, its
+    deadline."""
+
+    def __init__(self, why: str, *, late: bool = False) -> None:
+        super().__init__(why)
+        self.late = late
 
 
 def job_options(problem: Problem, job: int, *, cap: int | None = None,
@@ -131,7 +136,7 @@ def job_options(problem: Problem, job: int, *, cap: int | None = None,
                 if cap is not None and len(out) > cap:
                     raise _Cut(f"more than {cap:,} segmentations of {problem.jobs[job].name}")
             if deadline is not None and time.perf_counter() > deadline:
-                raise _Cut("time limit reached while listing segmentations")
+                raise _Cut("time limit reached while listing segmentations", late=True)
     return out
 
 
@@ -300,7 +305,7 @@ def exhaustive(problem: Problem, *, limit: int = DEFAULT_LIMIT, symmetry: bool =
         options = [job_options(problem, j.index, cap=OPTIONS_LIMIT, deadline=deadline)
                    for j in problem.jobs]
     except _Cut as cut:
-        if "time limit" not in str(cut):
+        if not cut.late:
             raise ProblemError(f"the exhaustive oracle would list {cut}, above its limit; use "
                                "fewer groups or max_transitions") from None
         return Result(SolveStatus.UNKNOWN, "exhaustive", None, None, None, None,
