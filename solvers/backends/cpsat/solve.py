@@ -277,13 +277,13 @@ def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = T
         stats["tie_break"] = "best_effort"
         if code == cp_model.OPTIMAL and not relaxed and canonical and (
                 left is None or left > 2 * build_s + CANONICAL_MIN_SECONDS):
-            canonical = _canonical_solution(problem, options, round(solver.objective_value),
-                                            lp_free=many_latency, deadline=deadline)
-            stats["canonical_phase"] = "done" if canonical else "skipped (limit), parallel answer"
-            if canonical is not None:
-                schedule, starts, proven = canonical
+            simplest = _canonical_solution(problem, options, round(solver.objective_value),
+                                           lp_free=many_latency, deadline=deadline)
+            stats["canonical_phase"] = "done" if simplest else "skipped (limit), parallel answer"
+            if simplest is not None:
+                schedule, starts, proven = simplest
                 stats["tie_break"] = "proven" if proven else "best_effort"
-        elif code == cp_model.OPTIMAL and not relaxed:
+        elif code == cp_model.OPTIMAL and not relaxed and canonical:
             stats["canonical_phase"] = ("skipped (no time left before the limit), parallel "
                                         "answer")
         objective = solver.objective_value * to_ms_factor
