@@ -65,17 +65,19 @@ def _refusal_table(report: DlaReport, title: str) -> Any:
     rows: dict[tuple[str, ...], list[str]] = {}
     for v in report.gpu_fallbacks:
         for r in v.reasons:
-            key = (r.rule, f"{r.parameter} = {r.value}", r.message, r.source, v.op)
+            # The message names the value in most rules; repeat it only where it does not.
+            why = (r.message if not r.value or r.value in r.message
+                   else f"{r.message} ({r.parameter} = {r.value})")
+            key = (r.rule, why, r.source, v.op)
             rows.setdefault(key, []).append(v.name)
     table = Table(title=title)
     table.add_column("rule", no_wrap=True)
     table.add_column("nodes", overflow="fold", ratio=2)
-    table.add_column("why (parameter = value)", overflow="fold", ratio=4)
+    table.add_column("why", overflow="fold", ratio=4)
     table.add_column("source", overflow="fold", ratio=2)
-    for (rule, value, message, source, op), names in rows.items():
+    for (rule, why, source, op), names in rows.items():
         shown = ", ".join(names[:4]) + (f" (+{len(names) - 4} more)" if len(names) > 4 else "")
-        table.add_row(Text(rule), Text(f"{len(names)} {op}: {shown}"),
-                      Text(f"{message} ({value})"), Text(source))
+        table.add_row(Text(rule), Text(f"{len(names)} {op}: {shown}"), Text(why), Text(source))
     return table
 
 

@@ -24,11 +24,17 @@ def activation(ctx: NodeCtx) -> list[Refusal]:
         return []
     lo = ctx.const(ctx.input(1))
     hi = ctx.const(ctx.input(2))
-    lo_v = float(lo) if lo is not None else float(ctx.attr("min", -np.inf))
-    hi_v = float(hi) if hi is not None else float(ctx.attr("max", np.inf))
     if (ctx.input(1) and lo is None) or (ctx.input(2) and hi is None):
         return [refuse("activation.clip", "min/max", "runtime tensor", "Clip bounds must be "
                        "constants", "[doc-8.4]")]
+    for name, bound in (("min", lo), ("max", hi)):
+        if bound is not None and np.asarray(bound).size != 1:
+            return [refuse("activation.clip", name, np.shape(bound), f"Clip {name} has "
+                           f"{np.asarray(bound).size} values: a Clipped ReLU takes one scalar "
+                           "bound", "[doc-8.4]")]
+    # ONNX asks for scalars; exporters also write one-element 1-D tensors: same bound.
+    lo_v = np.asarray(lo).item() if lo is not None else float(ctx.attr("min", -np.inf))
+    hi_v = np.asarray(hi).item() if hi is not None else float(ctx.attr("max", np.inf))
     if lo_v != 0.0 or not 1.0 <= hi_v <= 127.0:
         return [refuse("activation.clip", "min/max", (lo_v, hi_v), f"Clip({lo_v:g}, {hi_v:g})"
                        ": DLA runs Clipped ReLU only, min 0 and max in [1, 127]", "[doc-8.4]")]

@@ -51,6 +51,8 @@ def test_dla_human_report_shows_refusals_islands_and_loadables(capsys, pix2pix_f
     assert code == 0 and err == ""
     assert "deconv.padding" in out and "7.1-10.16" in out
     assert "DLA islands" in out and "loadables per instance: 9" in out
+    # the value is in the message already ("pads [1, 1, 1, 1] ..."): said once, not twice
+    assert out.count("[1, 1, 1, 1]") == 1, out
 
 
 def test_rewrite_writes_a_verified_model_and_reports_before_after(capsys, pix2pix_file,

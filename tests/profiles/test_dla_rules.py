@@ -196,6 +196,26 @@ def test_div_needs_8_6_12_and_clip_is_clipped_relu():
     assert rules(g.model(g.node("Clip", [x, lo, hi], name="n"))) == {"activation.clip"}
 
 
+def test_clip_bounds_as_one_element_tensors_are_scalars_and_longer_ones_are_refused():
+    """Exporters write Clip's min/max as 1-D one-element tensors (the checker raised
+    TypeError on them); more than one value is no Clipped ReLU, refused with the count."""
+    g = G()
+    x = g.input("x", [1, 4, 4, 4])
+    lo, hi = g.init("lo", np.array([0], np.float32)), g.init("hi", np.array([6], np.float32))
+    assert verdict(g.model(g.node("Clip", [x, lo, hi], name="n"))).dla
+    g = G()
+    x = g.input("x", [1, 4, 4, 4])
+    lo, hi = g.init("lo", np.array([-1], np.float32)), g.init("hi", np.array([1], np.float32))
+    assert rules(g.model(g.node("Clip", [x, lo, hi], name="n"))) == {"activation.clip"}
+    g = G()
+    x = g.input("x", [1, 4, 4, 4])
+    lo, hi = g.init("lo", np.array(0, np.float32)), g.init("hi", np.array([6, 7], np.float32))
+    v = verdict(g.model(g.node("Clip", [x, lo, hi], name="n")))
+    assert not v.dla
+    (reason,) = v.reasons
+    assert reason.parameter == "max" and "2 values" in reason.message
+
+
 def test_rank3_elementwise_and_big_dims_refused():
     assert "rank" in rules(one_op("Sigmoid", [1, 80, 64]))
     r = verdict(one_op("Relu", [1, 4, 1, 8400])).reasons
