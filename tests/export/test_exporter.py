@@ -17,6 +17,7 @@ from export.errors import ExportError
 from export.exporter import export_schedule, table_sha256
 from profiles.costtable import load_published
 from runtime.manifest import load_manifest
+from solvers.errors import ProblemError
 from solvers.model.problem import Problem
 from solvers.solve import solve
 
@@ -239,3 +240,37 @@ def test_manifest_json_is_schema_valid_and_names_relative_files(tmp_path):
                                    "DLA1": ["multi_output#0/0"]}
     assert doc["build"] == {"trt_version": "10.3", "script": "build_engines.sh",
                             "precision": "fp16"}
+
+
+
+def test_a_schedule_solved_with_gpu_fallback_exports_as_its_executed_pieces(tmp_path):
+    """With `--gpu-fallback` a DLA segment may span layers the DLA refuses; the schedule holds
+    the pieces TensorRT would execute (docs/model.md 2.1). Exported, each piece is its own
+    engine: the DLA runs strict (no --allowGPUFallback, so a wrong verdict fails the build),
+    the refused run on the GPU between them, and the manifest reproduces the model."""
+    from dataclasses import replace
+
+    from profiles.costtable import CostTable
+
+    files = save_models(tmp_path, ["unet", "early_output"])
+    plain = problem_for(files, {"unet": 5, "early_output": 4})
+    unet = plain.models[0].table
+    rows = [replace(r, dla_ms=None, dla_bw_gbps=None, dla_to_gpu_ms=None)
+            if r.group == 2 else r for r in unet.rows]
+    rows = [replace(r, gpu_to_dla_ms=None) if r.group == 1 else r for r in rows]
+    refused = CostTable.build(rows, dict(unet.metadata), origin="<unet, group 2 refused>")
+    problem = Problem.create([refused, plain.models[1].table], "orin-agx", contention="none",
+                             max_transitions=0, gpu_fallback="unet")
+    # one user-level DLA0 segment over groups 0-4, as TensorRT's fallback runs it
+    sched = schedule(((0, 1, D0), (2, 2, G), (3, 4, D0)), ((0, 3, D1),))
+    manifest = export_schedule(problem, sched, files, tmp_path / "out")
+    assert [s.device for s in manifest.segments[:3]] == ["DLA0", "GPU", "DLA0"]
+    script = (tmp_path / "out" / "build_engines.sh").read_text()
+    builds = [line for line in script.splitlines() if line.startswith("build ")]
+    assert len(builds) == 4 and not any("--allowGPUFallback" in b for b in builds)
+    assert sum("--useDLACore=0" in b for b in builds) == 2
+    feeds = {n: random_feeds(MODELS[n](), seed=5) for n in files}
+    _assert_reproduces(manifest, files, feeds)
+    # the same pieces with fallback off break max_transitions 0: no schedule at all
+    with pytest.raises(ProblemError, match=r"transition|switch|may not run"):
+        export_schedule(problem.with_gpu_fallback(False), sched, files, tmp_path / "out2")
