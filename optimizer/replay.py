@@ -6,22 +6,31 @@ let it start, its device free, its round admitted, its producers ended, to when 
 the runtime's own cost; `runtime.stats`). `replay` gives the simulator's streaming engine
 (`solvers.judges.simulator.stream_of_segments`: the same device orders, admission rule and
 rounds in flight as the run) each segment's mean execution time plus its mean dispatch delay
-over the steady-state rounds, with no contention and no transition cost (hand-offs are in the
-dispatch delay), and reports the simulated period and per-model frame latency (mean, p50,
-worst; also per instance) beside the measured ones with their relative errors. The cost model's error (predicted vs
-measured segment times) is a separate question, answered per segment by the run report; this
-one checks the structure: order, admission, pipelining.
+over the steady-state rounds, with no contention and no transition cost (hand-offs are in
+the dispatch delay), and reports the simulated period and per-model frame latency (mean,
+p50, worst; also per instance) beside the measured ones with their relative errors. The cost
+model's error (predicted vs measured segment times) is a separate question, answered per
+segment by the run report; this one checks the structure: order, admission, pipelining.
 
 Means, not medians: the period is a long-run average (the measured one is the time of many
 rounds divided by their number), so it follows the mean of each time; a median would leave
 out every slow execution the period pays for. For the same reason the frame latency that the
-mean times predict is the mean latency; the p50 of a skewed time sits below its mean. The frame latency is counted as the runtime
-counts it, from the start of the frame's first segment, i.e. after that segment's dispatch
-delay (fetching the frame's inputs). The worst latency is reported, not claimed to agree:
-the simulator's is the slowest frame of the periodic stream of mean times (a structural
-worst, which the run must also show), the measured one adds every outlier (a preempted
-execution), so the measured worst is expected at or above the simulated one.
-"""
+mean times predict is the mean latency; the p50 of a skewed time sits below its mean. The
+frame latency is counted as the runtime counts it, from the start of the frame's first
+segment, i.e. after that segment's dispatch delay (fetching the frame's inputs). The worst
+latency is reported, not claimed to agree: the simulator's is the slowest frame of the
+periodic stream of mean times (a structural worst, which the run must also show), the
+measured one adds every outlier (a preempted execution), so the measured worst is expected
+at or above the simulated one.
+
+Part of the agreement holds by construction: a segment's lane time runs from when the plan
+let it start to its end, so where the bottleneck device never waits (one chain of rounds, a
+saturated device) its lane times add up to the measured period exactly. What is tested is
+the structure: that the simulator finds the same critical path under the same admission rule
+(the same times replayed with unbounded rounds miss where admission binds), and the figures
+that are not sums of lane times: the period of devices that wait on each other, the frame
+latency. A runtime that started work late would show it as dispatch delay (reported per
+segment and as `period_ms_execution_only`), not as a disagreement."""
 
 from __future__ import annotations
 
