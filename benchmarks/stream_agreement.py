@@ -77,6 +77,11 @@ def measure(path: Path, k: int, frames: int) -> dict:
                           backend=make_backend("ort", plan, threads=threads))
     doc = replay(result)
     doc["unbounded_period_error"] = replay(result, rounds_in_flight=None)["period_ms"]["error"]
+    st = result.stats
+    doc["per_segment"] = {s.id: (s.device, st.steady[s.id].mean / 1e6,
+                                 st.dispatch[s.id].mean / 1e6,
+                                 "model inputs only" if not any(b.segment for b in s.inputs) else
+                                 "hand-offs") for s in plan.segments}
     return doc
 
 
@@ -104,6 +109,7 @@ def main() -> None:
     load_before = os.getloadavg()
     rows: list[str] = []
     latency_rows: list[str] = []
+    dispatch_rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         exports = {**skip_exports(Path(tmp)),
                    **medical_exports(Path(tmp), args.ngf, args.yolo_size)}
@@ -125,6 +131,10 @@ def main() -> None:
                                      f"{med([p['simulated'] for p in pairs])} / "
                                      f"{pct([p['error'] for p in pairs])}")
                     latency_rows.append(f"| {name} | {k} | {model} | " + " | ".join(cells) + " |")
+                if k == 2:  # where the dispatch delay goes, per segment (first run)
+                    for seg, (dev, run_ms, wait_ms, kind) in docs[0]["per_segment"].items():
+                        dispatch_rows.append(f"| {name} | {seg} | {dev} | {kind} | "
+                                             f"{run_ms:.3f} | {wait_ms:.3f} |")
                 print(rows[-1], flush=True)
     load_after = os.getloadavg()
     command = ("python benchmarks/stream_agreement.py " + " ".join(sys.argv[1:])).strip()
@@ -161,6 +171,17 @@ def main() -> None:
         "| schedule | rounds in flight | model | mean | p50 | worst |",
         "|---|---|---|---|---|---|",
         *latency_rows,
+        "",
+        "## Where the dispatch delay goes (2 rounds in flight, first run of each line)",
+        "",
+        "A segment that reads the frame's model inputs first draws them (seeded random "
+        "tensors, `runtime.io.random_inputs`) in its own worker; one fed by another "
+        "segment's outputs waits for a wake-up and gathers them; a device's first segment of "
+        "a round also wakes from the admission wait.",
+        "",
+        "| schedule | segment | device | reads | mean execution ms | mean dispatch ms |",
+        "|---|---|---|---|---|---|",
+        *dispatch_rows,
         "",
         "## Reading",
         "",

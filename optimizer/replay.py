@@ -38,6 +38,7 @@ import itertools
 from typing import Any
 
 from runtime.executor import RunResult
+from solvers.errors import ProblemError
 from solvers.judges.simulator import stream_of_segments
 from solvers.model.problem import Device
 from solvers.model.schedule import Streaming
@@ -105,8 +106,11 @@ def replay(result: RunResult, *, rounds_in_flight: int | str | None = "run"
         return stream_of_segments(tuple(Device), jobs, order, k, job_models=names,
                                   frames_per_round=F, latency_from=offsets)
 
-    stream = simulate(dispatch=True)
-    execution_only = simulate(dispatch=False)
+    try:
+        stream = simulate(dispatch=True)
+        execution_only = simulate(dispatch=False)
+    except ProblemError as exc:  # the run's report must not be lost to its replay
+        return {**doc, "reason": f"the simulator cannot replay this run: {exc}"}
     measured_period = st.period_ms
     latency = {}
     for mi, model in enumerate(plan.models):
