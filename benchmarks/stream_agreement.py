@@ -206,8 +206,15 @@ def main() -> None:
         "execution-only column and per segment in the run report's `dispatch ms`, not as a "
         "disagreement.",
         "- The dispatch delay (execution only vs simulated) is the runtime's own cost on "
-        "this CPU: drawing the random input frames in the worker that reads them, waking "
-        "workers, the GIL; on a loaded 2-core machine it is a large share of the period.",
+        "this CPU: drawing the random input frames in the worker that reads them (a first "
+        "segment's dispatch, that drawing and the admission wake-up, was about 1-3 ms for "
+        "the 32 x 64 x 64, 1 x 256 x 256 and 3 x 160 x 160 inputs here), waking workers, "
+        "the GIL; on "
+        "a loaded 2-core machine it is a large share of the period. A hand-off's wake-up is "
+        "0.07 ms where a core is free and up to about 2 ms where three workers and other "
+        "processes share the 2 cores (consistent with a woken thread waiting for a core; "
+        "not separated further here). Real input sources (`--inputs`, a camera) cost what "
+        "they cost; the replay takes whatever the run measured.",
         "- Frame latency: the mean is the figure that follows from mean times; the p50 of a "
         "skewed time (a loaded CPU) sits below its mean, so the simulated p50 can be above "
         "the measured one. The measured worst adds every outlier (a preempted execution); "
