@@ -65,6 +65,7 @@ class RunResult:
     interrupted: bool = False
     load_seconds: float = 0.0
     backend: str = ""
+    rounds_in_flight: int = 2
     backend_details: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
@@ -123,7 +124,9 @@ class Executor:
         self._low = 0  # lowest round not yet finished
         self._finished_rounds: set[int] = set()
         self._remaining: dict[int, int] = {}
-        self._done: dict[int, set[str]] = {}
+        self._done: dict[int, dict[str, int]] = {}  # round -> segment -> its end (ns)
+        self._released: dict[int, int] = {}  # round -> when it and all before it had
+        # finished (ns): it then admitted round + rounds_in_flight; the recent ones only
         self._tensors: dict[int, dict[tuple[str, str], np.ndarray]] = {}
         self._frame_inputs: dict[tuple[str, int], Mapping[str, np.ndarray]] = {}
         self._frame_outputs: dict[tuple[str, int], dict[str, np.ndarray]] = {}
@@ -162,7 +165,7 @@ class Executor:
         return RunResult(plan=plan, frames=min(self._next_frame.values(), default=0),
                          seconds=seconds, stats=self.stats,
                          completed_frames=dict(self._next_frame), frames_requested=frames,
-                         interrupted=interrupted)
+                         interrupted=interrupted, rounds_in_flight=self.rounds_in_flight)
 
     @property
     def completed_frames(self) -> dict[str, int]:
@@ -176,6 +179,7 @@ class Executor:
         try:
             order = [self._by_id[s] for s in self.plan.device_order[device]]
             F = self.plan.frames_per_round
+            free = 0  # when this device's previous execution ended (ns since the start)
             for rnd in itertools.count():
                 if rnd * F >= self._frames:
                     break
@@ -183,11 +187,14 @@ class Executor:
                 if rnd >= self._low + self.rounds_in_flight:  # _low only grows: re-checked
                     self._waiting[device] = ("admission", rnd)
                     self._wait_for(lambda r=rnd: r < self._low + self.rounds_in_flight)
+                if rnd >= self.rounds_in_flight:  # admitted when that round had finished
+                    with self._cond:
+                        free = max(free, self._released.get(rnd - self.rounds_in_flight, 0))
                 for seg in order:
                     frame = rnd * F + seg.instance
                     if frame >= self._frames:
                         continue
-                    self._run_segment(device, seg, rnd, frame)
+                    free = self._run_segment(device, seg, rnd, frame, free)
             self._waiting.pop(device, None)
         except _Abort:
             return
@@ -196,10 +203,18 @@ class Executor:
         finally:
             self._finished[device].set()
 
-    def _run_segment(self, device: str, seg: SegmentPlan, rnd: int, frame: int) -> None:
+    def _run_segment(self, device: str, seg: SegmentPlan, rnd: int, frame: int,
+                     free: int) -> int:
+        """Run one segment; ``free``: when the plan let the device take it (its previous
+        execution's end, or the round's admission). Returns when it ended."""
         reached = time.perf_counter_ns() - self._t0
         self._waiting[device] = ("inputs", seg.id, frame)
         feeds = self._gather(seg, rnd, frame)
+        producers = self._producers[seg.id]
+        if producers:
+            with self._cond:
+                done = self._done[rnd]
+                free = max(free, *(done[p] for p in producers))
         self._waiting.pop(device, None)
         self._running[device] = (seg.id, frame)
         start = time.perf_counter_ns() - self._t0
@@ -215,10 +230,11 @@ class Executor:
         self._running.pop(device, None)
         self._check_outputs(seg, frame, outputs)
         record = SegmentRecord(device, seg.id, seg.model, seg.instance, rnd, frame, reached,
-                               start, end)
+                               start, end, free)
         self._publish(seg, rnd, frame, outputs, record)
         if self._on_record is not None:
             self._on_record(record)
+        return end
 
     def _wait_for(self, predicate: Callable[[], bool]) -> None:
         with self._cond:
@@ -232,7 +248,7 @@ class Executor:
     def _gather(self, seg: SegmentPlan, rnd: int, frame: int) -> dict[str, np.ndarray]:
         producers = self._producers[seg.id]
         if producers:
-            self._wait_for(lambda: producers <= self._done.get(rnd, frozenset()))
+            self._wait_for(lambda: producers <= self._done.get(rnd, {}).keys())
         feeds: dict[str, np.ndarray] = {}
         frame_inputs = None
         for b in seg.inputs:
@@ -301,7 +317,7 @@ class Executor:
             store = self._tensors.setdefault(rnd, {})
             for name in self._kept[seg.id]:
                 store[(seg.id, name)] = outputs[name]
-            self._done.setdefault(rnd, set()).add(seg.id)
+            self._done.setdefault(rnd, {})[seg.id] = record.end_ns
             if model_outputs:
                 got = self._frame_outputs.setdefault((seg.model, frame), {})
                 got.update(model_outputs)
@@ -314,7 +330,7 @@ class Executor:
                         <= self._frames else self._segments_in_round(rnd))
             self._remaining[rnd] = left - 1
             if left - 1 == 0:
-                self._finish_round(rnd)
+                self._finish_round(rnd, record.end_ns)
             self._last_progress = time.monotonic()
             self._cond.notify_all()
         if complete is not None:
@@ -324,7 +340,7 @@ class Executor:
         base = rnd * self.plan.frames_per_round
         return sum(1 for s in self.plan.segments if base + s.instance < self._frames)
 
-    def _finish_round(self, rnd: int) -> None:
+    def _finish_round(self, rnd: int, end_ns: int) -> None:
         """Drop a finished round's tensors and advance the in-flight window (lock held)."""
         self._finished_rounds.add(rnd)
         self._tensors.pop(rnd, None)
@@ -338,6 +354,8 @@ class Executor:
         self.stats.round_done(rnd, base + self.plan.frames_per_round <= self._frames, keys)
         while self._low in self._finished_rounds:
             self._finished_rounds.discard(self._low)
+            self._released[self._low] = end_ns
+            self._released.pop(self._low - self.rounds_in_flight, None)
             self._low += 1
 
     def _emit(self, model: str, frame: int, outputs: dict[str, np.ndarray]) -> None:

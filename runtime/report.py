@@ -35,7 +35,8 @@ from runtime.stats import RESERVOIR, Sample, SegmentRecord
 PIDS = {d: i + 1 for i, d in enumerate(DEVICES)}
 PREDICTED_PID_OFFSET = 10
 REPORT_FORMAT = "layerswap-run-report"
-REPORT_VERSION = 2  # 2: one steady-state throughput, fill_ms, per-frame latency
+REPORT_VERSION = 3  # 2: one steady-state throughput, fill_ms, per-frame latency; 3: adds
+# rounds_in_flight and, per segment, the steady-state mean and the dispatch delay
 
 
 def _measured_event(r: SegmentRecord) -> dict[str, Any]:
@@ -191,10 +192,14 @@ def compare(result: RunResult) -> dict[str, Any]:
         sample = st.segments[seg.id]
         measured = _ms(sample.quantile(0.5))
         predicted = seg.predicted_ms
+        dispatch = st.dispatch[seg.id]
         per_segment.append({
             "segment": seg.id, "device": seg.device, "executions": sample.count,
             "predicted_ms": predicted, "measured_median_ms": measured,
             "measured_min_ms": _ms(sample.minimum),
+            "steady_mean_ms": _ms(st.steady[seg.id].mean),
+            "dispatch_mean_ms": _ms(dispatch.mean),
+            "dispatch_median_ms": _ms(dispatch.quantile(0.5)),
             "ratio": (measured / predicted) if measured is not None and predicted else None})
     period = st.period_ms
     throughput = {
@@ -207,7 +212,11 @@ def compare(result: RunResult) -> dict[str, Any]:
                       "of round 0) is not in it",
     }
     latency = {model: {"p50_ms": _ms(s.quantile(0.5)), "worst_ms": _ms(s.maximum),
-                       "mean_ms": _ms(s.mean), "frames": s.count}
+                       "mean_ms": _ms(s.mean), "frames": s.count,
+                       "instances": [{"p50_ms": _ms(i.quantile(0.5)),
+                                      "worst_ms": _ms(i.maximum), "mean_ms": _ms(i.mean),
+                                      "frames": i.count}
+                                     for i in st.instance_latency[model]]}
                for model, s in st.latency.items()}
     measured_end_to_end = {
         "round_span_median_ms": _ms(st.round_spans.quantile(0.5)),
@@ -219,7 +228,9 @@ def compare(result: RunResult) -> dict[str, Any]:
                  "throughput_fps": pred.throughput_fps if pred else None}
     return {"segments": per_segment, "predicted": predicted, "measured": measured_end_to_end,
             "throughput": throughput, "latency": latency,
-            "quantiles": _method([*st.segments.values(), *st.latency.values()])}
+            "quantiles": _method([*st.segments.values(), *st.latency.values(),
+                                  *st.dispatch.values(),
+                                  *(i for v in st.instance_latency.values() for i in v)])}
 
 
 def summary(result: RunResult) -> dict[str, Any]:
@@ -233,6 +244,7 @@ def summary(result: RunResult) -> dict[str, Any]:
         "completed_frames": dict(result.completed_frames),
         "interrupted": result.interrupted,
         "seconds": result.seconds, "load_seconds": result.load_seconds,
+        "rounds_in_flight": result.rounds_in_flight,
         "throughput": cmp["throughput"], "latency": cmp["latency"],
         "quantiles": cmp["quantiles"],
         "utilisation": utilisation(result),
@@ -271,14 +283,16 @@ def format_report(doc: dict[str, Any]) -> str:
         lines.append(f"{dev:<7}{u['busy_ms']:>11.2f}{u['span_ms']:>11.2f}"
                      f"{100 * u['utilisation']:>7.1f}%{u['executions']:>9}")
     lines.append("")
-    width = max([7, *(len(s["segment"]) + 2 for s in doc["segments"])])
+    width = max([9, *(len(s["segment"]) + 2 for s in doc["segments"])])
     lines.append(f"{'segment':<{width}}{'device':<7}{'predicted ms':>13}{'measured ms':>13}"
-                 f"{'ratio':>8}")
+                 f"{'ratio':>8}{'dispatch ms':>13}")
     for s in doc["segments"]:
         r = "-" if s["ratio"] is None else f"{s['ratio']:.2f}"
         lines.append(f"{s['segment']:<{width}}{s['device']:<7}"
                      f"{fmt(s['predicted_ms'], ''):>13}{fmt(s['measured_median_ms'], ''):>13}"
-                     f"{r:>8}")
+                     f"{r:>8}{fmt(s['dispatch_median_ms'], ''):>13}")
+    lines.append("(measured: median execution; dispatch: median delay from when the plan let "
+                 "a segment start to its start, the runtime's own cost)")
     meas = doc["measured"]
     lines.append("")
     lines.append(f"one round: predicted makespan {fmt(pred['makespan_ms'])}, measured round "

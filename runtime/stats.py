@@ -17,6 +17,12 @@ Definitions (docs/runtime.md, "Measurement"):
 - **frame latency** under streaming: for each frame of each model, from the start of its
   first segment to the end of the segment that delivers its last model output; p50 over the
   reservoir (exact up to `RESERVOIR` frames per model, a uniform sample beyond), worst exact.
+- **dispatch delay** of a segment execution: from when the plan let it start (its device's
+  previous execution ended, its round was admitted, its producers had ended: the moment the
+  scheduling model starts it) to when it started: the runtime's own cost (fetching the
+  frame's inputs, waking the worker, gathering hand-offs, the GIL). Kept per segment over
+  the steady-state rounds (round 1 on, as the period), with the execution times of those
+  rounds: what `optimizer.replay` feeds the simulator.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class SegmentRecord(NamedTuple):
 
     ``reached_ns``: when the worker reached the segment in its order; ``start_ns -
     reached_ns`` is the time it waited for the segment's inputs (hand-offs, model inputs).
+    ``ready_ns``: when the plan let it start (its device free, its round admitted, its
+    producers ended); ``start_ns - ready_ns`` is its dispatch delay (module docstring).
     A named tuple: one is made per segment per frame, on the hot path."""
 
     device: str
@@ -47,10 +55,15 @@ class SegmentRecord(NamedTuple):
     reached_ns: int
     start_ns: int
     end_ns: int
+    ready_ns: int = 0
 
     @property
     def duration_ms(self) -> float:
         return (self.end_ns - self.start_ns) / 1e6
+
+    @property
+    def dispatch_ms(self) -> float:
+        return (self.start_ns - self.ready_ns) / 1e6
 
 
 class Sample:
@@ -117,7 +130,10 @@ class RunStats:
     frames_per_round: int
     recent_limit: int = RECENT_RECORDS
     segments: dict[str, Sample] = field(default_factory=dict)
+    steady: dict[str, Sample] = field(default_factory=dict)  # executions of rounds >= 1, ns
+    dispatch: dict[str, Sample] = field(default_factory=dict)  # their dispatch delays, ns
     latency: dict[str, Sample] = field(default_factory=dict)  # per model, ns
+    instance_latency: dict[str, list[Sample]] = field(default_factory=dict)  # per instance
     busy_ns: dict[str, int] = field(default_factory=dict)
     executions: dict[str, int] = field(default_factory=dict)
     first_start_ns: int | None = None
@@ -140,8 +156,12 @@ class RunStats:
         """Name every segment, model and device up front (reports list them all)."""
         for i, seg in enumerate(segments):
             self.segments[seg] = Sample(seed=i)
+            self.steady[seg] = Sample(seed=i)
+            self.dispatch[seg] = Sample(seed=i)
         for i, model in enumerate(models):
             self.latency[model] = Sample(seed=1000 + i)
+            self.instance_latency[model] = [Sample(seed=2000 + i * self.frames_per_round + k)
+                                            for k in range(self.frames_per_round)]
         for dev in devices:
             self.busy_ns[dev] = 0
             self.executions[dev] = 0
@@ -150,6 +170,9 @@ class RunStats:
         self.records_seen += 1
         self.recent.append(r)
         self.segments[r.segment].add(r.end_ns - r.start_ns)
+        if r.round >= 1:
+            self.steady[r.segment].add(r.end_ns - r.start_ns)
+            self.dispatch[r.segment].add(r.start_ns - r.ready_ns)
         self.busy_ns[r.device] += r.end_ns - r.start_ns
         self.executions[r.device] += 1
         if self.first_start_ns is None or r.start_ns < self.first_start_ns:
@@ -172,6 +195,7 @@ class RunStats:
         start = self._frame_start.pop((model, frame), None)
         if start is not None:
             self.latency[model].add(end_ns - start)
+            self.instance_latency[model][frame % self.frames_per_round].add(end_ns - start)
 
     def round_done(self, rnd: int, complete: bool, frames: Iterable[tuple[str, int]]) -> None:
         """Round ``rnd`` finished (``complete``: it held frames_per_round frames of every

@@ -118,7 +118,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise stop from exc
     except LayerswapRuntimeError as exc:
         raise CommandError(_with_saved(" ".join(str(exc).split()), args, exc)) from exc
+    from optimizer.replay import format_replay, replay
+
     doc = summary(result)
+    doc["simulated"] = replay(result)
     if args.save_outputs:
         doc["saved_outputs"] = {m.name: str(Path(args.save_outputs) / f"{m.name}.npz")
                                 for m in plan.models}
@@ -129,6 +132,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     con = console()
     con.print(format_report(doc), markup=False)
+    con.print("", markup=False)
+    con.print(format_replay(doc["simulated"]), markup=False)
     if args.trace:
         con.print(f"trace: {doc['trace']} (open it in https://ui.perfetto.dev)", markup=False)
     if args.save_outputs:
@@ -165,7 +170,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a run stops early). Ctrl-C stops a run of N frames cleanly (exit 130, completed\n"
         "frames saved); with --frames forever it is the normal end (report, exit 0).\n"
         "Throughput is the steady state (period per frame after round 0), with the fill\n"
-        "time before it named separately; frame latency is p50 and worst per model.")
+        "time before it named separately; frame latency is p50 and worst per model.\n"
+        "Beside them: the simulator's stream fed with this run's own segment times (mean\n"
+        "execution + dispatch delay, same device orders and rounds in flight), with the\n"
+        "error of each figure: it checks that the runtime runs the stream the way the\n"
+        "model says (JSON: `simulated`; docs/runtime.md).")
     p.add_argument("manifest", help="DIR/manifest.json written by `layerswap export` (or DIR)")
     p.add_argument("--frames", type=run_frames, default=_DEFAULT, metavar="N|forever",
                    help=f"frames per model: a whole number 1..{MAX_RUN_FRAMES:_} (an upper "

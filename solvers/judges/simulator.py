@@ -655,28 +655,99 @@ def throughput_estimate(problem: Problem, prep: Prepared, order: list[list[int]]
 
 
 def streaming_figures(problem: Problem, prep: Prepared, order: list[list[int]],
-                      rounds_in_flight: int) -> Streaming:
+                      rounds_in_flight: int | None) -> Streaming:
     """The stream with at most ``rounds_in_flight`` rounds in flight (docs/model.md 4.2):
     its period and the latency of every frame (a job's first segment start to its last
     segment end) over the steady-state rounds: the last regime cycle when the state
-    repeats, else the second half of the rounds. Raises `_Deadlock` like the engine."""
+    repeats, else the second half of the rounds. None: unbounded (the solvers' model).
+    Raises `_Deadlock` like the engine."""
+    names = [problem.models[job.model_index].name for job in problem.jobs]
+    return _stream(prep, order, rounds_in_flight, names, problem.frames_per_round)
+
+
+def _stream(prep: Prepared, order: list[list[int]], rounds_in_flight: int | None,
+            job_models: Sequence[str], frames: int,
+            latency_from: Sequence[float] | None = None) -> Streaming:
     run = _run_throughput(prep, order, in_flight=rounds_in_flight)
     r = len(run.starts) - 1
     first_of_job = [i for i in range(len(prep.base)) if prep.pred[i] < 0]
     by_model: dict[str, list[float]] = {}
+    by_job: list[list[float]] = [[] for _ in first_of_job]
     every: list[float] = []
     for q in range(max(0, r - run.cycle + 1), r + 1):
         for j, (a, b) in enumerate(zip(first_of_job, prep.last_of_job, strict=True)):
-            value = run.ends[q][b] - run.starts[q][a]
-            by_model.setdefault(problem.models[problem.jobs[j].model_index].name,
-                                []).append(value)
+            value = run.ends[q][b] - run.starts[q][a] - (latency_from[j] if latency_from else 0.0)
+            by_model.setdefault(job_models[j], []).append(value)
+            by_job[j].append(value)
             every.append(value)
-    frames = problem.frames_per_round
     return Streaming(rounds_in_flight=rounds_in_flight, period_ms=run.round_time / frames,
                      round_period_ms=run.round_time, period_error_ms=run.error / frames,
                      latency_p50_ms=statistics.median(every), latency_worst_ms=max(every),
                      latency_by_model={m: (statistics.median(v), max(v))
-                                       for m, v in by_model.items()})
+                                       for m, v in by_model.items()},
+                     latency_by_job=tuple((statistics.median(v), max(v), statistics.fmean(v))
+                                          for v in by_job))
+
+
+def stream_of_segments(devices: Sequence[Device],
+                       jobs: Sequence[Sequence[tuple[Device, float, float]]],
+                       order: Mapping[Device, Sequence[SegmentRef]],
+                       rounds_in_flight: int | None, *, job_models: Sequence[str],
+                       frames_per_round: int,
+                       latency_from: Sequence[float] | None = None) -> Streaming:
+    """The stream (docs/model.md 4.2) of a schedule given by its segments' times instead of
+    a `Problem`'s cost tables: ``jobs[j]`` lists job ``j``'s segments in order, each
+    ``(device, base_ms, transition_in_ms)``; ``order`` maps each device to its
+    ``(job, segment)`` refs of one round; ``job_models[j]`` names job ``j``'s model (its
+    frame latencies are reported under that name); every ``frames_per_round`` jobs form a
+    round's frame. No contention. ``latency_from[j]``: the frame latency of job ``j`` is
+    counted from that many ms after its first segment starts (default 0; the runtime starts
+    its clock once the frame's inputs are fetched, inside the first segment's time). The
+    same engine and admission rule as `simulate`; this is what `optimizer.replay` feeds
+    with the segment times a run measured. Raises
+    `ProblemError` for a time that is not a finite number >= 0, an order that does not
+    list every segment once, or one that deadlocks."""
+    if len(job_models) != len(jobs):
+        raise ProblemError(f"{len(jobs)} jobs but {len(job_models)} model names")
+    if not isinstance(frames_per_round, int) or frames_per_round < 1:
+        raise ProblemError(f"frames_per_round must be an integer >= 1, got {frames_per_round!r}")
+    if rounds_in_flight is not None and rounds_in_flight < 1:
+        raise ProblemError(f"rounds_in_flight must be >= 1 (or None: unbounded), got "
+                           f"{rounds_in_flight!r}")
+    rows = []
+    for j, segs in enumerate(jobs):
+        if not segs:
+            raise ProblemError(f"job {j} ({job_models[j]}) has no segment")
+        row = []
+        for s, (device, base_ms, tr_ms) in enumerate(segs):
+            for what, value in (("time", base_ms), ("transition", tr_ms)):
+                if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                    raise ProblemError(f"job {j} ({job_models[j]}) segment {s}: {what} "
+                                       f"{value!r} ms is not a finite number >= 0")
+            row.append((Device(device), float(base_ms), 0.0 if s == 0 else float(tr_ms),
+                        (s, s)))
+        rows.append(row)
+    if latency_from is not None and (len(latency_from) != len(jobs) or not all(
+            math.isfinite(x) and 0 <= x <= row[0][1]
+            for x, row in zip(latency_from, rows, strict=True))):
+        raise ProblemError("latency_from needs one offset per job, each a finite number in "
+                           "0..the time of the job's first segment")
+    prep = assemble(devices, rows, lambda *_: 0.0)
+    listed = sorted((int(a), int(b)) for refs in order.values() for a, b in refs)
+    if listed != sorted(prep.refs):
+        raise ProblemError("the device orders must list every (job, segment) exactly once")
+    for d, refs in order.items():
+        for j, s in refs:
+            if rows[j][s][0] != Device(d):
+                raise ProblemError(f"job {j} segment {s} runs on {rows[j][s][0]}, but the "
+                                   f"order of {d} lists it")
+    flat = order_from_mapping(prep, order)
+    try:
+        cycle_time_prepared(prep, flat)  # rejects deadlocking orders
+        return _stream(prep, flat, rounds_in_flight, job_models, frames_per_round,
+                       latency_from)
+    except _Deadlock as exc:
+        raise _deadlock_error(prep, exc.waiting) from None
 
 
 def _order_refs(prep: Prepared, used: Sequence[Sequence[int]]

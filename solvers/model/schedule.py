@@ -225,13 +225,14 @@ class Streaming:
     (the end of its model's last segment minus the start of its first one, over the
     steady-state rounds simulated)."""
 
-    rounds_in_flight: int
+    rounds_in_flight: int | None     # None: unbounded (the solvers' model)
     period_ms: float                 # per frame
     round_period_ms: float
     period_error_ms: float           # bound on |period_ms - long-run value|; 0: periodic
     latency_p50_ms: float
     latency_worst_ms: float
     latency_by_model: Mapping[str, tuple[float, float]]  # model -> (p50, worst) ms
+    latency_by_job: tuple[tuple[float, float, float], ...] = ()  # per job: p50, worst, mean
 
     @property
     def throughput_fps(self) -> float:
@@ -245,7 +246,9 @@ class Streaming:
                 "frame_latency_p50_ms": self.latency_p50_ms,
                 "frame_latency_worst_ms": self.latency_worst_ms,
                 "frame_latency_by_model": {m: {"p50_ms": a, "worst_ms": b}
-                                           for m, (a, b) in self.latency_by_model.items()}}
+                                           for m, (a, b) in self.latency_by_model.items()},
+                "frame_latency_by_job": [{"p50_ms": a, "worst_ms": b, "mean_ms": c}
+                                         for a, b, c in self.latency_by_job]}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,11 @@ def test_run_streams_frames_saves_outputs_and_reports(capsys, tmp_path, throughp
     assert {"makespan_ms", "period_ms", "throughput_fps"} <= set(doc["predicted"])
     assert doc["throughput"]["period_ms"] > 0
     assert len(doc["segments"]) == 9
+    sim = doc["simulated"]  # the simulator fed with this run's times (its own test: agreement)
+    assert sim["rounds_in_flight"] == doc["rounds_in_flight"] == 2
+    assert sim["period_ms"]["measured"] == doc["throughput"]["period_ms"]
+    assert sim["period_ms"]["simulated"] > 0 and sim["period_ms_execution_only"] > 0
+    assert [len(sim["latency"][m]["instances"]) for m in ("a", "b")] == [2, 2]
     trace = json.loads((tmp_path / "t.json").read_text())
     assert sum(e["ph"] == "X" and e["pid"] < 10 for e in trace["traceEvents"]) == 50 * 9
     source = random_inputs(load_plan(throughput_export), 4)
@@ -57,6 +62,7 @@ def test_run_reads_inputs_npz_and_prints_a_table(capsys, tmp_path, latency_expor
                                str(tmp_path / "in.npz"), "--save-outputs", str(tmp_path / "o"))
     assert code == 0, err
     assert "3 frame(s) per model" in out and "utilisation" not in err
+    assert "simulated from this run's segment times" in out and "period" in out
     for name in ("a", "b"):
         with np.load(tmp_path / "o" / f"{name}.npz") as saved:
             for f in range(3):

@@ -112,7 +112,7 @@ def test_one_throughput_in_text_and_json(capsys, throughput_export):
                                "--threads", "2", "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["version"] == 2 and "fps" not in doc and "throughput_fps" not in doc["measured"]
+    assert doc["version"] == 3 and "fps" not in doc and "throughput_fps" not in doc["measured"]
     thr = doc["throughput"]
     assert thr["fps"] == pytest.approx(1000.0 / thr["period_ms"])
     assert thr["fill_ms"] > 0 and "steady state" in thr["definition"]

@@ -81,7 +81,7 @@ def test_summary_is_strict_json_and_the_text_report_names_every_segment(run_resu
     doc = summary(run_result)
     json.dumps(doc, allow_nan=False)
     assert doc["frames"] == 10 and set(doc["latency"]) == {"a", "b"}
-    assert (doc["format"], doc["version"]) == ("layerswap-run-report", 2)
+    assert (doc["format"], doc["version"]) == ("layerswap-run-report", 3)
     text = format_report(doc)
     for seg in run_result.plan.segments:
         assert seg.id in text

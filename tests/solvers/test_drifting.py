@@ -21,12 +21,15 @@ import pytest
 
 from profiles.synthetic import synthetic_table
 from runtime.executor import Executor
+from solvers.errors import ProblemError
 from solvers.judges.oracle import exhaustive
 from solvers.judges.simulator import (
     STREAMING_ROUNDS_IN_FLIGHT,
+    order_from_mapping,
     prepare,
     simulate,
     simulated_cycle_time,
+    stream_of_segments,
     streaming_figures,
 )
 from solvers.model.contention import ORIN_DRAM_GBPS, stretched_xavier, xavier_preset
@@ -183,3 +186,52 @@ def test_streaming_can_differ_from_the_unbounded_period_with_contention() -> Non
     stream = timeline.streaming
     assert stream is not None and timeline.period_error_ms == 0
     assert stream.period_ms < timeline.period_ms * (1 - 1e-3)
+
+
+def test_streaming_from_segment_times_is_the_same_engine() -> None:
+    """`stream_of_segments` (what `optimizer.replay` feeds with a run's measured times) gives
+    the streaming figures of `simulate` for the same segment times, transitions and orders,
+    per model and per job, at every bound on the rounds in flight."""
+    problem = Problem.create([CHAIN, table("D", [3.0, 2.0], [4.0, 3.0], [0.5], [0.5])],
+                             "xavier-agx", objective="throughput", contention="none",
+                             max_transitions=1, frames_per_round=2)
+    schedule = Schedule(((Segment(0, 0, GPU), Segment(1, 1, DLA0)), (Segment(0, 1, GPU),),
+                         (Segment(0, 1, DLA0),), (Segment(0, 0, DLA0), Segment(1, 1, GPU))))
+    prep = prepare(problem, schedule)
+    timeline = simulate(problem, schedule)
+    jobs = [[(seg.device, problem.segment_cost(j, seg.first_group, seg.last_group, seg.device),
+              0.0 if s == 0 else problem.transition(j, segs[s - 1].last_group,
+                                                   segs[s - 1].device, seg.device))
+             for s, seg in enumerate(segs)] for j, segs in enumerate(schedule.segments)]
+    names = [problem.models[job.model_index].name for job in problem.jobs]
+    for k in (1, 2, 3, None):
+        want = streaming_figures(problem, prep, order_from_mapping(prep, timeline.order), k)
+        got = stream_of_segments(problem.devices, jobs, timeline.order, k, job_models=names,
+                                 frames_per_round=2)
+        assert got == want
+    assert got.latency_by_model["C"][1] == max(got.latency_by_job[0][1],
+                                                got.latency_by_job[1][1])
+
+
+def test_streaming_from_segment_times_refuses_bad_times_and_orders() -> None:
+    jobs = [[(GPU, 1.0, 0.0), (DLA0, 2.0, 0.5)]]
+    order = {GPU: [(0, 0)], DLA0: [(0, 1)]}
+    base = dict(job_models=["m"], frames_per_round=1)
+    one = stream_of_segments((GPU, DLA0), jobs, order, 1, **base)
+    assert one.period_ms == pytest.approx(3.5)
+    late = stream_of_segments((GPU, DLA0), jobs, order, 1, latency_from=[0.25], **base)
+    assert late.latency_p50_ms == pytest.approx(3.25)
+    for bad in (float("nan"), -1.0, float("inf")):
+        with pytest.raises(ProblemError, match="not a finite number"):
+            stream_of_segments((GPU, DLA0), [[(GPU, bad, 0.0)]], {GPU: [(0, 0)]}, 1, **base)
+    with pytest.raises(ProblemError, match="exactly once"):
+        stream_of_segments((GPU, DLA0), jobs, {GPU: [(0, 0)]}, 1, **base)
+    with pytest.raises(ProblemError, match="runs on GPU"):
+        stream_of_segments((GPU, DLA0), jobs, {DLA0: [(0, 0), (0, 1)]}, 1, **base)
+    with pytest.raises(ProblemError, match="deadlocks"):
+        stream_of_segments((GPU, DLA0), [[(GPU, 1.0, 0.0), (DLA0, 1.0, 0.0)],
+                                         [(DLA0, 1.0, 0.0), (GPU, 1.0, 0.0)]],
+                           {GPU: [(1, 1), (0, 0)], DLA0: [(0, 1), (1, 0)]}, 1,
+                           job_models=["m", "n"], frames_per_round=1)
+    with pytest.raises(ProblemError, match="latency_from"):
+        stream_of_segments((GPU, DLA0), jobs, order, 1, latency_from=[5.0], **base)
