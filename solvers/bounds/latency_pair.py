@@ -483,8 +483,8 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
     t0 = time.perf_counter()
     weight = problem.weight(0)
     beta = incumbent_ms / weight
-    if options is None:
-        options = tuple(_options(problem, j) for j in range(2))
+    options = options or segmentations(problem)
+    assert options is not None   # it applies, and the listing has no deadline here
     oa, ob = (_take(o, np.nonzero(o.chain < beta)[0]) for o in options)
     na, nb = len(oa.chain), len(ob.chain)
     if na * nb > MAX_PAIRS:
