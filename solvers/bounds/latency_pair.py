@@ -440,37 +440,52 @@ def _segments(problem: Problem, o: _Options, r: int) -> tuple[Segment, ...]:
                  for k in range(o.dev.shape[1]) if o.dev[r, k] >= 0)
 
 
-def pair_count(problem: Problem, incumbent_ms: float,
-               deadline: float | None = None) -> int | None:
-    """How many pairs `latency_pair_search` would test at this incumbent (after each job's
-    own chain test); None when it does not apply or listing the segmentations outruns
-    ``deadline``. Costs the enumeration of each job's segmentations (2 x 250 groups:
-    ~1 s)."""
-    if not applies(problem) or not math.isfinite(incumbent_ms):
+def segmentations(problem: Problem, deadline: float | None = None
+                  ) -> tuple[_Options, ...] | None:
+    """Every segmentation of each job (`_options`), listed once and handed to both
+    `pair_count` and `latency_pair_search`; None when the search does not apply or the
+    listing outruns ``deadline`` (a `time.perf_counter()` value). 2 x 250 groups: ~0.7 s."""
+    if not applies(problem):
         return None
-    beta = incumbent_ms / problem.weight(0)
     try:
-        return math.prod(int((_options(problem, j, deadline).chain < beta).sum())
-                         for j in range(2))
+        return tuple(_options(problem, j, deadline) for j in range(2))
     except _Late:
         return None
 
 
+def pair_count(problem: Problem, incumbent_ms: float,
+               options: tuple[_Options, ...] | None = None,
+               deadline: float | None = None) -> int | None:
+    """How many pairs `latency_pair_search` would test at this incumbent (after each job's
+    own chain test); None when it does not apply or listing the segmentations outruns
+    ``deadline``. ``options``: `segmentations(problem)` if already listed (otherwise
+    listed here)."""
+    if not applies(problem) or not math.isfinite(incumbent_ms):
+        return None
+    if options is None:
+        options = segmentations(problem, deadline)
+        if options is None:
+            return None
+    beta = incumbent_ms / problem.weight(0)
+    return math.prod(int((o.chain < beta).sum()) for o in options)
+
+
 def latency_pair_search(problem: Problem, incumbent_ms: float,
-                        deadline: float | None = None) -> LatencyPairResult | None:
+                        deadline: float | None = None,
+                        options: tuple[_Options, ...] | None = None
+                        ) -> LatencyPairResult | None:
     """The bound and the exact refinement of the module docstring, with ``beta`` the
     makespan of ``incumbent_ms`` (the objective of a known schedule); None when it does
-    not apply. Stops at ``deadline`` (a `time.perf_counter()` value) with what is proven."""
+    not apply. Stops at ``deadline`` (a `time.perf_counter()` value) with what is proven.
+    ``options``: `segmentations(problem)` if already listed (otherwise listed here)."""
     if not applies(problem) or not math.isfinite(incumbent_ms):
         return None
     t0 = time.perf_counter()
     weight = problem.weight(0)
     beta = incumbent_ms / weight
-    opts = []
-    for j in range(2):
-        o = _options(problem, j)
-        opts.append(_take(o, np.nonzero(o.chain < beta)[0]))
-    oa, ob = opts
+    options = options or segmentations(problem)
+    assert options is not None   # it applies, and the listing has no deadline here
+    oa, ob = (_take(o, np.nonzero(o.chain < beta)[0]) for o in options)
     na, nb = len(oa.chain), len(ob.chain)
     if na * nb > MAX_PAIRS:
         return None

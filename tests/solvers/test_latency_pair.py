@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from profiles.costtable import CostTable
 from profiles.synthetic import synthetic_table
 from solvers.backends.cpsat import params
-from solvers.bounds.latency_pair import applies, latency_pair_search
+from solvers.bounds import latency_pair
+from solvers.bounds.latency_pair import (
+    applies,
+    latency_pair_search,
+    pair_count,
+    segmentations,
+)
 from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
 from solvers.judges.oracle import count_space
@@ -136,6 +142,34 @@ def test_solve_returns_the_pair_proof_with_the_oracle_optimum() -> None:
     assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
     assert result.lower_bound == pytest.approx(result.objective, rel=1e-9)
     assert lower_bound(problem) <= result.lower_bound
+
+
+def test_segmentations_are_listed_once_per_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The precheck's listing (`segmentations`) is handed to the search: each job's
+    segmentations are listed once per solve, and the answer is the one the search gives
+    when it lists them itself."""
+    tables = [synthetic_table(5, s, model=f"m{s}") for s in (3, 4)]
+    problem = Problem.create(tables, "xavier-agx", objective="latency", max_transitions=2)
+    listed = segmentations(problem)
+    assert listed is not None
+    value = 1.3 * solve(problem, "exhaustive", time_limit=None, hint=None).objective
+    assert pair_count(problem, value, listed) == pair_count(problem, value)
+    own = latency_pair_search(problem, value)
+    handed = latency_pair_search(problem, value, options=listed)
+    assert own is not None and handed is not None
+    assert (handed.bound_ms, handed.value_ms, handed.pairs, handed.passed) == (
+        own.bound_ms, own.value_ms, own.pairs, own.passed)
+    calls: list[int] = []
+    real = latency_pair._options
+
+    def counted(problem: Problem, job: int, deadline: float | None = None):
+        calls.append(job)
+        return real(problem, job, deadline)
+
+    monkeypatch.setattr(latency_pair, "_options", counted)
+    result = solve(problem, "cpsat", time_limit=30)
+    assert result.stats["proven_by"] == "latency_pair"
+    assert sorted(calls) == [0, 1]
 
 
 def test_model_alone_still_matches_the_oracle(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,9 +132,10 @@ def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
     from solvers.heuristics.local_search import improve
 
     limit = options.time_limit
-    count = latency_pair.pair_count(
-        problem, simulated_value(problem, options.hint),
-        deadline=None if limit is None else t0 + LATENCY_PAIR_SHARE * limit)
+    listed = latency_pair.segmentations(
+        problem, deadline=None if limit is None else t0 + LATENCY_PAIR_SHARE * limit)
+    count = None if listed is None else latency_pair.pair_count(
+        problem, simulated_value(problem, options.hint), listed)
     if count is None or count > LATENCY_PAIR_PRECHECK * latency_pair.MAX_PAIRS:
         # too many pairs even for a much better incumbent (2 x 250 groups: 6e9 at 84 ms)
         return None, options, None, None
@@ -151,7 +152,7 @@ def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
         options.progress(f"latency pair search: every segmentation pair against "
                          f"{value:.6f} ms (solvers.bounds.latency_pair)")
     found = latency_pair.latency_pair_search(
-        problem, value, None if limit is None else t0 + LATENCY_PAIR_SHARE * limit)
+        problem, value, None if limit is None else t0 + LATENCY_PAIR_SHARE * limit, listed)
     if found is None:
         return None, replace(options, hint=incumbent), None, None
     stats: dict[str, Any] = {
