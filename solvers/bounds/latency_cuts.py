@@ -1,0 +1,434 @@
+"""Latency without contention, two jobs, at most two switches each: the exact optimum by
+branch and bound over the cut positions, one device pattern pair and device order at a time.
+
+Why. CP-SAT's model of a 2 x 600 problem reads every segment's time from 601-entry element
+tables with enforcement literals; its presolve alone took 28-40 s on the loaded 2-core box
+and its LP bound stayed at the fastest chain (125.8 ms for a 177.5 ms optimum). The pair
+enumeration of `solvers.bounds.latency_pair` faces 2.15 M segmentations per job. But with
+two jobs of at most three segments each, what is left once the devices are chosen is small.
+
+A *configuration* fixes each job's device pattern (at most ``max_transitions + 1``
+segments, consecutive ones on different devices: 21 patterns per job on GPU + 2 DLAs) and,
+on every device, the order of the segments placed there (each job's in its own order;
+orders that deadlock are dropped). Without contention every duration is the segment's
+base time, and the semi-active timing of docs/model.md section 3 makes every segment's end
+the longest path to it in the DAG of job edges (with the transition paid on the edge) and
+device-order edges. Each such path is a sum of *atoms*, each atom a function of one job's
+cuts only: a segment's base time (a difference of prefix sums of its device's costs) or a
+transition cost at a cut. So the objective of a configuration at cuts ``x`` (job 0) and
+``y`` (job 1) is ``max_p w_end(p) (g_p(x) + h_p(y))`` over its paths into each job's last
+segment (those whose atoms are a subset of another path's into the same segment dropped).
+
+Boxes of cut positions (one interval per cut, four cuts) are bounded below by each path's
+sum of its atoms' least values over the box: a segment's time is at least the prefix sum at
+the least end minus the prefix sum at the largest start, a transition at least the least
+cost over the cut's interval (a sparse table). A box is infeasible when a segment's
+certain range holds a group its device may not run, when every transition cost over a
+cut's interval is missing, when a path already misses its job's deadline or when the cuts
+cannot increase. When all intervals are points the bound is the exact objective. Best-first
+search over all configurations at once (numpy, in batches of the boxes with the least
+bounds): split each box's widest interval in halves, bound the halves, evaluate one point
+of each exactly (incumbents), drop the boxes that cannot beat the incumbent. The least bound
+left is a valid lower bound at any time; no box left means the incumbent is optimal.
+
+Secondary objective (docs/model.md section 5): a configuration's transitions and DLA
+loadables are fixed by its patterns, so the search compares (objective, simplicity) with
+`solvers.model.schedule.better` and keeps a box that could hold an equal objective with a
+simpler configuration: the answer is the simplest schedule at the optimum, proven.
+
+Covers: latency, contention off, two jobs (any weights, deadlines, pins, DLA-ineligible
+groups, missing transition costs, loadable limits), ``max_transitions <= 2``, no GPU
+fallback. Anything else: `applies` says no and the CP-SAT model runs alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from solvers.errors import ProblemError
+from solvers.model.problem import Device, Objective, Problem, dla_symmetric
+from solvers.model.schedule import Schedule, Segment, better, simplicity
+
+MAX_SEGMENTS = 3
+"""Segments per job the search handles (``max_transitions <= 2``)."""
+ATOMS = 2 * MAX_SEGMENTS - 1
+"""Atoms per job: the segments' base times, then the transitions after segments 0 and 1."""
+BATCH = 40_000
+"""Open boxes split per step (the ones with the least bounds)."""
+MAX_OPEN = 3_000_000
+"""Most open boxes kept (memory ~ 60 bytes each); past it the search stops with its bound."""
+MARGIN = 1e-9
+"""Relative margin taken off every bound (prefix-sum differences round differently from
+the simulator's sums)."""
+
+
+@dataclass(frozen=True)
+class LatencyCutsResult:
+    bound_ms: float | None     # valid lower bound on the objective (None: nothing proven)
+    schedule: Schedule | None  # best schedule found (None: none beats the incumbent given)
+    value_ms: float | None     # its objective, as the search computed it
+    optimal: bool              # no box left: the schedule (or the incumbent given) is optimal
+    configurations: int        # pattern pairs x device orders searched
+    boxes: int                 # boxes bounded
+    seconds: float
+
+
+def applies(problem: Problem) -> bool:
+    """Latency, no contention, two jobs, at most two switches, no GPU fallback."""
+    return (problem.objective is Objective.LATENCY and len(problem.jobs) == 2
+            and (not problem.contention.enabled or len(problem.devices) < 2)
+            and problem.max_transitions + 1 <= MAX_SEGMENTS and not problem.any_fallback)
+
+
+@dataclass(frozen=True)
+class _Config:
+    patterns: tuple[tuple[int, ...], tuple[int, ...]]  # device index per segment, per job
+    order: tuple[tuple[tuple[int, int], ...], ...]     # per device: (job, segment) in order
+    paths: np.ndarray                                  # (P, 2 * ATOMS) 0/1 atom matrix
+    ends: np.ndarray                                   # (P,) job whose last segment ends it
+    simplicity: tuple[int, int]
+
+
+def _interleavings(a: list, b: list):
+    n = len(a) + len(b)
+    for pos in itertools.combinations(range(n), len(a)):
+        chosen, ia, ib, out = set(pos), iter(a), iter(b), []
+        for i in range(n):
+            out.append(next(ia) if i in chosen else next(ib))
+        yield tuple(out)
+
+
+def _paths(patterns: tuple[tuple[int, ...], ...], order: tuple[tuple[tuple[int, int], ...], ...]
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The atom sets of the longest-path candidates into each job's last segment (None if
+    the order deadlocks)."""
+    nodes = [(j, k) for j, p in enumerate(patterns) for k in range(len(p))]
+    preds: dict[tuple[int, int], list[tuple[tuple[int, int], int | None]]] = {
+        v: [] for v in nodes}
+    for j, k in nodes:
+        if k:
+            preds[(j, k)].append(((j, k - 1), j * ATOMS + MAX_SEGMENTS + k - 1))
+    for seq in order:
+        for u, v in itertools.pairwise(seq):
+            preds[v].append((u, None))
+    # topological order (Kahn); a cycle is a deadlock
+    indeg = {v: len(preds[v]) for v in nodes}
+    succ: dict[tuple[int, int], list[tuple[int, int]]] = {v: [] for v in nodes}
+    for v in nodes:
+        for u, _ in preds[v]:
+            succ[u].append(v)
+    ready = [v for v in nodes if not indeg[v]]
+    seen = 0
+    while ready:
+        u = ready.pop()
+        seen += 1
+        for v in succ[u]:
+            indeg[v] -= 1
+            if not indeg[v]:
+                ready.append(v)
+    if seen < len(nodes):
+        return None
+
+    def into(v: tuple[int, int]) -> set[frozenset[int]]:
+        own = v[0] * ATOMS + v[1]
+        if not preds[v]:
+            return {frozenset([own])}
+        out = set()
+        for u, atom in preds[v]:
+            for s in into(u):
+                out.add(s | {own} | ({atom} if atom is not None else set()))
+        return out
+
+    rows, ends = [], []
+    for j, p in enumerate(patterns):
+        sets = into((j, len(p) - 1))
+        for s in sets:
+            if not any(s < t for t in sets):
+                row = np.zeros(2 * ATOMS)
+                row[list(s)] = 1.0
+                rows.append(row)
+                ends.append(j)
+    return np.array(rows), np.array(ends, dtype=np.int64)
+
+
+def _configurations(problem: Problem) -> list[_Config]:
+    devices = problem.devices
+    nd = len(devices)
+    dla = [i for i, d in enumerate(devices) if d.kind == "dla"]
+    dla0 = devices.index(Device.DLA0) if Device.DLA0 in devices else -1
+    symmetric = dla_symmetric(problem)
+    limit = problem.dla_loadable_limit
+    per_job = []
+    for j in range(2):
+        most = min(problem.max_transitions + 1, problem.n_groups(j))
+        per_job.append([p for m in range(1, most + 1)
+                        for p in itertools.product(range(nd), repeat=m)
+                        if all(a != b for a, b in itertools.pairwise(p))])
+    out = []
+    for pa, pb in itertools.product(*per_job):
+        pats = (pa, pb)
+        if any(pa.count(d) + pb.count(d) > limit for d in dla):
+            continue
+        if symmetric:
+            first = next((d for d in pa + pb if d in dla), None)
+            if first is not None and first != dla0:
+                continue
+        simple = simplicity([[Segment(0, 0, devices[d]) for d in p] for p in pats])
+        per_device = []
+        for d in range(nd):
+            own = [[(j, k) for k, e in enumerate(pats[j]) if e == d] for j in range(2)]
+            per_device.append(list(_interleavings(own[0], own[1])))
+        for order in itertools.product(*per_device):
+            found = _paths(pats, order)
+            if found is not None:
+                out.append(_Config(pats, order, found[0], found[1], simple))
+    return out
+
+
+@dataclass
+class _Job:
+    n: int
+    prefix: np.ndarray   # (D, n + 1) cost of groups 0..g-1 on each device (0 where not allowed)
+    blocked: np.ndarray  # (D, n + 1) groups 0..g-1 the device may not run
+    sparse: np.ndarray   # (levels, D * D, n) range minima of the transition costs (inf: none)
+
+
+def _job(problem: Problem, job: int) -> _Job:
+    devices = problem.devices
+    nd = len(devices)
+    n = problem.n_groups(job)
+    prefix = np.zeros((nd, n + 1))
+    blocked = np.zeros((nd, n + 1), dtype=np.int64)
+    for di, d in enumerate(devices):
+        for g in range(n):
+            c = problem.cost(job, g, d)
+            ok = c is not None and d in problem.allowed(job, g)
+            prefix[di, g + 1] = prefix[di, g] + (c if ok else 0.0)
+            blocked[di, g + 1] = blocked[di, g] + (not ok)
+    trans = np.full((nd * nd, max(n, 1)), np.inf)
+    for (si, s), (ti, t) in itertools.product(enumerate(devices), repeat=2):
+        if si == ti:
+            continue
+        for g in range(n - 1):
+            # a missing transition cost forbids this cut (stays inf)
+            with contextlib.suppress(ProblemError):
+                trans[si * nd + ti, g] = problem.transition(job, g, s, t)
+    levels = [trans]
+    while (1 << len(levels)) <= trans.shape[1]:
+        prev, half = levels[-1], 1 << (len(levels) - 1)
+        nxt = prev.copy()
+        nxt[:, :-half] = np.minimum(prev[:, :-half], prev[:, half:])
+        levels.append(nxt)
+    return _Job(n, prefix, blocked, np.stack(levels))
+
+
+class _Search:
+    """The boxes of every configuration and their bounds (module docstring)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.configs = _configurations(problem)
+        self.jobs = [_job(problem, j) for j in range(2)]
+        self.nd = len(problem.devices)
+        most = max((len(c.paths) for c in self.configs), default=1)
+        count = len(self.configs)
+        self.pattern = np.full((count, 2, MAX_SEGMENTS), -1, dtype=np.int64)
+        self.paths = np.zeros((count, most, 2 * ATOMS))
+        self.ends = np.zeros((count, most), dtype=np.int64)
+        self.valid = np.zeros((count, most), dtype=bool)
+        self.simple = np.array([c.simplicity for c in self.configs],
+                               dtype=np.int64).reshape(count, 2)
+        for i, c in enumerate(self.configs):
+            for j in range(2):
+                self.pattern[i, j, :len(c.patterns[j])] = c.patterns[j]
+            self.paths[i, :len(c.paths)] = c.paths
+            self.ends[i, :len(c.ends)] = c.ends
+            self.valid[i, :len(c.ends)] = True
+        self.weight = np.array([problem.weight(j) for j in range(2)])
+        self.deadline = np.array([problem.deadline(j) if problem.deadline(j) is not None
+                                  else math.inf for j in range(2)])
+
+    def roots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One box per configuration: cuts ``(job 0: c1, c2, job 1: c1, c2)``, cuts past a
+        job's last segment fixed at its group count."""
+        count = len(self.configs)
+        lo = np.zeros((count, 4), dtype=np.int64)
+        hi = np.zeros((count, 4), dtype=np.int64)
+        for i, c in enumerate(self.configs):
+            for j in range(2):
+                n, m = self.jobs[j].n, len(c.patterns[j])
+                for k in range(2):
+                    free = k + 1 < m
+                    lo[i, 2 * j + k] = k + 1 if free else n
+                    hi[i, 2 * j + k] = n - (m - 1 - k) if free else n
+        return np.arange(count), lo, hi
+
+    def bound(self, cfg: np.ndarray, lo: np.ndarray, hi: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(least objective over each box, inf where it holds no valid schedule; the least
+        objective's deadline check folded in) and the boxes' cut intervals tightened to
+        increasing cuts (in place)."""
+        for j in range(2):
+            a, b = 2 * j, 2 * j + 1
+            np.maximum(lo[:, b], np.minimum(lo[:, a] + 1, self.jobs[j].n), out=lo[:, b])
+            free = self.pattern[cfg, j, 2] >= 0
+            np.minimum(hi[:, a], np.where(free, hi[:, b] - 1, hi[:, a]), out=hi[:, a])
+        infeasible = np.any(lo > hi, axis=1)
+        atoms = np.zeros((len(cfg), 2 * ATOMS))
+        for j in range(2):
+            job = self.jobs[j]
+            zeros = np.zeros((len(cfg), 1), dtype=np.int64)
+            ends = np.full((len(cfg), 1), job.n, dtype=np.int64)
+            clo = np.concatenate([zeros, lo[:, 2 * j:2 * j + 2], ends], axis=1)
+            chi = np.concatenate([zeros, hi[:, 2 * j:2 * j + 2], ends], axis=1)
+            for k in range(MAX_SEGMENTS):
+                dev = self.pattern[cfg, j, k]
+                used = dev >= 0
+                d = np.where(used, dev, 0)
+                start, stop = np.minimum(chi[:, k], clo[:, k + 1]), clo[:, k + 1]
+                base = job.prefix[d, stop] - job.prefix[d, start]
+                atoms[:, j * ATOMS + k] = np.where(used, np.maximum(base, 0.0), 0.0)
+                infeasible |= used & (job.blocked[d, stop] > job.blocked[d, start])
+                if k + 1 < MAX_SEGMENTS:
+                    nxt = self.pattern[cfg, j, k + 1]
+                    cut = nxt >= 0
+                    pair = np.where(cut, d * self.nd + np.where(cut, nxt, 0), 0)
+                    g0 = np.clip(clo[:, k + 1] - 1, 0, job.sparse.shape[2] - 1)
+                    g1 = np.clip(chi[:, k + 1] - 1, g0, job.sparse.shape[2] - 1)
+                    level = np.floor(np.log2(g1 - g0 + 1)).astype(np.int64)
+                    least = np.minimum(job.sparse[level, pair, g0],
+                                       job.sparse[level, pair, g1 - (1 << level) + 1])
+                    infeasible |= cut & ~np.isfinite(least)
+                    atoms[:, j * ATOMS + MAX_SEGMENTS + k] = np.where(
+                        cut & np.isfinite(least), least, 0.0)
+        length = np.einsum("npa,na->np", self.paths[cfg], atoms) * (1 - MARGIN)
+        ends = self.ends[cfg]
+        valid = self.valid[cfg]
+        infeasible |= np.any(valid & (length > self.deadline[ends]), axis=1)
+        value = np.where(valid, length * self.weight[ends], 0.0).max(axis=1)
+        return np.where(infeasible, np.inf, value), lo
+
+    def segments(self, cfg: int, cuts: np.ndarray) -> tuple[tuple[Segment, ...], ...]:
+        out = []
+        devices = self.problem.devices
+        for j in range(2):
+            pat = self.configs[cfg].patterns[j]
+            edges = [0, *[int(c) for c in cuts[2 * j:2 * j + len(pat) - 1]], self.jobs[j].n]
+            out.append(tuple(Segment(edges[k], edges[k + 1] - 1, devices[d])
+                             for k, d in enumerate(pat)))
+        return tuple(out)
+
+    def schedule(self, cfg: int, cuts: np.ndarray) -> Schedule:
+        devices = self.problem.devices
+        order = {devices[d]: tuple(seq) for d, seq in enumerate(self.configs[cfg].order)
+                 if seq}
+        return Schedule(self.segments(cfg, cuts), order)
+
+
+def latency_cuts_search(problem: Problem, incumbent: Schedule | None = None,
+                        incumbent_ms: float | None = None, deadline: float | None = None,
+                        progress: Callable[[float, float, float], None] | None = None
+                        ) -> LatencyCutsResult | None:
+    """The search of the module docstring; ``incumbent`` (with its objective
+    ``incumbent_ms``) prunes from the start. Stops at ``deadline`` (a
+    `time.perf_counter()` value) with its bound. ``progress(objective_ms, bound_ms,
+    seconds)`` hears of every better schedule. None when it does not apply."""
+    if not applies(problem):
+        return None
+    t0 = time.perf_counter()
+    search = _Search(problem)
+    best_value = math.inf if incumbent_ms is None else float(incumbent_ms)
+    best_segs = None if incumbent is None else incumbent.segments
+    best: tuple[int, np.ndarray] | None = None
+    best_simple = (None if best_segs is None else simplicity(best_segs))
+    cfg, lo, hi = search.roots()
+    boxes = len(cfg)
+    value, lo = search.bound(cfg, lo, hi)
+    open_cfg, open_lo, open_hi, open_val = cfg, lo, hi, value
+    stopped = False
+
+    def keep(val: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Boxes that may hold a better schedule than the best known (`better`)."""
+        if best_simple is None:
+            return val < best_value
+        lower = val < best_value * (1 - 1e-9)
+        tie = val <= best_value * (1 + 1e-9)
+        simpler = ((search.simple[c, 0] < best_simple[0])
+                   | ((search.simple[c, 0] == best_simple[0])
+                      & (search.simple[c, 1] < best_simple[1])))
+        return lower | (tie & simpler)
+
+    reported = best_value
+
+    while True:
+        if progress is not None and best_value < reported:
+            reported = best_value
+            progress(best_value, min(best_value, float(open_val.min())),
+                     time.perf_counter() - t0)
+        alive = keep(open_val, open_cfg)
+        open_cfg, open_lo, open_hi, open_val = (open_cfg[alive], open_lo[alive],
+                                                open_hi[alive], open_val[alive])
+        if not len(open_cfg):
+            break
+        if (deadline is not None and time.perf_counter() > deadline) or len(open_cfg) > MAX_OPEN:
+            stopped = True
+            break
+        if len(open_cfg) > BATCH:
+            part = np.argpartition(open_val, BATCH)
+            take, rest = part[:BATCH], part[BATCH:]
+        else:
+            take, rest = np.arange(len(open_cfg)), np.zeros(0, dtype=np.int64)
+        c, lo, hi = open_cfg[take], open_lo[take], open_hi[take]
+        width = hi - lo
+        leaf = width.max(axis=1) == 0
+        # leaves: the bound is the exact objective
+        if leaf.any():
+            for i in np.nonzero(leaf)[0]:
+                v = float(open_val[take[i]]) / (1 - MARGIN)
+                if not math.isfinite(v):
+                    continue
+                segs = search.segments(int(c[i]), lo[i])
+                if better(v, segs, best_value, best_segs):
+                    best_value, best_segs, best = v, segs, (int(c[i]), lo[i].copy())
+                    best_simple = simplicity(segs)
+        c, lo, hi, width = c[~leaf], lo[~leaf], hi[~leaf], width[~leaf]
+        axis = width.argmax(axis=1)
+        rows = np.arange(len(c))
+        mid = (lo[rows, axis] + hi[rows, axis]) // 2
+        lo2, hi1 = lo.copy(), hi.copy()
+        hi1[rows, axis] = mid
+        lo2[rows, axis] = mid + 1
+        kids_cfg = np.concatenate([c, c])
+        kids_lo = np.concatenate([lo, lo2])
+        kids_hi = np.concatenate([hi1, hi])
+        boxes += len(kids_cfg)
+        kids_val, kids_lo = search.bound(kids_cfg, kids_lo, kids_hi)
+        # one point of each child (its least cuts), exactly: incumbents early
+        point_val, _ = search.bound(kids_cfg, kids_lo.copy(), kids_lo.copy())
+        order = np.argsort(point_val, kind="stable")
+        for i in order[:64]:
+            v = float(point_val[i]) / (1 - MARGIN)
+            if not math.isfinite(v):
+                break
+            segs = search.segments(int(kids_cfg[i]), kids_lo[i])
+            if better(v, segs, best_value, best_segs):
+                best_value, best_segs, best = v, segs, (int(kids_cfg[i]), kids_lo[i].copy())
+                best_simple = simplicity(segs)
+        open_cfg = np.concatenate([open_cfg[rest], kids_cfg])
+        open_lo = np.concatenate([open_lo[rest], kids_lo])
+        open_hi = np.concatenate([open_hi[rest], kids_hi])
+        open_val = np.concatenate([open_val[rest], kids_val])
+    schedule = None if best is None else search.schedule(*best)
+    left = float(open_val.min()) if len(open_val) else math.inf
+    bound = min(best_value, left)
+    return LatencyCutsResult(
+        bound if math.isfinite(bound) else None, schedule,
+        best_value if best is not None else None, not stopped, len(search.configs), boxes,
+        time.perf_counter() - t0)
