@@ -195,9 +195,46 @@ def _configurations(problem: Problem) -> list[_Config]:
 @dataclass
 class _Job:
     n: int
-    prefix: np.ndarray   # (D, n + 1) cost of groups 0..g-1 on each device (0 where not allowed)
-    blocked: np.ndarray  # (D, n + 1) groups 0..g-1 the device may not run
-    sparse: np.ndarray   # (levels, D * D, n) range minima of the transition costs (inf: none)
+    terms: np.ndarray    # (levels, 4 * D * D, n + 1) range minima of the cut terms (`TERMS`)
+    last_blocked: np.ndarray  # (D, n + 1) last group before cut c the device may not run (-1)
+    next_blocked: np.ndarray  # (D, n + 1) first group from c on it may not run (n: none)
+    next_cut: np.ndarray      # (D * D, n + 1) first cut >= c with a transition a -> b (n + 1)
+    prev_cut: np.ndarray      # (D * D, n + 1) last cut <= c with a transition a -> b (-1)
+
+
+TERMS = ("left", "right", "both", "both+transition")
+"""What a path holds of the two segments around a cut ``c`` (device ``a`` before it, ``b``
+after it), and its term in ``c``: ``P_a(c)`` (the segment before ends at ``c``), ``-P_b(c)``
+(the one after starts there), both, or both and the transition ``T_ab(c)``. A path's
+length is the sum of its cuts' terms (plus nothing else: the first segment starts at 0, the
+last ends at ``n``, itself a cut term), so its least value over a box of cuts is the sum of
+each term's least value over its cut's interval: exact per path."""
+
+
+def _sparse(values: np.ndarray) -> np.ndarray:
+    """Range-minimum table of ``values`` (rows, n): level ``l`` holds the minima of the
+    ``2^l`` entries from each position."""
+    levels = [values]
+    while (1 << len(levels)) <= values.shape[1]:
+        prev, half = levels[-1], 1 << (len(levels) - 1)
+        nxt = prev.copy()
+        nxt[:, :-half] = np.minimum(prev[:, :-half], prev[:, half:])
+        levels.append(nxt)
+    return np.stack(levels)
+
+
+def _range_min(table: np.ndarray, row: np.ndarray, lo: np.ndarray, hi: np.ndarray
+               ) -> np.ndarray:
+    """Minimum of ``table``'s rows ``row`` over ``[lo, hi]`` (``row`` of shape (N,) or
+    (N, P), ``lo`` and ``hi`` of shape (N,))."""
+    level = np.floor(np.log2(hi - lo + 1)).astype(np.int64)
+    rows, width = table.shape[1], table.shape[2]
+    base = level * rows
+    if row.ndim == 2:
+        base, lo, hi, level = base[:, None], lo[:, None], hi[:, None], level[:, None]
+    flat = table.reshape(-1)
+    start = (base + row) * width
+    return np.minimum(flat[start + lo], flat[start + hi - (1 << level) + 1])
 
 
 def _job(problem: Problem, job: int) -> _Job:
@@ -220,13 +257,24 @@ def _job(problem: Problem, job: int) -> _Job:
             # a missing transition cost forbids this cut (stays inf)
             with contextlib.suppress(ProblemError):
                 trans[si * nd + ti, g] = problem.transition(job, g, s, t)
-    levels = [trans]
-    while (1 << len(levels)) <= trans.shape[1]:
-        prev, half = levels[-1], 1 << (len(levels) - 1)
-        nxt = prev.copy()
-        nxt[:, :-half] = np.minimum(prev[:, :-half], prev[:, half:])
-        levels.append(nxt)
-    return _Job(n, prefix, blocked, np.stack(levels))
+    at_cut = np.full((nd * nd, n + 1), np.inf)   # transition at cut c (after group c - 1)
+    at_cut[:, 1:n] = trans[:, :n - 1]
+    left = np.repeat(prefix, nd, axis=0)          # row a * nd + b: P_a
+    right = np.tile(prefix, (nd, 1))              # row a * nd + b: P_b
+    terms = np.concatenate([left, -right, left - right, left - right + at_cut])
+    groups = np.arange(n)
+    bad = np.diff(blocked, axis=1) > 0
+    last_blocked = np.full((nd, n + 1), -1, dtype=np.int64)
+    next_blocked = np.full((nd, n + 1), n, dtype=np.int64)
+    if n:
+        last_blocked[:, 1:] = np.maximum.accumulate(np.where(bad, groups, -1), axis=1)
+        next_blocked[:, :n] = np.minimum.accumulate(np.where(bad, groups, n)[:, ::-1],
+                                                    axis=1)[:, ::-1]
+    cuts = np.arange(n + 1)
+    ok = np.isfinite(at_cut)
+    next_cut = np.minimum.accumulate(np.where(ok, cuts, n + 1)[:, ::-1], axis=1)[:, ::-1]
+    prev_cut = np.maximum.accumulate(np.where(ok, cuts, -1), axis=1)
+    return _Job(n, _sparse(terms), last_blocked, next_blocked, next_cut, prev_cut)
 
 
 class _Search:
@@ -240,15 +288,29 @@ class _Search:
         most = max((len(c.paths) for c in self.configs), default=1)
         count = len(self.configs)
         self.pattern = np.full((count, 2, MAX_SEGMENTS), -1, dtype=np.int64)
-        self.paths = np.zeros((count, most, 2 * ATOMS))
+        # (config, path, job, cut 1..3): the row of the job's `terms` table, -1 for none
+        self.rows = np.full((count, most, 2, MAX_SEGMENTS), -1, dtype=np.int64)
         self.ends = np.zeros((count, most), dtype=np.int64)
         self.valid = np.zeros((count, most), dtype=bool)
         self.simple = np.array([c.simplicity for c in self.configs],
                                dtype=np.int64).reshape(count, 2)
+        nd = self.nd
         for i, c in enumerate(self.configs):
             for j in range(2):
-                self.pattern[i, j, :len(c.patterns[j])] = c.patterns[j]
-            self.paths[i, :len(c.paths)] = c.paths
+                pat = c.patterns[j]
+                self.pattern[i, j, :len(pat)] = pat
+                for p, path in enumerate(c.paths):
+                    for s in range(1, MAX_SEGMENTS + 1):
+                        left = s - 1 < len(pat) and path[j * ATOMS + s - 1] > 0
+                        right = s < len(pat) and path[j * ATOMS + s] > 0
+                        if not (left or right):
+                            continue
+                        both = left and right
+                        kind = (3 if both and path[j * ATOMS + MAX_SEGMENTS + s - 1] > 0
+                                else 2 if both else 0 if left else 1)
+                        a = pat[s - 1] if s - 1 < len(pat) else 0
+                        b = pat[s] if s < len(pat) else 0
+                        self.rows[i, p, j, s - 1] = (kind * nd + a) * nd + b
             self.ends[i, :len(c.ends)] = c.ends
             self.valid[i, :len(c.ends)] = True
         self.weight = np.array([problem.weight(j) for j in range(2)])
@@ -270,50 +332,66 @@ class _Search:
                     hi[i, 2 * j + k] = n - (m - 1 - k) if free else n
         return np.arange(count), lo, hi
 
-    def bound(self, cfg: np.ndarray, lo: np.ndarray, hi: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """(least objective over each box, inf where it holds no valid schedule; the least
-        objective's deadline check folded in) and the boxes' cut intervals tightened to
-        increasing cuts (in place)."""
-        for j in range(2):
-            a, b = 2 * j, 2 * j + 1
-            np.maximum(lo[:, b], np.minimum(lo[:, a] + 1, self.jobs[j].n), out=lo[:, b])
-            free = self.pattern[cfg, j, 2] >= 0
-            np.minimum(hi[:, a], np.where(free, hi[:, b] - 1, hi[:, a]), out=hi[:, a])
-        infeasible = np.any(lo > hi, axis=1)
-        atoms = np.zeros((len(cfg), 2 * ATOMS))
+    def _tighten(self, cfg: np.ndarray, j: int, clo: np.ndarray, chi: np.ndarray) -> None:
+        """Shrink the cut intervals ``clo``/``chi`` (N, 4: c0 = 0, c1, c2, c3 = n) of job
+        ``j`` to the cuts that can belong to a valid schedule (in place): segments are
+        non-empty, hold only groups their device may run, and the cut after each has a
+        transition cost. An interval left empty means the box holds no valid schedule."""
+        job = self.jobs[j]
+        n = job.n
+        for k in range(MAX_SEGMENTS):
+            dev = self.pattern[cfg, j, k]
+            used = dev >= 0
+            d = np.where(used, dev, 0)
+            clo[:, k + 1] = np.where(used, np.maximum(clo[:, k + 1], clo[:, k] + 1),
+                                     clo[:, k + 1])
+            end = job.next_blocked[d, np.clip(chi[:, k], 0, n)]
+            chi[:, k + 1] = np.where(used, np.minimum(chi[:, k + 1], end), chi[:, k + 1])
+            start = job.last_blocked[d, np.clip(clo[:, k + 1], 0, n)] + 1
+            clo[:, k] = np.where(used, np.maximum(clo[:, k], start), clo[:, k])
+            if k + 1 < MAX_SEGMENTS:
+                nxt = self.pattern[cfg, j, k + 1]
+                cut = nxt >= 0
+                pair = d * self.nd + np.where(cut, nxt, 0)
+                clo[:, k + 1] = np.where(cut, job.next_cut[pair, np.clip(clo[:, k + 1], 0, n)],
+                                         clo[:, k + 1])
+                chi[:, k + 1] = np.where(cut, job.prev_cut[pair, np.clip(chi[:, k + 1], 0, n)],
+                                         chi[:, k + 1])
+        for k in reversed(range(1, MAX_SEGMENTS)):
+            used = self.pattern[cfg, j, k] >= 0
+            chi[:, k] = np.where(used, np.minimum(chi[:, k], chi[:, k + 1] - 1), chi[:, k])
+
+    def bound(self, cfg: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Least objective over each box (inf where it holds no valid schedule or every
+        schedule misses a deadline); the boxes' cut intervals are tightened in place
+        (`_tighten`)."""
+        count = len(cfg)
+        infeasible = np.zeros(count, dtype=bool)
+        length = np.zeros(self.valid[cfg].shape)
         for j in range(2):
             job = self.jobs[j]
-            zeros = np.zeros((len(cfg), 1), dtype=np.int64)
-            ends = np.full((len(cfg), 1), job.n, dtype=np.int64)
+            zeros = np.zeros((count, 1), dtype=np.int64)
+            ends = np.full((count, 1), job.n, dtype=np.int64)
             clo = np.concatenate([zeros, lo[:, 2 * j:2 * j + 2], ends], axis=1)
             chi = np.concatenate([zeros, hi[:, 2 * j:2 * j + 2], ends], axis=1)
+            self._tighten(cfg, j, clo, chi)
+            infeasible |= np.any(clo > chi, axis=1)
+            np.clip(clo, 0, job.n, out=clo)
+            np.clip(chi, clo, job.n, out=chi)
+            lo[:, 2 * j:2 * j + 2] = clo[:, 1:3]
+            hi[:, 2 * j:2 * j + 2] = chi[:, 1:3]
             for k in range(MAX_SEGMENTS):
-                dev = self.pattern[cfg, j, k]
-                used = dev >= 0
-                d = np.where(used, dev, 0)
-                start, stop = np.minimum(chi[:, k], clo[:, k + 1]), clo[:, k + 1]
-                base = job.prefix[d, stop] - job.prefix[d, start]
-                atoms[:, j * ATOMS + k] = np.where(used, np.maximum(base, 0.0), 0.0)
-                infeasible |= used & (job.blocked[d, stop] > job.blocked[d, start])
-                if k + 1 < MAX_SEGMENTS:
-                    nxt = self.pattern[cfg, j, k + 1]
-                    cut = nxt >= 0
-                    pair = np.where(cut, d * self.nd + np.where(cut, nxt, 0), 0)
-                    g0 = np.clip(clo[:, k + 1] - 1, 0, job.sparse.shape[2] - 1)
-                    g1 = np.clip(chi[:, k + 1] - 1, g0, job.sparse.shape[2] - 1)
-                    level = np.floor(np.log2(g1 - g0 + 1)).astype(np.int64)
-                    least = np.minimum(job.sparse[level, pair, g0],
-                                       job.sparse[level, pair, g1 - (1 << level) + 1])
-                    infeasible |= cut & ~np.isfinite(least)
-                    atoms[:, j * ATOMS + MAX_SEGMENTS + k] = np.where(
-                        cut & np.isfinite(least), least, 0.0)
-        length = np.einsum("npa,na->np", self.paths[cfg], atoms) * (1 - MARGIN)
+                # every path's term in cut k + 1, least over its interval
+                row = self.rows[cfg, :, j, k]
+                has = row >= 0
+                length += np.where(has, _range_min(job.terms, np.where(has, row, 0),
+                                                   clo[:, k + 1], chi[:, k + 1]), 0.0)
+        length *= 1 - MARGIN
         ends = self.ends[cfg]
         valid = self.valid[cfg]
         infeasible |= np.any(valid & (length > self.deadline[ends]), axis=1)
         value = np.where(valid, length * self.weight[ends], 0.0).max(axis=1)
-        return np.where(infeasible, np.inf, value), lo
+        return np.where(infeasible, np.inf, value)
 
     def segments(self, cfg: int, cuts: np.ndarray) -> tuple[tuple[Segment, ...], ...]:
         out = []
@@ -350,7 +428,7 @@ def latency_cuts_search(problem: Problem, incumbent: Schedule | None = None,
     best_simple = (None if best_segs is None else simplicity(best_segs))
     cfg, lo, hi = search.roots()
     boxes = len(cfg)
-    value, lo = search.bound(cfg, lo, hi)
+    value = search.bound(cfg, lo, hi)
     open_cfg, open_lo, open_hi, open_val = cfg, lo, hi, value
     stopped = False
 
@@ -409,9 +487,12 @@ def latency_cuts_search(problem: Problem, incumbent: Schedule | None = None,
         kids_lo = np.concatenate([lo, lo2])
         kids_hi = np.concatenate([hi1, hi])
         boxes += len(kids_cfg)
-        kids_val, kids_lo = search.bound(kids_cfg, kids_lo, kids_hi)
-        # one point of each child (its least cuts), exactly: incumbents early
-        point_val, _ = search.bound(kids_cfg, kids_lo.copy(), kids_lo.copy())
+        kids_val = search.bound(kids_cfg, kids_lo, kids_hi)
+        alive = keep(kids_val, kids_cfg)
+        kids_cfg, kids_lo, kids_hi, kids_val = (kids_cfg[alive], kids_lo[alive],
+                                                kids_hi[alive], kids_val[alive])
+        # one point of each child left (its least cuts), exactly: incumbents early
+        point_val = search.bound(kids_cfg, kids_lo.copy(), kids_lo.copy())
         order = np.argsort(point_val, kind="stable")
         for i in order[:64]:
             v = float(point_val[i]) / (1 - MARGIN)
