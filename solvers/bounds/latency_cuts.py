@@ -417,12 +417,13 @@ class _Search:
 
 def latency_cuts_search(problem: Problem, incumbent: Schedule | None = None,
                         incumbent_ms: float | None = None, deadline: float | None = None,
-                        progress: Callable[[float, float, float], None] | None = None
-                        ) -> LatencyCutsResult | None:
+                        progress: Callable[[float, float, float], None] | None = None,
+                        floor_ms: float = 0.0) -> LatencyCutsResult | None:
     """The search of the module docstring; ``incumbent`` (with its objective
-    ``incumbent_ms``) prunes from the start. Stops at ``deadline`` (a
-    `time.perf_counter()` value) with its bound. ``progress(objective_ms, bound_ms,
-    seconds)`` hears of every better schedule. None when it does not apply."""
+    ``incumbent_ms``) prunes from the start; ``floor_ms``, a known lower bound on the
+    objective (e.g. `solvers.bounds.lower.lower_bound`), raises every box's bound. Stops
+    at ``deadline`` (a `time.perf_counter()` value) with its bound. ``progress(objective_ms,
+    bound_ms, seconds)`` hears of every better schedule. None when it does not apply."""
     if not applies(problem):
         return None
     t0 = time.perf_counter()
@@ -431,9 +432,10 @@ def latency_cuts_search(problem: Problem, incumbent: Schedule | None = None,
     best_segs = None if incumbent is None else incumbent.segments
     best: tuple[int, np.ndarray] | None = None
     best_simple = (None if best_segs is None else simplicity(best_segs))
+    floor = floor_ms * (1 - MARGIN)
     cfg, lo, hi = search.roots()
     boxes = len(cfg)
-    value = search.bound(cfg, lo, hi)
+    value = np.maximum(search.bound(cfg, lo, hi), floor)
     open_cfg, open_lo, open_hi, open_val = cfg, lo, hi, value
     stopped = False
 
@@ -493,7 +495,7 @@ def latency_cuts_search(problem: Problem, incumbent: Schedule | None = None,
         kids_lo = np.concatenate([lo, lo2])
         kids_hi = np.concatenate([hi1, hi])
         boxes += len(kids_cfg)
-        kids_val = search.bound(kids_cfg, kids_lo, kids_hi)
+        kids_val = np.maximum(search.bound(kids_cfg, kids_lo, kids_hi), floor)
         alive = keep(kids_val, kids_cfg)
         kids_cfg, kids_lo, kids_hi, kids_val = (kids_cfg[alive], kids_lo[alive],
                                                 kids_hi[alive], kids_val[alive])

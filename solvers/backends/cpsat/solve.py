@@ -48,6 +48,7 @@ from solvers.backends.cpsat.params import (
 )
 from solvers.bounds import latency_cuts, latency_pair
 from solvers.bounds.diagnose import diagnose_infeasible
+from solvers.bounds.lower import lower_bound
 from solvers.judges.simulator import simulate
 from solvers.model.contention import no_contention
 from solvers.model.problem import Objective, Problem
@@ -212,7 +213,7 @@ def _latency_cuts_first(problem: Problem, options: SolveOptions, t0: float
         None if limit is None else t0 + LATENCY_CUTS_SHARE * limit,
         None if report is None else lambda v, b, t: report(
             f"cpsat: objective {v:.6f} ms, bound {b:.6f} ms, {t:.2f} s (cut-position branch "
-            f"and bound, solvers.bounds.latency_cuts)"))
+            f"and bound, solvers.bounds.latency_cuts)"), floor_ms=lower_bound(problem))
     if found is None:
         return None, options, None, None
     stats: dict[str, Any] = {
