@@ -18,6 +18,7 @@ from profiles.costtable import CostTable
 from profiles.synthetic import synthetic_table
 from solvers.backends.cpsat import params
 from solvers.bounds.latency_cuts import applies, latency_cuts_search
+from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
 from solvers.judges.oracle import count_space
 from solvers.judges.simulator import simulate
@@ -95,6 +96,22 @@ def test_search_finds_the_oracle_optimum_and_its_simplest_schedule(problem: Prob
     assert found.value_ms == pytest.approx(oracle.objective, rel=1e-9)
     assert found.bound_ms == pytest.approx(oracle.objective, rel=1e-9)
     # the oracle's tie break is proven (docs/model.md 5): the same simplicity
+    assert simplicity(found.schedule.segments) == simplicity(oracle.schedule.segments)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=cut_problems(), tight=st.booleans())
+def test_a_valid_floor_keeps_the_optimum_and_its_simplest_schedule(problem: Problem,
+                                                                    tight: bool) -> None:
+    """With a known lower bound raising every box (the cheap bound, or the optimum itself,
+    the tightest valid one), the answer is still the oracle's optimum, just as simple."""
+    oracle = _oracle(problem)
+    assume(oracle.status is SolveStatus.OPTIMAL)
+    floor = oracle.objective if tight else lower_bound(problem)
+    found = latency_cuts_search(problem, floor_ms=floor)
+    assert found is not None and found.optimal and found.schedule is not None
+    assert found.value_ms == pytest.approx(oracle.objective, rel=1e-9)
     assert simplicity(found.schedule.segments) == simplicity(oracle.schedule.segments)
 
 
