@@ -52,7 +52,7 @@ import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,7 +101,8 @@ class _Config:
     simplicity: tuple[int, int]
 
 
-def _interleavings(a: list, b: list):
+def _interleavings(a: list, b: list) -> Iterator[tuple]:
+    """Every merge of ``a`` and ``b`` that keeps each in its order."""
     n = len(a) + len(b)
     for pos in itertools.combinations(range(n), len(a)):
         chosen, ia, ib, out = set(pos), iter(a), iter(b), []
