@@ -220,16 +220,21 @@ def _latency_cuts_first(problem: Problem, options: SolveOptions, t0: float
         "bound_ms": found.bound_ms, "optimal": found.optimal,
         "configurations": found.configurations, "boxes": found.boxes,
         "seconds": round(found.seconds, 4)}
+    proven = found.optimal
     if found.schedule is not None:
-        hint, value = found.schedule, simulated_value(problem, found.schedule)
-    if found.optimal and hint is not None:
+        judged = simulated_value(problem, found.schedule)
+        if math.isfinite(judged):
+            hint, value = found.schedule, judged
+        else:   # a deadline met only within the search's float margin: the model decides
+            proven = False
+    if proven and hint is not None:
         return BackendAnswer(SolveStatus.OPTIMAL, hint, value, value,
                              {"latency_cuts": stats, "proven_by": "latency_cuts",
                               "tie_break": "proven"},
                              "proven by the cut-position branch and bound "
                              "(solvers.bounds.latency_cuts)"), options, stats, value
     left = None if limit is None else max(0.05, t0 + limit - time.perf_counter())
-    bound = None if found.optimal else found.bound_ms   # optimal without a schedule: none
+    bound = None if proven and hint is None else found.bound_ms   # proven: no schedule
     return None, replace(options, hint=hint, time_limit=left), stats, bound
 
 
