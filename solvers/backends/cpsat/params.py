@@ -100,3 +100,13 @@ CONTENTION_FREE_SHARE = 0.2
 """Latency with contention: at most this share of the backend's limit goes to the
 contention-free model, whose proven bound bounds (and floors) the contention model
 (`_contention_free_bound`); 0 turns it off."""
+LATENCY_CUTS = True
+"""Latency without contention, two jobs, at most two switches: run the cut-position branch
+and bound of `solvers.bounds.latency_cuts` before the model; its proof is the answer.
+Measured on the 2 x 600 benchmark (benchmarks/results/solvers.md, 2026-12-06): 177.5483 ms
+proven in 0.74 s (0.4 s of search) where the model alone took 60.1 s at load 3 and 31.9 s
+on a quiet box (its presolve of the 601-entry element tables 28-40 s at load 11); 2 x 250
+in 0.27 s (model: 17 s). Tests turn it off to hold the model itself to the oracle."""
+LATENCY_CUTS_SHARE = 0.5
+"""The branch and bound stops at this share of the backend's time limit; the model then
+gets the rest, with the best schedule as its hint and the bound as a floor."""
