@@ -91,11 +91,6 @@ LATENCY_PAIR_WARMUP_KICKS = 10
 is strongest at a tight incumbent: on 2 x 60 at the greedy hint's 23.98 ms 11.3 M pairs
 pass and sequencing them took 338 s; at 19.46 ms, 6,188 pass): at most this share of the
 limit, this many simulations, this many perturbations without gain."""
-LATENCY_PAIR_PRECHECK = 4
-"""The pair search is tried only if, at the hint's value, at most this many times
-`latency_pair.MAX_PAIRS` pairs pass each job's own chain test (2 x 60 at the greedy hint:
-52.7 M, 13.1 M at the optimum; 2 x 250: 6.1e9 even at a near-optimal 84 ms, so it is
-skipped there and the model runs alone)."""
 CONTENTION_FREE_SHARE = 0.2
 """Latency with contention: at most this share of the backend's limit goes to the
 contention-free model, whose proven bound bounds (and floors) the contention model
