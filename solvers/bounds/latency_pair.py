@@ -78,6 +78,9 @@ CHUNK_PAIRS = 250_000
 KEEP_PAIRS = 1_000_000
 """Most passing pairs kept for the exact step (those with the least test values; the value
 of the least one dropped still bounds every pair dropped)."""
+SEQUENCE_BLOCK = 20_000
+"""Pairs whose device orders are pre-tested together in numpy (`_order_lows`) before the
+exact step."""
 MARGIN = 1e-9
 """Relative margin taken off every test value (floating-point sums in a different order
 from the simulator's)."""
@@ -387,6 +390,73 @@ def _release_makespan(pred: list[int], tr: list[float], dur: list[float],
     return max(end)
 
 
+@functools.lru_cache(maxsize=4096)
+def _layout(pa: tuple[int, ...], pb: tuple[int, ...], nd: int
+            ) -> tuple[list[int], list[tuple[list[list[int]], list[tuple[int, int, int]]]]]:
+    """The segments of a pair with device patterns ``pa`` and ``pb`` (job 0's, then job
+    1's): their job predecessors (-1: none), and every device order that keeps each job's
+    segments in job order and does not deadlock, each with its evaluation steps (segment,
+    job predecessor, device predecessor; -1: none) in the order `_release_makespan`
+    settles them."""
+    dev = list(pa) + list(pb)
+    job = [0] * len(pa) + [1] * len(pb)
+    pred = [i - 1 if i and job[i - 1] == job[i] else -1 for i in range(len(dev))]
+    per_device = []
+    for d in range(nd):
+        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j] for j in range(2)]
+        per_device.append(list(_merges(by_job[0], by_job[1])))
+    plans = []
+    for combo in itertools.product(*per_device):
+        order = [list(x) for x in combo]
+        steps: list[tuple[int, int, int]] = []
+        done: set[int] = set()
+        pos = [0] * nd
+        moved = True
+        while moved:
+            moved = False
+            for d, seq in enumerate(order):
+                while pos[d] < len(seq) and (pred[seq[pos[d]]] < 0
+                                              or pred[seq[pos[d]]] in done):
+                    i = seq[pos[d]]
+                    steps.append((i, pred[i], seq[pos[d] - 1] if pos[d] else -1))
+                    done.add(i)
+                    pos[d] += 1
+                    moved = True
+        if len(done) == len(dev):
+            plans.append((order, steps))
+    return pred, plans
+
+
+def _order_lows(oa: _Options, ob: _Options, ia: np.ndarray, ib: np.ndarray,
+                dur: np.ndarray, nd: int) -> np.ndarray:
+    """`_release_makespan` of each pair's best device order (`_layout`) with the least
+    durations ``dur`` (N, 2W), in numpy over the pairs of each pattern pair (the same
+    operations in the same order: equal to `_sequence`'s own values); inf where every
+    order deadlocks. A pair whose value reaches the best makespan has no order to simulate."""
+    width = oa.dev.shape[1]
+    ma, mb = (oa.dev[ia] >= 0).sum(axis=1), (ob.dev[ib] >= 0).sum(axis=1)
+    out = np.full(len(ia), np.inf)
+    keys = np.stack([oa.dev[ia].T, ob.dev[ib].T]).reshape(2 * width, -1).T
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    for u, key in enumerate(uniq):
+        rows = np.nonzero(inverse == u)[0]
+        na, nb = int(ma[rows[0]]), int(mb[rows[0]])
+        _, plans = _layout(tuple(int(x) for x in key[:na]),
+                              tuple(int(x) for x in key[width:width + nb]), nd)
+        tr = np.concatenate([oa.tr[ia[rows], :na], ob.tr[ib[rows], :nb]], axis=1)
+        lower = np.concatenate([dur[rows, :na], dur[rows, width:width + nb]], axis=1)
+        best = np.full(len(rows), np.inf)
+        for _, steps in plans:
+            end = np.zeros_like(lower)
+            for i, p, q in steps:
+                ready = end[:, p] + tr[:, i] if p >= 0 else np.zeros(len(rows))
+                end[:, i] = (np.maximum(ready, end[:, q]) if q >= 0 else ready) + lower[:, i]
+            best = np.minimum(best, end.max(axis=1))
+        out[rows] = best
+    return out
+
+
 def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int, int],
               loss: Callable[[int, Device, int, Device, int, int], float],
               dur: np.ndarray, beat: float
@@ -398,27 +468,23 @@ def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int
     of the pair that beats ``beat`` (`_durations`); an order whose `_release_makespan` with
     them reaches ``beat`` is not simulated."""
     width = opts[0].dev.shape[1]
-    job, dev, base, tr, lower, pred = [], [], [], [], [], []
+    job, base, tr, lower = [], [], [], []
+    patterns = []
     for j in range(2):
         o, r = opts[j], rows[j]
+        pattern = []
         for k in range(width):
             if o.dev[r, k] < 0:
                 break
-            pred.append(len(job) - 1 if k else -1)
             job.append(j)
-            dev.append(int(o.dev[r, k]))
+            pattern.append(int(o.dev[r, k]))
             base.append(float(o.base[r, k]))
             tr.append(float(o.tr[r, k]))
             lower.append(float(dur[j * width + k]))
-    per_device = []
-    for d in range(len(problem.devices)):
-        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j] for j in range(2)]
-        per_device.append(list(_merges(by_job[0], by_job[1])))
-    orders = []
-    for combo in itertools.product(*per_device):
-        order = [list(x) for x in combo]
-        if _release_makespan(pred, tr, lower, order) * (1 - MARGIN) < beat:
-            orders.append(order)
+        patterns.append(tuple(pattern))
+    pred, plans = _layout(patterns[0], patterns[1], len(problem.devices))
+    orders = [order for order, _ in plans
+              if _release_makespan(pred, tr, lower, order) * (1 - MARGIN) < beat]
     if not orders:
         return 0, None
     segs = tuple(_segments(problem, opts[j], rows[j]) for j in range(2))
@@ -742,16 +808,23 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
     solved = orders = 0
     loss = functools.lru_cache(maxsize=None)(problem.loss_rate)   # the simulator's rates
     cut: float | None = None   # the least test value left unsolved at the deadline
-    for idx in order:
+    lows = np.zeros(0)
+    for at, idx in enumerate(order):
         value = float(phi[idx])
         if value >= min(best_value, floor):
             break   # no pair left can beat it (or prove more than the floor)
         if deadline is not None and time.perf_counter() > deadline:
             cut = value
             break
+        if at % SEQUENCE_BLOCK == 0:
+            block = order[at:at + SEQUENCE_BLOCK]
+            lows = _order_lows(oa, ob, ia[block], ib[block], durs[block],
+                               len(problem.devices))
+        solved += 1
+        if lows[at % SEQUENCE_BLOCK] * (1 - MARGIN) >= best_value:
+            continue   # every order's least makespan reaches the best: none to simulate
         count, found = _sequence(problem, (oa, ob), (int(ia[idx]), int(ib[idx])), loss,
                                  durs[idx], best_value)
-        solved += 1
         orders += count
         if found is None:
             continue

@@ -163,6 +163,23 @@ def test_tree_refutes_exactly_the_pairs_the_test_refutes(
     assert got.keys() == expected.keys()
     for k, v in got.items():
         assert v == pytest.approx(expected[k], rel=1e-12)
+    # the exact step's pre-test of every device order in numpy equals the scalar recursion
+    ia, ib, _, dur = (np.concatenate([c[i] for c in flat]) for i in range(4))
+    lows = latency_pair._order_lows(oa, ob, ia, ib, dur, len(problem.devices))
+    width = oa.dev.shape[1]
+    for row in range(min(len(ia), 40)):
+        segs = [[k for k in range(width) if o.dev[r, k] >= 0] for o, r in
+                ((oa, ia[row]), (ob, ib[row]))]
+        pred, plans = latency_pair._layout(
+            tuple(int(oa.dev[ia[row], k]) for k in segs[0]),
+            tuple(int(ob.dev[ib[row], k]) for k in segs[1]), len(problem.devices))
+        tr = [float(oa.tr[ia[row], k]) for k in segs[0]] + [float(ob.tr[ib[row], k])
+                                                            for k in segs[1]]
+        low = [float(dur[row, k]) for k in segs[0]] + [float(dur[row, width + k])
+                                                       for k in segs[1]]
+        scalar = min((latency_pair._release_makespan(pred, tr, low, order)
+                      for order, _ in plans), default=np.inf)
+        assert lows[row] == scalar
 
 
 def test_tree_cut_by_its_deadline_keeps_a_valid_bound() -> None:
