@@ -580,6 +580,22 @@ def _test_of(problem: Problem, beta: float) -> _Test:
                   itertools.combinations(range(len(devices)), size)])
 
 
+def _cheap(fa: _Features, fb: _Features, ia: np.ndarray, ib: np.ndarray, t: _Test
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cheap necessary tests of `_test` (each device's load plus its forced head and
+    tail idle below the target, loadables, DLA symmetry): (passes, head + tail idle,
+    loads). ``ia`` and ``ib`` may broadcast (a column and a row: a grid of pairs)."""
+    lo = np.minimum(fa.head[ia], fb.head[ib]) + np.minimum(fa.tail[ia], fb.tail[ib])
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    load = fa.load[ia] + fb.load[ib]
+    ok = np.all(load + lo < t.beta, axis=-1)
+    for di in t.dla:
+        ok &= fa.dla_count[ia, di] + fb.dla_count[ib, di] <= t.limit
+    if t.symmetric:
+        ok &= fa.canonical[ia] & (fa.has_dla[ia] | fb.canonical[ib])
+    return ok, lo, load
+
+
 def _test(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.ndarray,
           ib: np.ndarray, t: _Test) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The pairs ``(ia[i], ib[i])`` whose test value (module docstring) is below ``t.beta``:
@@ -587,16 +603,7 @@ def _test(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.ndarr
     segmentations (`_Tree`): every step is monotone in them, so the value then bounds
     every pair of the sets."""
     beta = t.beta
-    # cheap necessary tests first: each device's load plus its forced head and tail idle
-    # below the target, loadables, DLA symmetry
-    lo = np.minimum(fa.head[ia], fb.head[ib]) + np.minimum(fa.tail[ia], fb.tail[ib])
-    lo = np.where(np.isfinite(lo), lo, 0.0)
-    load = fa.load[ia] + fb.load[ib]
-    ok = np.all(load + lo < beta, axis=1)
-    for di in t.dla:
-        ok &= fa.dla_count[ia, di] + fb.dla_count[ib, di] <= t.limit
-    if t.symmetric:
-        ok &= fa.canonical[ia] & (fa.has_dla[ia] | fb.canonical[ib])
+    ok, lo, load = _cheap(fa, fb, ia, ib, t)
     ia, ib, lo, load = ia[ok], ib[ok], lo[ok], load[ok]
     # the chains with the inflation of DLA segments by the GPU alone (cheap), then by
     # every device set
@@ -629,9 +636,10 @@ def _flat(fa: _Features, oa: _Options, fb: _Features, ob: _Options, t: _Test,
             yield None
             return
         a1 = min(na, a0 + rows)
-        ia = np.repeat(np.arange(a0, a1), nb)
-        ib = np.tile(np.arange(nb), a1 - a0)
-        yield _test(fa, oa, fb, ob, ia, ib, t)
+        # the cheap tests on the grid first (broadcast, no per-pair gathers)
+        ok, _, _ = _cheap(fa, fb, np.arange(a0, a1)[:, None], np.arange(nb)[None, :], t)
+        ia, ib = np.nonzero(ok)
+        yield _test(fa, oa, fb, ob, ia + a0, ib, t)
 
 
 MAX_OPEN_PAIRS = 8_000_000
