@@ -229,6 +229,20 @@ def test_solve_returns_the_pair_proof_with_the_oracle_optimum() -> None:
     assert lower_bound(problem) <= result.lower_bound
 
 
+def test_solve_returns_the_proof_of_the_sets_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `MAX_PAIRS` (here 0) CP-SAT's pre-phase warms up from the contention-free
+    optimum too and the search goes through its sets: the proof is the oracle's optimum."""
+    monkeypatch.setattr(latency_pair, "MAX_PAIRS", 0)
+    tables = [synthetic_table(5, s, model=f"m{s}") for s in (5, 6)]
+    problem = Problem.create(tables, "orin-agx", objective="latency", max_transitions=2)
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    result = solve(problem, "cpsat", time_limit=30)
+    assert result.stats["proven_by"] == "latency_pair"
+    assert result.status.value == "optimal"
+    assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
+    assert result.lower_bound == pytest.approx(result.objective, rel=1e-9)
+
+
 def test_segmentations_are_listed_once_per_solve(monkeypatch: pytest.MonkeyPatch) -> None:
     """The precheck's listing (`segmentations`) is handed to the search: each job's
     segmentations are listed once per solve, and the answer is the one the search gives
