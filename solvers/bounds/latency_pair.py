@@ -46,6 +46,27 @@ value found, no pair left can beat it: that value is the optimum (the bound is e
 a relaxation). Cut by a deadline, the least ``Phi`` not yet solved is still a valid bound.
 DLA0 / DLA1 symmetry (`dla_symmetric`) keeps only pairs whose first DLA segment is on DLA0.
 Applies to two jobs with equal weights (the objective is then ``w`` times the makespan).
+
+Before a pair is simulated, its device orders are tested in numpy, a block of pairs at a
+time (`_order_lows`: the same `_release_makespan` per pattern pair); a pair none of whose
+orders can beat the best value is settled without the simulator (2 x 250: 683 k pairs,
+115 k orders simulated).
+
+Sets of segmentations. Beyond `MAX_PAIRS` pairs (2 x 250 groups: 5.3e9 at 82.37 ms) the
+pairs are not tested one by one. `_Tree` orders each job's segmentations by device pattern,
+then by the Morton order of their cuts, and groups them into a binary hierarchy of sets of
+at most ``2^l`` consecutive ones (one pattern per set, so a set is a box of nearby cuts);
+each set carries the least of every feature over its members. Every step of the test is
+monotone in the features (less load, release, tail, base time, transition or loss rate
+never raises it; a larger ``sigma`` never raises the durations), so a pair of sets whose
+test value reaches ``beta`` holds no pair that passes: `_tree_pairs` tests the pairs of
+sets level by level from the top and splits only the survivors, and at level 0 the sets
+are single segmentations and the test is the pair's own. 2 x 250 at 82.37 ms: ~28 M set
+pairs tested over 18 levels (at most 2.3 M open at once), 1.1 M pairs pass, and the exact
+step proves 82.155951 ms in ~41 s. Cut by the deadline, the least test value of the open
+set pairs is the bound (it is weak until the last levels: 66.5 ms after 28 s). The cost
+grows fast with ``beta`` (more than 8 M open set pairs at 85.24 ms), so CP-SAT warms the
+incumbent from the contention-free optimum too.
 """
 
 from __future__ import annotations
