@@ -71,6 +71,7 @@ incumbent from the contention-free optimum too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -154,15 +155,15 @@ class _Late(Exception):
     """The enumeration of a job's segmentations passed its deadline."""
 
 
-def _options(problem: Problem, job: int, deadline: float | None = None) -> _Options:
-    """Every segmentation x device assignment of ``job`` (as `oracle.job_options`, in
-    arrays): consecutive segments on different devices, every group allowed on its device,
-    every transition defined. Raises `_Late` past ``deadline`` (a `time.perf_counter()`
-    value): 12 groups at 11 switches are ~500,000 options, seconds to list."""
+def job_tables(problem: Problem, job: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One job's costs as arrays, shared with `solvers.bounds.latency_cuts`: per device, the
+    prefix sums ``(D, n + 1)`` of its group times (0 for a group it may not run: missing
+    cost, pin, DLA-ineligible) and the prefix counts ``(D, n + 1)`` of such groups; per
+    ordered device pair, the transition cost ``(D, D, max(n, 1))`` after each group (NaN
+    where it is missing, which forbids that cut, and on the diagonal)."""
     devices = problem.devices
     nd = len(devices)
     n = problem.n_groups(job)
-    width = problem.max_transitions + 1
     prefix = np.zeros((nd, n + 1))
     blocked = np.zeros((nd, n + 1), dtype=np.int64)
     for di, d in enumerate(devices):
@@ -171,15 +172,26 @@ def _options(problem: Problem, job: int, deadline: float | None = None) -> _Opti
             ok = c is not None and d in problem.allowed(job, g)
             prefix[di, g + 1] = prefix[di, g] + (c if ok else 0.0)
             blocked[di, g + 1] = blocked[di, g] + (not ok)
-    trans = np.full((nd, nd, n), np.nan)
+    trans = np.full((nd, nd, max(n, 1)), np.nan)
     for (si, s), (ti, t) in itertools.product(enumerate(devices), repeat=2):
         if si == ti:
             continue
         for g in range(n - 1):
-            try:
+            # a missing transition cost forbids this cut (stays NaN)
+            with contextlib.suppress(ProblemError):
                 trans[si, ti, g] = problem.transition(job, g, s, t)
-            except ProblemError:  # a missing transition cost forbids this cut
-                trans[si, ti, g] = np.nan
+    return prefix, blocked, trans
+
+
+def _options(problem: Problem, job: int, deadline: float | None = None) -> _Options:
+    """Every segmentation x device assignment of ``job`` (as `oracle.job_options`, in
+    arrays): consecutive segments on different devices, every group allowed on its device,
+    every transition defined. Raises `_Late` past ``deadline`` (a `time.perf_counter()`
+    value): 12 groups at 11 switches are ~500,000 options, seconds to list."""
+    nd = len(problem.devices)
+    n = problem.n_groups(job)
+    width = problem.max_transitions + 1
+    prefix, blocked, trans = job_tables(problem, job)
     parts: list[tuple[np.ndarray, ...]] = []
     for m in range(1, min(width, n) + 1):
         combos = list(itertools.combinations(range(1, n), m - 1))
