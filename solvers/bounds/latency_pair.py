@@ -676,8 +676,8 @@ def _flat(fa: _Features, oa: _Options, fb: _Features, ob: _Options, t: _Test,
 
 
 MAX_OPEN_PAIRS = 8_000_000
-"""Most set pairs `_tree_pairs` keeps open (~100 bytes each); past it it stops with its
-bound."""
+"""Most set pairs `_tree_pairs` keeps open (two indices and a value each: ~200 MB at the
+cap with the next level's survivors); past it it stops with its bound."""
 
 
 class _Tree:
