@@ -48,7 +48,6 @@ fallback. Anything else: `applies` says no and the CP-SAT model runs alone.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import time
@@ -57,7 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.errors import ProblemError
+from solvers.bounds.latency_pair import job_tables
 from solvers.model.problem import Device, Objective, Problem, dla_symmetric
 from solvers.model.schedule import TIE_RTOL, Schedule, Segment, better, simplicity
 
@@ -244,25 +243,12 @@ def _range_min(table: np.ndarray, row: np.ndarray, lo: np.ndarray, hi: np.ndarra
 
 
 def _job(problem: Problem, job: int) -> _Job:
-    devices = problem.devices
-    nd = len(devices)
+    nd = len(problem.devices)
     n = problem.n_groups(job)
-    prefix = np.zeros((nd, n + 1))
-    blocked = np.zeros((nd, n + 1), dtype=np.int64)
-    for di, d in enumerate(devices):
-        for g in range(n):
-            c = problem.cost(job, g, d)
-            ok = c is not None and d in problem.allowed(job, g)
-            prefix[di, g + 1] = prefix[di, g] + (c if ok else 0.0)
-            blocked[di, g + 1] = blocked[di, g] + (not ok)
-    trans = np.full((nd * nd, max(n, 1)), np.inf)
-    for (si, s), (ti, t) in itertools.product(enumerate(devices), repeat=2):
-        if si == ti:
-            continue
-        for g in range(n - 1):
-            # a missing transition cost forbids this cut (stays inf)
-            with contextlib.suppress(ProblemError):
-                trans[si * nd + ti, g] = problem.transition(job, g, s, t)
+    prefix, blocked, table = job_tables(problem, job)
+    # row a * nd + b: the transition a -> b after each group; a missing one (NaN) forbids
+    # that cut (inf)
+    trans = np.where(np.isnan(table), np.inf, table).reshape(nd * nd, -1)
     at_cut = np.full((nd * nd, n + 1), np.inf)   # transition at cut c (after group c - 1)
     at_cut[:, 1:n] = trans[:, :n - 1]
     left = np.repeat(prefix, nd, axis=0)          # row a * nd + b: P_a

@@ -46,10 +46,32 @@ value found, no pair left can beat it: that value is the optimum (the bound is e
 a relaxation). Cut by a deadline, the least ``Phi`` not yet solved is still a valid bound.
 DLA0 / DLA1 symmetry (`dla_symmetric`) keeps only pairs whose first DLA segment is on DLA0.
 Applies to two jobs with equal weights (the objective is then ``w`` times the makespan).
+
+Before a pair is simulated, its device orders are tested in numpy, a block of pairs at a
+time (`_order_lows`: the same `_release_makespan` per pattern pair); a pair none of whose
+orders can beat the best value is settled without the simulator (2 x 250: 683 k pairs,
+115 k orders simulated).
+
+Sets of segmentations. Beyond `MAX_PAIRS` pairs (2 x 250 groups: 5.3e9 at 82.37 ms) the
+pairs are not tested one by one. `_Tree` orders each job's segmentations by device pattern,
+then by the Morton order of their cuts, and groups them into a binary hierarchy of sets of
+at most ``2^l`` consecutive ones (one pattern per set, so a set is a box of nearby cuts);
+each set carries the least of every feature over its members. Every step of the test is
+monotone in the features (less load, release, tail, base time, transition or loss rate
+never raises it; a larger ``sigma`` never raises the durations), so a pair of sets whose
+test value reaches ``beta`` holds no pair that passes: `_tree_pairs` tests the pairs of
+sets level by level from the top and splits only the survivors, and at level 0 the sets
+are single segmentations and the test is the pair's own. 2 x 250 at 82.37 ms: ~28 M set
+pairs tested over 18 levels (at most 2.3 M open at once), 1.1 M pairs pass, and the exact
+step proves 82.155951 ms in ~41 s. Cut by the deadline, the least test value of the open
+set pairs is the bound (it is weak until the last levels: 66.5 ms after 28 s). The cost
+grows fast with ``beta`` (more than 8 M open set pairs at 85.24 ms), so CP-SAT warms the
+incumbent from the contention-free optimum too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -67,12 +89,20 @@ from solvers.model.schedule import Schedule, Segment
 MAX_OPTIONS = 1_000_000
 """Most segmentations per job to enumerate (2 x 250 groups, 2 switches: 371,000 each)."""
 MAX_PAIRS = 60_000_000
-"""Most pairs (after each job's own chain test) to test; beyond it the bound does not apply."""
+"""Most pairs (after each job's own chain test) to test one by one; beyond it they are
+tested through sets of segmentations (`_Tree`)."""
+MAX_TREE_OPTIONS = 250_000
+"""Most segmentations per job (after its own chain test) for the sets of `_Tree` (its
+features take ~0.5 kB per segmentation over all levels); beyond it the search does not
+apply (2 x 250 groups at 82.25 ms: 66,221 and 79,617)."""
 CHUNK_PAIRS = 250_000
 """Pairs per numpy block."""
 KEEP_PAIRS = 1_000_000
 """Most passing pairs kept for the exact step (those with the least test values; the value
 of the least one dropped still bounds every pair dropped)."""
+SEQUENCE_BLOCK = 20_000
+"""Pairs whose device orders are pre-tested together in numpy (`_order_lows`) before the
+exact step."""
 MARGIN = 1e-9
 """Relative margin taken off every test value (floating-point sums in a different order
 from the simulator's)."""
@@ -125,15 +155,15 @@ class _Late(Exception):
     """The enumeration of a job's segmentations passed its deadline."""
 
 
-def _options(problem: Problem, job: int, deadline: float | None = None) -> _Options:
-    """Every segmentation x device assignment of ``job`` (as `oracle.job_options`, in
-    arrays): consecutive segments on different devices, every group allowed on its device,
-    every transition defined. Raises `_Late` past ``deadline`` (a `time.perf_counter()`
-    value): 12 groups at 11 switches are ~500,000 options, seconds to list."""
+def job_tables(problem: Problem, job: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One job's costs as arrays, shared with `solvers.bounds.latency_cuts`: per device, the
+    prefix sums ``(D, n + 1)`` of its group times (0 for a group it may not run: missing
+    cost, pin, DLA-ineligible) and the prefix counts ``(D, n + 1)`` of such groups; per
+    ordered device pair, the transition cost ``(D, D, max(n, 1))`` after each group (NaN
+    where it is missing, which forbids that cut, and on the diagonal)."""
     devices = problem.devices
     nd = len(devices)
     n = problem.n_groups(job)
-    width = problem.max_transitions + 1
     prefix = np.zeros((nd, n + 1))
     blocked = np.zeros((nd, n + 1), dtype=np.int64)
     for di, d in enumerate(devices):
@@ -142,15 +172,26 @@ def _options(problem: Problem, job: int, deadline: float | None = None) -> _Opti
             ok = c is not None and d in problem.allowed(job, g)
             prefix[di, g + 1] = prefix[di, g] + (c if ok else 0.0)
             blocked[di, g + 1] = blocked[di, g] + (not ok)
-    trans = np.full((nd, nd, n), np.nan)
+    trans = np.full((nd, nd, max(n, 1)), np.nan)
     for (si, s), (ti, t) in itertools.product(enumerate(devices), repeat=2):
         if si == ti:
             continue
         for g in range(n - 1):
-            try:
+            # a missing transition cost forbids this cut (stays NaN)
+            with contextlib.suppress(ProblemError):
                 trans[si, ti, g] = problem.transition(job, g, s, t)
-            except ProblemError:  # a missing transition cost forbids this cut
-                trans[si, ti, g] = np.nan
+    return prefix, blocked, trans
+
+
+def _options(problem: Problem, job: int, deadline: float | None = None) -> _Options:
+    """Every segmentation x device assignment of ``job`` (as `oracle.job_options`, in
+    arrays): consecutive segments on different devices, every group allowed on its device,
+    every transition defined. Raises `_Late` past ``deadline`` (a `time.perf_counter()`
+    value): 12 groups at 11 switches are ~500,000 options, seconds to list."""
+    nd = len(problem.devices)
+    n = problem.n_groups(job)
+    width = problem.max_transitions + 1
+    prefix, blocked, trans = job_tables(problem, job)
     parts: list[tuple[np.ndarray, ...]] = []
     for m in range(1, min(width, n) + 1):
         combos = list(itertools.combinations(range(1, n), m - 1))
@@ -382,6 +423,73 @@ def _release_makespan(pred: list[int], tr: list[float], dur: list[float],
     return max(end)
 
 
+@functools.lru_cache(maxsize=4096)
+def _layout(pa: tuple[int, ...], pb: tuple[int, ...], nd: int
+            ) -> tuple[list[int], list[tuple[list[list[int]], list[tuple[int, int, int]]]]]:
+    """The segments of a pair with device patterns ``pa`` and ``pb`` (job 0's, then job
+    1's): their job predecessors (-1: none), and every device order that keeps each job's
+    segments in job order and does not deadlock, each with its evaluation steps (segment,
+    job predecessor, device predecessor; -1: none) in the order `_release_makespan`
+    settles them."""
+    dev = list(pa) + list(pb)
+    job = [0] * len(pa) + [1] * len(pb)
+    pred = [i - 1 if i and job[i - 1] == job[i] else -1 for i in range(len(dev))]
+    per_device = []
+    for d in range(nd):
+        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j] for j in range(2)]
+        per_device.append(list(_merges(by_job[0], by_job[1])))
+    plans = []
+    for combo in itertools.product(*per_device):
+        order = [list(x) for x in combo]
+        steps: list[tuple[int, int, int]] = []
+        done: set[int] = set()
+        pos = [0] * nd
+        moved = True
+        while moved:
+            moved = False
+            for d, seq in enumerate(order):
+                while pos[d] < len(seq) and (pred[seq[pos[d]]] < 0
+                                              or pred[seq[pos[d]]] in done):
+                    i = seq[pos[d]]
+                    steps.append((i, pred[i], seq[pos[d] - 1] if pos[d] else -1))
+                    done.add(i)
+                    pos[d] += 1
+                    moved = True
+        if len(done) == len(dev):
+            plans.append((order, steps))
+    return pred, plans
+
+
+def _order_lows(oa: _Options, ob: _Options, ia: np.ndarray, ib: np.ndarray,
+                dur: np.ndarray, nd: int) -> np.ndarray:
+    """`_release_makespan` of each pair's best device order (`_layout`) with the least
+    durations ``dur`` (N, 2W), in numpy over the pairs of each pattern pair (the same
+    operations in the same order: equal to `_sequence`'s own values); inf where every
+    order deadlocks. A pair whose value reaches the best makespan has no order to simulate."""
+    width = oa.dev.shape[1]
+    ma, mb = (oa.dev[ia] >= 0).sum(axis=1), (ob.dev[ib] >= 0).sum(axis=1)
+    out = np.full(len(ia), np.inf)
+    keys = np.stack([oa.dev[ia].T, ob.dev[ib].T]).reshape(2 * width, -1).T
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    for u, key in enumerate(uniq):
+        rows = np.nonzero(inverse == u)[0]
+        na, nb = int(ma[rows[0]]), int(mb[rows[0]])
+        _, plans = _layout(tuple(int(x) for x in key[:na]),
+                              tuple(int(x) for x in key[width:width + nb]), nd)
+        tr = np.concatenate([oa.tr[ia[rows], :na], ob.tr[ib[rows], :nb]], axis=1)
+        lower = np.concatenate([dur[rows, :na], dur[rows, width:width + nb]], axis=1)
+        best = np.full(len(rows), np.inf)
+        for _, steps in plans:
+            end = np.zeros_like(lower)
+            for i, p, q in steps:
+                ready = end[:, p] + tr[:, i] if p >= 0 else np.zeros(len(rows))
+                end[:, i] = (np.maximum(ready, end[:, q]) if q >= 0 else ready) + lower[:, i]
+            best = np.minimum(best, end.max(axis=1))
+        out[rows] = best
+    return out
+
+
 def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int, int],
               loss: Callable[[int, Device, int, Device, int, int], float],
               dur: np.ndarray, beat: float
@@ -393,27 +501,23 @@ def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int
     of the pair that beats ``beat`` (`_durations`); an order whose `_release_makespan` with
     them reaches ``beat`` is not simulated."""
     width = opts[0].dev.shape[1]
-    job, dev, base, tr, lower, pred = [], [], [], [], [], []
+    job, base, tr, lower = [], [], [], []
+    patterns = []
     for j in range(2):
         o, r = opts[j], rows[j]
+        pattern = []
         for k in range(width):
             if o.dev[r, k] < 0:
                 break
-            pred.append(len(job) - 1 if k else -1)
             job.append(j)
-            dev.append(int(o.dev[r, k]))
+            pattern.append(int(o.dev[r, k]))
             base.append(float(o.base[r, k]))
             tr.append(float(o.tr[r, k]))
             lower.append(float(dur[j * width + k]))
-    per_device = []
-    for d in range(len(problem.devices)):
-        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j] for j in range(2)]
-        per_device.append(list(_merges(by_job[0], by_job[1])))
-    orders = []
-    for combo in itertools.product(*per_device):
-        order = [list(x) for x in combo]
-        if _release_makespan(pred, tr, lower, order) * (1 - MARGIN) < beat:
-            orders.append(order)
+        patterns.append(tuple(pattern))
+    pred, plans = _layout(patterns[0], patterns[1], len(problem.devices))
+    orders = [order for order, _ in plans
+              if _release_makespan(pred, tr, lower, order) * (1 - MARGIN) < beat]
     if not orders:
         return 0, None
     segs = tuple(_segments(problem, opts[j], rows[j]) for j in range(2))
@@ -453,6 +557,22 @@ def segmentations(problem: Problem, deadline: float | None = None
         return None
 
 
+def fits(problem: Problem, incumbent_ms: float,
+         options: tuple[_Options, ...] | None = None) -> bool:
+    """`latency_pair_search` applies at this incumbent: the pairs that pass each job's chain
+    test are at most `MAX_PAIRS`, or each job's at most `MAX_TREE_OPTIONS`."""
+    count = pair_count(problem, incumbent_ms, options)
+    if count is None:
+        return False
+    if count <= MAX_PAIRS:
+        return True
+    assert options is not None or applies(problem)
+    beta = incumbent_ms / problem.weight(0)
+    listed = options or segmentations(problem)
+    assert listed is not None
+    return all(int((o.chain < beta).sum()) <= MAX_TREE_OPTIONS for o in listed)
+
+
 def pair_count(problem: Problem, incumbent_ms: float,
                options: tuple[_Options, ...] | None = None,
                deadline: float | None = None) -> int | None:
@@ -470,6 +590,202 @@ def pair_count(problem: Problem, incumbent_ms: float,
     return math.prod(int((o.chain < beta).sum()) for o in options)
 
 
+@dataclass(frozen=True)
+class _Test:
+    """What the pair test needs besides the features (`_test`)."""
+
+    beta: float
+    limit: int                        # DLA loadable limit
+    dla: list[int]                    # DLA device indices
+    gpu: int                          # GPU device index (-1: none)
+    symmetric: bool                   # DLA0 / DLA1 symmetry applies
+    every_set: list[tuple[int, ...]]  # device sets for `_durations`
+
+
+def _test_of(problem: Problem, beta: float) -> _Test:
+    devices = problem.devices
+    # a segment's own device adds no rate: sets of up to D - 1 devices suffice
+    return _Test(beta, problem.dla_loadable_limit,
+                 [i for i, d in enumerate(devices) if d.kind == "dla"],
+                 devices.index(Device.GPU) if Device.GPU in devices else -1,
+                 dla_symmetric(problem),
+                 [c for size in range(1, len(devices)) for c in
+                  itertools.combinations(range(len(devices)), size)])
+
+
+def _cheap(fa: _Features, fb: _Features, ia: np.ndarray, ib: np.ndarray, t: _Test
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cheap necessary tests of `_test` (each device's load plus its forced head and
+    tail idle below the target, loadables, DLA symmetry): (passes, head + tail idle,
+    loads). ``ia`` and ``ib`` may broadcast (a column and a row: a grid of pairs)."""
+    lo = np.minimum(fa.head[ia], fb.head[ib]) + np.minimum(fa.tail[ia], fb.tail[ib])
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    load = fa.load[ia] + fb.load[ib]
+    ok = np.all(load + lo < t.beta, axis=-1)
+    for di in t.dla:
+        ok &= fa.dla_count[ia, di] + fb.dla_count[ib, di] <= t.limit
+    if t.symmetric:
+        ok &= fa.canonical[ia] & (fa.has_dla[ia] | fb.canonical[ib])
+    return ok, lo, load
+
+
+def _test(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.ndarray,
+          ib: np.ndarray, t: _Test) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs ``(ia[i], ib[i])`` whose test value (module docstring) is below ``t.beta``:
+    (ia, ib, test values, least durations). Features may be least values over sets of
+    segmentations (`_Tree`): every step is monotone in them, so the value then bounds
+    every pair of the sets."""
+    beta = t.beta
+    ok, lo, load = _cheap(fa, fb, ia, ib, t)
+    ia, ib, lo, load = ia[ok], ib[ok], lo[ok], load[ok]
+    # the chains with the inflation of DLA segments by the GPU alone (cheap), then by
+    # every device set
+    phi = np.zeros(0)
+    dur = np.zeros((0, 2 * oa.base.shape[1]))
+    for stage in ("gpu", "all"):
+        if stage == "gpu":
+            if t.gpu < 0 or not t.dla:
+                continue
+            dur = _gpu_durations(fa, oa, fb, ob, ia, ib, beta, load, t.gpu, t.dla[0])
+        else:
+            dur = _durations(fa, oa, fb, ob, ia, ib, beta, load, t.every_set)
+        phi = _chains(oa, ob, ia, ib, dur) * (1 - MARGIN)
+        ok = phi < beta
+        ia, ib, dur, load, lo, phi = ia[ok], ib[ok], dur[ok], load[ok], lo[ok], phi[ok]
+    if len(ia):
+        phi = np.maximum(phi, _devices_phi(fa, fb, ia, ib, dur, load, lo) * (1 - MARGIN))
+    low = phi < beta
+    return ia[low], ib[low], phi[low], dur[low]
+
+
+def _flat(fa: _Features, oa: _Options, fb: _Features, ob: _Options, t: _Test,
+          deadline: float | None) -> Iterator[tuple[np.ndarray, ...] | None]:
+    """Every pair tested, `CHUNK_PAIRS` at a time: yields `_test`'s passers, or None past
+    ``deadline`` (then stops)."""
+    na, nb = len(oa.chain), len(ob.chain)
+    rows = max(1, CHUNK_PAIRS // max(nb, 1))
+    for a0 in range(0, na, rows):
+        if deadline is not None and time.perf_counter() > deadline:
+            yield None
+            return
+        a1 = min(na, a0 + rows)
+        # the cheap tests on the grid first (broadcast, no per-pair gathers)
+        ok, _, _ = _cheap(fa, fb, np.arange(a0, a1)[:, None], np.arange(nb)[None, :], t)
+        ia, ib = np.nonzero(ok)
+        yield _test(fa, oa, fb, ob, ia + a0, ib, t)
+
+
+MAX_OPEN_PAIRS = 8_000_000
+"""Most set pairs `_tree_pairs` keeps open (two indices and a value each: ~200 MB at the
+cap with the next level's survivors); past it it stops with its bound."""
+
+
+class _Tree:
+    """One job's segmentations as a binary hierarchy of sets, each set the options of one
+    device pattern that are consecutive in Morton order of their cuts (so a set is a box of
+    nearby cut positions). Level 0 holds the options themselves, level ``l`` sets of at
+    most ``2^l``; each set carries the least of every feature over its options (the
+    pattern's devices, loadables and DLA symmetry are common to them)."""
+
+    def __init__(self, problem: Problem, job: int, o: _Options) -> None:
+        nd = len(problem.devices)
+        width = o.dev.shape[1]
+        pattern = ((o.dev + 1) * (nd + 1) ** np.arange(width)).sum(axis=1)
+        morton = np.zeros(len(pattern), dtype=np.int64)
+        cuts = [o.first[:, k] if k < width else np.zeros(len(pattern), dtype=np.int64)
+                for k in (1, 2)]
+        for bit in range(20):
+            for i, c in enumerate(cuts):
+                morton |= ((c >> bit) & 1) << (2 * bit + i)
+        self.options = _take(o, np.lexsort((morton, pattern)))
+        pattern = np.sort(pattern)
+        n = len(pattern)
+        blocks = np.flatnonzero(np.r_[True, pattern[1:] != pattern[:-1]])
+        self.starts = [np.arange(n)]
+        self.features = [_features(problem, job, self.options)]
+        self.nodes = [self.options]
+        level = 0
+        while n and len(self.starts[-1]) > len(blocks):
+            level += 1
+            starts = np.union1d(blocks, np.arange(0, n, 1 << level))
+            f, op = self.features[0], self.options
+
+            def low(a: np.ndarray, starts: np.ndarray = starts) -> np.ndarray:
+                return np.minimum.reduceat(a, starts, axis=0)
+
+            def same(a: np.ndarray, starts: np.ndarray = starts) -> np.ndarray:
+                return a[starts]
+
+            self.nodes.append(_Options(same(op.dev), same(op.first), same(op.last),
+                                       low(op.base), low(op.tr), low(op.chain)))
+            self.features.append(_Features(
+                low(f.load), low(f.rate), low(f.k_on), same(f.on_dla), low(f.head),
+                low(f.tail), same(f.dla_count), same(f.canonical), same(f.has_dla)))
+            self.starts.append(starts)
+
+    def children(self, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first child, child count) at ``level - 1`` of each set at ``level`` (the top
+        level repeats for a job with fewer levels)."""
+        top = len(self.starts) - 1
+        if level > top:
+            count = len(self.starts[top])
+            return np.arange(count), np.ones(count, dtype=np.int64)
+        upper, lower = self.starts[level], self.starts[level - 1]
+        first = np.searchsorted(lower, upper)
+        return first, np.diff(np.r_[first, len(lower)])
+
+    def at(self, level: int) -> tuple[_Features, _Options]:
+        level = min(level, len(self.starts) - 1)
+        return self.features[level], self.nodes[level]
+
+
+def _tree_pairs(ta: _Tree, tb: _Tree, t: _Test, deadline: float | None
+                ) -> Iterator[tuple[np.ndarray, ...] | float]:
+    """`_test` over pairs of sets, top level down: a pair of sets whose test value (with
+    their least features) reaches ``t.beta`` holds no pair below it; the others are split
+    into their children's pairs. Yields the passing pairs of single segmentations (level
+    0); past ``deadline`` or `MAX_OPEN_PAIRS` it yields the least test value still open (a
+    valid bound on every pair not yet tested) and stops."""
+    level = max(len(ta.starts), len(tb.starts)) - 1
+    fa, oa = ta.at(level)
+    fb, ob = tb.at(level)
+    na, nb = len(oa.chain), len(ob.chain)
+    found = _test(fa, oa, fb, ob, np.repeat(np.arange(na), nb), np.tile(np.arange(nb), na), t)
+    if not level:
+        yield found
+        return
+    ia, ib, phi, _ = found
+    while level > 0:
+        first_a, count_a = ta.children(level)
+        first_b, count_b = tb.children(level)
+        level -= 1
+        fa, oa = ta.at(level)
+        fb, ob = tb.at(level)
+        out: list[tuple[np.ndarray, ...]] = []
+        step = max(1, CHUNK_PAIRS // 4)
+        for s in range(0, len(ia), step):
+            if (deadline is not None and time.perf_counter() > deadline) or (
+                    sum(len(x[0]) for x in out) + len(ia) - s > MAX_OPEN_PAIRS):
+                rest = [phi[s:]] + [x[2] for x in out]
+                yield float(np.concatenate(rest).min()) if sum(map(len, rest)) else t.beta
+                return
+            pa, pb = ia[s:s + step], ib[s:s + step]
+            ka, kb = [], []
+            for da, db in itertools.product(range(2), repeat=2):
+                ok = (da < count_a[pa]) & (db < count_b[pb])
+                ka.append(first_a[pa[ok]] + da)
+                kb.append(first_b[pb[ok]] + db)
+            found = _test(fa, oa, fb, ob, np.concatenate(ka), np.concatenate(kb), t)
+            if level:
+                out.append(found)
+            else:
+                yield found
+        if level:
+            if not out:
+                return
+            ia, ib, phi = (np.concatenate([x[i] for x in out]) for i in range(3))
+
+
 def latency_pair_search(problem: Problem, incumbent_ms: float,
                         deadline: float | None = None,
                         options: tuple[_Options, ...] | None = None
@@ -477,7 +793,9 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
     """The bound and the exact refinement of the module docstring, with ``beta`` the
     makespan of ``incumbent_ms`` (the objective of a known schedule); None when it does
     not apply. Stops at ``deadline`` (a `time.perf_counter()` value) with what is proven.
-    ``options``: `segmentations(problem)` if already listed (otherwise listed here)."""
+    ``options``: `segmentations(problem)` if already listed (otherwise listed here).
+    Beyond `MAX_PAIRS` pairs the pairs are found through `_Tree` (sets of segmentations
+    refuted together) instead of one by one."""
     if not applies(problem) or not math.isfinite(incumbent_ms):
         return None
     t0 = time.perf_counter()
@@ -487,69 +805,38 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
     assert options is not None   # it applies, and the listing has no deadline here
     oa, ob = (_take(o, np.nonzero(o.chain < beta)[0]) for o in options)
     na, nb = len(oa.chain), len(ob.chain)
-    if na * nb > MAX_PAIRS:
+    test = _test_of(problem, beta)
+    tree = na * nb > MAX_PAIRS
+    if tree and max(na, nb) > MAX_TREE_OPTIONS:
         return None
-    fa, fb = _features(problem, 0, oa), _features(problem, 1, ob)
-    devices = problem.devices
-    limit = problem.dla_loadable_limit
-    dla = [i for i, d in enumerate(devices) if d.kind == "dla"]
-    symmetric = dla_symmetric(problem)
-    # a segment's own device adds no rate: sets of up to D - 1 devices suffice
-    every_set = [c for size in range(1, len(devices)) for c in
-                 itertools.combinations(range(len(devices)), size)]
-    gpu = devices.index(Device.GPU) if Device.GPU in devices else -1
+    if tree:
+        ta, tb = _Tree(problem, 0, oa), _Tree(problem, 1, ob)
+        oa, ob = ta.options, tb.options
+        fa, fb = ta.features[0], tb.features[0]
+        chunks = _tree_pairs(ta, tb, test, deadline)
+    else:
+        fa, fb = _features(problem, 0, oa), _features(problem, 1, ob)
+        chunks = _flat(fa, oa, fb, ob, test, deadline)
     keep_phi: list[np.ndarray] = []
     keep_a: list[np.ndarray] = []
     keep_b: list[np.ndarray] = []
     keep_dur: list[np.ndarray] = []
     passed = 0
-    floor = math.inf   # every pair dropped by _shrink has at least this test value
-    rows = max(1, CHUNK_PAIRS // max(nb, 1))
-    for a0 in range(0, na, rows):
-        if deadline is not None and time.perf_counter() > deadline:
+    floor = math.inf   # every pair dropped by _shrink (or left untested) has at least this
+    for chunk in chunks:
+        if chunk is None:   # the deadline, with every untested pair refuted by nothing
             return LatencyPairResult(None, None, None, False, na * nb, 0, 0, 0,
                                      time.perf_counter() - t0)
-        a1 = min(na, a0 + rows)
-        # cheap necessary tests on the (rows x nb) grid: each device's load plus its forced
-        # head and tail idle below the target, loadables, DLA symmetry
-        head = np.minimum(fa.head[a0:a1, None, :], fb.head[None, :, :])
-        tail = np.minimum(fa.tail[a0:a1, None, :], fb.tail[None, :, :])
-        lo_grid = head + tail
-        lo_grid = np.where(np.isfinite(lo_grid), lo_grid, 0.0)
-        ok = np.all(fa.load[a0:a1, None, :] + fb.load[None, :, :] + lo_grid < beta, axis=2)
-        for di in dla:
-            ok &= fa.dla_count[a0:a1, None, di] + fb.dla_count[None, :, di] <= limit
-        if symmetric:
-            ok &= (fa.canonical[a0:a1, None]
-                   & (fa.has_dla[a0:a1, None] | fb.canonical[None, :]))
-        ra, ib = np.nonzero(ok)
-        if not len(ra):
-            continue
-        lo = lo_grid[ra, ib]
-        ia = ra + a0
-        load = fa.load[ia] + fb.load[ib]
-        # the chains with the inflation of DLA segments by the GPU alone (cheap), then by
-        # every device set
-        for stage in ("gpu", "all"):
-            if stage == "gpu":
-                if gpu < 0 or not dla:
-                    continue
-                dur = _gpu_durations(fa, oa, fb, ob, ia, ib, beta, load, gpu, dla[0])
-            else:
-                dur = _durations(fa, oa, fb, ob, ia, ib, beta, load, every_set)
-            phi = _chains(oa, ob, ia, ib, dur) * (1 - MARGIN)
-            ok = phi < beta
-            ia, ib, dur, load, lo, phi = ia[ok], ib[ok], dur[ok], load[ok], lo[ok], phi[ok]
-        if not len(ia):
-            continue
-        phi = np.maximum(phi, _devices_phi(fa, fb, ia, ib, dur, load, lo) * (1 - MARGIN))
-        low = phi < beta
-        if low.any():
-            keep_phi.append(phi[low])
-            keep_a.append(ia[low])
-            keep_b.append(ib[low])
-            keep_dur.append(dur[low])
-            passed += int(low.sum())
+        if isinstance(chunk, float):   # the tree's least open value at the deadline
+            floor = min(floor, chunk)
+            break
+        ia, ib, phi, dur = chunk
+        if len(ia):
+            keep_phi.append(phi)
+            keep_a.append(ia)
+            keep_b.append(ib)
+            keep_dur.append(dur)
+            passed += len(ia)
             if sum(len(x) for x in keep_phi) > 2 * KEEP_PAIRS:
                 keep_phi, keep_a, keep_b, keep_dur, floor = _shrink(
                     keep_phi, keep_a, keep_b, keep_dur, floor)
@@ -562,16 +849,23 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
     solved = orders = 0
     loss = functools.lru_cache(maxsize=None)(problem.loss_rate)   # the simulator's rates
     cut: float | None = None   # the least test value left unsolved at the deadline
-    for idx in order:
+    lows = np.zeros(0)
+    for at, idx in enumerate(order):
         value = float(phi[idx])
         if value >= min(best_value, floor):
             break   # no pair left can beat it (or prove more than the floor)
         if deadline is not None and time.perf_counter() > deadline:
             cut = value
             break
+        if at % SEQUENCE_BLOCK == 0:
+            block = order[at:at + SEQUENCE_BLOCK]
+            lows = _order_lows(oa, ob, ia[block], ib[block], durs[block],
+                               len(problem.devices))
+        solved += 1
+        if lows[at % SEQUENCE_BLOCK] * (1 - MARGIN) >= best_value:
+            continue   # every order's least makespan reaches the best: none to simulate
         count, found = _sequence(problem, (oa, ob), (int(ia[idx]), int(ib[idx])), loss,
                                  durs[idx], best_value)
-        solved += 1
         orders += count
         if found is None:
             continue

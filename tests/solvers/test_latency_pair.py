@@ -5,7 +5,9 @@ exhaustive oracle's optimum, exact when it says so, for group times from 1 us to
 from __future__ import annotations
 
 from dataclasses import replace
+from unittest.mock import patch
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
@@ -79,14 +81,18 @@ def _oracle(problem: Problem):  # -> Result
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(problem=pair_problems(), loose=st.sampled_from([1.0, 1.0001, 1.3, 3.0]))
+@given(problem=pair_problems(), loose=st.sampled_from([1.0, 1.0001, 1.3, 3.0]),
+       tree=st.booleans())
 def test_latency_pair_bound_never_above_the_oracle_optimum(problem: Problem,
-                                                           loose: float) -> None:
+                                                           loose: float, tree: bool) -> None:
+    """Pairs tested one by one, or through the set hierarchy (`tree`: as beyond
+    `MAX_PAIRS`)."""
     assert applies(problem)
     oracle = _oracle(problem)
     optimum = oracle.objective
     # any incumbent at or above the optimum (the oracle's own schedule, or a looser value)
-    found = latency_pair_search(problem, optimum * loose)
+    with patch.object(latency_pair, "MAX_PAIRS", 0 if tree else latency_pair.MAX_PAIRS):
+        found = latency_pair_search(problem, optimum * loose)
     assert found is not None and found.bound_ms is not None
     assert found.bound_ms <= optimum * (1 + 1e-9)
     if loose > 1.0:
@@ -102,15 +108,94 @@ def test_latency_pair_bound_never_above_the_oracle_optimum(problem: Problem,
 
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(problem=pair_problems(), low=st.sampled_from([0.5, 0.9, 0.999]))
+@given(problem=pair_problems(), low=st.sampled_from([0.5, 0.9, 0.999]), tree=st.booleans())
 def test_latency_pair_bound_below_the_optimum_for_any_target(problem: Problem,
-                                                             low: float) -> None:
+                                                             low: float, tree: bool) -> None:
     """A target below the optimum: no schedule beats it, and the bound stays valid."""
     oracle = _oracle(problem)
-    found = latency_pair_search(problem, oracle.objective * low)
+    with patch.object(latency_pair, "MAX_PAIRS", 0 if tree else latency_pair.MAX_PAIRS):
+        found = latency_pair_search(problem, oracle.objective * low)
     assert found is not None and found.bound_ms is not None
     assert found.schedule is None
     assert found.bound_ms <= oracle.objective * (1 + 1e-9)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(groups=st.integers(6, 16), seed=st.integers(0, 10_000),
+       platform=st.sampled_from(["xavier-agx", "orin-agx"]),
+       scale=st.sampled_from(SCALES), target=st.sampled_from([1.05, 1.2, 1.5]),
+       limit=st.sampled_from([None, 1]))
+def test_tree_refutes_exactly_the_pairs_the_test_refutes(
+        groups: int, seed: int, platform: str, scale: float, target: float,
+        limit: int | None) -> None:
+    """The set hierarchy (`_Tree`, `_tree_pairs`) passes exactly the pairs that the test of
+    each pair passes: a set pair's test, with its sets' least features, never refutes a
+    pair that passes on its own (the test is monotone in every feature), and at level 0
+    it is the pair's own test. Problems with 6-16 groups per job and two switches (up to
+    ~2,000 segmentations per job), at targets around the contention-free optimum."""
+    tables = [scaled(synthetic_table(groups + j, seed + j, model=f"m{j}"), scale)
+              for j in range(2)]
+    problem = Problem.create(tables, platform, objective="latency", contention="auto",
+                             max_transitions=2, loadable_limit=limit)
+    beta = target * lower_bound(problem) * 1.3
+    listed = segmentations(problem)
+    assert listed is not None
+    oa, ob = (latency_pair._take(o, np.nonzero(o.chain < beta)[0]) for o in listed)
+    assume(min(len(oa.chain), len(ob.chain)) >= 16)
+    test = latency_pair._test_of(problem, beta)
+    fa, fb = (latency_pair._features(problem, j, o) for j, o in enumerate((oa, ob)))
+    flat = [c for c in latency_pair._flat(fa, oa, fb, ob, test, None) if c is not None]
+    ta, tb = latency_pair._Tree(problem, 0, oa), latency_pair._Tree(problem, 1, ob)
+    assert len(ta.starts) >= 4 and len(tb.starts) >= 4   # a real hierarchy
+    tree = list(latency_pair._tree_pairs(ta, tb, test, None))
+
+    def keys(chunks: list, o0, o1) -> dict:
+        out = {}
+        for ia, ib, phi, _ in chunks:
+            for a, b, v in zip(ia, ib, phi, strict=True):
+                out[(o0.first[a].tobytes(), o0.dev[a].tobytes(),
+                     o1.first[b].tobytes(), o1.dev[b].tobytes())] = v
+        return out
+
+    expected, got = keys(flat, oa, ob), keys(tree, ta.options, tb.options)
+    assume(expected)
+    assert got.keys() == expected.keys()
+    for k, v in got.items():
+        assert v == pytest.approx(expected[k], rel=1e-12)
+    # the exact step's pre-test of every device order in numpy equals the scalar recursion
+    ia, ib, _, dur = (np.concatenate([c[i] for c in flat]) for i in range(4))
+    lows = latency_pair._order_lows(oa, ob, ia, ib, dur, len(problem.devices))
+    width = oa.dev.shape[1]
+    for row in range(min(len(ia), 40)):
+        segs = [[k for k in range(width) if o.dev[r, k] >= 0] for o, r in
+                ((oa, ia[row]), (ob, ib[row]))]
+        pred, plans = latency_pair._layout(
+            tuple(int(oa.dev[ia[row], k]) for k in segs[0]),
+            tuple(int(ob.dev[ib[row], k]) for k in segs[1]), len(problem.devices))
+        tr = [float(oa.tr[ia[row], k]) for k in segs[0]] + [float(ob.tr[ib[row], k])
+                                                            for k in segs[1]]
+        low = [float(dur[row, k]) for k in segs[0]] + [float(dur[row, width + k])
+                                                       for k in segs[1]]
+        scalar = min((latency_pair._release_makespan(pred, tr, low, order)
+                      for order, _ in plans), default=np.inf)
+        assert lows[row] == scalar
+
+
+def test_tree_cut_by_its_deadline_keeps_a_valid_bound() -> None:
+    """Cut before it tested anything below its top level, the set search still returns a
+    bound (its least open set-pair value) below the optimum it proves when not cut."""
+    tables = [synthetic_table(14, s, model=f"m{s}") for s in (1, 2)]
+    problem = Problem.create(tables, "xavier-agx", objective="latency", max_transitions=2)
+    with patch.object(latency_pair, "MAX_PAIRS", 0):
+        full = latency_pair_search(problem, 1e9)
+        cut = latency_pair_search(problem, 1e9, deadline=0.0)
+    flat = latency_pair_search(problem, 1e9)
+    assert full is not None and cut is not None and flat is not None
+    assert full.optimal and flat.optimal
+    assert full.value_ms == pytest.approx(flat.value_ms, rel=1e-12)
+    assert cut.bound_ms is not None and not cut.optimal
+    assert 0 < cut.bound_ms <= full.value_ms
 
 
 def test_latency_pair_does_not_apply_elsewhere() -> None:
@@ -142,6 +227,20 @@ def test_solve_returns_the_pair_proof_with_the_oracle_optimum() -> None:
     assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
     assert result.lower_bound == pytest.approx(result.objective, rel=1e-9)
     assert lower_bound(problem) <= result.lower_bound
+
+
+def test_solve_returns_the_proof_of_the_sets_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `MAX_PAIRS` (here 0) CP-SAT's pre-phase warms up from the contention-free
+    optimum too and the search goes through its sets: the proof is the oracle's optimum."""
+    monkeypatch.setattr(latency_pair, "MAX_PAIRS", 0)
+    tables = [synthetic_table(5, s, model=f"m{s}") for s in (5, 6)]
+    problem = Problem.create(tables, "orin-agx", objective="latency", max_transitions=2)
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    result = solve(problem, "cpsat", time_limit=30)
+    assert result.stats["proven_by"] == "latency_pair"
+    assert result.status.value == "optimal"
+    assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
+    assert result.lower_bound == pytest.approx(result.objective, rel=1e-9)
 
 
 def test_segmentations_are_listed_once_per_solve(monkeypatch: pytest.MonkeyPatch) -> None:

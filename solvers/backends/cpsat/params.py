@@ -79,8 +79,10 @@ LATENCY_PAIR = True
 segmentation pair bounded, those that pass sequenced exactly) before the model. Measured on
 the benchmark's 2 x 60 pair (benchmarks/results/solvers.md): the model alone ended at a
 32 % gap after 40 s (its LP sees only an envelope of the loss x overlap products); the pair
-search proves 19.460552 ms optimal in 14.2 s at load 15 on the 2-core box. A test turns it off
-to hold the model itself to the oracle."""
+search proves 19.460552 ms optimal in 14.2 s at load 15 on the 2-core box. 2 x 250
+(2026-12-06, through the sets of segmentations, warmed from the contention-free optimum):
+82.155951 ms proven in 41.7 s, where the model ended feasible at 82.25 ms with a 6.4-9.3 %
+gap in 120 s. A test turns it off to hold the model itself to the oracle."""
 LATENCY_PAIR_SHARE = 0.9
 """The pair search stops at this share of the backend's time limit (then the model gets
 the rest, with the best schedule as its hint and the pair search's bound kept)."""
@@ -91,11 +93,6 @@ LATENCY_PAIR_WARMUP_KICKS = 10
 is strongest at a tight incumbent: on 2 x 60 at the greedy hint's 23.98 ms 11.3 M pairs
 pass and sequencing them took 338 s; at 19.46 ms, 6,188 pass): at most this share of the
 limit, this many simulations, this many perturbations without gain."""
-LATENCY_PAIR_PRECHECK = 4
-"""The pair search is tried only if, at the hint's value, at most this many times
-`latency_pair.MAX_PAIRS` pairs pass each job's own chain test (2 x 60 at the greedy hint:
-52.7 M, 13.1 M at the optimum; 2 x 250: 6.1e9 even at a near-optimal 84 ms, so it is
-skipped there and the model runs alone)."""
 CONTENTION_FREE_SHARE = 0.2
 """Latency with contention: at most this share of the backend's limit goes to the
 contention-free model, whose proven bound bounds (and floors) the contention model

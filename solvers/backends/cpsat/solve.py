@@ -9,8 +9,10 @@ branch and bound (`solvers.bounds.latency_cuts`, `_latency_cuts_first`)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -34,7 +36,6 @@ from solvers.backends.cpsat.params import (
     LATENCY_CUTS,
     LATENCY_CUTS_SHARE,
     LATENCY_PAIR,
-    LATENCY_PAIR_PRECHECK,
     LATENCY_PAIR_SHARE,
     LATENCY_PAIR_WARMUP_EVALUATIONS,
     LATENCY_PAIR_WARMUP_KICKS,
@@ -76,13 +77,15 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     its proof, when it finishes, is the answer; otherwise its bound and best schedule
     carry over to the model's search in the time left."""
     t0 = time.perf_counter()
-    first, options, pair_stats, pair_bound = _latency_pair_first(problem, options, t0)
+    free_cuts = functools.cache(lambda: _contention_free_cuts(problem, options))
+    first, options, pair_stats, pair_bound = _latency_pair_first(problem, options, t0,
+                                                                 free_cuts)
     if first is not None:
         return first
     first, options, cuts_stats, cuts_bound = _latency_cuts_first(problem, options, t0)
     if first is not None:
         return first
-    free_bound, free_stats = _contention_free_bound(problem, options)
+    free_bound, free_stats = _contention_free_bound(problem, options, free_cuts())
     answer = _solve_model(problem, options if free_stats is None else replace(
         options, time_limit=None if options.time_limit is None
         else max(0.05, t0 + options.time_limit - time.perf_counter())),
@@ -100,7 +103,27 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     return replace(answer, stats=stats, bound_ms=bound)
 
 
-def _contention_free_bound(problem: Problem, options: SolveOptions
+def _contention_free_cuts(problem: Problem, options: SolveOptions
+                          ) -> latency_cuts.LatencyCutsResult | None:
+    """Latency with contention, two jobs, at most two switches: the contention-free optimum
+    by the cut-position branch and bound (2 x 250: ~0.3 s), within `CONTENTION_FREE_SHARE`
+    of the limit. Its bound bounds the contention problem (`_contention_free_bound`), and
+    its schedule, judged with contention, starts the pair search's warm-up (2 x 250: the
+    climb from it reached 82.37 ms in 3,000 simulations, from the greedy hint 85.24)."""
+    if (problem.objective is not Objective.LATENCY or not problem.contention.enabled
+            or len(problem.devices) < 2 or not CONTENTION_FREE_SHARE or not LATENCY_CUTS):
+        return None
+    free = replace(problem, contention=no_contention())
+    if not latency_cuts.applies(free):
+        return None
+    limit = options.time_limit
+    return latency_cuts.latency_cuts_search(
+        free, deadline=None if limit is None
+        else time.perf_counter() + CONTENTION_FREE_SHARE * limit)
+
+
+def _contention_free_bound(problem: Problem, options: SolveOptions,
+                           cuts: latency_cuts.LatencyCutsResult | None = None
                            ) -> tuple[float | None, dict[str, Any] | None]:
     """Latency with contention: the contention-free optimum is a lower bound (for any
     segments and order, contention only lengthens durations, and ``start = max(ready, end
@@ -116,16 +139,14 @@ def _contention_free_bound(problem: Problem, options: SolveOptions
     t0 = time.perf_counter()
     limit = options.time_limit
     free = replace(problem, contention=no_contention())
-    if LATENCY_CUTS and latency_cuts.applies(free):
-        # two jobs: the cut-position branch and bound proves the contention-free optimum
-        # (2 x 250: 74.606 ms in ~1 s, where this model took 10.7 s on a quiet box)
-        found = latency_cuts.latency_cuts_search(
-            free, deadline=None if limit is None else t0 + CONTENTION_FREE_SHARE * limit)
-        assert found is not None
-        stats = {"status": "optimal" if found.optimal else "cut by its share of the limit",
-                 "bound_ms": found.bound_ms, "seconds": round(time.perf_counter() - t0, 4),
+    if cuts is not None:
+        # two jobs: the cut-position branch and bound proved the contention-free optimum
+        # (`_contention_free_cuts`; 2 x 250: 74.606 ms in ~0.3 s, where this model took
+        # 10.7 s on a quiet box)
+        stats = {"status": "optimal" if cuts.optimal else "cut by its share of the limit",
+                 "bound_ms": cuts.bound_ms, "seconds": round(cuts.seconds, 4),
                  "by": "latency_cuts"}
-        return found.bound_ms, stats   # None when infeasible: the contention model says so
+        return cuts.bound_ms, stats   # None when infeasible: the contention model says so
     answer = _solve_model(free, replace(
         options, progress=None,
         time_limit=None if limit is None else CONTENTION_FREE_SHARE * limit),
@@ -137,12 +158,15 @@ def _contention_free_bound(problem: Problem, options: SolveOptions
     return answer.bound_ms, stats
 
 
-def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
+def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float,
+                        free: Callable[[], latency_cuts.LatencyCutsResult | None] | None = None
                         ) -> tuple[BackendAnswer | None, SolveOptions, dict[str, Any] | None,
                                    float | None]:
     """Latency with contention and two jobs (`latency_pair.applies`): improve the hint with
     a short simulator-guided climb (`LATENCY_PAIR_WARMUP_*`: the pair search's test is
-    strongest at a tight incumbent), then run `latency_pair_search` until
+    strongest at a tight incumbent; where the pairs are too many to test one by one, the
+    climb also starts from ``free()``, the contention-free optimum), then run
+    `latency_pair_search` until
     `LATENCY_PAIR_SHARE` of the time limit. Returns (the answer if it proved optimality,
     the options for the model's search with the best schedule as hint and the time left,
     its stats, its lower bound)."""
@@ -154,13 +178,19 @@ def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float
     limit = options.time_limit
     listed = latency_pair.segmentations(
         problem, deadline=None if limit is None else t0 + LATENCY_PAIR_SHARE * limit)
-    count = None if listed is None else latency_pair.pair_count(
-        problem, simulated_value(problem, options.hint), listed)
-    if count is None or count > LATENCY_PAIR_PRECHECK * latency_pair.MAX_PAIRS:
-        # too many pairs even for a much better incumbent (2 x 250 groups: 6e9 at 84 ms)
+    hint_value = simulated_value(problem, options.hint)
+    if listed is None or not latency_pair.fits(problem, hint_value, listed):
+        # too many segmentations per job for the search's sets (or listed too late)
         return None, options, None, None
-
-    warm = improve(problem, [options.hint], seed=options.seed,
+    starts = [options.hint]
+    pairs = latency_pair.pair_count(problem, hint_value, listed)
+    if free is not None and pairs is not None and pairs > latency_pair.MAX_PAIRS:
+        # the sets' search: its cost grows fast with the incumbent (2 x 250: 41 s at
+        # 82.37 ms, more than 8 M open set pairs at 85.24)
+        found = free()
+        if found is not None and found.schedule is not None:
+            starts.append(found.schedule)
+    warm = improve(problem, starts, seed=options.seed,
                    deadline=None if limit is None else t0 + LATENCY_PAIR_WARMUP_SHARE * limit,
                    max_evaluations=LATENCY_PAIR_WARMUP_EVALUATIONS,
                    stall_kicks=LATENCY_PAIR_WARMUP_KICKS)
