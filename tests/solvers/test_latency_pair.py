@@ -4,15 +4,14 @@ exhaustive oracle's optimum, exact when it says so, for group times from 1 us to
 
 from __future__ import annotations
 
-from dataclasses import replace
 from unittest.mock import patch
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
+from scaled_tables import SCALES, scaled
 
-from profiles.costtable import CostTable
 from profiles.synthetic import synthetic_table
 from solvers.backends.cpsat import params
 from solvers.bounds import latency_pair
@@ -31,19 +30,6 @@ from solvers.solve import solve
 
 ORACLE_SPACE = 3_000
 """Largest oracle space (schedules) the comparison takes on."""
-SCALES = (1e-3, 0.02, 1.0, 30.0, 1e3)
-"""Synthetic groups take ~0.1-1 ms: scaled, every time stays within 1 us .. 10 s."""
-
-
-def scaled(table: CostTable, scale: float) -> CostTable:
-    def s(v: float | None) -> float | None:
-        return None if v is None else round(v * scale, 9)
-
-    rows = [replace(r, gpu_ms=s(r.gpu_ms), dla_ms=s(r.dla_ms), gpu_to_dla_ms=s(r.gpu_to_dla_ms),
-                    dla_to_gpu_ms=s(r.dla_to_gpu_ms)) for r in table.rows]
-    return CostTable.build(rows, dict(table.metadata), origin=f"<scaled {scale}>")
-
-
 @st.composite
 def pair_problems(draw: st.DrawFn) -> Problem:
     """Two jobs, latency, contention (Xavier or Orin preset), 1-4 groups each, 0-3
