@@ -498,6 +498,8 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
             # busiest device: every job must put each group somewhere
             m.add(period >= _min_total_work(self.jobs) // len(self.devices))
             m.add(period >= self._fluid_units())
+            if self.problem.any_fallback:
+                self._fallback_windows(period)
             self.objective_var = period
             m.minimize(period)
             if THROUGHPUT_BISECT:
