@@ -76,3 +76,22 @@ class FallbackConstraints:
                     terms.append(-merge)
                 counted.append(sum(terms))
             m.add(sum(counted) <= limit)
+
+    def _fallback_windows(self, period: Any) -> None:
+        """Throughput, redundant (exact: implied by the device windows and the precedences):
+        two pieces ``k1 < k2`` of one fallback job on one device lie in that device's round
+        window, so ``period >= the chain from k1's start to k2's end`` (the bases and
+        transitions in between). With fallback a job's DLA pieces are separated by GPU
+        pieces and DLA->GPU hops; these constraints let a chosen pair of devices bound the
+        period at once (measured in FALLBACK_WORKERS' docstring)."""
+        m, p = self.m, self.problem
+        for j, row in enumerate(self.slots):
+            if not p.gpu_fallback(j):
+                continue
+            for k1 in range(len(row)):
+                for k2 in range(k1 + 2, len(row)):  # consecutive pieces differ in device
+                    chain = sum(row[i].duration for i in range(k1, k2 + 1)) + sum(
+                        row[i].trans_out for i in range(k1, k2))
+                    for d in self.devices:
+                        m.add(period >= chain).only_enforce_if([row[k1].on[d],
+                                                                row[k2].on[d]])

@@ -66,6 +66,10 @@ Search setup for 1-2 jobs without contention and 2 workers: two LP-based full wo
 (``default_lp``, ``max_lp``; `FEW_JOBS_WORKERS`); throughput uses LP linearization level 2
 (`LINEARIZATION_THROUGHPUT`: at level 1 the search crawled down 1 ns per solution).
 
+Search setup for throughput with GPU fallback (1-2 jobs, 2 workers): ``lb_tree_search`` and
+``max_lp`` (`FALLBACK_WORKERS`), with the redundant per-job chain windows of
+`FallbackConstraints._fallback_windows`.
+
 Search setup for latency without contention from 3 jobs on (measured on the benchmark's
 3 x 30 / 4 x 30, 2 workers): LP linearization level 2, and two full workers, the LP tree
 search (raises the bound) and an LP-free search (refutes device orders by propagation
@@ -498,6 +502,8 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
             # busiest device: every job must put each group somewhere
             m.add(period >= _min_total_work(self.jobs) // len(self.devices))
             m.add(period >= self._fluid_units())
+            if self.problem.any_fallback:
+                self._fallback_windows(period)
             self.objective_var = period
             m.minimize(period)
             if THROUGHPUT_BISECT:

@@ -25,6 +25,15 @@ runs hit a 15 s limit; with this pair 20 of 20 proven in < 1 s). On 2-job conten
 problems the portfolio stays (the pair was slower: 2 x 60 24 s vs 15 s, measured under the
 earlier model-mean contention term; with the segment-level term neither proves 2 x 60 within
 40 s and on 2 x 30 they are within noise, 21 vs 24 s)."""
+FALLBACK_WORKERS = ("lb_tree_search", "max_lp")
+"""The two full workers for throughput with GPU fallback (1-2 jobs, 2 workers): with
+fallback a job has up to T + 1 + 2 per refused run slots and the proof is combinatorial
+(the LP bound stays at the fluid load). Measured on the medical example's GAN + GAN
+(benchmarks/results/gpu_fallback.md, T = 1, no hint, 25 s, load ~1.8): FEW_JOBS_WORKERS
+proved 4.548436 ms in 19 s (once; feasible at 25 s in other set-ups), this pair in 9.4 s,
+and with the chain windows of `FallbackConstraints._fallback_windows` in 4.9 s;
+default_lp + no_lp, max_lp + max_lp, core + max_lp, probing + max_lp, max_lp + no_lp and
+lb_tree_search + default_lp did not prove it in 25 s."""
 SINGLE_WORKER = "one worker (--workers 1)"
 """With one worker CP-SAT runs a single search, and two set-ups were pathological (measured
 with 20 s limits on the 2-core box, deterministic time in parentheses): throughput 2 x 30

@@ -31,6 +31,7 @@ from solvers.backends.cpsat.model import (
 )
 from solvers.backends.cpsat.params import (
     CONTENTION_FREE_SHARE,
+    FALLBACK_WORKERS,
     FEW_JOBS_WORKERS,
     GROUP_VIEW_MIN_JOBS,
     LATENCY_CUTS,
@@ -310,6 +311,11 @@ def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = T
         # gap at 40 s with lb_tree_search + interleaved LNS only)
         params.subsolvers.extend(MANY_JOBS_WORKERS)
         params.num_full_subsolvers = len(MANY_JOBS_WORKERS)
+    elif (params.num_workers == 2 and model.throughput and problem.any_fallback
+          and len(model.jobs) < GROUP_VIEW_MIN_JOBS):
+        # GPU fallback: the LP tree search beside max_lp (FALLBACK_WORKERS' docstring)
+        params.subsolvers.extend(FALLBACK_WORKERS)
+        params.num_full_subsolvers = len(FALLBACK_WORKERS)
     elif params.num_workers == 2 and (
             (model.contention and len(model.jobs) >= GROUP_VIEW_MIN_JOBS)
             or (not model.contention and len(model.jobs) < GROUP_VIEW_MIN_JOBS)):
