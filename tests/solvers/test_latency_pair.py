@@ -203,9 +203,18 @@ def test_latency_pair_cut_by_its_deadline_proves_nothing_more() -> None:
     assert found is not None and found.bound_ms is None and not found.optimal
 
 
-def test_solve_returns_the_pair_proof_with_the_oracle_optimum() -> None:
-    tables = [synthetic_table(5, s, model=f"m{s}") for s in (3, 4)]
-    problem = Problem.create(tables, "xavier-agx", objective="latency", max_transitions=2)
+@pytest.mark.parametrize(("seeds", "platform", "sets"), [((3, 4), "xavier-agx", False),
+                                                         ((5, 6), "orin-agx", True)])
+def test_solve_returns_the_pair_proof_with_the_oracle_optimum(
+        monkeypatch: pytest.MonkeyPatch, seeds: tuple[int, int], platform: str,
+        sets: bool) -> None:
+    """CP-SAT's pre-phase returns the pair search's proof, the oracle's optimum. With
+    ``sets`` (`MAX_PAIRS` 0) it also warms up from the contention-free optimum and the
+    search goes through its sets of segmentations."""
+    if sets:
+        monkeypatch.setattr(latency_pair, "MAX_PAIRS", 0)
+    tables = [synthetic_table(5, s, model=f"m{s}") for s in seeds]
+    problem = Problem.create(tables, platform, objective="latency", max_transitions=2)
     oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
     result = solve(problem, "cpsat", time_limit=30)
     assert result.stats["proven_by"] == "latency_pair"
@@ -213,20 +222,6 @@ def test_solve_returns_the_pair_proof_with_the_oracle_optimum() -> None:
     assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
     assert result.lower_bound == pytest.approx(result.objective, rel=1e-9)
     assert lower_bound(problem) <= result.lower_bound
-
-
-def test_solve_returns_the_proof_of_the_sets_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past `MAX_PAIRS` (here 0) CP-SAT's pre-phase warms up from the contention-free
-    optimum too and the search goes through its sets: the proof is the oracle's optimum."""
-    monkeypatch.setattr(latency_pair, "MAX_PAIRS", 0)
-    tables = [synthetic_table(5, s, model=f"m{s}") for s in (5, 6)]
-    problem = Problem.create(tables, "orin-agx", objective="latency", max_transitions=2)
-    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
-    result = solve(problem, "cpsat", time_limit=30)
-    assert result.stats["proven_by"] == "latency_pair"
-    assert result.status.value == "optimal"
-    assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
-    assert result.lower_bound == pytest.approx(result.objective, rel=1e-9)
 
 
 def test_segmentations_are_listed_once_per_solve(monkeypatch: pytest.MonkeyPatch) -> None:
