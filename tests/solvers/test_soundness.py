@@ -92,6 +92,35 @@ def test_extreme_supported_values_match_the_oracle(backend: str, objective: str)
     assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
 
 
+def weighted_trio(weights: tuple[float, float, float]) -> Problem:
+    """Three one-group jobs (156.4 / 21.9 / 41.9 ms on the GPU, 498.4 / 54.7 / 74.1 on a
+    DLA), no switch: a 627 ms serial horizon, 6.3e8 ns."""
+    from scaled_tables import scaled
+
+    tables = [scaled(synthetic_table(1, 72 + i, model=f"m{i}"), 1000.0) for i in range(3)]
+    return Problem.create(tables, "xavier-agx", contention="none", max_transitions=0,
+                          weights={f"m{i}": w for i, w in enumerate(weights)})
+
+
+@pytest.mark.parametrize("weights", [(2.5, 2.5, 2.5), (2.5, 1.0, 1.0), (7.0, 1.0, 3.0)])
+def test_cpsat_weighted_makespan_beyond_2_31_units_stays_exact(
+        weights: tuple[float, float, float]) -> None:
+    # weights 2.5 became the integers 25: a weighted-makespan domain up to 1.6e10, and
+    # CP-SAT's presolve answered the all-GPU 550.5 ms as optimal where 391 ms is (solve's
+    # cross-check raised BackendClaimError). Equal weights now reduce to 1; unequal ones
+    # past 2^31 units turn presolve off
+    from solvers.backends.base import SolveOptions
+    from solvers.backends.cpsat.model import CpSatModel
+
+    problem = weighted_trio(weights)
+    model = CpSatModel(problem, SolveOptions())
+    assert model.presolve is (len(set(weights)) == 1)
+    oracle = exhaustive(problem)
+    result = solve(problem, "cpsat", time_limit=60, hint=None)
+    assert result.status is SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(oracle.objective, rel=1e-9)
+
+
 def test_cpsat_coarsens_its_unit_for_huge_horizons_and_stays_exact(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # 2 x 20 groups near the limit: a 4e12 ns horizon is far above CP-SAT's 2^31-unit

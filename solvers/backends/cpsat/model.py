@@ -97,6 +97,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -170,7 +171,7 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
             slots = sum(_slot_count(problem, j.index) for j in problem.jobs)  # co-runners
             fine = self._horizon() * (FINE_UNITS_PER_MS // NS_PER_MS)
             if (fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT
-                    and fine <= HORIZON_LIMIT):
+                    and fine * weight_max <= HORIZON_LIMIT):
                 self.units_per_ms = FINE_UNITS_PER_MS
                 self.jobs = integer_view(problem, FINE_UNITS_PER_MS)
         # GPU fallback: a job's pieces, up to max_segments (docs/model.md 2.1)
@@ -178,9 +179,12 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
         if len(self.devices) == 1:
             self.n_slots = 1
         self.horizon = self._horizon()
+        # the weighted makespan is a variable too, and CP-SAT's presolve mis-solves domains
+        # past HORIZON_LIMIT: such models are solved without it (params.HORIZON_LIMIT)
+        self.presolve = self.horizon * weight_max <= HORIZON_LIMIT
         self.slots: list[list[_Slot]] = []
         self.objective_var: cp_model.IntVar | None = None
-        self.weight_scale = 1
+        self.weight_scale: Fraction = Fraction(1)
         self.notes: list[str] = []
         self.contention_tol_units = 0
         self.parts: dict[tuple[int, int, Device], Any] = {}
@@ -610,16 +614,21 @@ def _exact_in(problem: Problem, units_per_ms: int) -> bool:
     return True
 
 
-def _integer_weights(weights: list[float]) -> tuple[int, list[int]]:
-    """Smallest power-of-ten scale making every weight an integer (exact for decimals)."""
+def _integer_weights(weights: list[float]) -> tuple[Fraction, list[int]]:
+    """(scale, integers): the smallest power-of-ten scale making every weight an integer
+    (exact for decimals), divided by the integers' common divisor, so equal weights become
+    1 and the weighted makespan's domain stays as small as the times allow."""
     for exp in range(0, 7):
         scale = 10 ** exp
         ints = [round(w * scale) for w in weights]
         if all(abs(i - w * scale) <= 1e-9 * max(1.0, w * scale) for i, w in
                zip(ints, weights, strict=True)):
-            return scale, ints
-    scale = 10 ** 6
-    return scale, [max(1, round(w * scale)) for w in weights]
+            break
+    else:
+        scale = 10 ** 6
+        ints = [max(1, round(w * scale)) for w in weights]
+    common = math.gcd(*ints)
+    return Fraction(scale, common), [i // common for i in ints]
 
 
 def _fastest_ns(job: IntegerJob) -> int:

@@ -294,6 +294,7 @@ def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = T
     params = solver.parameters
     params.random_seed = options.seed
     params.num_workers = max(1, options.workers)
+    params.cp_model_presolve = model.presolve
     deadline = None if options.time_limit is None else t0 + options.time_limit
     if deadline is not None:
         # the model build counts against the limit (on 2 x 600 groups it takes seconds)
@@ -478,6 +479,7 @@ def _canonical_solution(problem: Problem, options: SolveOptions, optimum: int,
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = options.seed
     solver.parameters.max_deterministic_time = CANONICAL_DETERMINISTIC_LIMIT
+    solver.parameters.cp_model_presolve = model.presolve
     if model.span_tables:
         solver.parameters.cp_model_probing_level = PROBING_WITH_SPAN_TABLES
     if deadline is not None:
