@@ -1,0 +1,145 @@
+"""The tuple search for latency without contention with three or four jobs
+(`solvers.bounds.latency_jobs`): on random small problems it finds the exhaustive oracle's
+optimum and, among the schedules there, one as simple (fewest transitions, then
+loadables); its bound never passes the optimum, whatever the incumbent, the floor or the
+deadline; and `solve` with CP-SAT returns its proof. Group times from 1 us to 10 s, Xavier
+and Orin presets, pins, deadlines, weights, loadable limits, DLA-ineligible groups."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, assume, given, reject, settings
+from hypothesis import strategies as st
+from scaled_tables import SCALES, scaled
+
+from profiles.synthetic import synthetic_table
+from solvers.bounds.latency_jobs import applies, latency_jobs_search
+from solvers.bounds.lower import lower_bound
+from solvers.errors import ProblemError
+from solvers.judges.oracle import count_space
+from solvers.judges.simulator import simulate
+from solvers.model.problem import Pin, Problem
+from solvers.model.schedule import SolveStatus, simplicity
+from solvers.solve import solve
+
+ORACLE_SPACE = 30_000
+"""Largest oracle space (schedules) the comparison takes on."""
+
+
+@st.composite
+def job_problems(draw: st.DrawFn) -> Problem:
+    """Three or four jobs, latency, no contention, 1-3 groups each, 0-2 switches, some
+    DLA-ineligible groups, pins, loadable limits, deadlines, weights."""
+    scale = draw(st.sampled_from(SCALES))
+    frac = draw(st.sampled_from([0.0, 0.0, 0.3]))
+    jobs = draw(st.integers(3, 4))
+    tables = [scaled(synthetic_table(draw(st.integers(1, 3)), draw(st.integers(0, 10_000)),
+                                     model=f"m{i}", ineligible_fraction=frac), scale)
+              for i in range(jobs)]
+    pins = []
+    if draw(st.integers(0, 3)) == 0:
+        g = draw(st.integers(0, tables[0].n_groups - 1))
+        pins.append(Pin.forbid("m0", g, draw(st.integers(g, tables[0].n_groups - 1)),
+                               [draw(st.sampled_from(["DLA0", "DLA1", "GPU"]))]))
+    deadlines = None
+    if draw(st.integers(0, 3)) == 0:
+        deadlines = {"m1": round(sum(tables[1].gpu_ms) * draw(st.sampled_from([0.6, 1.0, 1.3])),
+                                 9)}
+    weights = draw(st.sampled_from([None, None, {"m0": 2.5, "m2": 2.5}, {"m1": 1.7}]))
+    try:
+        return Problem.create(tables, draw(st.sampled_from(["xavier-agx", "orin-agx",
+                                                            "xavier-agx"])),
+                              objective="latency", contention="none", pins=pins,
+                              max_transitions=draw(st.integers(0, 2)), deadlines=deadlines,
+                              loadable_limit=draw(st.sampled_from([None, None, 1, 2])),
+                              weights=weights)
+    except ProblemError:   # e.g. a pin forbidding the GPU on a DLA-ineligible group
+        reject()
+
+
+def _oracle(problem: Problem):  # -> Result
+    assume(count_space(problem) <= ORACLE_SPACE)
+    return solve(problem, "exhaustive", time_limit=None, hint=None)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=job_problems())
+def test_search_finds_the_oracle_optimum_and_its_simplest_schedule(problem: Problem) -> None:
+    assert applies(problem)
+    oracle = _oracle(problem)
+    found = latency_jobs_search(problem)
+    assert found is not None and found.optimal
+    if oracle.status is SolveStatus.INFEASIBLE:
+        assert found.schedule is None and found.bound_ms is None
+        return
+    assert oracle.status is SolveStatus.OPTIMAL
+    assert found.schedule is not None
+    timeline = simulate(problem, found.schedule)
+    assert not timeline.violations
+    assert timeline.objective_ms == pytest.approx(found.value_ms, rel=1e-9)
+    assert found.value_ms == pytest.approx(oracle.objective, rel=1e-9)
+    assert found.bound_ms == pytest.approx(oracle.objective, rel=1e-9)
+    # the oracle's tie break is proven (docs/model.md 5): the same simplicity
+    assert simplicity(found.schedule.segments) == simplicity(oracle.schedule.segments)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=job_problems(), tight=st.booleans())
+def test_a_valid_floor_keeps_the_optimum_and_its_simplest_schedule(problem: Problem,
+                                                                    tight: bool) -> None:
+    oracle = _oracle(problem)
+    assume(oracle.status is SolveStatus.OPTIMAL)
+    floor = oracle.objective if tight else lower_bound(problem)
+    found = latency_jobs_search(problem, floor_ms=floor)
+    assert found is not None and found.optimal and found.schedule is not None
+    assert found.value_ms == pytest.approx(oracle.objective, rel=1e-9)
+    assert simplicity(found.schedule.segments) == simplicity(oracle.schedule.segments)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=job_problems())
+def test_the_optimal_incumbent_is_proven(problem: Problem) -> None:
+    """Started from the oracle's own schedule: nothing better (nor as good and simpler)
+    exists, so the search proves the incumbent optimal and returns no schedule."""
+    oracle = _oracle(problem)
+    assume(oracle.status is SolveStatus.OPTIMAL)
+    found = latency_jobs_search(problem, oracle.schedule, oracle.objective)
+    assert found is not None and found.optimal and found.schedule is None
+    assert found.bound_ms == pytest.approx(oracle.objective, rel=1e-9)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=job_problems())
+def test_bound_cut_by_the_deadline_stays_valid(problem: Problem) -> None:
+    oracle = _oracle(problem)
+    assume(oracle.status is SolveStatus.OPTIMAL)
+    found = latency_jobs_search(problem, deadline=time.perf_counter() - 1.0)
+    assert found is not None and not found.optimal and found.schedule is None
+    assert found.bound_ms is None or found.bound_ms <= oracle.objective * (1 + 1e-9)
+
+
+def test_search_does_not_apply_elsewhere() -> None:
+    tables = [synthetic_table(3, s, model=f"m{s}") for s in (1, 2, 3, 4, 5)]
+    assert applies(Problem.create(tables[:3], "xavier-agx", objective="latency",
+                                  contention="none"))
+    assert applies(Problem.create(tables[:4], "gpu-only", objective="latency"))
+    assert not applies(Problem.create(tables[:2], "xavier-agx", objective="latency",
+                                      contention="none"))
+    assert not applies(Problem.create(tables, "xavier-agx", objective="latency",
+                                      contention="none"))
+    assert not applies(Problem.create(tables[:3], "xavier-agx", objective="latency"))
+    assert not applies(Problem.create(tables[:3], "xavier-agx", objective="throughput",
+                                      contention="none"))
+    assert not applies(Problem.create(tables[:3], "xavier-agx", objective="latency",
+                                      contention="none", gpu_fallback="all"))
+    longer = [synthetic_table(60, s, model=f"m{s}") for s in (1, 2, 3)]
+    assert not applies(Problem.create(longer, "xavier-agx", objective="latency",
+                                      contention="none", max_transitions=2))
+    assert latency_jobs_search(Problem.create(tables[:2], "xavier-agx",
+                                              contention="none")) is None
