@@ -78,7 +78,8 @@ GROWTH = 1.5
 """Each level sits this many times as far above the bound as the last (4 x 30: listing the
 tuples takes 0.25 s at 13.9942 ms, 1.1 s at 14.03, 13 s at 14.085)."""
 MAX_SEQUENCE_NODES = 2_000_000
-"""Most search nodes for one tuple's sequencing; past it the search stops with its bound."""
+"""Most search nodes for one tuple's sequencing (4 x 30: at most a few thousand); past it,
+or past the deadline, the search stops with its bound."""
 
 
 @dataclass(frozen=True)
@@ -373,8 +374,9 @@ class _Sequencer:
     semi-active schedule is listed in the order of its start times), pruned by each job's
     chain left and each device's work left with its least head and tail."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, deadline: float | None) -> None:
         self.problem = problem
+        self.stop_at = deadline
         self.nd = len(problem.devices)
         self.w = [problem.weight(j) for j in range(len(problem.jobs))]
         self.deadline = [problem.deadline(j) if problem.deadline(j) is not None else math.inf
@@ -431,7 +433,9 @@ class _Sequencer:
 
         def dfs(placed: int, last: float) -> None:
             self.nodes += 1
-            if self.nodes > MAX_SEQUENCE_NODES:
+            if not self.nodes % 4096 and (
+                    self.nodes > MAX_SEQUENCE_NODES
+                    or (self.stop_at is not None and time.perf_counter() > self.stop_at)):
                 raise _TooMany
             if placed == total:
                 value = max(w[j] * done[j] for j in range(n))
@@ -493,7 +497,7 @@ def latency_jobs_search(problem: Problem, incumbent: Schedule | None = None,
         return None
     t0 = time.perf_counter()
     search = _Enumerator(problem)
-    sequencer = _Sequencer(problem)
+    sequencer = _Sequencer(problem, deadline)
     best_value = math.inf if incumbent_ms is None else float(incumbent_ms)
     best_simple = None if incumbent is None else simplicity(incumbent.segments)
     best: Schedule | None = None
@@ -538,7 +542,11 @@ def latency_jobs_search(problem: Problem, incumbent: Schedule | None = None,
                 cutoff = (math.nextafter(best_value * (1 + TIE_RTOL), math.inf) if simpler
                           else best_value * (1 - TIE_RTOL))
                 sequencer.nodes = 0
-                found = sequencer.solve(segs, cutoff)
+                try:
+                    found = sequencer.solve(segs, cutoff)
+                except _TooMany:   # past the deadline or the node limit: not settled
+                    stopped_at = v
+                    break
                 sequenced += 1
                 if found is None:
                     continue
@@ -562,6 +570,6 @@ def latency_jobs_search(problem: Problem, incumbent: Schedule | None = None,
         pass
     bound = best_value if optimal else min(best_value, max(lower, settled))
     return LatencyJobsResult(
-        bound if math.isfinite(bound) else None, best,
-        best_value if best is not None else None, optimal, passed, sequenced, levels,
+        float(bound) if math.isfinite(bound) else None, best,
+        float(best_value) if best is not None else None, optimal, passed, sequenced, levels,
         time.perf_counter() - t0)
