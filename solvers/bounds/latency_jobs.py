@@ -173,6 +173,9 @@ class _Enumerator:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         self.jobs = [_job(problem, j) for j in range(len(problem.jobs))]
+        self.empty = any(not len(job.chain) for job in self.jobs)
+        if self.empty:
+            return
         nd = len(problem.devices)
         self.nd = nd
         self.dla = [d for d, dev in enumerate(problem.devices) if dev.kind == "dla"]
@@ -502,6 +505,8 @@ def latency_jobs_search(problem: Problem, incumbent: Schedule | None = None,
         return None
     t0 = time.perf_counter()
     search = _Enumerator(problem)
+    if search.empty:   # a job without a valid segmentation (pins, eligibility): infeasible
+        return LatencyJobsResult(None, None, None, True, 0, 0, 0, time.perf_counter() - t0)
     sequencer = _Sequencer(problem, deadline)
     best_value = math.inf if incumbent_ms is None else float(incumbent_ms)
     best_simple = None if incumbent is None else simplicity(incumbent.segments)

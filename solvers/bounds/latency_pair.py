@@ -223,6 +223,9 @@ def _options(problem: Problem, job: int, deadline: float | None = None) -> _Opti
             first[:, :m] = starts[ok]
             last[:, :m] = ends[ok] - 1
             parts.append((dev, first, last, base[ok], tr[ok]))
+    if not parts:   # no valid segmentation (pins, eligibility): the problem is infeasible
+        none = np.zeros((0, width), dtype=np.int64)
+        return _Options(none, none, none, none.astype(float), none.astype(float), np.zeros(0))
     dev, first, last, base, tr = (np.concatenate([p[i] for p in parts]) for i in range(5))
     return _Options(dev, first, last, base, tr, base.sum(axis=1) + tr.sum(axis=1))
 
