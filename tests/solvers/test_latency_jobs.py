@@ -203,3 +203,19 @@ def test_model_alone_still_matches_the_oracle(problem: Problem) -> None:
     assert result.status is oracle.status
     if oracle.status is SolveStatus.OPTIMAL:
         assert result.objective == pytest.approx(oracle.objective, rel=1e-6)
+
+
+def test_a_job_without_any_valid_segmentation_is_infeasible() -> None:
+    """No switch allowed, group 0 kept off the DLAs and group 1 off the GPU: job m0 has no
+    valid segmentation, so the problem is infeasible (found by the property test as a
+    crash of the segmentation listing)."""
+    tables = [synthetic_table(2, s, model=f"m{i}") for i, s in enumerate((3, 4, 5))]
+    problem = Problem.create(tables, "xavier-agx", objective="latency", contention="none",
+                             max_transitions=0,
+                             pins=[Pin.forbid("m0", 0, 0, ["DLA0", "DLA1"]),
+                                   Pin.forbid("m0", 1, 1, ["GPU"])])
+    assert solve(problem, "exhaustive", time_limit=None, hint=None).status \
+        is SolveStatus.INFEASIBLE
+    found = latency_jobs_search(problem)
+    assert found is not None and found.optimal
+    assert found.schedule is None and found.bound_ms is None
