@@ -122,5 +122,4 @@ LATENCY_JOBS = True
 the answer. Measured on the 4 x 30 benchmark (benchmarks/results/solvers.md, 2026-12-06):
 13.9942 ms proven in 0.82 s (~0.4 s of search), where the model alone ended 14.10 ms /
 bound 13.86 ms after 60 s and a 900 s run did not prove it either; 3 x 30 in 2.99 s (the
-model alone: 2.92 s). Tests turn it off to hold the
-model itself to the oracle."""
+model alone: 2.92 s). Tests turn it off to hold the model itself to the oracle."""
