@@ -219,3 +219,34 @@ def test_a_job_without_any_valid_segmentation_is_infeasible() -> None:
     found = latency_jobs_search(problem)
     assert found is not None and found.optimal
     assert found.schedule is None and found.bound_ms is None
+
+
+@pytest.mark.parametrize(("groups", "switches", "preset"),
+                         [(12, 2, "xavier-agx"), (13, 1, "orin-agx")])
+def test_beyond_the_oracle_the_search_matches_the_model_and_its_metamorphoses(
+        groups: int, switches: int, preset: str) -> None:
+    """Past the oracle's reach: the search's optimum is the one CP-SAT's model alone proves
+    (the search off), permuting the models changes nothing, scaling every time by 1000
+    scales the optimum (rel 1e-9)."""
+    from solvers.backends.cpsat import solve as cpsat_solve
+
+    tables = [synthetic_table(groups, s, model=f"m{s}") for s in (11, 12, 13, 14)][
+        :3 if switches == 2 else 4]
+
+    def problem_of(ts: list) -> Problem:
+        return Problem.create(ts, preset, objective="latency", contention="none",
+                              max_transitions=switches)
+
+    found = latency_jobs_search(problem_of(tables))
+    assert found is not None and found.optimal and found.value_ms is not None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cpsat_solve, "LATENCY_JOBS", False)
+        model = solve(problem_of(tables), "cpsat", time_limit=60)
+    assert model.status is SolveStatus.OPTIMAL
+    assert found.value_ms == pytest.approx(model.objective, rel=1e-6)
+    permuted = latency_jobs_search(problem_of(tables[::-1]))
+    assert permuted is not None and permuted.optimal
+    assert permuted.value_ms == pytest.approx(found.value_ms, rel=1e-9)
+    big = latency_jobs_search(problem_of([scaled(t, 1e3) for t in tables]))
+    assert big is not None and big.optimal
+    assert big.value_ms == pytest.approx(1e3 * found.value_ms, rel=1e-9)
