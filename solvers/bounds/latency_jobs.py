@@ -62,8 +62,10 @@ from solvers.model.problem import Device, Objective, Problem, dla_symmetric
 from solvers.model.schedule import TIE_RTOL, Schedule, Segment, simplicity
 
 MIN_JOBS, MAX_JOBS = 3, 4
-MAX_JOB_OPTIONS = 20_000
-"""Most segmentations per job (30 groups, two switches, 3 devices: 5,049)."""
+MAX_JOB_OPTIONS = 25_000
+"""Most segmentations per job (two switches on 3 devices: 5,049 on 30 groups, 20,532 on
+60; 4 x 60 is proven in ~3 s where CP-SAT's model alone ends 27.8878 / 26.9959 ms after
+30 s, 3 x 60 gives up within 0.4 s: benchmarks/results/solvers.md, 2026-12-06)."""
 MAX_TUPLES = 100_000
 """Most tuples kept at one level; past it the test is too weak to sequence them one by
 one (4 x 30: 161 over all levels, 3 x 30: 7,148, 4 x 20: 26,698) and the search stops

@@ -138,9 +138,11 @@ def test_search_does_not_apply_elsewhere() -> None:
                                       contention="none"))
     assert not applies(Problem.create(tables[:3], "xavier-agx", objective="latency",
                                       contention="none", gpu_fallback="all"))
-    longer = [synthetic_table(60, s, model=f"m{s}") for s in (1, 2, 3)]
+    longer = [synthetic_table(30, s, model=f"m{s}") for s in (1, 2, 3)]
+    assert applies(Problem.create(longer, "xavier-agx", objective="latency",
+                                  contention="none", max_transitions=2))
     assert not applies(Problem.create(longer, "xavier-agx", objective="latency",
-                                      contention="none", max_transitions=2))
+                                      contention="none", max_transitions=3))
     assert latency_jobs_search(Problem.create(tables[:2], "xavier-agx",
                                               contention="none")) is None
 
