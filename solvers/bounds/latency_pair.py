@@ -223,8 +223,21 @@ def _options(problem: Problem, job: int, deadline: float | None = None) -> _Opti
             first[:, :m] = starts[ok]
             last[:, :m] = ends[ok] - 1
             parts.append((dev, first, last, base[ok], tr[ok]))
+    if not parts:   # no valid segmentation (pins, eligibility): the problem is infeasible
+        none = np.zeros((0, width), dtype=np.int64)
+        return _Options(none, none, none, none.astype(float), none.astype(float), np.zeros(0))
     dev, first, last, base, tr = (np.concatenate([p[i] for p in parts]) for i in range(5))
     return _Options(dev, first, last, base, tr, base.sum(axis=1) + tr.sum(axis=1))
+
+
+def release_and_tail(o: _Options) -> tuple[np.ndarray, np.ndarray]:
+    """Contention-free release (the bases and transitions before it, plus its own
+    transition) and tail (everything after it) of every slot, (n, W) each; shared with
+    `solvers.bounds.latency_jobs`."""
+    step = o.base + o.tr
+    release = np.cumsum(step, axis=1) - step + o.tr
+    after = step.sum(axis=1)[:, None] - np.cumsum(step, axis=1)
+    return release, after
 
 
 def _take(o: _Options, keep: np.ndarray) -> _Options:
@@ -292,10 +305,7 @@ def _features(problem: Problem, job: int, o: _Options) -> _Features:
             k_on[:, e, :] = np.where(on, np.minimum(k_on[:, e, :], rate[:, :, k]),
                                      k_on[:, e, :])
     k_on = np.where(np.isfinite(k_on), k_on, 0.0)
-    # contention-free release and tail of every slot
-    step = o.base + o.tr
-    release = np.cumsum(step, axis=1) - step + o.tr      # tr and bases before, plus own tr
-    after = step.sum(axis=1)[:, None] - np.cumsum(step, axis=1)
+    release, after = release_and_tail(o)
     head = np.full((n, nd), np.inf)
     tail = np.full((n, nd), np.inf)
     for di in range(nd):

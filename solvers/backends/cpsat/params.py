@@ -121,3 +121,10 @@ in 0.27 s (model: 17 s). Tests turn it off to hold the model itself to the oracl
 LATENCY_CUTS_SHARE = 0.5
 """The branch and bound stops at this share of the backend's time limit; the model then
 gets the rest, with the best schedule as its hint and the bound as a floor."""
+LATENCY_JOBS = True
+"""Latency without contention, three or four jobs: run the tuple search of
+`solvers.bounds.latency_jobs` before the model (sharing `LATENCY_CUTS_SHARE`); its proof is
+the answer. Measured on the 4 x 30 benchmark (benchmarks/results/solvers.md, 2026-12-06):
+13.9942 ms proven in 0.82 s (~0.4 s of search), where the model alone ended 14.10 ms /
+bound 13.86 ms after 60 s and a 900 s run did not prove it either; 3 x 30 in 2.99 s (the
+model alone: 2.92 s). Tests turn it off to hold the model itself to the oracle."""

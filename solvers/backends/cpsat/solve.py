@@ -5,7 +5,8 @@ contention first tries what proves more than the model's own LP: with two jobs t
 segmentation-pair search (`solvers.bounds.latency_pair`), then the contention-free model's
 bound (`_contention_free_bound`), both within shares of the limit (`params`). Latency
 without contention with two jobs and at most two switches first runs the cut-position
-branch and bound (`solvers.bounds.latency_cuts`, `_latency_cuts_first`)."""
+branch and bound (`solvers.bounds.latency_cuts`), with three or four jobs the tuple search
+(`solvers.bounds.latency_jobs`; both in `_latency_cuts_first`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from solvers.backends.cpsat.params import (
     GROUP_VIEW_MIN_JOBS,
     LATENCY_CUTS,
     LATENCY_CUTS_SHARE,
+    LATENCY_JOBS,
     LATENCY_PAIR,
     LATENCY_PAIR_SHARE,
     LATENCY_PAIR_WARMUP_EVALUATIONS,
@@ -48,7 +50,7 @@ from solvers.backends.cpsat.params import (
     PROBING_WITH_SPAN_TABLES,
     SPAN_LIMIT,
 )
-from solvers.bounds import latency_cuts, latency_pair
+from solvers.bounds import latency_cuts, latency_jobs, latency_pair
 from solvers.bounds.diagnose import diagnose_infeasible
 from solvers.bounds.lower import lower_bound
 from solvers.judges.simulator import simulate
@@ -94,7 +96,8 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     stats = dict(answer.stats)
     bound = answer.bound_ms
     for name, extra, value in (("latency_pair", pair_stats, pair_bound),
-                               ("latency_cuts", cuts_stats, cuts_bound),
+                               ("latency_cuts" if cuts_stats is None else cuts_stats["by"],
+                                cuts_stats, cuts_bound),
                                ("contention_free_bound", free_stats, free_bound)):
         if extra is None:
             continue
@@ -225,12 +228,19 @@ def _latency_pair_first(problem: Problem, options: SolveOptions, t0: float,
 def _latency_cuts_first(problem: Problem, options: SolveOptions, t0: float
                         ) -> tuple[BackendAnswer | None, SolveOptions, dict[str, Any] | None,
                                    float | None]:
-    """Latency without contention, two jobs, at most two switches (`latency_cuts.applies`):
-    the cut-position branch and bound, started from the hint, until `LATENCY_CUTS_SHARE` of
-    the time limit. Returns (the answer when it proved optimality and holds a schedule, the
-    options for the model's search with the best schedule as hint and the time left, its
-    stats, its lower bound)."""
-    if not (LATENCY_CUTS and latency_cuts.applies(problem)):
+    """Latency without contention: with two jobs and at most two switches
+    (`latency_cuts.applies`) the cut-position branch and bound, with three or four jobs
+    (`latency_jobs.applies`) the tuple search, started from the hint, until
+    `LATENCY_CUTS_SHARE` of the time limit. Returns (the answer when it proved optimality
+    and holds a schedule, the options for the model's search with the best schedule as
+    hint and the time left, its stats, its lower bound)."""
+    if LATENCY_CUTS and latency_cuts.applies(problem):
+        name, search, what = ("latency_cuts", latency_cuts.latency_cuts_search,
+                              "cut-position branch and bound")
+    elif LATENCY_JOBS and latency_jobs.applies(problem):
+        name, search, what = ("latency_jobs", latency_jobs.latency_jobs_search,
+                              "tuple search")
+    else:
         return None, options, None, None
     from solvers.heuristics.baselines import simulated_value
 
@@ -240,18 +250,19 @@ def _latency_cuts_first(problem: Problem, options: SolveOptions, t0: float
     if not math.isfinite(value):   # no hint, or one that misses a deadline
         hint = None
     report = options.progress
-    found = latency_cuts.latency_cuts_search(
+    found = search(
         problem, hint, None if hint is None else value,
         None if limit is None else t0 + LATENCY_CUTS_SHARE * limit,
         None if report is None else lambda v, b, t: report(
-            f"cpsat: objective {v:.6f} ms, bound {b:.6f} ms, {t:.2f} s (cut-position branch "
-            f"and bound, solvers.bounds.latency_cuts)"), floor_ms=lower_bound(problem))
+            f"cpsat: objective {v:.6f} ms, bound {b:.6f} ms, {t:.2f} s ({what}, "
+            f"solvers.bounds.{name})"), floor_ms=lower_bound(problem))
     if found is None:
         return None, options, None, None
     stats: dict[str, Any] = {
-        "bound_ms": found.bound_ms, "optimal": found.optimal,
-        "configurations": found.configurations, "boxes": found.boxes,
-        "seconds": round(found.seconds, 4)}
+        key: getattr(found, key) for key in ("bound_ms", "optimal", "configurations",
+                                             "boxes", "tuples", "sequenced", "levels")
+        if hasattr(found, key)}
+    stats.update(seconds=round(found.seconds, 4), by=name)
     proven = found.optimal
     if found.schedule is not None:
         judged = simulated_value(problem, found.schedule)
@@ -261,10 +272,9 @@ def _latency_cuts_first(problem: Problem, options: SolveOptions, t0: float
             proven = False
     if proven and hint is not None:
         return BackendAnswer(SolveStatus.OPTIMAL, hint, value, value,
-                             {"latency_cuts": stats, "proven_by": "latency_cuts",
-                              "tie_break": "proven"},
-                             "proven by the cut-position branch and bound "
-                             "(solvers.bounds.latency_cuts)"), options, stats, value
+                             {name: stats, "proven_by": name, "tie_break": "proven"},
+                             f"proven by the {what} (solvers.bounds.{name})"
+                             ), options, stats, value
     left = None if limit is None else max(0.05, t0 + limit - time.perf_counter())
     bound = None if proven and hint is None else found.bound_ms   # proven: no schedule
     return None, replace(options, hint=hint, time_limit=left), stats, bound
