@@ -160,20 +160,22 @@ class CpSatModel(ContentionConstraints, FallbackConstraints):
                     "solver='sat' or 'ilp'")
             self.units_per_ms //= 10
             self.jobs = integer_view(problem, self.units_per_ms)
-        # ns rounding is the convention (docs/model.md section 6: sub-ns digits are noise);
-        # a coarser unit that does not hold the times exactly is declared
-        coarse = self.units_per_ms < NS_PER_MS
-        self.rounding_units = 0.0 if not coarse or _exact_in(problem, self.units_per_ms) \
-            else 0.5 * (
-            sum(j.n_groups for j in self.jobs)
-            + sum(_slot_count(problem, j.index) for j in problem.jobs))
-        if self.contention and self.units_per_ms == NS_PER_MS:
-            slots = sum(_slot_count(problem, j.index) for j in problem.jobs)  # co-runners
+        # 100 ps units where rounding accumulates (contention) or the times carry sub-ns
+        # digits (tables scaled down, e.g. 0.0001308 ms: in ns such a model answered
+        # 1.1577 us as optimal where 1.157 us is), where the horizon and products allow
+        if self.units_per_ms == NS_PER_MS and (self.contention
+                                               or not _exact_in(problem, NS_PER_MS)):
             fine = self._horizon() * (FINE_UNITS_PER_MS // NS_PER_MS)
-            if (fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT
-                    and fine * weight_max <= HORIZON_LIMIT):
+            slots = sum(_slot_count(problem, j.index) for j in problem.jobs)  # co-runners
+            if fine * weight_max <= HORIZON_LIMIT and (
+                    not self.contention
+                    or fine * CONTENTION_SCALE * slots < CONTENTION_PRODUCT_LIMIT):
                 self.units_per_ms = FINE_UNITS_PER_MS
                 self.jobs = integer_view(problem, FINE_UNITS_PER_MS)
+        # a unit that does not hold the times exactly is declared
+        self.rounding_units = 0.0 if _exact_in(problem, self.units_per_ms) else 0.5 * (
+            sum(j.n_groups for j in self.jobs)
+            + sum(_slot_count(problem, j.index) for j in problem.jobs))
         # GPU fallback: a job's pieces, up to max_segments (docs/model.md 2.1)
         self.n_slots = max(_slot_count(problem, j.index) for j in problem.jobs)
         if len(self.devices) == 1:

@@ -377,7 +377,7 @@ def _solve_model(problem: Problem, options: SolveOptions, *, canonical: bool = T
         stats["objective_tolerance_ms"] = model.rounding_bound_units / model.units_per_ms
     rounding_ms = 0.0
     if model.rounding_units:
-        # coarse units that do not hold the times exactly: the model's optimum may sit this
+        # units that do not hold the times exactly: the model's optimum may sit this
         # far from the true one, so it proves no optimality (and its bound is lowered)
         weight = 1.0 if model.throughput else max(problem.weight(j.index)
                                                   for j in problem.jobs)
