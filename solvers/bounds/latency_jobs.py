@@ -330,7 +330,9 @@ class _Enumerator:
         lows, highs = [], []
         ncell = (np.floor(span / width) + 1).astype(np.int64)
         for i, e in enumerate(dims):
-            rest = sum(lam[d] * (m - a.load[:, d]) for d in range(self.nd) if d != e)
+            # one value per member of A (an array even with one device: no other terms)
+            rest = sum((lam[d] * (m - a.load[:, d]) for d in range(self.nd) if d != e),
+                       np.zeros(len(a.rc)))
             low = (b.floor - rest) / lam[e]
             lows.append(np.clip(np.floor((low - eps) / width[i]), 0, ncell[i]).astype(np.int64))
             highs.append(np.clip(np.floor((m - a.load[:, e] + eps) / width[i]), -1,

@@ -252,3 +252,17 @@ def test_beyond_the_oracle_the_search_matches_the_model_and_its_metamorphoses(
     big = latency_jobs_search(problem_of([scaled(t, 1e3) for t in tables]))
     assert big is not None and big.optimal
     assert big.value_ms == pytest.approx(1e3 * found.value_ms, rel=1e-9)
+
+
+@pytest.mark.parametrize("jobs", [3, 4])
+def test_one_device_platform(jobs: int) -> None:
+    """gpu-only: the Lagrangian weights one device, so the join's cell bounds have no
+    other term (they were a scalar, and the join raised IndexError; found by
+    test_backends_vs_oracle's random examples)."""
+    tables = [synthetic_table(2, 7, model=f"m{i}") for i in range(jobs)]
+    problem = Problem.create(tables, "gpu-only", objective="latency", max_transitions=0)
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    found = latency_jobs_search(problem)
+    assert found is not None and found.optimal and found.schedule is not None
+    assert simulate(problem, found.schedule).objective_ms == pytest.approx(oracle.objective,
+                                                                           rel=1e-9)
