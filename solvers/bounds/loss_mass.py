@@ -110,34 +110,42 @@ def minorant(problem: Problem, kind: str, top: float
     return np.array([0.0, end]), np.array([0.0, s * end]), largest
 
 
-def _prefixes(problem: Problem) -> dict[tuple[int, int, int], np.ndarray]:
+@dataclass(frozen=True)
+class Masses:
     """Per (job, victim device v, aggressor device e != v): prefix sums of the groups' loss
-    mass (ms) on ``e`` with ``v`` as victim (module docstring)."""
+    mass (ms) on ``e`` with ``v`` as victim; and ``R_{v,e}`` (D, D), the largest rate
+    (module docstring)."""
+
+    prefix: dict[tuple[int, int, int], np.ndarray]
+    largest: np.ndarray
+
+
+def masses(problem: Problem) -> Masses:
     devices = problem.devices
     jobs = range(len(problem.jobs))
     top = {kind: max((problem.segment_bandwidth(j, g, g, kind)
                       for j in jobs for g in range(problem.n_groups(j))), default=0.0)
            for kind in ("gpu", "dla")}
     out: dict[tuple[int, int, int], np.ndarray] = {}
+    largest = np.zeros((len(devices), len(devices)))
     for (vi, v), (ei, e) in itertools.product(enumerate(devices), repeat=2):
         if vi == ei:
             continue
-        xs, ys, _ = minorant(problem, v.kind, top[e.kind])
+        xs, ys, largest[vi, ei] = minorant(problem, v.kind, top[e.kind])
         for j in jobs:
-            masses, ratio = [], 1.0
+            mass, ratio = [], 1.0
             for g in range(problem.n_groups(j)):
                 t = problem.demand_time(j, g, e.kind)
                 cost = problem.cost(j, g, e)
                 if t > 0 and cost is not None:
                     ratio = min(ratio, cost / t)
                 bw = problem.segment_bandwidth(j, g, g, e.kind)
-                masses.append(t * float(np.interp(bw, xs, ys)) if t > 0 else 0.0)
-            out[(j, vi, ei)] = np.concatenate([[0.0], np.cumsum(masses)]) * max(ratio, 0.0)
-    return out
+                mass.append(t * float(np.interp(bw, xs, ys)) if t > 0 else 0.0)
+            out[(j, vi, ei)] = np.concatenate([[0.0], np.cumsum(mass)]) * max(ratio, 0.0)
+    return Masses(out, largest)
 
 
-def vectors(problem: Problem, job: int, o: lp._Options,
-            prefixes: dict[tuple[int, int, int], np.ndarray]) -> np.ndarray:
+def vectors(problem: Problem, job: int, o: lp._Options, m: Masses) -> np.ndarray:
     """(n, D + J): per device ``v`` the load of each segmentation on ``v`` plus its loss
     mass on the other devices with ``v`` as victim, then per job its chain if it is
     ``job`` (0 otherwise)."""
@@ -149,7 +157,7 @@ def vectors(problem: Problem, job: int, o: lp._Options,
             out[:, vi] += np.where(dev == vi, o.base[:, k], 0.0)
             for ei in range(nd):
                 if ei != vi:
-                    p = prefixes[(job, vi, ei)]
+                    p = m.prefix[(job, vi, ei)]
                     out[:, vi] += np.where(dev == ei, p[last + 1] - p[first], 0.0)
     out[:, nd + job] = o.chain
     return out
@@ -193,8 +201,8 @@ def loss_mass_bound(problem: Problem, deadline: float | None = None,
         listed = options or tuple(lp._options(problem, j, deadline) for j in range(nj))
     except lp._Late:
         return None
-    prefixes = _prefixes(problem)
-    xs = [vectors(problem, j, listed[j], prefixes) for j in range(nj)]
+    m = masses(problem)
+    xs = [vectors(problem, j, listed[j], m) for j in range(nj)]
     # the objective max_j w_j C_j: the device terms bound the makespan, reached by some job
     # (weight >= the least); each chain bounds its own job's end
     nd = len(problem.devices)

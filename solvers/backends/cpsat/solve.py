@@ -3,7 +3,8 @@ re-solve that makes optimal answers deterministic and applies the secondary obje
 (fewest transitions, then loadables; see `solvers.backends.cpsat.model`). Latency with
 contention first tries what proves more than the model's own LP: with two jobs the
 segmentation-pair search (`solvers.bounds.latency_pair`), from three jobs on the loss-mass
-bound (`solvers.bounds.loss_mass`, `_loss_mass_bound`), then the contention-free model's
+bound (`solvers.bounds.loss_mass`, `_loss_mass_bound`) and with three the triple refutation
+(`solvers.bounds.latency_triple`), then the contention-free model's
 bound (`_contention_free_bound`), each within a share of the limit (`params`). Latency
 without contention with two jobs and at most two switches first runs the cut-position
 branch and bound (`solvers.bounds.latency_cuts`, `_latency_cuts_first`)."""
@@ -42,6 +43,7 @@ from solvers.backends.cpsat.params import (
     LATENCY_PAIR_WARMUP_EVALUATIONS,
     LATENCY_PAIR_WARMUP_KICKS,
     LATENCY_PAIR_WARMUP_SHARE,
+    LATENCY_TRIPLE_SHARE,
     LINEARIZATION,
     LINEARIZATION_MANY_JOBS,
     LINEARIZATION_THROUGHPUT,
@@ -51,7 +53,7 @@ from solvers.backends.cpsat.params import (
     PROBING_WITH_SPAN_TABLES,
     SPAN_LIMIT,
 )
-from solvers.bounds import latency_cuts, latency_pair, loss_mass
+from solvers.bounds import latency_cuts, latency_pair, latency_triple, loss_mass
 from solvers.bounds.diagnose import diagnose_infeasible
 from solvers.bounds.lower import lower_bound
 from solvers.judges.simulator import simulate
@@ -90,9 +92,10 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     if first is not None:
         return first
     mass_bound, mass_stats = _loss_mass_bound(problem, options, t0)
+    triple_bound, triple_stats = _latency_triple_bound(problem, options, t0, mass_bound)
     free_bound, free_stats = _contention_free_bound(problem, options, free_cuts())
-    floors = [v for v in (free_bound if cuts_bound is None else cuts_bound, mass_bound)
-              if v is not None]
+    floors = [v for v in (free_bound if cuts_bound is None else cuts_bound, mass_bound,
+                          triple_bound) if v is not None]
     answer = _solve_model(problem, options if free_stats is None and mass_stats is None
                           else replace(options, time_limit=None if options.time_limit is None
                                        else max(0.05, t0 + options.time_limit
@@ -103,6 +106,7 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     for name, extra, value in (("latency_pair", pair_stats, pair_bound),
                                ("latency_cuts", cuts_stats, cuts_bound),
                                ("loss_mass", mass_stats, mass_bound),
+                               ("latency_triple", triple_stats, triple_bound),
                                ("contention_free_bound", free_stats, free_bound)):
         if extra is None:
             continue
@@ -146,6 +150,29 @@ def _loss_mass_bound(problem: Problem, options: SolveOptions, t0: float
         return None, {"status": "cut by its share of the limit"}
     return found.bound_ms, {"bound_ms": found.bound_ms, "segmentations": found.options,
                             "weights": [round(w, 6) for w in found.weights],
+                            "seconds": round(found.seconds, 4)}
+
+
+def _latency_triple_bound(problem: Problem, options: SolveOptions, t0: float,
+                          start_ms: float | None
+                          ) -> tuple[float | None, dict[str, Any] | None]:
+    """Latency with contention and three jobs: the triple refutation of
+    `solvers.bounds.latency_triple`, its targets raised from ``start_ms`` (the loss-mass
+    bound) up to the hint's value until `LATENCY_TRIPLE_SHARE` of the limit. Returns (its
+    bound in ms, its stats)."""
+    if (not LATENCY_TRIPLE_SHARE or start_ms is None
+            or not latency_triple.applies(problem)):
+        return None, None
+    from solvers.heuristics.baselines import simulated_value
+
+    limit = options.time_limit
+    cap = math.inf if options.hint is None else simulated_value(problem, options.hint)
+    found = latency_triple.latency_triple_bound(
+        problem, start_ms, cap, None if limit is None else t0 + LATENCY_TRIPLE_SHARE * limit)
+    if found is None or found.bound_ms is None:
+        return None, {"status": "cut by its share of the limit"}
+    return found.bound_ms, {"bound_ms": found.bound_ms, "targets": found.targets,
+                            "joined": found.joined, "passed": found.passed,
                             "seconds": round(found.seconds, 4)}
 
 
