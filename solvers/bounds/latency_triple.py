@@ -55,10 +55,10 @@ STEP = 0.01
 target up to 12.42 ms, 12 s at 12.62)."""
 BINS = 16
 """Grid cells per term (device) for the join's cells."""
-CHUNK = 4_000_000
-"""Combinations per numpy block."""
-MAX_CANDIDATES = 50_000_000
-"""Most (pair, segmentation) combinations the join expands at one target; past it that
+CHUNK = 1_000_000
+"""Combinations per numpy block (a few arrays of 3 floats each: ~100 MB at most)."""
+MAX_CANDIDATES = 100_000_000
+"""Most (pair, segmentation) combinations the join tests at one target; past it that
 target is given up (the bound proven so far stands)."""
 MARGIN = lp.MARGIN
 
@@ -244,12 +244,16 @@ def _join(jobs: list[_Job], beta: float, weight: np.ndarray, deadline: float | N
         ok = passes(pc.x[u] + c.x[opt], np.minimum(pc.head[u], c.f.head[opt]),
                     np.minimum(pc.tail[u], c.f.tail[opt]))
         u, opt = u[ok], opt[ok]
-        k, pos = _expand(pc.starts[u], pc.ends[u])
-        candidates += len(pos)
+        sizes = pc.ends[u] - pc.starts[u]
+        candidates += int(sizes.sum())
         if candidates > MAX_CANDIDATES:
             raise _GiveUp
-        for s in range(0, len(pos), CHUNK):
-            p, o2 = pc.order[pos[s:s + CHUNK]], opt[k[s:s + CHUNK]]
+        # expand a block of (pair cell, segmentation) at a time: at most ~CHUNK pairs each
+        cuts = np.searchsorted(np.cumsum(sizes), np.arange(CHUNK, int(sizes.sum()), CHUNK))
+        for lo_u, hi_u in itertools.pairwise(np.r_[0, cuts, len(u)]):
+            late()
+            k, pos = _expand(pc.starts[u[lo_u:hi_u]], pc.ends[u[lo_u:hi_u]])
+            p, o2 = pc.order[pos], opt[lo_u:hi_u][k]
             ok = passes(px[p] + c.x[o2], np.minimum(ph[p], c.f.head[o2]),
                         np.minimum(pt[p], c.f.tail[o2]))
             found_p.append(p[ok])
@@ -259,19 +263,21 @@ def _join(jobs: list[_Job], beta: float, weight: np.ndarray, deadline: float | N
 
 
 def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
-                         deadline: float | None = None) -> LatencyTripleResult | None:
+                         deadline: float | None = None,
+                         options: tuple[lp._Options, ...] | None = None
+                         ) -> LatencyTripleResult | None:
     """A lower bound on the objective (module docstring): targets from `FIRST` times
     ``start_ms`` (a known lower bound) raised by `STEP` up to ``cap_ms`` (a known
     schedule's objective, or inf)
     while ``deadline`` (a `time.perf_counter()` value) allows; None when it does not
-    apply. The bound is None when not even the first target was settled in time."""
+    apply. The bound is None when not even the first target was settled in time.
+    ``options``: every job's segmentations if already listed (`loss_mass.segmentations`)."""
     if not applies(problem) or not math.isfinite(start_ms) or start_ms <= 0:
         return None
     t0 = time.perf_counter()
     w = problem.weight(0)
-    try:
-        listed = tuple(lp._options(problem, j, deadline) for j in range(JOBS))
-    except lp._Late:
+    listed = options or loss_mass.segmentations(problem, deadline)
+    if listed is None:
         return None
     masses = loss_mass.masses(problem)
     weight = np.maximum(0.0, 1.0 - masses.largest.sum(axis=1))

@@ -187,19 +187,31 @@ def _weights(xs: list[np.ndarray]) -> np.ndarray:
     return np.asarray(res.x[:k])
 
 
+def segmentations(problem: Problem, deadline: float | None = None
+                  ) -> tuple[lp._Options, ...] | None:
+    """Every segmentation of each job (`latency_pair._options`), listed once for this bound
+    and `solvers.bounds.latency_triple`; None when the bound does not apply or the listing
+    passes ``deadline`` (a `time.perf_counter()` value)."""
+    if not applies(problem):
+        return None
+    try:
+        return tuple(lp._options(problem, j, deadline) for j in range(len(problem.jobs)))
+    except lp._Late:
+        return None
+
+
 def loss_mass_bound(problem: Problem, deadline: float | None = None,
                     options: tuple[lp._Options, ...] | None = None
                     ) -> LossMassResult | None:
     """The loss-mass bound of the module docstring; None when it does not apply or the
     listing of the segmentations passes ``deadline`` (a `time.perf_counter()` value).
-    ``options``: every job's segmentations if already listed (`latency_pair._options`)."""
+    ``options``: every job's segmentations if already listed (`segmentations`)."""
     if not applies(problem):
         return None
     t0 = time.perf_counter()
     nj = len(problem.jobs)
-    try:
-        listed = options or tuple(lp._options(problem, j, deadline) for j in range(nj))
-    except lp._Late:
+    listed = options or segmentations(problem, deadline)
+    if listed is None:
         return None
     m = masses(problem)
     xs = [vectors(problem, j, listed[j], m) for j in range(nj)]

@@ -91,8 +91,9 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     first, options, cuts_stats, cuts_bound = _latency_cuts_first(problem, options, t0)
     if first is not None:
         return first
-    mass_bound, mass_stats = _loss_mass_bound(problem, options, t0)
-    triple_bound, triple_stats = _latency_triple_bound(problem, options, t0, mass_bound)
+    mass_bound, mass_stats, listed = _loss_mass_bound(problem, options, t0)
+    triple_bound, triple_stats = _latency_triple_bound(problem, options, t0, mass_bound,
+                                                       listed)
     free_bound, free_stats = _contention_free_bound(problem, options, free_cuts())
     floors = [v for v in (free_bound if cuts_bound is None else cuts_bound, mass_bound,
                           triple_bound) if v is not None]
@@ -136,30 +137,31 @@ def _contention_free_cuts(problem: Problem, options: SolveOptions
 
 
 def _loss_mass_bound(problem: Problem, options: SolveOptions, t0: float
-                     ) -> tuple[float | None, dict[str, Any] | None]:
+                     ) -> tuple[float | None, dict[str, Any] | None, tuple[Any, ...] | None]:
     """Latency with contention and `LOSS_MASS_MIN_JOBS` jobs or more: the loss-mass bound
     (`solvers.bounds.loss_mass`; the listing of the segmentations stops at
-    `LOSS_MASS_SHARE` of the limit). Returns (its bound in ms, its stats)."""
+    `LOSS_MASS_SHARE` of the limit). Returns (its bound in ms, its stats, the listing)."""
     if (not LOSS_MASS_SHARE or len(problem.jobs) < LOSS_MASS_MIN_JOBS
             or not loss_mass.applies(problem)):
-        return None, None
+        return None, None, None
     limit = options.time_limit
-    found = loss_mass.loss_mass_bound(
+    listed = loss_mass.segmentations(
         problem, None if limit is None else t0 + LOSS_MASS_SHARE * limit)
+    found = None if listed is None else loss_mass.loss_mass_bound(problem, options=listed)
     if found is None:
-        return None, {"status": "cut by its share of the limit"}
+        return None, {"status": "cut by its share of the limit"}, None
     return found.bound_ms, {"bound_ms": found.bound_ms, "segmentations": found.options,
                             "weights": [round(w, 6) for w in found.weights],
-                            "seconds": round(found.seconds, 4)}
+                            "seconds": round(found.seconds, 4)}, listed
 
 
 def _latency_triple_bound(problem: Problem, options: SolveOptions, t0: float,
-                          start_ms: float | None
+                          start_ms: float | None, listed: tuple[Any, ...] | None
                           ) -> tuple[float | None, dict[str, Any] | None]:
     """Latency with contention and three jobs: the triple refutation of
     `solvers.bounds.latency_triple`, its targets raised from ``start_ms`` (the loss-mass
-    bound) up to the hint's value until `LATENCY_TRIPLE_SHARE` of the limit. Returns (its
-    bound in ms, its stats)."""
+    bound) up to the hint's value until `LATENCY_TRIPLE_SHARE` of the limit, over the
+    segmentations ``listed`` for that bound. Returns (its bound in ms, its stats)."""
     if (not LATENCY_TRIPLE_SHARE or start_ms is None
             or not latency_triple.applies(problem)):
         return None, None
@@ -168,7 +170,8 @@ def _latency_triple_bound(problem: Problem, options: SolveOptions, t0: float,
     limit = options.time_limit
     cap = math.inf if options.hint is None else simulated_value(problem, options.hint)
     found = latency_triple.latency_triple_bound(
-        problem, start_ms, cap, None if limit is None else t0 + LATENCY_TRIPLE_SHARE * limit)
+        problem, start_ms, cap, None if limit is None else t0 + LATENCY_TRIPLE_SHARE * limit,
+        listed)
     if found is None or found.bound_ms is None:
         return None, {"status": "cut by its share of the limit"}
     return found.bound_ms, {"bound_ms": found.bound_ms, "targets": found.targets,
