@@ -46,6 +46,9 @@ from solvers.bounds import loss_mass
 from solvers.model.problem import Device, Problem, dla_symmetric
 
 JOBS = 3
+MAX_OPTIONS = 50_000
+"""Most segmentations per job (3 x 30 groups, two switches: 5,049; 3 x 60: 20,889); beyond
+it each target's features alone take seconds without a deadline check."""
 FIRST = 1.03
 """The first target, relative to the starting bound (3 x 30: the loss-mass bound 11.94 ms;
 12.3 ms is refuted outright in ~3.6 s on the 2-core box, and lower targets cost about as
@@ -74,10 +77,11 @@ class LatencyTripleResult:
 
 def applies(problem: Problem) -> bool:
     """Latency, contention on a GPU and other devices, exactly three jobs of equal weight,
-    no GPU fallback, few enough segmentations per job."""
+    no GPU fallback, at most `MAX_OPTIONS` segmentations per job."""
     return (loss_mass.applies(problem) and len(problem.jobs) == JOBS
             and Device.GPU in problem.devices
-            and len({problem.weight(j) for j in range(JOBS)}) == 1)
+            and len({problem.weight(j) for j in range(JOBS)}) == 1
+            and all(lp._count(problem, j) <= MAX_OPTIONS for j in range(JOBS)))
 
 
 @dataclass

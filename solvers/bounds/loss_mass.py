@@ -163,10 +163,11 @@ def vectors(problem: Problem, job: int, o: lp._Options, m: Masses) -> np.ndarray
     return out
 
 
-def _weights(xs: list[np.ndarray]) -> np.ndarray:
+def _weights(xs: list[np.ndarray], seconds: float | None = None) -> np.ndarray:
     """The Lagrangian weights: maximise ``sum_j u_j`` subject to ``u_j <= lambda . x`` for
     every row ``x`` of ``xs[j]``, ``lambda >= 0``, ``sum lambda = 1`` (HiGHS through
-    scipy). Falls back to equal weights on the device terms if the LP fails."""
+    scipy, within ``seconds``). Falls back to equal weights on the device terms if the LP
+    fails or runs out of time (any weights give a valid bound)."""
     from scipy.optimize import linprog
 
     k = xs[0].shape[1]
@@ -181,7 +182,8 @@ def _weights(xs: list[np.ndarray]) -> np.ndarray:
     cost = np.r_[np.zeros(k), -np.ones(nj)]
     a_eq = np.r_[np.ones(k), np.zeros(nj)][None, :]
     res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(len(a_ub)), A_eq=a_eq, b_eq=[1.0],
-                  bounds=[(0.0, 1.0)] * k + [(None, None)] * nj, method="highs")
+                  bounds=[(0.0, 1.0)] * k + [(None, None)] * nj, method="highs",
+                  options={} if seconds is None else {"time_limit": max(seconds, 0.01)})
     if res.status != 0 or res.x is None:
         return np.r_[np.ones(k - nj), np.zeros(nj)]
     return np.asarray(res.x[:k])
@@ -221,7 +223,8 @@ def loss_mass_bound(problem: Problem, deadline: float | None = None,
     scale = np.r_[np.full(nd, min(problem.weight(j) for j in range(nj))),
                   [problem.weight(j) for j in range(nj)]]
     xs = [x * scale for x in xs]
-    lam = np.clip(_weights(xs), 0.0, None)
+    lam = np.clip(_weights(xs, None if deadline is None
+                           else deadline - time.perf_counter()), 0.0, None)
     lam = lam / lam.sum() if lam.sum() > 0 else np.r_[np.ones(nd), np.zeros(nj)] / nd
     bound = sum(float((x @ lam).min()) for x in xs)
     return LossMassResult(bound * (1 - MARGIN) if math.isfinite(bound) else 0.0,
