@@ -145,9 +145,9 @@ def _loss_mass_bound(problem: Problem, options: SolveOptions, t0: float
             or not loss_mass.applies(problem)):
         return None, None, None
     limit = options.time_limit
-    listed = loss_mass.segmentations(
-        problem, None if limit is None else t0 + LOSS_MASS_SHARE * limit)
-    found = None if listed is None else loss_mass.loss_mass_bound(problem, options=listed)
+    deadline = None if limit is None else t0 + LOSS_MASS_SHARE * limit
+    listed = loss_mass.segmentations(problem, deadline)
+    found = None if listed is None else loss_mass.loss_mass_bound(problem, deadline, listed)
     if found is None:
         return None, {"status": "cut by its share of the limit"}, None
     return found.bound_ms, {"bound_ms": found.bound_ms, "segmentations": found.options,
