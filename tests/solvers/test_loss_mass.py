@@ -98,9 +98,11 @@ def test_loss_mass_bound_scales_with_the_times_and_ignores_the_jobs_order(
         return found.bound_ms
 
     base = bound(tables)
+    # scaled tables round every time to 1e-9 ms (up to ~5e-5 relative on 2e-5 ms groups at
+    # factor 1e-3), and the LP's weights move within HiGHS's tolerances
     assert bound([scaled(t, factor) for t in tables]) == pytest.approx(base * factor,
-                                                                       rel=1e-6)
-    assert bound([tables[i] for i in order]) == pytest.approx(base, rel=1e-9)
+                                                                       rel=1e-4)
+    assert bound([tables[i] for i in order]) == pytest.approx(base, rel=1e-7)
 
 
 def test_loss_mass_bound_beats_the_contention_free_optimum() -> None:
