@@ -25,7 +25,7 @@ itself), each slowing them at its own rate: the loss they inflict on ``v`` is at
 ``sum_a r_a dur_a - R_{v,e} s_v >= M_e - R_{v,e} s_v`` (``M_e``: the mass of everything on
 ``e``). With ``B_v = L_v + losses`` (``L_v``: its standalone load),
 ``C = B_v + s_v >= L_v + sum_{e != v} M_e + (1 - sum_e R_{v,e}) s_v >= L_v + sum_e M_e``
-(the rates stay below 1/2 on a platform: `ContentionModel.check_devices`). Each job's
+(``sum_e R_{v,e} <= k_max (D - 1) < 1``: `ContentionModel.check_devices`). Each job's
 chain (bases and transitions) bounds ``C`` too.
 
 Every term is a sum over the jobs of what its segmentation contributes: each
@@ -35,7 +35,7 @@ segmentation ``o`` of job ``j`` is a vector ``x_j(o)`` (per device ``v``: its lo
 at least its Lagrangian ``max_lambda sum_j min_o lambda . x_j(o)`` over weights
 ``lambda >= 0`` summing to 1, one small LP (`scipy.optimize.linprog`); whatever weights it
 returns, the bound is recomputed from them exactly, so its accuracy never matters for
-soundness. 3 x 30 groups with contention: 11.91 ms (the contention-free optimum: 10.676,
+soundness. 3 x 30 groups with contention: 11.94 ms (the contention-free optimum: 10.676,
 the contention LP bound: 9.90) in well under a second.
 """
 

@@ -96,7 +96,7 @@ def test_triple_bound_on_three_synthetic_models() -> None:
     assert found is not None and found.bound_ms is not None
     assert found.bound_ms >= start.bound_ms * latency_triple.FIRST * (1 - 1e-9)
     from solvers.solve import solve
-    best = solve(problem, "cpsat", time_limit=20)
+    best = solve(problem, "cpsat", time_limit=8)
     assert best.objective is not None and found.bound_ms <= best.objective
 
 

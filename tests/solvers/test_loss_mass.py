@@ -117,7 +117,7 @@ def test_loss_mass_bound_beats_the_contention_free_optimum() -> None:
     found = loss_mass_bound(problem)
     assert found is not None
     assert found.bound_ms > free.objective * 1.05
-    best = solve(problem, "cpsat", time_limit=20)
+    best = solve(problem, "cpsat", time_limit=8)
     assert best.objective is not None and found.bound_ms <= best.objective
     assert best.lower_bound is not None and best.lower_bound >= found.bound_ms
     assert "loss_mass" in best.stats
