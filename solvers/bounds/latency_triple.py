@@ -12,9 +12,9 @@ a lower bound, and ``beta`` itself when nothing survives.
    grow). Apart from that idle the terms are sums over the jobs, so the triples that pass
    are found by a join rather than one by one. Jobs 0 and 1 are paired outright (with job
    2's least terms); the pairs are put into cells by their terms (a grid, and whether the
-   pair starts or ends on each device), job 2's segmentations likewise. A cell pair whose
-   least terms (and least heads and tails) fail refutes all its triples; the others are
-   split, first job 2's side, then the pairs.
+   pair has a segment, starts or ends on each device), job 2's segmentations likewise. A
+   cell pair whose least terms (and least heads and tails) fail refutes all its triples;
+   the others are split, first job 2's side, then the pairs.
 2. latency_pair's test generalised to three jobs: each device's load plus forced idle, the
    loss each co-runner segment inflicts on a device's forced overlap, each segment's
    duration fixed point with ``kappa`` the least rate among the *other two* jobs'
@@ -175,7 +175,10 @@ def _cells(x: np.ndarray, head: np.ndarray, tail: np.ndarray, lo: np.ndarray,
     for v in range(nd):
         key = key * BINS + bins[:, v]
     for v in range(nd):
-        key = key * 4 + (head[:, v] == 0) * 2 + (tail[:, v] == 0)
+        # a cell holds rows that all have, or all lack, a segment on v: a triple with no
+        # segment on v has no forced idle there, so the cell's least head and tail may
+        # only come from rows like its own
+        key = key * 8 + np.isfinite(head[:, v]) * 4 + (head[:, v] == 0) * 2 + (tail[:, v] == 0)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else \
@@ -208,7 +211,12 @@ def _join(jobs: list[_Job], beta: float, weight: np.ndarray, deadline: float | N
         return np.all(x + weight * _idle(h, t) < beta, axis=-1)
 
     # pairs of jobs 0 and 1 that some segmentation of job 2 may complete
-    floor = (c.x.min(axis=0), c.f.head.min(axis=0), c.f.tail.min(axis=0))
+    # job 2's least terms, heads and tails; where some of its segmentations have no
+    # segment on a device, a triple may have none there either and then no forced idle:
+    # no head or tail is assumed there (the idle term must never exceed a member's)
+    missing = ~np.all(np.isfinite(c.f.head), axis=0)
+    floor = (c.x.min(axis=0), np.where(missing, 0.0, c.f.head.min(axis=0)),
+             np.where(missing, 0.0, c.f.tail.min(axis=0)))
     ia_l, ib_l = [], []
     rows = max(1, CHUNK // 4 // max(len(b.x), 1))
     for s in range(0, len(a.x), rows):

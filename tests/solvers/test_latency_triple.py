@@ -114,3 +114,24 @@ def test_triple_does_not_apply_elsewhere() -> None:
     found = latency_triple_bound(Problem.create(tables[:3], "xavier-agx"), 1.0, 2.0,
                                  deadline=0.0)
     assert found is None or found.bound_ms is None
+
+
+def test_cells_never_mix_rows_with_and_without_a_segment_on_a_device() -> None:
+    """A triple with no segment on a device has no forced idle there: a cell's least head
+    and tail must come from rows that, like it, have (or lack) a segment there, and its
+    least terms, heads and tails must not exceed any member's."""
+    tables = [synthetic_table(7, 3, model="m0")]
+    problem = Problem.create(tables * 3, "xavier-agx", objective="latency", contention="auto",
+                             max_transitions=2)
+    o = lp._options(problem, 0)
+    f = lp._features(problem, 0, o)
+    x = loss_mass.vectors(problem, 0, o, loss_mass.masses(problem))[:, :3]
+    assert np.isinf(f.head).any() and np.isfinite(f.head).any()
+    lo = x.min(axis=0)
+    cells = latency_triple._cells(x, f.head, f.tail, lo, (x.max(axis=0) - lo) / 4 + 1e-12)
+    for k, (a, b) in enumerate(zip(cells.starts, cells.ends, strict=True)):
+        rows = cells.order[a:b]
+        finite = np.isfinite(f.head[rows])
+        assert (finite == finite[0]).all()
+        assert np.all(cells.x[k] <= x[rows] + 1e-15)
+        assert np.all(cells.head[k] <= f.head[rows]) and np.all(cells.tail[k] <= f.tail[rows])
