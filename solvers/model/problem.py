@@ -529,6 +529,12 @@ class Problem:
         total = t[last + 1] - t[first]
         return (tb[last + 1] - tb[first]) / total if total > 0 else 0.0
 
+    def demand_time(self, job: int, group: int, kind: str) -> float:
+        """The time that weights ``group``'s demand in `segment_bandwidth` (ms; 0 where it
+        has no time or no demand on that kind)."""
+        t, _ = self._demand_prefix[job][kind]
+        return t[group + 1] - t[group]
+
     def bandwidth(self, job: int, kind: str) -> float:
         """Mean demand (GB/s) of a whole job on a device kind (`segment_bandwidth` over all
         its groups). Informational: the contention term uses the segment's own demand."""

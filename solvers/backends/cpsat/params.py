@@ -111,6 +111,19 @@ CONTENTION_FREE_SHARE = 0.2
 """Latency with contention: at most this share of the backend's limit goes to the
 contention-free model, whose proven bound bounds (and floors) the contention model
 (`_contention_free_bound`); 0 turns it off."""
+LOSS_MASS_MIN_JOBS = 3
+LOSS_MASS_SHARE = 0.1
+"""Latency with contention from this many jobs on (two go to the pair search): the
+loss-mass bound of `solvers.bounds.loss_mass` (each co-runner group's own loss, summed over
+the jobs; one small LP over every job's segmentations), listed within this share of the
+backend's limit; 0 turns it off. It bounds and floors the contention model like the
+contention-free optimum. Measured on the benchmark's 3 x 30 (benchmarks/results/solvers.md,
+2026-12-06): 11.94 ms in ~1 s, where the contention-free optimum gave 10.676 ms."""
+LATENCY_TRIPLE_SHARE = 0.3
+"""Latency with contention and three jobs: `solvers.bounds.latency_triple` raises its
+target from the loss-mass bound until triples survive, until this share of the backend's
+limit (counted from its start); 0 turns it off. 3 x 30 (2026-12-06): 12.3 ms refuted
+outright, 12.329 ms at 12.42, ~3-5 s per target on the 2-core box."""
 LATENCY_CUTS = True
 """Latency without contention, two jobs, at most two switches: run the cut-position branch
 and bound of `solvers.bounds.latency_cuts` before the model; its proof is the answer.

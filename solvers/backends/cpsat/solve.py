@@ -2,8 +2,10 @@
 re-solve that makes optimal answers deterministic and applies the secondary objective
 (fewest transitions, then loadables; see `solvers.backends.cpsat.model`). Latency with
 contention first tries what proves more than the model's own LP: with two jobs the
-segmentation-pair search (`solvers.bounds.latency_pair`), then the contention-free model's
-bound (`_contention_free_bound`), both within shares of the limit (`params`). Latency
+segmentation-pair search (`solvers.bounds.latency_pair`), from three jobs on the loss-mass
+bound (`solvers.bounds.loss_mass`, `_loss_mass_bound`) and with three the triple refutation
+(`solvers.bounds.latency_triple`), then the contention-free model's
+bound (`_contention_free_bound`), each within a share of the limit (`params`). Latency
 without contention with two jobs and at most two switches first runs the cut-position
 branch and bound (`solvers.bounds.latency_cuts`), with three or four jobs the tuple search
 (`solvers.bounds.latency_jobs`; both in `_latency_cuts_first`)."""
@@ -43,14 +45,17 @@ from solvers.backends.cpsat.params import (
     LATENCY_PAIR_WARMUP_EVALUATIONS,
     LATENCY_PAIR_WARMUP_KICKS,
     LATENCY_PAIR_WARMUP_SHARE,
+    LATENCY_TRIPLE_SHARE,
     LINEARIZATION,
     LINEARIZATION_MANY_JOBS,
     LINEARIZATION_THROUGHPUT,
+    LOSS_MASS_MIN_JOBS,
+    LOSS_MASS_SHARE,
     MANY_JOBS_WORKERS,
     PROBING_WITH_SPAN_TABLES,
     SPAN_LIMIT,
 )
-from solvers.bounds import latency_cuts, latency_jobs, latency_pair
+from solvers.bounds import latency_cuts, latency_jobs, latency_pair, latency_triple, loss_mass
 from solvers.bounds.diagnose import diagnose_infeasible
 from solvers.bounds.lower import lower_bound
 from solvers.judges.simulator import simulate
@@ -88,16 +93,24 @@ def solve_cpsat(problem: Problem, options: SolveOptions) -> BackendAnswer:
     first, options, cuts_stats, cuts_bound = _latency_cuts_first(problem, options, t0)
     if first is not None:
         return first
+    mass_bound, mass_stats, listed = _loss_mass_bound(problem, options, t0)
+    triple_bound, triple_stats = _latency_triple_bound(problem, options, t0, mass_bound,
+                                                       listed)
     free_bound, free_stats = _contention_free_bound(problem, options, free_cuts())
-    answer = _solve_model(problem, options if free_stats is None else replace(
-        options, time_limit=None if options.time_limit is None
-        else max(0.05, t0 + options.time_limit - time.perf_counter())),
-        floor_ms=free_bound if cuts_bound is None else cuts_bound)
+    floors = [v for v in (free_bound if cuts_bound is None else cuts_bound, mass_bound,
+                          triple_bound) if v is not None]
+    answer = _solve_model(problem, options if free_stats is None and mass_stats is None
+                          else replace(options, time_limit=None if options.time_limit is None
+                                       else max(0.05, t0 + options.time_limit
+                                                - time.perf_counter())),
+                          floor_ms=max(floors) if floors else None)
     stats = dict(answer.stats)
     bound = answer.bound_ms
     for name, extra, value in (("latency_pair", pair_stats, pair_bound),
                                ("latency_cuts" if cuts_stats is None else cuts_stats["by"],
                                 cuts_stats, cuts_bound),
+                               ("loss_mass", mass_stats, mass_bound),
+                               ("latency_triple", triple_stats, triple_bound),
                                ("contention_free_bound", free_stats, free_bound)):
         if extra is None:
             continue
@@ -124,6 +137,49 @@ def _contention_free_cuts(problem: Problem, options: SolveOptions
     return latency_cuts.latency_cuts_search(
         free, deadline=None if limit is None
         else time.perf_counter() + CONTENTION_FREE_SHARE * limit)
+
+
+def _loss_mass_bound(problem: Problem, options: SolveOptions, t0: float
+                     ) -> tuple[float | None, dict[str, Any] | None, tuple[Any, ...] | None]:
+    """Latency with contention and `LOSS_MASS_MIN_JOBS` jobs or more: the loss-mass bound
+    (`solvers.bounds.loss_mass`; the listing of the segmentations stops at
+    `LOSS_MASS_SHARE` of the limit). Returns (its bound in ms, its stats, the listing)."""
+    if (not LOSS_MASS_SHARE or len(problem.jobs) < LOSS_MASS_MIN_JOBS
+            or not loss_mass.applies(problem)):
+        return None, None, None
+    limit = options.time_limit
+    deadline = None if limit is None else t0 + LOSS_MASS_SHARE * limit
+    listed = loss_mass.segmentations(problem, deadline)
+    found = None if listed is None else loss_mass.loss_mass_bound(problem, deadline, listed)
+    if found is None:
+        return None, {"status": "cut by its share of the limit"}, None
+    return found.bound_ms, {"bound_ms": found.bound_ms, "segmentations": found.options,
+                            "weights": [round(w, 6) for w in found.weights],
+                            "seconds": round(found.seconds, 4)}, listed
+
+
+def _latency_triple_bound(problem: Problem, options: SolveOptions, t0: float,
+                          start_ms: float | None, listed: tuple[Any, ...] | None
+                          ) -> tuple[float | None, dict[str, Any] | None]:
+    """Latency with contention and three jobs: the triple refutation of
+    `solvers.bounds.latency_triple`, its targets raised from ``start_ms`` (the loss-mass
+    bound) up to the hint's value until `LATENCY_TRIPLE_SHARE` of the limit, over the
+    segmentations ``listed`` for that bound. Returns (its bound in ms, its stats)."""
+    if (not LATENCY_TRIPLE_SHARE or start_ms is None
+            or not latency_triple.applies(problem)):
+        return None, None
+    from solvers.heuristics.baselines import simulated_value
+
+    limit = options.time_limit
+    cap = math.inf if options.hint is None else simulated_value(problem, options.hint)
+    found = latency_triple.latency_triple_bound(
+        problem, start_ms, cap, None if limit is None else t0 + LATENCY_TRIPLE_SHARE * limit,
+        listed)
+    if found is None or found.bound_ms is None:
+        return None, {"status": "cut by its share of the limit"}
+    return found.bound_ms, {"bound_ms": found.bound_ms, "targets": found.targets,
+                            "joined": found.joined, "passed": found.passed,
+                            "seconds": round(found.seconds, 4)}
 
 
 def _contention_free_bound(problem: Problem, options: SolveOptions,

@@ -1,0 +1,335 @@
+"""Latency with contention, three jobs: a lower bound that refutes every triple of
+segmentations below a target makespan, without sequencing any.
+
+Two tests, both monotone, both valid for any target ``beta``: a triple none of whose
+schedules has a makespan ``C < beta`` is refuted; a triple that passes has makespan at
+least ``min(beta, its test value)``. So ``min(beta, least test value of the survivors)`` is
+a lower bound, and ``beta`` itself when nothing survives.
+
+1. The loss mass with the forced idle (`solvers.bounds.loss_mass`): ``C >= L_v + sum_{e !=
+   v} M_e + (1 - sum_e R_{v,e}) s_v`` per device ``v``, ``s_v`` at least the triple's least
+   head plus least tail on ``v`` (contention-free releases and tails: durations only
+   grow). Apart from that idle the terms are sums over the jobs, so the triples that pass
+   are found by a join rather than one by one. Jobs 0 and 1 are paired outright (with job
+   2's least terms); the pairs are put into cells by their terms (a grid, and whether the
+   pair has a segment, starts or ends on each device), job 2's segmentations likewise. A
+   cell pair whose least terms (and least heads and tails) fail refutes all its triples;
+   the others are split, first job 2's side, then the pairs.
+2. latency_pair's test generalised to three jobs: each device's load plus forced idle, the
+   loss each co-runner segment inflicts on a device's forced overlap, each segment's
+   duration fixed point with ``kappa`` the least rate among the *other two* jobs'
+   segments on each device, the chains, loadables and DLA symmetry (the first job with a
+   DLA segment starts it on DLA0). The note "3x30 with contention, a 3-job generalisation
+   of the pair search" in benchmarks/results/solvers.md argues why each step stays valid
+   with a third job: a segment's overlap with a device's busy set is spent beside other
+   jobs' segments, and a third co-runner only adds loss.
+
+`latency_triple_bound` starts at a known bound and raises the target by `STEP` until
+triples survive, the cap (a known schedule's value) is reached, or its deadline passes; it
+keeps the best bound proven. On the benchmark's 3 x 30 (2026-12-06): 12.3 ms refuted
+outright (726 triples pass the join, none the test), at 12.42 ms 21 survive with least test
+value 12.329 ms; the loss-mass bound alone gives 11.94 and the best schedule known is
+13.28 ms.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from solvers.bounds import latency_pair as lp
+from solvers.bounds import loss_mass
+from solvers.model.problem import Device, Problem, dla_symmetric
+
+JOBS = 3
+MAX_OPTIONS = 50_000
+"""Most segmentations per job (3 x 30 groups, two switches: 5,049; 3 x 60: 20,889); beyond
+it each target's features alone take seconds without a deadline check."""
+FIRST = 1.03
+"""The first target, relative to the starting bound (3 x 30: the loss-mass bound 11.94 ms;
+12.3 ms is refuted outright in ~3.6 s on the 2-core box, and lower targets cost about as
+much each)."""
+STEP = 0.01
+"""Relative raise of the target after a target is refuted entirely (3 x 30: 3-5 s per
+target up to 12.42 ms, 12 s at 12.62)."""
+BINS = 16
+"""Grid cells per term (device) for the join's cells."""
+CHUNK = 1_000_000
+"""Combinations per numpy block (a few arrays of 3 floats each: ~100 MB at most)."""
+MAX_CANDIDATES = 100_000_000
+"""Most (pair, segmentation) combinations the join tests at one target; past it that
+target is given up (the bound proven so far stands)."""
+MARGIN = lp.MARGIN
+
+
+@dataclass(frozen=True)
+class LatencyTripleResult:
+    bound_ms: float | None   # valid lower bound on the objective (None: none proven)
+    targets: int             # targets tried
+    joined: int              # triples passing the loss-mass join at the last target
+    passed: int              # of those, triples passing the triple test there
+    seconds: float
+
+
+def applies(problem: Problem) -> bool:
+    """Latency, contention on a GPU and other devices, exactly three jobs of equal weight,
+    no GPU fallback, at most `MAX_OPTIONS` segmentations per job."""
+    return (loss_mass.applies(problem) and len(problem.jobs) == JOBS
+            and Device.GPU in problem.devices
+            and len({problem.weight(j) for j in range(JOBS)}) == 1
+            and all(lp._count(problem, j) <= MAX_OPTIONS for j in range(JOBS)))
+
+
+@dataclass
+class _Job:
+    o: lp._Options
+    f: lp._Features
+    x: np.ndarray   # (n, D) the loss-mass terms per device (`loss_mass.vectors`)
+
+
+def _idle(h: np.ndarray, t: np.ndarray) -> np.ndarray:
+    lo = h + t
+    return np.where(np.isfinite(lo), lo, 0.0)
+
+
+def _triple_test(problem: Problem, jobs: list[_Job], idx: list[np.ndarray], beta: float,
+                 weight: np.ndarray, subsets: list[tuple[int, ...]]) -> np.ndarray:
+    """Test values of the triples ``(idx[0][i], idx[1][i], idx[2][i])`` (module docstring;
+    inf where loadables or the DLA symmetry exclude the triple)."""
+    nd = len(problem.devices)
+    width = jobs[0].o.base.shape[1]
+    n = len(idx[0])
+    pairs = list(zip(jobs, idx, strict=True))
+    load = sum(jb.f.load[i] for jb, i in pairs)
+    lo = _idle(np.min(np.stack([jb.f.head[i] for jb, i in pairs]), axis=0),
+               np.min(np.stack([jb.f.tail[i] for jb, i in pairs]), axis=0))
+    x = sum(jb.x[i] for jb, i in pairs)
+    value = np.maximum(np.max(x + weight * lo, axis=1), np.max(load + lo, axis=1))
+    bad = np.zeros(n, dtype=bool)
+    for di, d in enumerate(problem.devices):
+        if d.kind == "dla":
+            bad |= sum(jb.f.dla_count[i, di] for jb, i in pairs) > problem.dla_loadable_limit
+    if dla_symmetric(problem):
+        seen = np.zeros(n, dtype=bool)
+        for jb, i in pairs:
+            bad |= ~seen & ~jb.f.canonical[i]
+            seen |= jb.f.has_dla[i]
+    sigma = np.maximum(beta - load, 0.0)
+    base = np.concatenate([jb.o.base[i] for jb, i in pairs], axis=1)
+    dev = np.concatenate([jb.o.dev[i] for jb, i in pairs], axis=1)
+    used = dev >= 0
+    devz = np.where(used, dev, 0)
+    # least loss each job's segments on e inflict on victims on v (inf: none on e)
+    k_on = [np.where(jb.f.dla_count[i][:, :, None] > 0, jb.f.k_on[i], np.inf)
+            for jb, i in pairs]
+    parts = []
+    for j in range(JOBS):
+        least = np.min(np.stack([k_on[i] for i in range(JOBS) if i != j]), axis=0)
+        least = np.where(np.isfinite(least), least, 0.0)
+        cols = devz[:, None, j * width:(j + 1) * width]
+        parts.append(np.take_along_axis(least, np.repeat(cols, nd, 1), axis=2))
+    kappa = np.concatenate(parts, axis=2) * used[:, None, :]
+    dur = base
+    for subset in subsets:
+        k = kappa[:, subset, :].sum(axis=1)
+        ks = (kappa[:, subset, :] * sigma[:, subset, None]).sum(axis=1)
+        dur = np.maximum(dur, (base - ks) / (1.0 - k))
+    for j, (jb, i) in enumerate(pairs):
+        value = np.maximum(value, dur[:, j * width:(j + 1) * width].sum(axis=1)
+                           + jb.o.tr[i].sum(axis=1))
+    rate = np.concatenate([jb.f.rate[i] for jb, i in pairs], axis=2)
+    for di in range(nd):
+        cands = np.maximum(np.concatenate([np.zeros((n, 1)), dur], axis=1), lo[:, di:di + 1])
+        g = cands + load[:, di:di + 1] + np.einsum(
+            "ns,nsc->nc", rate[:, di, :], np.maximum(dur[:, :, None] - cands[:, None, :], 0.0))
+        value = np.maximum(value, g.min(axis=1))
+    return np.where(bad, np.inf, value * (1 - MARGIN))
+
+
+class _GiveUp(Exception):
+    """The join at this target is too large or past its deadline."""
+
+
+@dataclass
+class _Cells:
+    """Rows (pairs, or job 2's segmentations) sorted into cells: a grid over the terms and
+    the device-wise "starts / ends here" flags; per cell the least terms, heads, tails."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    x: np.ndarray
+    head: np.ndarray
+    tail: np.ndarray
+
+
+def _cells(x: np.ndarray, head: np.ndarray, tail: np.ndarray, lo: np.ndarray,
+           span: np.ndarray) -> _Cells:
+    nd = x.shape[1]
+    bins = np.clip(((x - lo) / span).astype(np.int64), 0, BINS - 1)
+    key = np.zeros(len(x), dtype=np.int64)
+    for v in range(nd):
+        key = key * BINS + bins[:, v]
+    for v in range(nd):
+        # a cell holds rows that all have, or all lack, a segment on v: a triple with no
+        # segment on v has no forced idle there, so the cell's least head and tail may
+        # only come from rows like its own
+        key = key * 8 + np.isfinite(head[:, v]) * 4 + (head[:, v] == 0) * 2 + (tail[:, v] == 0)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else \
+        np.zeros(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(key)].astype(np.int64)
+    return _Cells(order, starts, ends, *(np.minimum.reduceat(a[order], starts, axis=0)
+                                         if len(key) else a[:0] for a in (x, head, tail)))
+
+
+def _expand(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[starts[i], ends[i])``: (which range, position) of every member."""
+    reps = ends - starts
+    total = int(reps.sum())
+    which = np.repeat(np.arange(len(starts)), reps)
+    pos = np.repeat(starts, reps) + np.arange(total) - np.repeat(np.cumsum(reps) - reps, reps)
+    return which, pos
+
+
+def _join(jobs: list[_Job], beta: float, weight: np.ndarray, deadline: float | None
+          ) -> list[np.ndarray]:
+    """The triples whose loss-mass value with the forced idle is below ``beta`` (module
+    docstring), as index arrays into each job's segmentations."""
+    a, b, c = jobs
+
+    def late() -> None:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _GiveUp
+
+    def passes(x: np.ndarray, h: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.all(x + weight * _idle(h, t) < beta, axis=-1)
+
+    # pairs of jobs 0 and 1 that some segmentation of job 2 may complete
+    # job 2's least terms, heads and tails; where some of its segmentations have no
+    # segment on a device, a triple may have none there either and then no forced idle:
+    # no head or tail is assumed there (the idle term must never exceed a member's)
+    missing = ~np.all(np.isfinite(c.f.head), axis=0)
+    floor = (c.x.min(axis=0), np.where(missing, 0.0, c.f.head.min(axis=0)),
+             np.where(missing, 0.0, c.f.tail.min(axis=0)))
+    ia_l, ib_l = [], []
+    rows = max(1, CHUNK // 4 // max(len(b.x), 1))
+    for s in range(0, len(a.x), rows):
+        late()
+        ok = passes(a.x[s:s + rows, None, :] + b.x[None, :, :] + floor[0],
+                    np.minimum(np.minimum(a.f.head[s:s + rows, None, :], b.f.head[None]),
+                               floor[1]),
+                    np.minimum(np.minimum(a.f.tail[s:s + rows, None, :], b.f.tail[None]),
+                               floor[2]))
+        pa, pb = np.nonzero(ok)
+        ia_l.append(pa + s)
+        ib_l.append(pb)
+    ia, ib = np.concatenate(ia_l), np.concatenate(ib_l)
+    if not len(ia) or not len(c.x):
+        return [ia[:0], ib[:0], ia[:0]]
+    px = a.x[ia] + b.x[ib]
+    ph = np.minimum(a.f.head[ia], b.f.head[ib])
+    pt = np.minimum(a.f.tail[ia], b.f.tail[ib])
+    lo = np.minimum(px.min(axis=0), c.x.min(axis=0))
+    span = (np.maximum(px.max(axis=0), c.x.max(axis=0)) - lo) / BINS + 1e-12
+    pc = _cells(px, ph, pt, lo, span)
+    cc = _cells(c.x, c.f.head, c.f.tail, lo, span)
+    # cell pairs, then (pair cell, segmentation of job 2), then (pair, segmentation)
+    found_p, found_c = [], []
+    step = max(1, CHUNK // max(len(cc.starts), 1))
+    candidates = 0
+    for u0 in range(0, len(pc.starts), step):
+        late()
+        u1 = min(len(pc.starts), u0 + step)
+        ok = passes(pc.x[u0:u1, None, :] + cc.x[None, :, :],
+                    np.minimum(pc.head[u0:u1, None, :], cc.head[None]),
+                    np.minimum(pc.tail[u0:u1, None, :], cc.tail[None]))
+        u, w = np.nonzero(ok)
+        u += u0
+        k, pos = _expand(cc.starts[w], cc.ends[w])
+        u, opt = u[k], cc.order[pos]
+        ok = passes(pc.x[u] + c.x[opt], np.minimum(pc.head[u], c.f.head[opt]),
+                    np.minimum(pc.tail[u], c.f.tail[opt]))
+        u, opt = u[ok], opt[ok]
+        sizes = pc.ends[u] - pc.starts[u]
+        candidates += int(sizes.sum())
+        if candidates > MAX_CANDIDATES:
+            raise _GiveUp
+        # expand a block of (pair cell, segmentation) at a time: at most ~CHUNK pairs each
+        cuts = np.searchsorted(np.cumsum(sizes), np.arange(CHUNK, int(sizes.sum()), CHUNK))
+        for lo_u, hi_u in itertools.pairwise(np.r_[0, cuts, len(u)]):
+            late()
+            k, pos = _expand(pc.starts[u[lo_u:hi_u]], pc.ends[u[lo_u:hi_u]])
+            p, o2 = pc.order[pos], opt[lo_u:hi_u][k]
+            ok = passes(px[p] + c.x[o2], np.minimum(ph[p], c.f.head[o2]),
+                        np.minimum(pt[p], c.f.tail[o2]))
+            found_p.append(p[ok])
+            found_c.append(o2[ok])
+    p = np.concatenate(found_p) if found_p else ia[:0]
+    return [ia[p], ib[p], np.concatenate(found_c) if found_c else ia[:0]]
+
+
+def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
+                         deadline: float | None = None,
+                         options: tuple[lp._Options, ...] | None = None
+                         ) -> LatencyTripleResult | None:
+    """A lower bound on the objective (module docstring): targets from `FIRST` times
+    ``start_ms`` (a known lower bound) raised by `STEP` up to ``cap_ms`` (a known
+    schedule's objective, or inf)
+    while ``deadline`` (a `time.perf_counter()` value) allows; None when it does not
+    apply. The bound is None when not even the first target was settled in time.
+    ``options``: every job's segmentations if already listed (`loss_mass.segmentations`)."""
+    if not applies(problem) or not math.isfinite(start_ms) or start_ms <= 0:
+        return None
+    t0 = time.perf_counter()
+    w = problem.weight(0)
+    listed = options or loss_mass.segmentations(problem, deadline)
+    if listed is None:
+        return None
+    masses = loss_mass.masses(problem)
+    weight = np.maximum(0.0, 1.0 - masses.largest.sum(axis=1))
+    nd = len(problem.devices)
+    subsets = [s for size in range(1, nd) for s in itertools.combinations(range(nd), size)]
+    beta, cap = FIRST * start_ms / w, cap_ms / w
+    bound: float | None = None
+    targets = joined = passed = 0
+    while True:
+        beta = min(beta, cap)
+        targets += 1
+        jobs = []
+        for j in range(JOBS):
+            o = lp._take(listed[j], np.nonzero(listed[j].chain < beta)[0])
+            jobs.append(_Job(o, lp._features(problem, j, o),
+                             loss_mass.vectors(problem, j, o, masses)[:, :nd]))
+        try:
+            if min(len(jb.x) for jb in jobs) == 0:   # some job's chain alone reaches beta
+                found = [np.zeros(0, dtype=np.int64)] * JOBS
+            else:
+                found = _join(jobs, beta, weight, deadline)
+            joined = len(found[0])
+            least = math.inf
+            passed = 0
+            for s in range(0, joined, CHUNK // 16):
+                if deadline is not None and time.perf_counter() > deadline:
+                    raise _GiveUp
+                v = _triple_test(problem, jobs, [f[s:s + CHUNK // 16] for f in found], beta,
+                                 weight, subsets)
+                low = v < beta
+                passed += int(low.sum())
+                if low.any():
+                    least = min(least, float(v[low].min()))
+        except _GiveUp:
+            break
+        proven = min(beta, least)
+        bound = proven if bound is None else max(bound, proven)
+        if least < beta or beta >= cap or (deadline is not None
+                                           and time.perf_counter() > deadline):
+            break
+        beta *= 1 + STEP
+    return LatencyTripleResult(None if bound is None else bound * w, targets, joined, passed,
+                               time.perf_counter() - t0)
