@@ -31,7 +31,7 @@ test_backends_vs_oracle.py)."""
 
 
 @st.composite
-def problems(draw: st.DrawFn) -> Problem:
+def problems(draw: st.DrawFn, weighted: bool = True) -> Problem:
     """Two or three jobs, latency, contention (Xavier or Orin preset), 1-3 groups each,
     0-2 switches, some DLA-ineligible groups, pins, loadable limits, deadlines, weights."""
     scale = draw(st.sampled_from(SCALES))
@@ -47,7 +47,8 @@ def problems(draw: st.DrawFn) -> Problem:
     deadlines = None
     if draw(st.integers(0, 4)) == 0:
         deadlines = {"m1": round(sum(tables[1].gpu_ms) * draw(st.sampled_from([0.8, 1.2])), 9)}
-    weights = {f"m{i}": draw(st.sampled_from([1.0, 1.0, 2.5])) for i in range(jobs)}
+    weights = {f"m{i}": draw(st.sampled_from([1.0, 1.0, 2.5])) if weighted else 1.0
+               for i in range(jobs)}
     try:
         return Problem.create(tables, draw(st.sampled_from(["xavier-agx", "orin-agx"])),
                               objective="latency", contention="auto", pins=pins,
