@@ -34,9 +34,11 @@ value 12.329 ms; the loss-mass bound alone gives 11.94 and the best schedule kno
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +46,7 @@ import numpy as np
 from solvers.bounds import latency_pair as lp
 from solvers.bounds import loss_mass
 from solvers.model.problem import Device, Problem, dla_symmetric
+from solvers.model.schedule import Schedule
 
 JOBS = 3
 MAX_OPTIONS = 50_000
@@ -63,6 +66,11 @@ CHUNK = 1_000_000
 MAX_CANDIDATES = 100_000_000
 """Most (pair, segmentation) combinations the join tests at one target; past it that
 target is given up (the bound proven so far stands)."""
+GOAL = 0.951
+"""After the first target, the next one is at least this share of the best value known
+(one join at a high target costs less than the steps to it; 0.951 puts the bound just
+inside a 5 % gap, which 0.95 would only reach up to rounding: the join's cost grows fast
+with the target, 3 x 30 at load ~3: ~11 s at 12.62 ms, past 15 s at 12.68)."""
 MARGIN = lp.MARGIN
 
 
@@ -73,6 +81,11 @@ class LatencyTripleResult:
     joined: int              # triples passing the loss-mass join at the last target
     passed: int              # of those, triples passing the triple test there
     seconds: float
+    schedule: Schedule | None = None   # a schedule better than the cap (sequenced exactly)
+    value_ms: float | None = None      # its objective (the simulator's)
+    optimal: bool = False              # the bound meets the best value known
+    sequenced: int = 0                 # triples sequenced exactly (every target)
+    orders: int = 0                    # device orders simulated
 
 
 def applies(problem: Problem) -> bool:
@@ -97,9 +110,11 @@ def _idle(h: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _triple_test(problem: Problem, jobs: list[_Job], idx: list[np.ndarray], beta: float,
-                 weight: np.ndarray, subsets: list[tuple[int, ...]]) -> np.ndarray:
+                 weight: np.ndarray, subsets: list[tuple[int, ...]]
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Test values of the triples ``(idx[0][i], idx[1][i], idx[2][i])`` (module docstring;
-    inf where loadables or the DLA symmetry exclude the triple)."""
+    inf where loadables or the DLA symmetry exclude the triple) and their segments' least
+    durations in any schedule below ``beta`` (N, 3W: job 0's slots, then 1's, 2's)."""
     nd = len(problem.devices)
     width = jobs[0].o.base.shape[1]
     n = len(idx[0])
@@ -147,7 +162,7 @@ def _triple_test(problem: Problem, jobs: list[_Job], idx: list[np.ndarray], beta
         g = cands + load[:, di:di + 1] + np.einsum(
             "ns,nsc->nc", rate[:, di, :], np.maximum(dur[:, :, None] - cands[:, None, :], 0.0))
         value = np.maximum(value, g.min(axis=1))
-    return np.where(bad, np.inf, value * (1 - MARGIN))
+    return np.where(bad, np.inf, value * (1 - MARGIN)), dur
 
 
 class _GiveUp(Exception):
@@ -278,12 +293,13 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
                          deadline: float | None = None,
                          options: tuple[lp._Options, ...] | None = None
                          ) -> LatencyTripleResult | None:
-    """A lower bound on the objective (module docstring): targets from `FIRST` times
-    ``start_ms`` (a known lower bound) raised by `STEP` up to ``cap_ms`` (a known
-    schedule's objective, or inf)
-    while ``deadline`` (a `time.perf_counter()` value) allows; None when it does not
-    apply. The bound is None when not even the first target was settled in time.
-    ``options``: every job's segmentations if already listed (`loss_mass.segmentations`)."""
+    """A lower bound on the objective, and better schedules when some exist (module
+    docstring): targets from `FIRST` times ``start_ms`` (a known lower bound), then `GOAL`
+    times ``cap_ms`` (a known schedule's objective, or inf), then raised by `STEP` up to
+    the best value known, while ``deadline`` (a `time.perf_counter()` value) allows; None
+    when it does not apply. The bound is None when not even the first target was settled
+    in time. ``options``: every job's segmentations if already listed
+    (`loss_mass.segmentations`)."""
     if not applies(problem) or not math.isfinite(start_ms) or start_ms <= 0:
         return None
     t0 = time.perf_counter()
@@ -295,41 +311,98 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
     weight = np.maximum(0.0, 1.0 - masses.largest.sum(axis=1))
     nd = len(problem.devices)
     subsets = [s for size in range(1, nd) for s in itertools.combinations(range(nd), size)]
-    beta, cap = FIRST * start_ms / w, cap_ms / w
+    beta, best = FIRST * start_ms / w, cap_ms / w
+    loss = functools.lru_cache(maxsize=None)(problem.loss_rate)   # the simulator's rates
     bound: float | None = None
-    targets = joined = passed = 0
+    found_best: tuple | None = None
+    count = _Count()
     while True:
-        beta = min(beta, cap)
-        targets += 1
-        jobs = []
-        for j in range(JOBS):
-            o = lp._take(listed[j], np.nonzero(listed[j].chain < beta)[0])
-            jobs.append(_Job(o, lp._features(problem, j, o),
-                             loss_mass.vectors(problem, j, o, masses)[:, :nd]))
+        beta = min(beta, best)
+        count.targets += 1
         try:
-            if min(len(jb.x) for jb in jobs) == 0:   # some job's chain alone reaches beta
-                found = [np.zeros(0, dtype=np.int64)] * JOBS
-            else:
-                found = _join(jobs, beta, weight, deadline)
-            joined = len(found[0])
-            least = math.inf
-            passed = 0
-            for s in range(0, joined, CHUNK // 16):
-                if deadline is not None and time.perf_counter() > deadline:
-                    raise _GiveUp
-                v = _triple_test(problem, jobs, [f[s:s + CHUNK // 16] for f in found], beta,
-                                 weight, subsets)
-                low = v < beta
-                passed += int(low.sum())
-                if low.any():
-                    least = min(least, float(v[low].min()))
+            proven, beta_best, schedule = _target(problem, listed, masses, weight, subsets,
+                                                  beta, best, loss, deadline, count)
         except _GiveUp:
             break
-        proven = min(beta, least)
+        if schedule is not None:
+            best, found_best = beta_best, schedule
         bound = proven if bound is None else max(bound, proven)
-        if least < beta or beta >= cap or (deadline is not None
-                                           and time.perf_counter() > deadline):
-            break
+        if proven < beta or bound >= best or (deadline is not None
+                                              and time.perf_counter() > deadline):
+            break   # cut while sequencing, a proof, or no time for another target
         beta *= 1 + STEP
-    return LatencyTripleResult(None if bound is None else bound * w, targets, joined, passed,
-                               time.perf_counter() - t0)
+        if count.targets == 1 and math.isfinite(best):
+            beta = max(beta, GOAL * best)
+    return LatencyTripleResult(
+        None if bound is None else bound * w, count.targets, count.joined, count.passed,
+        time.perf_counter() - t0,
+        None if found_best is None else lp._schedule(*found_best),
+        None if found_best is None else best * w, bound is not None and bound >= best,
+        count.sequenced, count.orders)
+
+
+@dataclass
+class _Count:
+    targets: int = 0
+    joined: int = 0      # at the last target
+    passed: int = 0      # at the last target
+    sequenced: int = 0   # over every target
+    orders: int = 0
+
+
+def _target(problem: Problem, listed: tuple[lp._Options, ...], masses: loss_mass.Masses,
+            weight: np.ndarray, subsets: list[tuple[int, ...]], beta: float, best: float,
+            loss: Callable[[int, Device, int, Device, int, int], float],
+            deadline: float | None, count: _Count) -> tuple[float, float, tuple | None]:
+    """One target ``beta`` (a makespan, at most ``best``, the best one known): the triples
+    that pass the join and the test, then each of them sequenced exactly in increasing
+    test value (`latency_pair._sequence`: every device order keeping each job's segments
+    in order through the simulator's engine, an order pruned when its makespan with the
+    test's least durations reaches the best value known). Returns (the bound proven: the
+    least of ``beta``, the best value and the least test value left unsequenced at the
+    deadline; the best makespan known; the better schedule's (segments, order, prepared)
+    or None). Raises `_GiveUp` when the join is too large or past ``deadline``."""
+    nd = len(problem.devices)
+    jobs = []
+    for j in range(JOBS):
+        o = lp._take(listed[j], np.nonzero(listed[j].chain < beta)[0])
+        jobs.append(_Job(o, lp._features(problem, j, o),
+                         loss_mass.vectors(problem, j, o, masses)[:, :nd]))
+    if min(len(jb.x) for jb in jobs) == 0:   # some job's chain alone reaches beta
+        found = [np.zeros(0, dtype=np.int64)] * JOBS
+    else:
+        found = _join(jobs, beta, weight, deadline)
+    count.joined = len(found[0])
+    values, durs, rows = [], [], []
+    for s in range(0, count.joined, CHUNK // 16):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _GiveUp
+        block = [f[s:s + CHUNK // 16] for f in found]
+        v, dur = _triple_test(problem, jobs, block, beta, weight, subsets)
+        low = v < beta
+        values.append(v[low])
+        durs.append(dur[low])
+        rows.append(np.stack([b[low] for b in block], axis=1))
+    value = np.concatenate(values) if values else np.zeros(0)
+    count.passed = len(value)
+    if not len(value):
+        return beta, best, None
+    dur, row = np.concatenate(durs), np.concatenate(rows)
+    schedule = None
+    opts = tuple(jb.o for jb in jobs)
+    for idx in np.argsort(value, kind="stable"):
+        least = float(value[idx])
+        if least >= min(beta, best):
+            break   # no triple left can beat the target or the best value
+        if deadline is not None and time.perf_counter() > deadline:
+            return min(beta, best, least), best, schedule
+        count.sequenced += 1
+        # the least durations hold for schedules below beta, and every order is cut at
+        # the best value below it
+        orders, got = lp._sequence(problem, opts, tuple(int(r) for r in row[idx]), loss,
+                                   dur[idx], min(beta, best))
+        count.orders += orders
+        if got is not None:
+            best = got[0] / problem.weight(0)
+            schedule = (got[1], got[2], got[3])
+    return min(beta, best), best, schedule

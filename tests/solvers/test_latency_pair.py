@@ -157,8 +157,8 @@ def test_tree_refutes_exactly_the_pairs_the_test_refutes(
         segs = [[k for k in range(width) if o.dev[r, k] >= 0] for o, r in
                 ((oa, ia[row]), (ob, ib[row]))]
         pred, plans = latency_pair._layout(
-            tuple(int(oa.dev[ia[row], k]) for k in segs[0]),
-            tuple(int(ob.dev[ib[row], k]) for k in segs[1]), len(problem.devices))
+            (tuple(int(oa.dev[ia[row], k]) for k in segs[0]),
+             tuple(int(ob.dev[ib[row], k]) for k in segs[1])), len(problem.devices))
         tr = [float(oa.tr[ia[row], k]) for k in segs[0]] + [float(ob.tr[ib[row], k])
                                                             for k in segs[1]]
         low = [float(dur[row, k]) for k in segs[0]] + [float(dur[row, width + k])
