@@ -1,7 +1,9 @@
 """The triple refutation (`solvers.bounds.latency_triple`): its bound never exceeds the
 exhaustive oracle's optimum on random small 3-job problems (Xavier and Orin, 1 us .. 10 s
 per group, pins, deadlines, loadable limits), whatever its starting target; and its join
-passes exactly the triples that the loss-mass test with the forced idle passes one by one."""
+passes exactly the triples that the loss-mass test with the forced idle passes one by one;
+its branch and bound (the triples that pass sequenced exactly) finds and proves the oracle's
+optimum, every schedule it returns judged by the simulator."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from profiles.synthetic import synthetic_table
 from solvers.bounds import latency_pair as lp
 from solvers.bounds import latency_triple, loss_mass
 from solvers.bounds.latency_triple import applies, latency_triple_bound
+from solvers.judges.simulator import simulate
 from solvers.model.problem import Problem
 
 
@@ -42,6 +45,40 @@ def test_triple_bound_never_above_the_oracle_optimum(problem: Problem, start: fl
     assert found is not None and found.bound_ms is not None
     assert found.bound_ms <= oracle.objective * (1 + 1e-9)
     assert found.targets >= 1
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(problem=problems(weighted=False), start=st.sampled_from([0.3, 0.9, 1.0]),
+       cap=st.sampled_from([1.0, 1.02, 1.3, np.inf]), weight=st.sampled_from([1.0, 2.5]))
+def test_branch_and_bound_proves_the_oracle_optimum(problem: Problem, start: float,
+                                                    cap: float, weight: float) -> None:
+    """Without a deadline the targets rise until the bound meets the best value known, and
+    every triple that passes a target's test is sequenced exactly: the search ends proven,
+    at the oracle's optimum, with the schedule that reaches it (the simulator's value)
+    unless the cap already was the optimum."""
+    assume(len(problem.jobs) == 3)
+    if weight != 1.0:
+        problem = Problem.create([m.table for m in problem.models], problem.platform.name,
+                                 objective="latency", contention="auto",
+                                 max_transitions=problem.max_transitions,
+                                 weights={m.name: weight for m in problem.models})
+    oracle = _oracle(problem)
+    best = oracle.objective
+    found = latency_triple_bound(problem, start * best, cap * best)
+    assert found is not None and found.bound_ms is not None
+    assert found.optimal
+    assert found.bound_ms <= best * (1 + 1e-9)
+    if found.schedule is None:   # nothing below the cap: the cap was the optimum
+        assert found.bound_ms == pytest.approx(cap * best, rel=1e-9)
+        assert cap * best == pytest.approx(best, rel=1e-9)
+    else:
+        timeline = simulate(problem, found.schedule)
+        assert not timeline.violations
+        assert timeline.objective_ms == pytest.approx(found.value_ms, rel=1e-12)
+        assert found.value_ms == pytest.approx(best, rel=1e-9)
+        assert found.bound_ms == pytest.approx(best, rel=1e-9)
+    assert found.sequenced >= (found.schedule is not None)
 
 
 @pytest.mark.parametrize(("seed", "platform", "scale", "target"),
