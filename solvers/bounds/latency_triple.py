@@ -312,6 +312,7 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
     nd = len(problem.devices)
     subsets = [s for size in range(1, nd) for s in itertools.combinations(range(nd), size)]
     beta, best = FIRST * start_ms / w, cap_ms / w
+    serial = sum(float(o.chain.max(initial=0.0)) for o in listed)
     loss = functools.lru_cache(maxsize=None)(problem.loss_rate)   # the simulator's rates
     bound: float | None = None
     found_best: tuple | None = None
@@ -330,6 +331,10 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
         if proven < beta or bound >= best or (deadline is not None
                                               and time.perf_counter() > deadline):
             break   # cut while sequencing, a proof, or no time for another target
+        if not math.isfinite(best) and (count.passed or beta >= serial):
+            # no schedule known: triples passed and none met the deadlines, or past the
+            # jobs run one after another (no contention), which the targets never need
+            break
         beta *= 1 + STEP
         if count.targets == 1 and math.isfinite(best):
             beta = max(beta, GOAL * best)

@@ -56,7 +56,8 @@ def test_branch_and_bound_proves_the_oracle_optimum(problem: Problem, start: flo
     """Without a deadline the targets rise until the bound meets the best value known, and
     every triple that passes a target's test is sequenced exactly: the search ends proven,
     at the oracle's optimum, with the schedule that reaches it (the simulator's value)
-    unless the cap already was the optimum."""
+    unless the cap already was the optimum. Without a cap it stops after the first target
+    that triples pass (proven only when one of them reached the optimum)."""
     assume(len(problem.jobs) == 3)
     if weight != 1.0:
         problem = Problem.create([m.table for m in problem.models], problem.platform.name,
@@ -67,8 +68,11 @@ def test_branch_and_bound_proves_the_oracle_optimum(problem: Problem, start: flo
     best = oracle.objective
     found = latency_triple_bound(problem, start * best, cap * best)
     assert found is not None and found.bound_ms is not None
-    assert found.optimal
     assert found.bound_ms <= best * (1 + 1e-9)
+    if cap == np.inf and not found.optimal:
+        assert found.schedule is None and found.passed > 0
+        return
+    assert found.optimal
     if found.schedule is None:   # nothing below the cap: the cap was the optimum
         assert found.bound_ms == pytest.approx(cap * best, rel=1e-9)
         assert cap * best == pytest.approx(best, rel=1e-9)
