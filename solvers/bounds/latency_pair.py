@@ -467,33 +467,37 @@ def _layout(patterns: tuple[tuple[int, ...], ...], nd: int
     return pred, plans
 
 
-def _order_lows(oa: _Options, ob: _Options, ia: np.ndarray, ib: np.ndarray,
-                dur: np.ndarray, nd: int) -> np.ndarray:
-    """`_release_makespan` of each pair's best device order (`_layout`) with the least
-    durations ``dur`` (N, 2W), in numpy over the pairs of each pattern pair (the same
-    operations in the same order: equal to `_sequence`'s own values); inf where every
-    order deadlocks. A pair whose value reaches the best makespan has no order to simulate."""
-    width = oa.dev.shape[1]
-    ma, mb = (oa.dev[ia] >= 0).sum(axis=1), (ob.dev[ib] >= 0).sum(axis=1)
-    out = np.full(len(ia), np.inf)
-    keys = np.stack([oa.dev[ia].T, ob.dev[ib].T]).reshape(2 * width, -1).T
+def _order_lows(opts: tuple[_Options, ...], rows: tuple[np.ndarray, ...], dur: np.ndarray,
+                nd: int) -> np.ndarray:
+    """`_release_makespan` of each pair's (or triple's: one row array per job) best device
+    order (`_layout`) with the least durations ``dur`` (N, jobs x W), in numpy over the
+    rows of each pattern combination (the same operations in the same order: equal to
+    `_sequence`'s own values); inf where every order deadlocks. A pair whose value reaches
+    the best makespan has no order to simulate."""
+    width = opts[0].dev.shape[1]
+    devs = [o.dev[r] for o, r in zip(opts, rows, strict=True)]
+    counts = [(d >= 0).sum(axis=1) for d in devs]
+    out = np.full(len(rows[0]), np.inf)
+    keys = np.concatenate(devs, axis=1)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     for u, key in enumerate(uniq):
-        rows = np.nonzero(inverse == u)[0]
-        na, nb = int(ma[rows[0]]), int(mb[rows[0]])
-        _, plans = _layout((tuple(int(x) for x in key[:na]),
-                            tuple(int(x) for x in key[width:width + nb])), nd)
-        tr = np.concatenate([oa.tr[ia[rows], :na], ob.tr[ib[rows], :nb]], axis=1)
-        lower = np.concatenate([dur[rows, :na], dur[rows, width:width + nb]], axis=1)
-        best = np.full(len(rows), np.inf)
+        at = np.nonzero(inverse == u)[0]
+        ms = [int(c[at[0]]) for c in counts]
+        _, plans = _layout(tuple(tuple(int(x) for x in key[j * width:j * width + m])
+                                 for j, m in enumerate(ms)), nd)
+        tr = np.concatenate([o.tr[r[at], :m] for o, r, m in zip(opts, rows, ms, strict=True)],
+                            axis=1)
+        lower = np.concatenate([dur[at, j * width:j * width + m] for j, m in enumerate(ms)],
+                               axis=1)
+        best = np.full(len(at), np.inf)
         for _, steps in plans:
             end = np.zeros_like(lower)
             for i, p, q in steps:
-                ready = end[:, p] + tr[:, i] if p >= 0 else np.zeros(len(rows))
+                ready = end[:, p] + tr[:, i] if p >= 0 else np.zeros(len(at))
                 end[:, i] = (np.maximum(ready, end[:, q]) if q >= 0 else ready) + lower[:, i]
             best = np.minimum(best, end.max(axis=1))
-        out[rows] = best
+        out[at] = best
     return out
 
 
@@ -875,7 +879,7 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
             break
         if at % SEQUENCE_BLOCK == 0:
             block = order[at:at + SEQUENCE_BLOCK]
-            lows = _order_lows(oa, ob, ia[block], ib[block], durs[block],
+            lows = _order_lows((oa, ob), (ia[block], ib[block]), durs[block],
                                len(problem.devices))
         solved += 1
         if lows[at % SEQUENCE_BLOCK] * (1 - MARGIN) >= best_value:

@@ -395,13 +395,21 @@ def _target(problem: Problem, listed: tuple[lp._Options, ...], masses: loss_mass
     dur, row = np.concatenate(durs), np.concatenate(rows)
     schedule = None
     opts = tuple(jb.o for jb in jobs)
-    for idx in np.argsort(value, kind="stable"):
+    order = np.argsort(value, kind="stable")
+    lows = np.zeros(0)
+    for at, idx in enumerate(order):
         least = float(value[idx])
         if least >= min(beta, best):
             break   # no triple left can beat the target or the best value
         if deadline is not None and time.perf_counter() > deadline:
             return min(beta, best, least), best, schedule
         count.sequenced += 1
+        if at % lp.SEQUENCE_BLOCK == 0:   # every order's least makespan, a block at once
+            block = order[at:at + lp.SEQUENCE_BLOCK]
+            lows = lp._order_lows(opts, tuple(row[block, j] for j in range(JOBS)),
+                                  dur[block], nd)
+        if lows[at % lp.SEQUENCE_BLOCK] * (1 - MARGIN) >= min(beta, best):
+            continue   # no order to simulate
         # the least durations hold for schedules below beta, and every order is cut at
         # the best value below it
         orders, got = lp._sequence(problem, opts, tuple(int(r) for r in row[idx]), loss,

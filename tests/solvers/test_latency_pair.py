@@ -151,7 +151,7 @@ def test_tree_refutes_exactly_the_pairs_the_test_refutes(
         assert v == pytest.approx(expected[k], rel=1e-12)
     # the exact step's pre-test of every device order in numpy equals the scalar recursion
     ia, ib, _, dur = (np.concatenate([c[i] for c in flat]) for i in range(4))
-    lows = latency_pair._order_lows(oa, ob, ia, ib, dur, len(problem.devices))
+    lows = latency_pair._order_lows((oa, ob), (ia, ib), dur, len(problem.devices))
     width = oa.dev.shape[1]
     for row in range(min(len(ia), 40)):
         segs = [[k for k in range(width) if o.dev[r, k] >= 0] for o, r in
