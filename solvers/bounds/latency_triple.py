@@ -24,12 +24,20 @@ a lower bound, and ``beta`` itself when nothing survives.
    with a third job: a segment's overlap with a device's busy set is spent beside other
    jobs' segments, and a third co-runner only adds loss.
 
-`latency_triple_bound` starts at a known bound and raises the target by `STEP` until
-triples survive, the cap (a known schedule's value) is reached, or its deadline passes; it
-keeps the best bound proven. On the benchmark's 3 x 30 (2026-12-06): 12.3 ms refuted
-outright (726 triples pass the join, none the test), at 12.42 ms 21 survive with least test
-value 12.329 ms; the loss-mass bound alone gives 11.94 and the best schedule known is
-13.28 ms.
+Then a branch and bound (docs/model.md section 5): the triples that pass both tests are
+sequenced exactly in increasing test value (`latency_pair._sequence`: every device order
+keeping each job's segments in order, through the simulator's engine, an order skipped
+when its makespan with the test's least durations reaches the best value or the target).
+Each is a real schedule, the new best when it beats it; after a target the bound is
+``min(beta, best)``, or the least test value left unsequenced at the deadline.
+
+`latency_triple_bound` starts at `FIRST` times a known bound, then jumps to `GOAL` times
+the best value known, then raises the target by `STEP`, until the bound meets the best
+value (a proof), a join is too large, or its deadline passes; it keeps the best bound
+proven. On the benchmark's 3 x 30 (2026-12-06): 12.30 ms refuted outright (726 triples
+pass the join, none the test); at 0.951 x 13.278 = 12.628 ms 5,575 of 457,706 joined
+triples pass the test and none sequences below it (~1 s, 312 orders simulated), so 12.628
+ms is proven; the loss-mass bound alone gives 11.94.
 """
 
 from __future__ import annotations
@@ -57,8 +65,8 @@ FIRST = 1.03
 12.3 ms is refuted outright in ~3.6 s on the 2-core box, and lower targets cost about as
 much each)."""
 STEP = 0.01
-"""Relative raise of the target after a target is refuted entirely (3 x 30: 3-5 s per
-target up to 12.42 ms, 12 s at 12.62)."""
+"""Relative raise of the target after a target is settled (3 x 30: 3-5 s per target up to
+12.42 ms, 11-15 s at 12.62; past 10^8 join candidates at 12.76)."""
 BINS = 16
 """Grid cells per term (device) for the join's cells."""
 CHUNK = 1_000_000

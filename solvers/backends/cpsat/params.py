@@ -123,9 +123,10 @@ LATENCY_TRIPLE_SHARE = 0.8
 """Latency with contention and three jobs: `solvers.bounds.latency_triple` raises its
 target from the loss-mass bound (then to `latency_triple.GOAL` of the warmed incumbent)
 and sequences the triples that pass exactly, until this share of the backend's limit
-(counted from its start); 0 turns it off. 3 x 30 (2026-12-06, load ~3): 12.30 ms refuted
-outright, then at 0.95 x 13.278 = 12.61 ms 4,252 triples pass the test and none sequences
-below it (~1 s), the whole in ~15-20 s; CP-SAT's model gets the rest."""
+(counted from its start); 0 turns it off. 3 x 30 (2026-12-06, load 1-3.5): 12.30 ms
+refuted outright, then at 0.951 x 13.278 = 12.628 ms 5,575 triples pass the test and none
+sequences below it (~1 s), the warm-up and both targets in ~17-21 s of the 30 s backend
+limit; CP-SAT's model gets the rest."""
 LATENCY_TRIPLE_WARMUP_SHARE = 0.15
 LATENCY_TRIPLE_WARMUP_EVALUATIONS = 6000
 LATENCY_TRIPLE_WARMUP_KICKS = 10

@@ -3,7 +3,7 @@ re-solve that makes optimal answers deterministic and applies the secondary obje
 (fewest transitions, then loadables; see `solvers.backends.cpsat.model`). Latency with
 contention first tries what proves more than the model's own LP: with two jobs the
 segmentation-pair search (`solvers.bounds.latency_pair`), from three jobs on the loss-mass
-bound (`solvers.bounds.loss_mass`, `_loss_mass_bound`) and with three the triple refutation
+bound (`solvers.bounds.loss_mass`, `_loss_mass_bound`) and with three the triple branch and bound
 (`solvers.bounds.latency_triple`), then the contention-free model's
 bound (`_contention_free_bound`), each within a share of the limit (`params`). Latency
 without contention with two jobs and at most two switches first runs the cut-position
