@@ -47,7 +47,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,6 +94,8 @@ class LatencyTripleResult:
     optimal: bool = False              # the bound meets the best value known
     sequenced: int = 0                 # triples sequenced exactly (every target)
     orders: int = 0                    # device orders simulated
+    settled: tuple[tuple[float, float, float], ...] = ()   # per target settled: (target ms,
+                                                            # bound proven ms, seconds)
 
 
 def applies(problem: Problem) -> bool:
@@ -336,6 +338,7 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
         if schedule is not None:
             best, found_best = beta_best, schedule
         bound = proven if bound is None else max(bound, proven)
+        count.settled.append((beta * w, proven * w, time.perf_counter() - t0))
         if proven < beta or bound >= best or (deadline is not None
                                               and time.perf_counter() > deadline):
             break   # cut while sequencing, a proof, or no time for another target
@@ -351,7 +354,7 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
         time.perf_counter() - t0,
         None if found_best is None else lp._schedule(*found_best),
         None if found_best is None else best * w, bound is not None and bound >= best,
-        count.sequenced, count.orders)
+        count.sequenced, count.orders, tuple(count.settled))
 
 
 @dataclass
@@ -361,6 +364,7 @@ class _Count:
     passed: int = 0      # at the last target
     sequenced: int = 0   # over every target
     orders: int = 0
+    settled: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def _target(problem: Problem, listed: tuple[lp._Options, ...], masses: loss_mass.Masses,

@@ -225,7 +225,8 @@ def _latency_triple_bound(problem: Problem, options: SolveOptions, t0: float,
         return None, {**stats, "status": "cut by its share of the limit"}, options, None
     stats.update(bound_ms=found.bound_ms, targets=found.targets, joined=found.joined,
                  passed=found.passed, sequenced=found.sequenced, orders=found.orders,
-                 optimal=found.optimal, seconds=round(found.seconds, 4))
+                 optimal=found.optimal, seconds=round(found.seconds, 4),
+                 settled=[[round(x, 6) for x in t] for t in found.settled])
     if found.schedule is not None:
         incumbent, cap = found.schedule, float(found.value_ms)  # type: ignore[arg-type]
         options = replace(options, hint=incumbent)
