@@ -7,6 +7,7 @@ optimum, every schedule it returns judged by the simulator."""
 
 from __future__ import annotations
 
+import time
 from unittest.mock import patch
 
 import numpy as np
@@ -176,3 +177,26 @@ def test_cells_never_mix_rows_with_and_without_a_segment_on_a_device() -> None:
         assert (finite == finite[0]).all()
         assert np.all(cells.x[k] <= x[rows] + 1e-15)
         assert np.all(cells.head[k] <= f.head[rows]) and np.all(cells.tail[k] <= f.tail[rows])
+
+
+def test_no_schedule_meets_the_deadlines_and_the_targets_stop() -> None:
+    """A deadline no schedule meets: triples pass the test but none sequences in time, and
+    with no known schedule the targets stop there (they once rose until the deadline, to a
+    bound of 1e138 ms that overflowed CP-SAT's floor)."""
+    tables = [synthetic_table(3, s, model=f"m{s}") for s in (1, 2, 3)]
+    problem = Problem.create(tables, "xavier-agx", objective="latency", contention="auto",
+                             max_transitions=1,
+                             deadlines={"m1": 0.1 * min(sum(tables[0].gpu_ms),
+                                                        sum(tables[0].dla_ms))})
+    start = loss_mass.loss_mass_bound(problem)
+    assert start is not None
+    found = latency_triple_bound(problem, start.bound_ms, np.inf,
+                                 deadline=time.perf_counter() + 10)
+    assert found is not None and found.bound_ms is not None
+    assert found.schedule is None and not found.optimal
+    # it stopped at the first target that triples passed (1.34 ms here; without the stop
+    # the targets reach 2.5 ms in 5 s)
+    assert found.passed > 0 and found.targets == len(found.settled)
+    assert found.bound_ms < 1.5 * start.bound_ms
+    from solvers.solve import solve
+    assert solve(problem, "cpsat", time_limit=10).status.value == "infeasible"
