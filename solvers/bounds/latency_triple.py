@@ -79,6 +79,12 @@ GOAL = 0.951
 (one join at a high target costs less than the steps to it; 0.951 puts the bound just
 inside a 5 % gap, which 0.95 would only reach up to rounding: the join's cost grows fast
 with the target, 3 x 30 at load ~3: ~11 s at 12.62 ms, past 15 s at 12.68)."""
+SEQUENCE_SLOTS = 3
+"""Most segments per job (``max_transitions + 1``) for which the triples that pass are
+sequenced: with three, a device holds at most 6 of a triple's segments (90 job-order
+merges, at most 540 device orders per triple); with five, 9 on the GPU alone would give
+1,680 merges there and over 10^5 orders. Beyond it a target is only refuted (the bound is
+then the least test value of its survivors)."""
 MARGIN = lp.MARGIN
 
 
@@ -404,6 +410,8 @@ def _target(problem: Problem, listed: tuple[lp._Options, ...], masses: loss_mass
     count.passed = len(value)
     if not len(value):
         return beta, best, None
+    if listed[0].dev.shape[1] > SEQUENCE_SLOTS:   # refuted only: the least survivor bounds
+        return min(beta, float(value.min())), best, None
     dur, row = np.concatenate(durs), np.concatenate(rows)
     schedule = None
     opts = tuple(jb.o for jb in jobs)

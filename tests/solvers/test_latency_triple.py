@@ -200,3 +200,20 @@ def test_no_schedule_meets_the_deadlines_and_the_targets_stop() -> None:
     assert found.bound_ms < 1.5 * start.bound_ms
     from solvers.solve import solve
     assert solve(problem, "cpsat", time_limit=10).status.value == "infeasible"
+
+
+def test_more_than_two_switches_are_refuted_not_sequenced() -> None:
+    """Beyond `SEQUENCE_SLOTS` segments per job the survivors are not sequenced (their
+    device orders would be too many): the bound is the target or the least survivor's
+    test value, still below a schedule's value."""
+    tables = [synthetic_table(5, s, model=f"synth{s}") for s in (1, 2, 3)]
+    problem = Problem.create(tables, "xavier-agx", objective="latency", contention="auto",
+                             max_transitions=3)
+    start = loss_mass.loss_mass_bound(problem)
+    assert start is not None
+    found = latency_triple_bound(problem, start.bound_ms, np.inf)
+    assert found is not None and found.bound_ms is not None
+    assert found.sequenced == 0 and found.schedule is None and found.passed > 0
+    from solvers.solve import solve
+    best = solve(problem, "cpsat", time_limit=5)   # a schedule: above every valid bound
+    assert best.objective is not None and found.bound_ms <= best.objective * (1 + 1e-9)
