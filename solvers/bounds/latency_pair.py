@@ -387,19 +387,15 @@ def _devices_phi(fa: _Features, fb: _Features, ia: np.ndarray, ib: np.ndarray,
     return phi
 
 
-def _merges(a: list[int], b: list[int]) -> Iterator[list[int]]:
-    """Every interleaving of ``a`` and ``b`` keeping each in its order."""
-    n = len(a) + len(b)
-    for pos in itertools.combinations(range(n), len(a)):
-        out, ia, ib, chosen = [], 0, 0, set(pos)
-        for i in range(n):
-            if i in chosen:
-                out.append(a[ia])
-                ia += 1
-            else:
-                out.append(b[ib])
-                ib += 1
-        yield out
+def _merges(lists: list[list[int]]) -> Iterator[list[int]]:
+    """Every interleaving of ``lists`` keeping each in its order."""
+    rest = [x for x in lists if x]
+    if not rest:
+        yield []
+        return
+    for i, head in enumerate(rest):
+        for tail in _merges([*rest[:i], head[1:], *rest[i + 1:]]):
+            yield [head[0], *tail]
 
 
 def _release_makespan(pred: list[int], tr: list[float], dur: list[float],
@@ -434,20 +430,21 @@ def _release_makespan(pred: list[int], tr: list[float], dur: list[float],
 
 
 @functools.lru_cache(maxsize=4096)
-def _layout(pa: tuple[int, ...], pb: tuple[int, ...], nd: int
+def _layout(patterns: tuple[tuple[int, ...], ...], nd: int
             ) -> tuple[list[int], list[tuple[list[list[int]], list[tuple[int, int, int]]]]]:
-    """The segments of a pair with device patterns ``pa`` and ``pb`` (job 0's, then job
-    1's): their job predecessors (-1: none), and every device order that keeps each job's
-    segments in job order and does not deadlock, each with its evaluation steps (segment,
-    job predecessor, device predecessor; -1: none) in the order `_release_makespan`
-    settles them."""
-    dev = list(pa) + list(pb)
-    job = [0] * len(pa) + [1] * len(pb)
+    """The segments of jobs with device patterns ``patterns`` (job 0's, then job 1's, ...;
+    two jobs here, three in `solvers.bounds.latency_triple`): their job predecessors (-1:
+    none), and every device order that keeps each job's segments in job order and does
+    not deadlock, each with its evaluation steps (segment, job predecessor, device
+    predecessor; -1: none) in the order `_release_makespan` settles them."""
+    dev = [d for p in patterns for d in p]
+    job = [j for j, p in enumerate(patterns) for _ in p]
     pred = [i - 1 if i and job[i - 1] == job[i] else -1 for i in range(len(dev))]
     per_device = []
     for d in range(nd):
-        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j] for j in range(2)]
-        per_device.append(list(_merges(by_job[0], by_job[1])))
+        by_job = [[i for i in range(len(job)) if dev[i] == d and job[i] == j]
+                  for j in range(len(patterns))]
+        per_device.append(list(_merges(by_job)))
     plans = []
     for combo in itertools.product(*per_device):
         order = [list(x) for x in combo]
@@ -470,50 +467,56 @@ def _layout(pa: tuple[int, ...], pb: tuple[int, ...], nd: int
     return pred, plans
 
 
-def _order_lows(oa: _Options, ob: _Options, ia: np.ndarray, ib: np.ndarray,
-                dur: np.ndarray, nd: int) -> np.ndarray:
-    """`_release_makespan` of each pair's best device order (`_layout`) with the least
-    durations ``dur`` (N, 2W), in numpy over the pairs of each pattern pair (the same
-    operations in the same order: equal to `_sequence`'s own values); inf where every
-    order deadlocks. A pair whose value reaches the best makespan has no order to simulate."""
-    width = oa.dev.shape[1]
-    ma, mb = (oa.dev[ia] >= 0).sum(axis=1), (ob.dev[ib] >= 0).sum(axis=1)
-    out = np.full(len(ia), np.inf)
-    keys = np.stack([oa.dev[ia].T, ob.dev[ib].T]).reshape(2 * width, -1).T
+def _order_lows(opts: tuple[_Options, ...], rows: tuple[np.ndarray, ...], dur: np.ndarray,
+                nd: int) -> np.ndarray:
+    """`_release_makespan` of each pair's (or triple's: one row array per job) best device
+    order (`_layout`) with the least durations ``dur`` (N, jobs x W), in numpy over the
+    rows of each pattern combination (the same operations in the same order: equal to
+    `_sequence`'s own values); inf where every order deadlocks. A pair whose value reaches
+    the best makespan has no order to simulate."""
+    width = opts[0].dev.shape[1]
+    devs = [o.dev[r] for o, r in zip(opts, rows, strict=True)]
+    counts = [(d >= 0).sum(axis=1) for d in devs]
+    out = np.full(len(rows[0]), np.inf)
+    keys = np.concatenate(devs, axis=1)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     for u, key in enumerate(uniq):
-        rows = np.nonzero(inverse == u)[0]
-        na, nb = int(ma[rows[0]]), int(mb[rows[0]])
-        _, plans = _layout(tuple(int(x) for x in key[:na]),
-                              tuple(int(x) for x in key[width:width + nb]), nd)
-        tr = np.concatenate([oa.tr[ia[rows], :na], ob.tr[ib[rows], :nb]], axis=1)
-        lower = np.concatenate([dur[rows, :na], dur[rows, width:width + nb]], axis=1)
-        best = np.full(len(rows), np.inf)
+        at = np.nonzero(inverse == u)[0]
+        ms = [int(c[at[0]]) for c in counts]
+        _, plans = _layout(tuple(tuple(int(x) for x in key[j * width:j * width + m])
+                                 for j, m in enumerate(ms)), nd)
+        tr = np.concatenate([o.tr[r[at], :m] for o, r, m in zip(opts, rows, ms, strict=True)],
+                            axis=1)
+        lower = np.concatenate([dur[at, j * width:j * width + m] for j, m in enumerate(ms)],
+                               axis=1)
+        best = np.full(len(at), np.inf)
         for _, steps in plans:
             end = np.zeros_like(lower)
             for i, p, q in steps:
-                ready = end[:, p] + tr[:, i] if p >= 0 else np.zeros(len(rows))
+                ready = end[:, p] + tr[:, i] if p >= 0 else np.zeros(len(at))
                 end[:, i] = (np.maximum(ready, end[:, q]) if q >= 0 else ready) + lower[:, i]
             best = np.minimum(best, end.max(axis=1))
-        out[rows] = best
+        out[at] = best
     return out
 
 
-def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int, int],
+def _sequence(problem: Problem, opts: tuple[_Options, ...], rows: tuple[int, ...],
               loss: Callable[[int, Device, int, Device, int, int], float],
               dur: np.ndarray, beat: float
               ) -> tuple[int, tuple[float, tuple[tuple[Segment, ...], ...], list[list[int]],
                                     Prepared] | None]:
-    """The exact optimum over device orders of one segmentation pair: (orders simulated,
-    (value, segments, order, prepared) or None if no order meets the deadlines and beats
-    ``beat``, a makespan). ``dur``: lower bounds on the segments' durations in any schedule
-    of the pair that beats ``beat`` (`_durations`); an order whose `_release_makespan` with
-    them reaches ``beat`` is not simulated."""
+    """The exact optimum over device orders of one segmentation pair (or triple: one row of
+    ``opts`` per job): (orders simulated, (value, segments, order, prepared) or None if no
+    order meets the deadlines and beats ``beat``, a makespan). ``dur``: lower bounds on the
+    segments' durations in any schedule of them that beats ``beat`` (`_durations`), job by
+    job in slots of ``W``; an order whose `_release_makespan` with them reaches ``beat`` is
+    not simulated."""
     width = opts[0].dev.shape[1]
+    jobs = len(opts)
     job, base, tr, lower = [], [], [], []
     patterns = []
-    for j in range(2):
+    for j in range(jobs):
         o, r = opts[j], rows[j]
         pattern = []
         for k in range(width):
@@ -525,16 +528,16 @@ def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int
             tr.append(float(o.tr[r, k]))
             lower.append(float(dur[j * width + k]))
         patterns.append(tuple(pattern))
-    pred, plans = _layout(patterns[0], patterns[1], len(problem.devices))
+    pred, plans = _layout(tuple(patterns), len(problem.devices))
     orders = [order for order, _ in plans
               if _release_makespan(pred, tr, lower, order) * (1 - MARGIN) < beat]
     if not orders:
         return 0, None
-    segs = tuple(_segments(problem, opts[j], rows[j]) for j in range(2))
+    segs = tuple(_segments(problem, opts[j], rows[j]) for j in range(jobs))
     prep = assemble(problem.devices,
                     [[(s.device, base[i], tr[i], (s.first_group, s.last_group))
                       for i, s in zip((i for i in range(len(job)) if job[i] == j), segs[j],
-                                      strict=True)] for j in range(2)], loss)
+                                      strict=True)] for j in range(jobs)], loss)
     best: tuple[float, list[list[int]]] | None = None
     weight = problem.weight(0)
     for order in orders:
@@ -547,6 +550,13 @@ def _sequence(problem: Problem, opts: tuple[_Options, _Options], rows: tuple[int
     if best is None:
         return len(orders), None
     return len(orders), (best[0], segs, best[1], prep)
+
+
+def _schedule(segs: tuple[tuple[Segment, ...], ...], order: list[list[int]], prep: Prepared
+              ) -> Schedule:
+    """The schedule of `_sequence`'s answer (segments, device order, prepared)."""
+    return Schedule(segs, {prep.devices[d]: tuple(prep.refs[i] for i in order[d])
+                           for d in range(len(prep.devices))})
 
 
 def _segments(problem: Problem, o: _Options, r: int) -> tuple[Segment, ...]:
@@ -869,7 +879,7 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
             break
         if at % SEQUENCE_BLOCK == 0:
             block = order[at:at + SEQUENCE_BLOCK]
-            lows = _order_lows(oa, ob, ia[block], ib[block], durs[block],
+            lows = _order_lows((oa, ob), (ia[block], ib[block]), durs[block],
                                len(problem.devices))
         solved += 1
         if lows[at % SEQUENCE_BLOCK] * (1 - MARGIN) >= best_value:
@@ -882,11 +892,7 @@ def latency_pair_search(problem: Problem, incumbent_ms: float,
         best_value = found[0] / weight
         best = (found[1], found[2], found[3])
     bound = min(best_value, floor, beta if cut is None else cut)
-    schedule = None
-    if best is not None:
-        segs, order_idx, prep = best
-        schedule = Schedule(segs, {prep.devices[d]: tuple(prep.refs[i] for i in order_idx[d])
-                                   for d in range(len(prep.devices))})
+    schedule = None if best is None else _schedule(*best)
     return LatencyPairResult(
         bound * weight, schedule, best_value * weight if best is not None else None,
         bound >= best_value, na * nb, passed, solved, orders, time.perf_counter() - t0)

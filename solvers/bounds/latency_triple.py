@@ -24,26 +24,37 @@ a lower bound, and ``beta`` itself when nothing survives.
    with a third job: a segment's overlap with a device's busy set is spent beside other
    jobs' segments, and a third co-runner only adds loss.
 
-`latency_triple_bound` starts at a known bound and raises the target by `STEP` until
-triples survive, the cap (a known schedule's value) is reached, or its deadline passes; it
-keeps the best bound proven. On the benchmark's 3 x 30 (2026-12-06): 12.3 ms refuted
-outright (726 triples pass the join, none the test), at 12.42 ms 21 survive with least test
-value 12.329 ms; the loss-mass bound alone gives 11.94 and the best schedule known is
-13.28 ms.
+Then a branch and bound (docs/model.md section 5): the triples that pass both tests are
+sequenced exactly in increasing test value (`latency_pair._sequence`: every device order
+keeping each job's segments in order, through the simulator's engine, an order skipped
+when its makespan with the test's least durations reaches the best value or the target).
+Each is a real schedule, the new best when it beats it; after a target the bound is
+``min(beta, best)``, or the least test value left unsequenced at the deadline.
+
+`latency_triple_bound` starts at `FIRST` times a known bound, then jumps to `GOAL` times
+the best value known, then raises the target by `STEP`, until the bound meets the best
+value (a proof), a join is too large, or its deadline passes; it keeps the best bound
+proven. On the benchmark's 3 x 30 (2026-12-06): 12.30 ms refuted outright (726 triples
+pass the join, none the test); at 0.951 x 13.278 = 12.628 ms 5,575 of 457,706 joined
+triples pass the test and none sequences below it (~1 s, 312 orders simulated), so 12.628
+ms is proven; the loss-mass bound alone gives 11.94.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from solvers.bounds import latency_pair as lp
 from solvers.bounds import loss_mass
 from solvers.model.problem import Device, Problem, dla_symmetric
+from solvers.model.schedule import Schedule
 
 JOBS = 3
 MAX_OPTIONS = 50_000
@@ -54,8 +65,8 @@ FIRST = 1.03
 12.3 ms is refuted outright in ~3.6 s on the 2-core box, and lower targets cost about as
 much each)."""
 STEP = 0.01
-"""Relative raise of the target after a target is refuted entirely (3 x 30: 3-5 s per
-target up to 12.42 ms, 12 s at 12.62)."""
+"""Relative raise of the target after a target is settled (3 x 30: 3-5 s per target up to
+12.42 ms, 11-15 s at 12.62; past 10^8 join candidates at 12.76)."""
 BINS = 16
 """Grid cells per term (device) for the join's cells."""
 CHUNK = 1_000_000
@@ -63,6 +74,17 @@ CHUNK = 1_000_000
 MAX_CANDIDATES = 100_000_000
 """Most (pair, segmentation) combinations the join tests at one target; past it that
 target is given up (the bound proven so far stands)."""
+GOAL = 0.951
+"""After the first target, the next one is at least this share of the best value known
+(one join at a high target costs less than the steps to it; 0.951 puts the bound just
+inside a 5 % gap, which 0.95 would only reach up to rounding: the join's cost grows fast
+with the target, 3 x 30 at load ~3: ~11 s at 12.62 ms, past 15 s at 12.68)."""
+SEQUENCE_SLOTS = 3
+"""Most segments per job (``max_transitions + 1``) for which the triples that pass are
+sequenced: with three, a device holds at most 6 of a triple's segments (90 job-order
+merges, at most 540 device orders per triple); with five, 9 on the GPU alone would give
+1,680 merges there and over 10^5 orders. Beyond it a target is only refuted (the bound is
+then the least test value of its survivors)."""
 MARGIN = lp.MARGIN
 
 
@@ -73,6 +95,13 @@ class LatencyTripleResult:
     joined: int              # triples passing the loss-mass join at the last target
     passed: int              # of those, triples passing the triple test there
     seconds: float
+    schedule: Schedule | None = None   # a schedule better than the cap (sequenced exactly)
+    value_ms: float | None = None      # its objective (the simulator's)
+    optimal: bool = False              # the bound meets the best value known
+    sequenced: int = 0                 # triples sequenced exactly (every target)
+    orders: int = 0                    # device orders simulated
+    settled: tuple[tuple[float, float, float], ...] = ()   # per target settled: (target ms,
+                                                            # bound proven ms, seconds)
 
 
 def applies(problem: Problem) -> bool:
@@ -97,9 +126,11 @@ def _idle(h: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _triple_test(problem: Problem, jobs: list[_Job], idx: list[np.ndarray], beta: float,
-                 weight: np.ndarray, subsets: list[tuple[int, ...]]) -> np.ndarray:
+                 weight: np.ndarray, subsets: list[tuple[int, ...]]
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Test values of the triples ``(idx[0][i], idx[1][i], idx[2][i])`` (module docstring;
-    inf where loadables or the DLA symmetry exclude the triple)."""
+    inf where loadables or the DLA symmetry exclude the triple) and their segments' least
+    durations in any schedule below ``beta`` (N, 3W: job 0's slots, then 1's, 2's)."""
     nd = len(problem.devices)
     width = jobs[0].o.base.shape[1]
     n = len(idx[0])
@@ -147,7 +178,7 @@ def _triple_test(problem: Problem, jobs: list[_Job], idx: list[np.ndarray], beta
         g = cands + load[:, di:di + 1] + np.einsum(
             "ns,nsc->nc", rate[:, di, :], np.maximum(dur[:, :, None] - cands[:, None, :], 0.0))
         value = np.maximum(value, g.min(axis=1))
-    return np.where(bad, np.inf, value * (1 - MARGIN))
+    return np.where(bad, np.inf, value * (1 - MARGIN)), dur
 
 
 class _GiveUp(Exception):
@@ -278,12 +309,13 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
                          deadline: float | None = None,
                          options: tuple[lp._Options, ...] | None = None
                          ) -> LatencyTripleResult | None:
-    """A lower bound on the objective (module docstring): targets from `FIRST` times
-    ``start_ms`` (a known lower bound) raised by `STEP` up to ``cap_ms`` (a known
-    schedule's objective, or inf)
-    while ``deadline`` (a `time.perf_counter()` value) allows; None when it does not
-    apply. The bound is None when not even the first target was settled in time.
-    ``options``: every job's segmentations if already listed (`loss_mass.segmentations`)."""
+    """A lower bound on the objective, and better schedules when some exist (module
+    docstring): targets from `FIRST` times ``start_ms`` (a known lower bound), then `GOAL`
+    times ``cap_ms`` (a known schedule's objective, or inf), then raised by `STEP` up to
+    the best value known, while ``deadline`` (a `time.perf_counter()` value) allows; None
+    when it does not apply. The bound is None when not even the first target was settled
+    in time. ``options``: every job's segmentations if already listed
+    (`loss_mass.segmentations`)."""
     if not applies(problem) or not math.isfinite(start_ms) or start_ms <= 0:
         return None
     t0 = time.perf_counter()
@@ -295,41 +327,115 @@ def latency_triple_bound(problem: Problem, start_ms: float, cap_ms: float,
     weight = np.maximum(0.0, 1.0 - masses.largest.sum(axis=1))
     nd = len(problem.devices)
     subsets = [s for size in range(1, nd) for s in itertools.combinations(range(nd), size)]
-    beta, cap = FIRST * start_ms / w, cap_ms / w
+    beta, best = FIRST * start_ms / w, cap_ms / w
+    serial = sum(float(o.chain.max(initial=0.0)) for o in listed)
+    loss = functools.lru_cache(maxsize=None)(problem.loss_rate)   # the simulator's rates
     bound: float | None = None
-    targets = joined = passed = 0
+    found_best: tuple | None = None
+    count = _Count()
     while True:
-        beta = min(beta, cap)
-        targets += 1
-        jobs = []
-        for j in range(JOBS):
-            o = lp._take(listed[j], np.nonzero(listed[j].chain < beta)[0])
-            jobs.append(_Job(o, lp._features(problem, j, o),
-                             loss_mass.vectors(problem, j, o, masses)[:, :nd]))
+        beta = min(beta, best)
+        count.targets += 1
         try:
-            if min(len(jb.x) for jb in jobs) == 0:   # some job's chain alone reaches beta
-                found = [np.zeros(0, dtype=np.int64)] * JOBS
-            else:
-                found = _join(jobs, beta, weight, deadline)
-            joined = len(found[0])
-            least = math.inf
-            passed = 0
-            for s in range(0, joined, CHUNK // 16):
-                if deadline is not None and time.perf_counter() > deadline:
-                    raise _GiveUp
-                v = _triple_test(problem, jobs, [f[s:s + CHUNK // 16] for f in found], beta,
-                                 weight, subsets)
-                low = v < beta
-                passed += int(low.sum())
-                if low.any():
-                    least = min(least, float(v[low].min()))
+            proven, beta_best, schedule = _target(problem, listed, masses, weight, subsets,
+                                                  beta, best, loss, deadline, count)
         except _GiveUp:
             break
-        proven = min(beta, least)
+        if schedule is not None:
+            best, found_best = beta_best, schedule
         bound = proven if bound is None else max(bound, proven)
-        if least < beta or beta >= cap or (deadline is not None
-                                           and time.perf_counter() > deadline):
+        count.settled.append((beta * w, proven * w, time.perf_counter() - t0))
+        if proven < beta or bound >= best or (deadline is not None
+                                              and time.perf_counter() > deadline):
+            break   # cut while sequencing, a proof, or no time for another target
+        if not math.isfinite(best) and (count.passed or beta >= serial):
+            # no schedule known: triples passed and none met the deadlines, or past the
+            # jobs run one after another (no contention), which the targets never need
             break
         beta *= 1 + STEP
-    return LatencyTripleResult(None if bound is None else bound * w, targets, joined, passed,
-                               time.perf_counter() - t0)
+        if count.targets == 1 and math.isfinite(best):
+            beta = max(beta, GOAL * best)
+    return LatencyTripleResult(
+        None if bound is None else bound * w, count.targets, count.joined, count.passed,
+        time.perf_counter() - t0,
+        None if found_best is None else lp._schedule(*found_best),
+        None if found_best is None else best * w, bound is not None and bound >= best,
+        count.sequenced, count.orders, tuple(count.settled))
+
+
+@dataclass
+class _Count:
+    targets: int = 0
+    joined: int = 0      # at the last target
+    passed: int = 0      # at the last target
+    sequenced: int = 0   # over every target
+    orders: int = 0
+    settled: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+def _target(problem: Problem, listed: tuple[lp._Options, ...], masses: loss_mass.Masses,
+            weight: np.ndarray, subsets: list[tuple[int, ...]], beta: float, best: float,
+            loss: Callable[[int, Device, int, Device, int, int], float],
+            deadline: float | None, count: _Count) -> tuple[float, float, tuple | None]:
+    """One target ``beta`` (a makespan, at most ``best``, the best one known): the triples
+    that pass the join and the test, then each of them sequenced exactly in increasing
+    test value (`latency_pair._sequence`: every device order keeping each job's segments
+    in order through the simulator's engine, an order pruned when its makespan with the
+    test's least durations reaches the best value known). Returns (the bound proven: the
+    least of ``beta``, the best value and the least test value left unsequenced at the
+    deadline; the best makespan known; the better schedule's (segments, order, prepared)
+    or None). Raises `_GiveUp` when the join is too large or past ``deadline``."""
+    nd = len(problem.devices)
+    jobs = []
+    for j in range(JOBS):
+        o = lp._take(listed[j], np.nonzero(listed[j].chain < beta)[0])
+        jobs.append(_Job(o, lp._features(problem, j, o),
+                         loss_mass.vectors(problem, j, o, masses)[:, :nd]))
+    if min(len(jb.x) for jb in jobs) == 0:   # some job's chain alone reaches beta
+        found = [np.zeros(0, dtype=np.int64)] * JOBS
+    else:
+        found = _join(jobs, beta, weight, deadline)
+    count.joined = len(found[0])
+    values, durs, rows = [], [], []
+    for s in range(0, count.joined, CHUNK // 16):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _GiveUp
+        block = [f[s:s + CHUNK // 16] for f in found]
+        v, dur = _triple_test(problem, jobs, block, beta, weight, subsets)
+        low = v < beta
+        values.append(v[low])
+        durs.append(dur[low])
+        rows.append(np.stack([b[low] for b in block], axis=1))
+    value = np.concatenate(values) if values else np.zeros(0)
+    count.passed = len(value)
+    if not len(value):
+        return beta, best, None
+    if listed[0].dev.shape[1] > SEQUENCE_SLOTS:   # refuted only: the least survivor bounds
+        return min(beta, float(value.min())), best, None
+    dur, row = np.concatenate(durs), np.concatenate(rows)
+    schedule = None
+    opts = tuple(jb.o for jb in jobs)
+    order = np.argsort(value, kind="stable")
+    lows = np.zeros(0)
+    for at, idx in enumerate(order):
+        least = float(value[idx])
+        if least >= min(beta, best):
+            break   # no triple left can beat the target or the best value
+        if deadline is not None and time.perf_counter() > deadline:
+            return min(beta, best, least), best, schedule
+        count.sequenced += 1
+        if at % lp.SEQUENCE_BLOCK == 0:   # every order's least makespan, a block at once
+            block = order[at:at + lp.SEQUENCE_BLOCK]
+            lows = lp._order_lows(opts, tuple(row[block, j] for j in range(JOBS)),
+                                  dur[block], nd)
+        if lows[at % lp.SEQUENCE_BLOCK] * (1 - MARGIN) >= min(beta, best):
+            continue   # no order to simulate
+        # the least durations hold for schedules below beta, and every order is cut at
+        # the best value below it
+        orders, got = lp._sequence(problem, opts, tuple(int(r) for r in row[idx]), loss,
+                                   dur[idx], min(beta, best))
+        count.orders += orders
+        if got is not None:
+            best = got[0] / problem.weight(0)
+            schedule = (got[1], got[2], got[3])
+    return min(beta, best), best, schedule

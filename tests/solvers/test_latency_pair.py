@@ -14,7 +14,7 @@ from scaled_tables import SCALES, scaled
 
 from profiles.synthetic import synthetic_table
 from solvers.backends.cpsat import params
-from solvers.bounds import latency_pair
+from solvers.bounds import latency_pair, latency_triple
 from solvers.bounds.latency_pair import (
     applies,
     latency_pair_search,
@@ -151,14 +151,14 @@ def test_tree_refutes_exactly_the_pairs_the_test_refutes(
         assert v == pytest.approx(expected[k], rel=1e-12)
     # the exact step's pre-test of every device order in numpy equals the scalar recursion
     ia, ib, _, dur = (np.concatenate([c[i] for c in flat]) for i in range(4))
-    lows = latency_pair._order_lows(oa, ob, ia, ib, dur, len(problem.devices))
+    lows = latency_pair._order_lows((oa, ob), (ia, ib), dur, len(problem.devices))
     width = oa.dev.shape[1]
     for row in range(min(len(ia), 40)):
         segs = [[k for k in range(width) if o.dev[r, k] >= 0] for o, r in
                 ((oa, ia[row]), (ob, ib[row]))]
         pred, plans = latency_pair._layout(
-            tuple(int(oa.dev[ia[row], k]) for k in segs[0]),
-            tuple(int(ob.dev[ib[row], k]) for k in segs[1]), len(problem.devices))
+            (tuple(int(oa.dev[ia[row], k]) for k in segs[0]),
+             tuple(int(ob.dev[ib[row], k]) for k in segs[1])), len(problem.devices))
         tr = [float(oa.tr[ia[row], k]) for k in segs[0]] + [float(ob.tr[ib[row], k])
                                                             for k in segs[1]]
         low = [float(dur[row, k]) for k in segs[0]] + [float(dur[row, width + k])
@@ -269,10 +269,24 @@ def test_model_alone_still_matches_the_oracle(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.parametrize("weights", [None, {"m1": 3.0, "m2": 3.0, "m3": 3.0}, {"m1": 2.5}])
-def test_contention_free_bound_holds_and_keeps_the_optimum(weights: dict | None) -> None:
+def test_contention_free_bound_holds_and_keeps_the_optimum(
+        weights: dict | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Three jobs (no pair search): the contention-free model's bound lies below the
     contention optimum, and the contention model floored by it still finds the oracle's
-    optimum (with weights: the floor's rounding margin scales with the largest weight)."""
+    optimum (with weights: the floor's rounding margin scales with the largest weight).
+    The triple search, which proves such small cases before the model, is turned off; with
+    it on, it proves the oracle's optimum."""
+    from solvers.backends.cpsat import solve as cpsat_solve
+
+    tables = [synthetic_table(2, s, model=f"m{s}") for s in (1, 2, 3)]
+    problem = Problem.create(tables, "xavier-agx", objective="latency", max_transitions=1,
+                             weights=weights)
+    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+    if latency_triple.applies(problem):   # equal weights
+        triple = solve(problem, "cpsat", time_limit=60)
+        assert triple.stats["proven_by"] == "latency_triple"
+        assert triple.objective == pytest.approx(oracle.objective, rel=1e-6)
+    monkeypatch.setattr(cpsat_solve, "LATENCY_TRIPLE_SHARE", 0)
     tables = [synthetic_table(2, s, model=f"m{s}") for s in (1, 2, 3)]
     problem = Problem.create(tables, "xavier-agx", objective="latency", max_transitions=1,
                              weights=weights)

@@ -119,11 +119,23 @@ the jobs; one small LP over every job's segmentations), listed within this share
 backend's limit; 0 turns it off. It bounds and floors the contention model like the
 contention-free optimum. Measured on the benchmark's 3 x 30 (benchmarks/results/solvers.md,
 2026-12-06): 11.94 ms in ~1 s, where the contention-free optimum gave 10.676 ms."""
-LATENCY_TRIPLE_SHARE = 0.3
+LATENCY_TRIPLE_SHARE = 0.85
 """Latency with contention and three jobs: `solvers.bounds.latency_triple` raises its
-target from the loss-mass bound until triples survive, until this share of the backend's
-limit (counted from its start); 0 turns it off. 3 x 30 (2026-12-06): 12.3 ms refuted
-outright, 12.329 ms at 12.42, ~3-5 s per target on the 2-core box."""
+target from the loss-mass bound (then to `latency_triple.GOAL` of the warmed incumbent)
+and sequences the triples that pass exactly, until this share of the backend's limit
+(counted from its start); 0 turns it off. 3 x 30 (2026-12-06, load 1-3.5): 12.30 ms
+refuted outright, then at 0.951 x 13.278 = 12.628 ms 5,575 triples pass the test and none
+sequences below it (~1 s); at load 1 the second target is settled 20.6 s into the 30 s
+backend limit (warm-up 3.3 s, first target 3.0 s, second 13.9 s), so 85 % (25.5 s) leaves
+some room for load; CP-SAT's model gets the rest (it adds nothing there: its ~1-3 s
+search ends far above the warmed hint)."""
+LATENCY_TRIPLE_WARMUP_SHARE = 0.15
+LATENCY_TRIPLE_WARMUP_EVALUATIONS = 6000
+LATENCY_TRIPLE_WARMUP_KICKS = 10
+"""The simulator-guided climb that tightens the incumbent before the triple search (its
+second target is a share of it): at most this share of the limit, this many simulations,
+this many perturbations without gain. 3 x 30 from the greedy 17.06 ms: 14.09 ms after
+3,000 simulations (1.4 s), 13.278 after 6,000 (2.9 s); 80,000 stall at 13.278 too."""
 LATENCY_CUTS = True
 """Latency without contention, two jobs, at most two switches: run the cut-position branch
 and bound of `solvers.bounds.latency_cuts` before the model; its proof is the answer.
