@@ -10,58 +10,28 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, assume, given, reject, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from scaled_tables import SCALES, scaled
+from scaled_tables import latency_problems, oracle_within, scaled
 
 from profiles.synthetic import synthetic_table
 from solvers.bounds.latency_jobs import applies, latency_jobs_search
 from solvers.bounds.lower import lower_bound
-from solvers.errors import ProblemError
-from solvers.judges.oracle import count_space
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Pin, Problem
-from solvers.model.schedule import SolveStatus, simplicity
+from solvers.model.schedule import Result, SolveStatus, simplicity
 from solvers.solve import solve
 
 ORACLE_SPACE = 30_000
 """Largest oracle space (schedules) the comparison takes on."""
 
 
-@st.composite
-def job_problems(draw: st.DrawFn) -> Problem:
-    """Three or four jobs, latency, no contention, 1-3 groups each, 0-2 switches, some
-    DLA-ineligible groups, pins, loadable limits, deadlines, weights."""
-    scale = draw(st.sampled_from(SCALES))
-    frac = draw(st.sampled_from([0.0, 0.0, 0.3]))
-    jobs = draw(st.integers(3, 4))
-    tables = [scaled(synthetic_table(draw(st.integers(1, 3)), draw(st.integers(0, 10_000)),
-                                     model=f"m{i}", ineligible_fraction=frac), scale)
-              for i in range(jobs)]
-    pins = []
-    if draw(st.integers(0, 3)) == 0:
-        g = draw(st.integers(0, tables[0].n_groups - 1))
-        pins.append(Pin.forbid("m0", g, draw(st.integers(g, tables[0].n_groups - 1)),
-                               [draw(st.sampled_from(["DLA0", "DLA1", "GPU"]))]))
-    deadlines = None
-    if draw(st.integers(0, 3)) == 0:
-        deadlines = {"m1": round(sum(tables[1].gpu_ms) * draw(st.sampled_from([0.6, 1.0, 1.3])),
-                                 9)}
-    weights = draw(st.sampled_from([None, None, {"m0": 2.5, "m2": 2.5}, {"m1": 1.7}]))
-    try:
-        return Problem.create(tables, draw(st.sampled_from(["xavier-agx", "orin-agx",
-                                                            "xavier-agx"])),
-                              objective="latency", contention="none", pins=pins,
-                              max_transitions=draw(st.integers(0, 2)), deadlines=deadlines,
-                              loadable_limit=draw(st.sampled_from([None, None, 1, 2])),
-                              weights=weights)
-    except ProblemError:   # e.g. a pin forbidding the GPU on a DLA-ineligible group
-        reject()
+def job_problems() -> st.SearchStrategy[Problem]:
+    return latency_problems(st.integers(3, 4), 3, ("m0", "m2"))
 
 
-def _oracle(problem: Problem):  # -> Result
-    assume(count_space(problem) <= ORACLE_SPACE)
-    return solve(problem, "exhaustive", time_limit=None, hint=None)
+def _oracle(problem: Problem) -> Result:
+    return oracle_within(problem, ORACLE_SPACE)
 
 
 @settings(max_examples=120, deadline=None,
