@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.bounds.latency_pair import _count, _Options, _options, release_and_tail
+from solvers.bounds.latency_pair import _count, _Options, _options, placement
 from solvers.model.problem import Device, Objective, Problem, dla_symmetric
 from solvers.model.schedule import TIE_RTOL, Schedule, Segment, simplicity
 
@@ -128,27 +128,11 @@ class _Job:
 
 def _job(problem: Problem, j: int) -> _Job:
     o = _options(problem, j)
-    nd = len(problem.devices)
-    n, width = o.dev.shape
-    release, after = release_and_tail(o)
-    load = np.zeros((n, nd))
-    count = np.zeros((n, nd), dtype=np.int64)
-    head = np.full((n, nd), np.inf)
-    tail = np.full((n, nd), np.inf)
-    for d in range(nd):
-        on = o.dev == d
-        load[:, d] = (o.base * on).sum(axis=1)
-        count[:, d] = on.sum(axis=1)
-        head[:, d] = np.where(on, release, np.inf).min(axis=1)
-        tail[:, d] = np.where(on, after, np.inf).min(axis=1)
-    dla = np.array([d.kind == "dla" for d in problem.devices])
-    on_dla = np.where(o.dev >= 0, dla[np.maximum(o.dev, 0)], False)
-    first_dla = np.full(n, -1, dtype=np.int64)
-    for k in reversed(range(width)):
-        first_dla = np.where(on_dla[:, k], o.dev[:, k], first_dla)
+    p = placement(problem, o)
     used = o.dev >= 0
-    simple = np.stack([used.sum(axis=1) - 1, on_dla.sum(axis=1)], axis=1)
-    return _Job(o, load, count, head, tail, first_dla, o.chain * problem.weight(j), simple)
+    simple = np.stack([used.sum(axis=1) - 1, p.on_dla.sum(axis=1)], axis=1)
+    return _Job(o, p.load, p.count, p.head, p.tail, p.first_dla, o.chain * problem.weight(j),
+                simple)
 
 
 @dataclass

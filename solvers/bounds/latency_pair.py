@@ -230,14 +230,45 @@ def _options(problem: Problem, job: int, deadline: float | None = None) -> _Opti
     return _Options(dev, first, last, base, tr, base.sum(axis=1) + tr.sum(axis=1))
 
 
-def release_and_tail(o: _Options) -> tuple[np.ndarray, np.ndarray]:
-    """Contention-free release (the bases and transitions before it, plus its own
-    transition) and tail (everything after it) of every slot, (n, W) each; shared with
-    `solvers.bounds.latency_jobs`."""
+@dataclass
+class Placement:
+    """What each segmentation puts on each device, contention aside (shared with
+    `solvers.bounds.latency_jobs`)."""
+
+    load: np.ndarray       # (n, D) standalone load per device
+    count: np.ndarray      # (n, D) segments per device (loadables)
+    head: np.ndarray       # (n, D) least release of its segments on d (inf: none)
+    tail: np.ndarray       # (n, D) least tail after its segments on d (inf: none)
+    on_dla: np.ndarray     # (n, W)
+    first_dla: np.ndarray  # (n,) device of its first DLA segment (-1: none)
+
+
+def placement(problem: Problem, o: _Options) -> Placement:
+    """Per device, each segmentation's load, segment count, and the least contention-free
+    release (the bases and transitions before a segment, plus its own transition) and
+    tail (everything after it) of its segments there; its first DLA segment's device."""
+    nd = len(problem.devices)
+    n, width = o.dev.shape
     step = o.base + o.tr
     release = np.cumsum(step, axis=1) - step + o.tr
     after = step.sum(axis=1)[:, None] - np.cumsum(step, axis=1)
-    return release, after
+    load = np.zeros((n, nd))
+    count = np.zeros((n, nd), dtype=np.int64)
+    head = np.full((n, nd), np.inf)
+    tail = np.full((n, nd), np.inf)
+    on_dla = np.zeros((n, width), dtype=bool)
+    for di, d in enumerate(problem.devices):
+        on = o.dev == di
+        load[:, di] = (o.base * on).sum(axis=1)
+        count[:, di] = on.sum(axis=1)
+        head[:, di] = np.where(on, release, np.inf).min(axis=1)
+        tail[:, di] = np.where(on, after, np.inf).min(axis=1)
+        if d.kind == "dla":
+            on_dla |= on
+    first_dla = np.full(n, -1, dtype=np.int64)
+    for k in reversed(range(width)):
+        first_dla = np.where(on_dla[:, k], o.dev[:, k], first_dla)
+    return Placement(load, count, head, tail, on_dla, first_dla)
 
 
 def _take(o: _Options, keep: np.ndarray) -> _Options:
@@ -264,12 +295,7 @@ def _features(problem: Problem, job: int, o: _Options) -> _Features:
     nd = len(devices)
     n, width = o.dev.shape
     other = 1 - job
-    load = np.zeros((n, nd))
-    count = np.zeros((n, nd), dtype=np.int64)
-    for di in range(nd):
-        on = o.dev == di
-        load[:, di] = (o.base * on).sum(axis=1)
-        count[:, di] = on.sum(axis=1)
+    placed = placement(problem, o)
     # loss each span inflicts, per (victim device, aggressor device), from the problem
     rates: dict[tuple[int, int, int, int], float] = {}
 
@@ -293,10 +319,6 @@ def _features(problem: Problem, job: int, o: _Options) -> _Features:
                 if vi != ai:
                     table[u, vi] = loss(vi, int(ai), int(a), int(b))
         rate[:, :, k] = table[inv]
-    on_dla = np.zeros((n, width), dtype=bool)
-    for i, d in enumerate(devices):
-        if d.kind == "dla":
-            on_dla |= o.dev == i
     # least loss its segments on device e inflict on the other job's segments on device v
     k_on = np.full((n, nd, nd), np.inf)
     for k in range(width):
@@ -305,20 +327,11 @@ def _features(problem: Problem, job: int, o: _Options) -> _Features:
             k_on[:, e, :] = np.where(on, np.minimum(k_on[:, e, :], rate[:, :, k]),
                                      k_on[:, e, :])
     k_on = np.where(np.isfinite(k_on), k_on, 0.0)
-    release, after = release_and_tail(o)
-    head = np.full((n, nd), np.inf)
-    tail = np.full((n, nd), np.inf)
-    for di in range(nd):
-        on = o.dev == di
-        head[:, di] = np.where(on, release, np.inf).min(axis=1)
-        tail[:, di] = np.where(on, after, np.inf).min(axis=1)
-    first_dla = np.full(n, -1)
-    for k in reversed(range(width)):
-        first_dla = np.where(on_dla[:, k], o.dev[:, k], first_dla)
-    has_dla = first_dla >= 0
+    has_dla = placed.first_dla >= 0
     dla0 = devices.index(Device.DLA0) if Device.DLA0 in devices else -2
-    canonical = (~has_dla) | (first_dla == dla0)
-    return _Features(load, rate, k_on, on_dla, head, tail, count, canonical, has_dla)
+    canonical = (~has_dla) | (placed.first_dla == dla0)
+    return _Features(placed.load, rate, k_on, placed.on_dla, placed.head, placed.tail,
+                     placed.count, canonical, has_dla)
 
 
 def _durations(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.ndarray,
@@ -341,6 +354,15 @@ def _durations(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.
     ka = np.take_along_axis(fb.k_on[ib], np.repeat(dev[:, None, :width], nd, 1), axis=2)
     kb = np.take_along_axis(fa.k_on[ia], np.repeat(dev[:, None, width:], nd, 1), axis=2)
     kappa = np.concatenate([ka, kb], axis=2) * used[:, None, :]
+    return fixed_point(base, kappa, sigma, subsets)
+
+
+def fixed_point(base: np.ndarray, kappa: np.ndarray, sigma: np.ndarray,
+                subsets: list[tuple[int, ...]]) -> np.ndarray:
+    """The least durations (N, S) of `_durations`' docstring from the segments' bases
+    (N, S), the least rates ``kappa[n, e, s]`` the co-runners on device ``e`` inflict on
+    segment ``s`` and the idle times ``sigma`` (N, D); shared with
+    `solvers.bounds.latency_triple`."""
     dur = base
     for subset in subsets:
         k = kappa[:, subset, :].sum(axis=1)
@@ -370,14 +392,15 @@ def _chains(oa: _Options, ob: _Options, ia: np.ndarray, ib: np.ndarray,
                       dur[:, width:].sum(axis=1) + ob.tr[ib].sum(axis=1))
 
 
-def _devices_phi(fa: _Features, fb: _Features, ia: np.ndarray, ib: np.ndarray,
-                 dur: np.ndarray, load: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """``max_d phi_d`` (module docstring) of the pairs."""
-    rate = np.concatenate([fa.rate[ia], fb.rate[ib]], axis=2)          # (N, D, S)
+def devices_phi(rate: np.ndarray, dur: np.ndarray, load: np.ndarray, lo: np.ndarray
+                ) -> np.ndarray:
+    """``max_d phi_d`` (module docstring) from the segments' loss rates ``rate`` (N, D, S),
+    least durations ``dur`` (N, S), the devices' loads and least forced idle (N, D); shared
+    with `solvers.bounds.latency_triple`."""
     phi = None
     for di in range(load.shape[1]):
         # candidate idle times: the lower end and every duration above it
-        cands = np.maximum(np.concatenate([np.zeros((len(ia), 1)), dur], axis=1),
+        cands = np.maximum(np.concatenate([np.zeros((len(dur), 1)), dur], axis=1),
                            lo[:, di:di + 1])
         g = cands + load[:, di:di + 1] + np.einsum(
             "ns,nsc->nc", rate[:, di, :], np.maximum(dur[:, :, None] - cands[:, None, :], 0.0))
@@ -673,7 +696,8 @@ def _test(fa: _Features, oa: _Options, fb: _Features, ob: _Options, ia: np.ndarr
         ok = phi < beta
         ia, ib, dur, load, lo, phi = ia[ok], ib[ok], dur[ok], load[ok], lo[ok], phi[ok]
     if len(ia):
-        phi = np.maximum(phi, _devices_phi(fa, fb, ia, ib, dur, load, lo) * (1 - MARGIN))
+        rate = np.concatenate([fa.rate[ia], fb.rate[ib]], axis=2)      # (N, D, S)
+        phi = np.maximum(phi, devices_phi(rate, dur, load, lo) * (1 - MARGIN))
     low = phi < beta
     return ia[low], ib[low], phi[low], dur[low]
 

@@ -164,20 +164,12 @@ def _triple_test(problem: Problem, jobs: list[_Job], idx: list[np.ndarray], beta
         cols = devz[:, None, j * width:(j + 1) * width]
         parts.append(np.take_along_axis(least, np.repeat(cols, nd, 1), axis=2))
     kappa = np.concatenate(parts, axis=2) * used[:, None, :]
-    dur = base
-    for subset in subsets:
-        k = kappa[:, subset, :].sum(axis=1)
-        ks = (kappa[:, subset, :] * sigma[:, subset, None]).sum(axis=1)
-        dur = np.maximum(dur, (base - ks) / (1.0 - k))
+    dur = lp.fixed_point(base, kappa, sigma, subsets)
     for j, (jb, i) in enumerate(pairs):
         value = np.maximum(value, dur[:, j * width:(j + 1) * width].sum(axis=1)
                            + jb.o.tr[i].sum(axis=1))
     rate = np.concatenate([jb.f.rate[i] for jb, i in pairs], axis=2)
-    for di in range(nd):
-        cands = np.maximum(np.concatenate([np.zeros((n, 1)), dur], axis=1), lo[:, di:di + 1])
-        g = cands + load[:, di:di + 1] + np.einsum(
-            "ns,nsc->nc", rate[:, di, :], np.maximum(dur[:, :, None] - cands[:, None, :], 0.0))
-        value = np.maximum(value, g.min(axis=1))
+    value = np.maximum(value, lp.devices_phi(rate, dur, load, lo))
     return np.where(bad, np.inf, value * (1 - MARGIN)), dur
 
 
