@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
-from scaled_tables import SCALES, scaled
+from scaled_tables import SCALES, oracle_within, scaled
 
 from profiles.synthetic import synthetic_table
 from solvers.backends.cpsat import params
@@ -23,9 +23,9 @@ from solvers.bounds.latency_pair import (
 )
 from solvers.bounds.lower import lower_bound
 from solvers.errors import ProblemError
-from solvers.judges.oracle import count_space
 from solvers.judges.simulator import simulate
 from solvers.model.problem import Pin, Problem
+from solvers.model.schedule import Result
 from solvers.solve import solve
 
 ORACLE_SPACE = 3_000
@@ -58,9 +58,8 @@ def pair_problems(draw: st.DrawFn) -> Problem:
         reject()
 
 
-def _oracle(problem: Problem):  # -> Result
-    assume(count_space(problem) <= ORACLE_SPACE)
-    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+def _oracle(problem: Problem) -> Result:
+    oracle = oracle_within(problem, ORACLE_SPACE)
     assume(oracle.objective is not None)
     return oracle
 

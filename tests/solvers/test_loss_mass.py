@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
-from scaled_tables import SCALES, scaled
+from scaled_tables import SCALES, oracle_within, scaled
 
 from profiles.synthetic import synthetic_table
 from solvers.backends.cpsat import solve as cpsat_solve
 from solvers.bounds.loss_mass import applies, loss_mass_bound, minorant
 from solvers.errors import ProblemError
-from solvers.judges.oracle import count_space
 from solvers.model.contention import no_contention
 from solvers.model.problem import Pin, Problem
+from solvers.model.schedule import Result
 from solvers.solve import solve
 
 ORACLE_SPACE = 4_000
@@ -61,9 +61,8 @@ def problems(draw: st.DrawFn, weighted: bool = True) -> Problem:
         reject()
 
 
-def _oracle(problem: Problem):  # -> Result
-    assume(count_space(problem) <= ORACLE_SPACE)
-    oracle = solve(problem, "exhaustive", time_limit=None, hint=None)
+def _oracle(problem: Problem) -> Result:
+    oracle = oracle_within(problem, ORACLE_SPACE)
     assume(oracle.objective is not None)
     return oracle
 
